@@ -1,0 +1,7 @@
+"""`python -m deploy ...` -> deploy.cli.main."""
+
+import sys
+
+from deploy.cli import main
+
+sys.exit(main())

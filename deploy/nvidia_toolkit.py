@@ -1,0 +1,170 @@
+"""NVIDIA Container Toolkit, the current official way, and the Docker runtime entry.
+
+- key dearmored to ``/usr/share/keyrings/nvidia-container-toolkit-keyring.gpg``;
+- source ``deb [signed-by=...] <repo>/stable/deb/$(ARCH) /``;
+- ``apt-get update`` only when the key or the source changed, and for that source alone: when its
+  signature does not verify, the source is disabled again (the host's apt stays usable) and the
+  deploy fails with apt's own signature error;
+- the four packages, all pinned to ``nvidia_toolkit_version`` when it is set;
+- ``nvidia-ctk runtime configure --runtime=docker`` only when daemon.json lacks the runtime;
+- optional CDI spec; the GPU proof (``docker run --gpus all <cuda_image> nvidia-smi -L``).
+"""
+
+from __future__ import annotations
+
+import io
+import shlex
+
+from pyinfra import host
+from pyinfra.api import deploy
+from pyinfra.api.exceptions import OperationError
+from pyinfra.facts.files import File
+from pyinfra.operations import apt, files, python, server
+
+from deploy.config import HostConfig
+from deploy.facts import DaemonJson
+
+KEYRING = "/usr/share/keyrings/nvidia-container-toolkit-keyring.gpg"
+SOURCE_LIST = "/etc/apt/sources.list.d/nvidia-container-toolkit.list"
+PACKAGES = [
+    "nvidia-container-toolkit",
+    "nvidia-container-toolkit-base",
+    "libnvidia-container-tools",
+    "libnvidia-container1",
+]
+CDI_SPEC = "/var/run/cdi/nvidia.yaml"
+
+
+def source_line(cfg: HostConfig) -> str:
+    repo = cfg.nvidia_toolkit_repo_url.rstrip("/")
+    return f"deb [signed-by={KEYRING}] {repo}/stable/deb/$(ARCH) /\n"
+
+
+def package_specs(cfg: HostConfig) -> list[str]:
+    if cfg.nvidia_toolkit_version:
+        return [f"{p}={cfg.nvidia_toolkit_version}" for p in PACKAGES]
+    return list(PACKAGES)
+
+
+def _update_toolkit_source(state, host, repo: str, gpgkey_url: str) -> None:
+    """apt-get update of the toolkit source alone; on a signature error disable it and fail."""
+    cmd = (
+        "apt-get update -o Dir::Etc::sourcelist=sources.list.d/nvidia-container-toolkit.list"
+        " -o Dir::Etc::sourceparts=- -o APT::Get::List-Cleanup=0"
+    )
+    ok, output = host.run_shell_command(cmd, print_output=False, print_input=False)
+    text = "\n".join(line for line in output.stdout_lines + output.stderr_lines)
+    # apt-get update exits 0 on some signature failures: read what it said too
+    bad = ("NO_PUBKEY", "couldn't be verified", "is not signed", "BADSIG", "EXPKEYSIG")
+    if ok and not any(marker in text for marker in bad):
+        return
+    host.run_shell_command(f"mv -f {SOURCE_LIST} {SOURCE_LIST}.disabled", print_output=False)
+    raise OperationError(
+        f"host {host.name}: apt could not verify the NVIDIA Container Toolkit repository "
+        f"{repo} with the key from {gpgkey_url}; the source was disabled "
+        f"({SOURCE_LIST}.disabled) so apt stays usable. Fix the mirror or "
+        f"nvidia_toolkit_gpgkey_url. apt said:\n{text.strip()}"
+    )
+
+
+@deploy("Install NVIDIA Container Toolkit")
+def install(cfg: HostConfig, plan) -> None:
+    if plan.skip_engine_and_toolkit:
+        host.noop("Docker Desktop carries GPU support: toolkit not installed")
+        return
+    apt.packages(
+        name="Install apt prerequisites",
+        packages=["ca-certificates", "curl", "gnupg"],
+        update=not host.get_fact(File, "/usr/bin/gpg"),
+        cache_time=3600,
+    )
+    key = apt.key(
+        name="Add NVIDIA's apt key (dearmored)", src=cfg.nvidia_toolkit_gpgkey_url, dest=KEYRING
+    )
+    source = files.put(
+        name="Add the NVIDIA Container Toolkit apt source",
+        src=io.StringIO(source_line(cfg)),
+        dest=SOURCE_LIST,
+        mode="644",
+    )
+    python.call(
+        name="Update apt lists (NVIDIA source, signature checked)",
+        function=_update_toolkit_source,
+        repo=cfg.nvidia_toolkit_repo_url,
+        gpgkey_url=cfg.nvidia_toolkit_gpgkey_url,
+        _if=lambda: key.did_change() or source.did_change(),
+    )
+    apt.packages(
+        name="Install NVIDIA Container Toolkit packages"
+        + (f" {cfg.nvidia_toolkit_version}" if cfg.nvidia_toolkit_version else ""),
+        packages=package_specs(cfg),
+        allow_downgrades=bool(cfg.nvidia_toolkit_version),
+    )
+
+
+def runtime_configured(daemon: dict | None, set_as_default: bool) -> bool:
+    daemon = daemon or {}
+    if "nvidia" not in (daemon.get("runtimes") or {}):
+        return False
+    return not set_as_default or daemon.get("default-runtime") == "nvidia"
+
+
+@deploy("Configure the nvidia runtime for Docker")
+def configure_runtime(cfg: HostConfig, plan):
+    """``nvidia-ctk runtime configure`` when daemon.json lacks it. Returns the op (or None)."""
+    if plan.skip_engine_and_toolkit:
+        return None
+    if runtime_configured(host.get_fact(DaemonJson), cfg.nvidia_runtime_default):
+        host.noop("daemon.json already has the nvidia runtime")
+        return None
+    cmd = "nvidia-ctk runtime configure --runtime=docker"
+    if cfg.nvidia_runtime_default:
+        cmd += " --set-as-default"
+    return server.shell(name="nvidia-ctk runtime configure --runtime=docker", commands=[cmd])
+
+
+@deploy("Generate the CDI spec")
+def cdi(cfg: HostConfig, plan) -> None:
+    if not cfg.nvidia_cdi or plan.skip_engine_and_toolkit:
+        return
+    if cfg.cpu_mode:
+        host.noop("CDI skipped: CPU mode, no GPU to describe")
+        return
+    if not host.get_fact(File, CDI_SPEC):
+        server.shell(
+            name="nvidia-ctk cdi generate",
+            commands=[f"nvidia-ctk cdi generate --output={CDI_SPEC}"],
+        )
+
+
+def _gpu_proof(state, host, image: str, expected: int) -> None:
+    cmd = f"docker run --rm --gpus all {shlex.quote(image)} nvidia-smi -L"
+    ok, output = host.run_shell_command(cmd, print_output=False)
+    lines = [line for line in output.stdout_lines if line.startswith("GPU ")]
+    if not ok or len(lines) < expected:
+        said = "\n".join(output.stdout_lines + output.stderr_lines)
+        raise OperationError(
+            f"host {host.name}: GPU proof failed: `{cmd}` saw {len(lines)} GPU(s), expected "
+            f"{expected}. Check the driver (`nvidia-smi`), `nvidia-ctk --version` and "
+            f"`docker info | grep -i runtimes`. Output:\n{said}"
+        )
+    host.noop(f"GPU proof: {len(lines)} GPU(s) visible inside a container")
+
+
+@deploy("GPU proof")
+def gpu_proof(cfg: HostConfig, plan, run_if) -> None:
+    """Containers see the GPUs. Skipped (and said so) in CPU mode.
+
+    Runs whenever provisioning changed something on the host (``run_if``), so a re-run that
+    changes nothing stays at 0 changes; ``smoke --host-checks`` checks GPUs in every container.
+    """
+    if cfg.cpu_mode:
+        host.noop("GPU proof skipped: CPU mode (gpus: none)")
+        return
+    python.call(
+        name=f"GPU proof: docker run --gpus all {cfg.cuda_image} nvidia-smi -L",
+        function=_gpu_proof,
+        image=cfg.cuda_image_resolved,
+        expected=plan.gpu_count,
+        _if=run_if,
+    )

@@ -1,0 +1,54 @@
+"""Preflight: read the host with facts, refuse what cannot work, decide what the deploy will do.
+
+Runs while pyinfra prepares every host, so an error on any host stops the deploy before any
+operation runs anywhere (pyinfra executes operations only after every host is prepared).
+"""
+
+from __future__ import annotations
+
+from pyinfra import host, logger
+from pyinfra.api.exceptions import PyinfraError
+
+from deploy.config import HostConfig
+from deploy.facts import (
+    DaemonJson,
+    DockerState,
+    HostPlatform,
+    LinuxNvidiaDriverPackages,
+    NvidiaCtkVersion,
+    NvidiaGpus,
+    SystemdPid1,
+    WslConf,
+)
+from deploy.preflight import HostPlan, PreflightFacts, check_host, errors, format_problems
+
+
+class PreflightError(PyinfraError):
+    """The host cannot be deployed as configured; nothing was changed on any host."""
+
+
+def gather_facts() -> PreflightFacts:
+    return PreflightFacts(
+        platform=host.get_fact(HostPlatform),
+        systemd=host.get_fact(SystemdPid1),
+        docker=host.get_fact(DockerState),
+        gpus=host.get_fact(NvidiaGpus),
+        nvidia_ctk_version=host.get_fact(NvidiaCtkVersion),
+        daemon_json=host.get_fact(DaemonJson),
+        nvidia_driver_packages=host.get_fact(LinuxNvidiaDriverPackages),
+        wsl_conf=host.get_fact(WslConf),
+    )
+
+
+def preflight_plan(cfg: HostConfig) -> HostPlan:
+    problems, plan = check_host(host.name, cfg, gather_facts())
+    if errors(problems):
+        raise PreflightError("preflight failed, no host was changed:\n" + format_problems(problems))
+    for warning in [
+        *cfg.warnings,
+        *(format_problems(problems).splitlines()[1:] if problems else []),
+    ]:
+        logger.warning(f"{host.print_prefix}{warning}")
+    for note in plan.notes:
+        logger.info(f"{host.print_prefix}{note}")
+    return plan

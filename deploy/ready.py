@@ -1,0 +1,160 @@
+"""Wait until a TGI service answers, or fail with its last log lines and the likely cause.
+
+Ready means: the port is open, ``/health`` answers 200 and a one-token ``/generate`` is answered.
+TGI binds its port only after the weights are downloaded and warm-up is done, so a first start
+can take many minutes: progress is shown while waiting. A container that exits, or restarts
+repeatedly, fails the deploy at once with ``docker logs --tail`` and a hint.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import time
+from dataclasses import dataclass
+
+from pyinfra import logger
+from pyinfra.api.exceptions import OperationError
+
+# (pattern in the container log, likely cause and fix)
+CAUSES: list[tuple[re.Pattern[str], str]] = [
+    (
+        re.compile(r"out of memory|OutOfMemoryError|CUDA error: out of memory|OOM", re.I),
+        "the GPU ran out of memory at warm-up: lower max_batch_prefill_tokens "
+        "(and max_batch_total_tokens / max_total_tokens), quantize, or add GPUs",
+    ),
+    (
+        re.compile(
+            r"gated repo|401 Client Error|Unauthorized|Invalid credentials|"
+            r"Access to model .* is restricted",
+            re.I,
+        ),
+        "the model is gated or private (401 from the Hub): set the HF token in the control "
+        "machine's environment variable named by hf_token_env (default HF_TOKEN) and accept "
+        "the model's licence on huggingface.co",
+    ),
+    (
+        re.compile(r"NCCL|ncclSystemError|ncclInternalError|shm", re.I),
+        "NCCL failed between shards: raise shm_size (e.g. 16g) or set NCCL_SHM_DISABLE=1 "
+        "in env, and check the GPUs assigned",
+    ),
+    (
+        re.compile(r"Repository Not Found|404 Client Error|is not a valid model identifier", re.I),
+        "the model id or revision does not exist on the Hub (or needs a token): check model_id "
+        "and revision",
+    ),
+    (
+        re.compile(r"error: unexpected argument|error: invalid value|error: the argument", re.I),
+        "the launcher refused its arguments: check extra_args and the flags in "
+        "tgi-service-creation.sh against `text-generation-launcher --help` of this image",
+    ),
+    (
+        re.compile(
+            r"could not select device driver|nvidia-container-cli|unknown or invalid "
+            r"runtime name: nvidia",
+            re.I,
+        ),
+        "Docker cannot give the container GPUs: check the NVIDIA driver (`nvidia-smi`) and "
+        "the toolkit (`nvidia-ctk runtime configure --runtime=docker`, restart docker)",
+    ),
+]
+
+
+def likely_cause(log: str) -> str:
+    for pattern, cause in CAUSES:
+        if pattern.search(log):
+            return cause
+    return "unknown: read the log lines above (`docker logs` of the container)"
+
+
+@dataclass
+class Probe:
+    name: str
+    url: str  # base URL as seen from the host itself
+    env_file: str
+    timeout: int
+    api_key: bool
+
+
+def _state_cmd(name: str) -> str:
+    fmt = "{{.State.Status}} {{.RestartCount}} {{.State.ExitCode}}"
+    return f"docker inspect -f {shlex.quote(fmt)} {shlex.quote(name)} 2>&1 || true"
+
+
+def _http_cmd(probe: Probe, path: str, body: str | None = None) -> str:
+    """curl on the host; the API key is read from the 0600 env file, never put in argv."""
+    curl = ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "30"]
+    if body is not None:
+        curl += ["-H", "Content-Type: application/json", "-d", body]
+    script = ""
+    if probe.api_key:
+        script = (
+            "h=$(mktemp); trap 'rm -f \"$h\"' EXIT; "
+            f"(set -a; . {shlex.quote(probe.env_file)}; "
+            'printf "Authorization: Bearer %s\\n" "$API_KEY") > "$h"; '
+        )
+        curl += ["-H", '@"$h"']
+    quoted = " ".join(a if a == '@"$h"' else shlex.quote(a) for a in curl)
+    return f"umask 077; {script}{quoted} {shlex.quote(probe.url + path)} || true"
+
+
+def _run(host, cmd: str) -> str:
+    _, out = host.run_shell_command(cmd, print_output=False, print_input=False)
+    return "\n".join(out.stdout_lines).strip()
+
+
+def _fail(host, probe: Probe, why: str) -> None:
+    _, out = host.run_shell_command(
+        f"docker logs --tail 40 {shlex.quote(probe.name)} 2>&1", print_output=False
+    )
+    log = "\n".join(out.stdout_lines + out.stderr_lines)
+    raise OperationError(
+        f"host {host.name}: service {probe.name} is not ready: {why}\n"
+        f"likely cause: {likely_cause(log)}\n"
+        f"last log lines (docker logs --tail 40 {probe.name}):\n{log}"
+    )
+
+
+def wait_ready(state, host, probe: Probe) -> None:
+    """python.call target: poll until ready, crash or timeout."""
+    start = time.monotonic()
+    last_report = 0.0
+    first_restarts: int | None = None
+    delay = 1.0
+    status = "starting"
+    while True:
+        elapsed = time.monotonic() - start
+        parts = _run(host, _state_cmd(probe.name)).split()
+        if len(parts) != 3:
+            _fail(host, probe, f"the container is missing ({' '.join(parts)})")
+        cstate, restarts, exit_code = parts[0], int(parts[1]), parts[2]
+        first_restarts = restarts if first_restarts is None else first_restarts
+        if cstate in ("exited", "dead"):
+            _fail(host, probe, f"the container {cstate} with code {exit_code}")
+        if restarts - first_restarts >= 2 or cstate == "restarting" and restarts >= 3:
+            _fail(host, probe, f"the container is crash-looping ({restarts} restarts)")
+        if cstate == "running":
+            code = _run(host, _http_cmd(probe, "/health"))
+            if code == "200":
+                body = '{"inputs": "Hello", "parameters": {"max_new_tokens": 1}}'
+                gen = _run(host, _http_cmd(probe, "/generate", body))
+                if gen == "200":
+                    logger.info(
+                        f"{host.print_prefix}{probe.name} ready after {elapsed:.0f}s "
+                        "(/health 200, one-token /generate answered)"
+                    )
+                    return
+                status = f"/generate answered {gen or 'nothing'}"
+            else:
+                status = (
+                    "port not open yet (downloading / warming up)"
+                    if code in ("", "000")
+                    else f"/health answered {code}"
+                )
+        if elapsed > probe.timeout:
+            _fail(host, probe, f"timed out after {probe.timeout}s; last status: {status}")
+        if elapsed - last_report >= 15:
+            logger.info(f"{host.print_prefix}waiting for {probe.name}: {status} ({elapsed:.0f}s)")
+            last_report = elapsed
+        time.sleep(delay)
+        delay = min(delay * 1.5, 5.0)

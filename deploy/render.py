@@ -1,0 +1,336 @@
+"""Render one TGI service's files (scripts, systemd unit, env example) from the config model.
+
+Logic lives here; templates/*.j2 only substitute values that are already shell-quoted.
+Secrets never enter a rendered file: the HF token and API key reach the container only
+through `service.env` (mode 0600), rendered separately by `env_file_content`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import posixpath
+import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import jinja2
+
+from deploy.config import HostConfig, TGIService, parse_extra_args
+from deploy.launcher import CONTAINER_PORT
+
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+
+Supervisor = Literal["systemd", "docker"]
+SUPERVISORS: tuple[str, ...] = ("systemd", "docker")
+
+CREATE_SCRIPT = "tgi-service-creation.sh"
+START_SCRIPT = "tgi-service.sh"
+STOP_SCRIPT = "tgi-service-stop.sh"
+LOGS_SCRIPT = "tgi-service-logs.sh"
+ENV_FILE = "service.env"
+ENV_EXAMPLE = "service.env.example"
+ENV_FILE_MODE = 0o600
+SCRIPT_MODE = 0o755
+DATA_MODE = 0o644
+STOP_TIMEOUT_S = 30
+LABEL_MANAGED = "tgi-infra.managed"
+LABEL_HASH = "tgi-infra.config-hash"
+HEADER = "Managed by tgi-infra (deploy/render.py): edits are overwritten by the next deploy."
+_HASH_PLACEHOLDER = "0" * 64
+
+_env = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
+    undefined=jinja2.StrictUndefined,
+    autoescape=False,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    keep_trailing_newline=True,
+)
+_env.filters["q"] = lambda v: shlex.quote(str(v))
+
+
+def unit_name(svc: TGIService) -> str:
+    return f"tgi-{svc.name}.service"
+
+
+def secret_vars(svc: TGIService) -> dict[str, str]:
+    """Container env name -> NAME of the control machine's env var holding the value."""
+    out = {}
+    if svc.hf_token_env:
+        out["HF_TOKEN"] = svc.hf_token_env
+    if svc.api_key_env:
+        out["API_KEY"] = svc.api_key_env
+    return out
+
+
+def missing_secrets(svc: TGIService, environ: Mapping[str, str]) -> list[str]:
+    """Control-machine env var names the service refers to that are unset or empty."""
+    return [src for src in secret_vars(svc).values() if not environ.get(src)]
+
+
+def env_file_content(svc: TGIService, environ: Mapping[str, str]) -> str:
+    """`service.env` for `docker run --env-file`: secrets from `environ`, then `svc.env`.
+
+    Unset secrets are left out (a public model needs no token); see `missing_secrets`.
+    Docker takes each value literally up to the end of the line, so no quoting is applied.
+    """
+    lines = [f"# {HEADER}", "# Mode 0600, root only. Read by docker --env-file."]
+    for target, source in secret_vars(svc).items():
+        value = environ.get(source)
+        if not value:
+            continue
+        if any(c in value for c in "\r\n\0"):
+            raise ValueError(f"environment variable {source} contains a newline or NUL")
+        lines.append(f"{target}={value}")
+    for key, value in sorted(svc.env.items()):
+        lines.append(f"{key}={value}")
+    return "\n".join(lines) + "\n"
+
+
+def secrets_digest(svc: TGIService, environ: Mapping[str, str]) -> str:
+    """sha256 of the env file: changes when a secret changes, reveals nothing usable."""
+    payload = b"tgi-infra/service.env/v1\0" + env_file_content(svc, environ).encode()
+    return hashlib.sha256(payload).hexdigest()
+
+
+def launcher_args(
+    svc: TGIService, host_cfg: HostConfig, host_gpu_count: int | None = None
+) -> list[str]:
+    """`text-generation-launcher` argv after the image (no secrets: API_KEY comes by env)."""
+    args = ["--model-id", svc.model_id]
+    if svc.revision:
+        args += ["--revision", svc.revision]
+    num_shard = svc.resolved_num_shard(host_cfg, host_gpu_count)
+    if num_shard is not None:
+        args += ["--num-shard", str(num_shard)]
+    if svc.sharded is not None:
+        args += ["--sharded", "true" if svc.sharded else "false"]
+    if svc.quantize:
+        args += ["--quantize", svc.quantize]
+    if svc.dtype:
+        args += ["--dtype", svc.dtype]
+    for fname in (
+        "max_input_tokens",
+        "max_total_tokens",
+        "max_batch_prefill_tokens",
+        "max_batch_total_tokens",
+        "max_concurrent_requests",
+    ):
+        value = getattr(svc, fname)
+        if value is not None:
+            args += ["--" + fname.replace("_", "-"), str(value)]
+    if svc.cuda_graphs is not None:
+        args += ["--cuda-graphs", ",".join(map(str, svc.cuda_graphs))]
+    args += ["--port", str(CONTAINER_PORT)]
+    pairs, problems = parse_extra_args(svc.extra_args)
+    if problems:  # validated configs never get here
+        raise ValueError(f"service {svc.name}: bad extra_args: {'; '.join(problems)}")
+    for flag, value in pairs:
+        args += [flag] if value is None else [flag, value]
+    return args
+
+
+def _gpu_args(svc: TGIService, host_cfg: HostConfig) -> list[str]:
+    ids = svc.gpu_ids(host_cfg)
+    if ids is None:
+        return ["--gpus", "all"]
+    if not ids:
+        return []
+    # the quotes are part of the value: docker parses --gpus as CSV
+    return ["--gpus", '"device={}"'.format(",".join(map(str, ids)))]
+
+
+def _publish(svc: TGIService) -> str:
+    bind = f"[{svc.bind}]" if ":" in svc.bind else svc.bind
+    return f"{bind}:{svc.port}:{CONTAINER_PORT}"
+
+
+def docker_args(
+    svc: TGIService,
+    host_cfg: HostConfig,
+    config_hash: str,
+    supervisor: Supervisor,
+    host_gpu_count: int | None = None,
+) -> list[tuple[str, ...]]:
+    """Options of `docker run`/`docker create`, grouped per option, then image + launcher."""
+    env_path = posixpath.join(host_cfg.service_dir(svc), ENV_FILE)
+    groups: list[tuple[str, ...]] = [
+        ("--name", svc.name),
+        ("--label", f"{LABEL_MANAGED}=true"),
+        ("--label", f"{LABEL_HASH}={config_hash}"),
+        ("--restart", "no" if supervisor == "systemd" else "unless-stopped"),
+    ]
+    gpu = _gpu_args(svc, host_cfg)
+    if gpu:
+        groups.append(tuple(gpu))
+    groups += [
+        ("--shm-size", svc.shm_size),
+        ("-p", _publish(svc)),
+        ("-v", f"{svc.volume}:/data"),
+        ("--env-file", env_path),
+    ]
+    return groups
+
+
+@dataclass(frozen=True)
+class RenderedService:
+    host_name: str
+    service: TGIService
+    supervisor: Supervisor
+    directory: str  # <tgi_root>/<name>
+    files: dict[str, tuple[str, int]]  # name inside `directory` -> (content, mode)
+    config_hash: str
+    image: str
+    docker_argv: list[str] = field(default_factory=list)  # argv after `docker`
+    env_file_name: str = ENV_FILE
+    env_file_mode: int = ENV_FILE_MODE
+
+    @property
+    def container_name(self) -> str:
+        return self.service.name
+
+    @property
+    def unit_name(self) -> str | None:
+        return unit_name(self.service) if self.supervisor == "systemd" else None
+
+    @property
+    def env_file_path(self) -> str:
+        return posixpath.join(self.directory, self.env_file_name)
+
+    def path(self, name: str) -> str:
+        return posixpath.join(self.directory, name)
+
+    def env_file(self, environ: Mapping[str, str]) -> tuple[str, int]:
+        """(content, mode) of service.env from the control machine's environment."""
+        return env_file_content(self.service, environ), self.env_file_mode
+
+
+def _q(s: str) -> str:
+    return shlex.quote(s)
+
+
+def _render_files(
+    host_name: str,
+    host_cfg: HostConfig,
+    svc: TGIService,
+    supervisor: Supervisor,
+    config_hash: str,
+    host_gpu_count: int | None,
+) -> tuple[dict[str, tuple[str, int]], list[str]]:
+    image = host_cfg.image_for(svc)
+    groups = docker_args(svc, host_cfg, config_hash, supervisor, host_gpu_count)
+    largs = launcher_args(svc, host_cfg, host_gpu_count)
+    # one launcher flag (with its value) per line
+    lgroups: list[list[str]] = []
+    for arg in largs:
+        if arg.startswith("--") or not lgroups:
+            lgroups.append([arg])
+        else:
+            lgroups[-1].append(arg)
+    directory = host_cfg.service_dir(svc)
+    systemd = supervisor == "systemd"
+    unit = unit_name(svc)
+    ctx = {
+        "header": HEADER,
+        "host": host_name,
+        "name": svc.name,
+        "name_q": _q(svc.name),
+        "model_id": svc.model_id,
+        "image_q": _q(image),
+        "unit": unit,
+        "unit_q": _q(unit),
+        "systemd": systemd,
+        "supervisor": supervisor,
+        "verb": "create" if systemd else "run -d",
+        "env_file_q": _q(posixpath.join(directory, ENV_FILE)),
+        "docker_lines": [" ".join(map(_q, g)) for g in groups],
+        "launcher_lines": [" ".join(map(_q, g)) for g in lgroups],
+        "stop_timeout": STOP_TIMEOUT_S,
+        "secret_vars": secret_vars(svc),
+        "env_names": sorted(svc.env),
+        "docker_bin": "/usr/bin/docker",
+    }
+    files = {
+        CREATE_SCRIPT: (_env.get_template("tgi-service-creation.sh.j2").render(ctx), SCRIPT_MODE),
+        START_SCRIPT: (_env.get_template("tgi-service.sh.j2").render(ctx), SCRIPT_MODE),
+        STOP_SCRIPT: (_env.get_template("tgi-service-stop.sh.j2").render(ctx), SCRIPT_MODE),
+        LOGS_SCRIPT: (_env.get_template("tgi-service-logs.sh.j2").render(ctx), SCRIPT_MODE),
+        ENV_EXAMPLE: (_env.get_template("service.env.example.j2").render(ctx), DATA_MODE),
+    }
+    if systemd:
+        files[unit] = (_env.get_template("tgi-NAME.service.j2").render(ctx), DATA_MODE)
+    argv = ["create" if systemd else "run", *([] if systemd else ["-d"])]
+    for g in groups:
+        argv += list(g)
+    argv += [image, *largs]
+    return files, argv
+
+
+def _digest(files: dict[str, tuple[str, int]], image: str, svc: TGIService, supervisor: str) -> str:
+    h = hashlib.sha256(b"tgi-infra/render/v1\0")
+    for name in sorted(files):
+        content, mode = files[name]
+        h.update(f"{name}\0{mode:o}\0{len(content)}\0".encode())
+        h.update(content.encode())
+    h.update(f"image\0{image}\0supervisor\0{supervisor}\0".encode())
+    for target, source in sorted(secret_vars(svc).items()):
+        h.update(f"secret\0{target}\0{source}\0".encode())
+    return h.hexdigest()
+
+
+def render_service(
+    host_name: str,
+    host_cfg: HostConfig,
+    svc: TGIService,
+    supervisor: Supervisor = "systemd",
+    *,
+    host_gpu_count: int | None = None,
+    secrets_digest: str | None = None,
+) -> RenderedService:
+    """Render `svc`'s files for `<tgi_root>/<svc.name>/`.
+
+    supervisor: "systemd" (container `--restart no`, a unit runs `docker start -a`; the
+      creation script creates the container and starts the unit, which must be installed)
+      or "docker" (no systemd as PID 1, e.g. WSL2: `docker run -d --restart unless-stopped`).
+    host_gpu_count: GPUs the host has (from facts); only used for `gpus: "all"` without
+      `num_shard`, where it becomes `--num-shard`; unknown -> flag omitted.
+    secrets_digest: `secrets_digest(svc, environ)`; mixed into `config_hash` (and so into the
+      container label) so that a changed token recreates the container.  Rendered files
+      carry only this digest, never a secret.
+    """
+    if supervisor not in SUPERVISORS:
+        raise ValueError(f"supervisor must be one of {SUPERVISORS}, not {supervisor!r}")
+    image = host_cfg.image_for(svc)
+    draft, _ = _render_files(
+        host_name, host_cfg, svc, supervisor, _HASH_PLACEHOLDER, host_gpu_count
+    )
+    config_hash = _digest(draft, image, svc, supervisor)
+    if secrets_digest:
+        config_hash = hashlib.sha256(f"{config_hash}\0{secrets_digest}".encode()).hexdigest()
+    files, argv = _render_files(host_name, host_cfg, svc, supervisor, config_hash, host_gpu_count)
+    return RenderedService(
+        host_name=host_name,
+        service=svc,
+        supervisor=supervisor,
+        directory=host_cfg.service_dir(svc),
+        files=files,
+        config_hash=config_hash,
+        image=image,
+        docker_argv=argv,
+    )
+
+
+def render_host(
+    host_name: str,
+    host_cfg: HostConfig,
+    supervisor: Supervisor = "systemd",
+    *,
+    host_gpu_count: int | None = None,
+) -> list[RenderedService]:
+    """Every present service of a host (no secrets digest: for offline rendering)."""
+    return [
+        render_service(host_name, host_cfg, svc, supervisor, host_gpu_count=host_gpu_count)
+        for svc in host_cfg.present_services()
+    ]

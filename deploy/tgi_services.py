@@ -1,0 +1,192 @@
+"""TGI services: rendered scripts, a supervised container per service, ready when the deploy ends.
+
+Per service, under ``<tgi_root>/<name>/``: the rendered scripts (creation, start, stop, logs),
+the env file (root:root 0600: the only place the HF token and API key are written), and on
+systemd hosts a unit ``tgi-<name>.service`` that supervises the container (Docker's restart
+policy alone where systemd does not run, as on WSL by default).
+
+The container carries the label ``tgi-infra.config-hash``: it is recreated only when that hash
+changed, or when it is missing or stopped. The image is pulled only when absent. The deploy waits
+for each (re)started service to answer (``deploy/ready.py``). ``present: false`` removes the
+container, unit and scripts, and keeps the model cache (the volume).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shlex
+
+from pyinfra import host
+from pyinfra.api import FactBase, deploy
+from pyinfra.facts.files import File
+from pyinfra.operations import files, python, server, systemd
+
+from deploy.config import HostConfig, TGIService
+from deploy.facts import ContainerState, DockerImagePresent
+from deploy.ready import Probe, wait_ready
+from deploy.render import RenderedService, env_file_content, render_service, secrets_digest
+
+HASH_LABEL = "tgi-infra.config-hash"
+
+
+class HttpStatus(FactBase):
+    """HTTP status code of a GET on the host itself (``000`` when nothing answers)."""
+
+    def command(self, url: str) -> str:
+        return (
+            f"curl -s -o /dev/null -w '%{{http_code}}' --max-time 5 {shlex.quote(url)} "
+            "2>/dev/null || true"
+        )
+
+    @staticmethod
+    def default() -> str:
+        return "000"
+
+    def process(self, output: list[str]) -> str:
+        return (output[-1] if output else "000").strip() or "000"
+
+
+def unit_name(svc: TGIService) -> str:
+    return f"tgi-{svc.name}.service"
+
+
+def local_url(svc: TGIService) -> str:
+    addr = "127.0.0.1" if svc.bind in ("0.0.0.0", "::") else svc.bind
+    if ":" in addr:
+        addr = f"[{addr}]"
+    return f"http://{addr}:{svc.port}"
+
+
+def _put_files(cfg: HostConfig, svc: TGIService, rendered: RenderedService, supervisor: str):
+    base = cfg.service_dir(svc)
+    files.directory(name=f"{svc.name}: {base}", path=base, mode="755", user="root", group="root")
+    ops = []
+    for rel, (content, mode) in sorted(rendered.files.items()):
+        if rel.endswith(".service"):
+            continue  # the unit goes to /etc/systemd/system
+        ops.append(
+            files.put(
+                name=f"{svc.name}: {rel}",
+                src=io.StringIO(content),
+                dest=f"{base}/{rel}",
+                mode=f"{mode:o}",
+                user="root",
+                group="root",
+            )
+        )
+    env = files.put(
+        name=f"{svc.name}: service.env (0600, secrets)",
+        src=io.StringIO(env_file_content(svc, os.environ)),
+        dest=f"{base}/service.env",
+        mode="600",
+        user="root",
+        group="root",
+    )
+    ops.append(env)
+    unit_op = None
+    if supervisor == "systemd":
+        unit = next(c for rel, (c, _) in rendered.files.items() if rel.endswith(".service"))
+        unit_op = files.put(
+            name=f"{svc.name}: /etc/systemd/system/{unit_name(svc)}",
+            src=io.StringIO(unit),
+            dest=f"/etc/systemd/system/{unit_name(svc)}",
+            mode="644",
+        )
+        systemd.daemon_reload(name="systemctl daemon-reload", _if=unit_op.did_change)
+    return ops, unit_op
+
+
+def _ensure_service(cfg: HostConfig, plan, svc: TGIService, containers: dict, supervisor: str):
+    rendered = render_service(
+        host.name,
+        cfg,
+        svc,
+        supervisor,
+        host_gpu_count=plan.gpu_count or None,
+        secrets_digest=secrets_digest(svc, os.environ),
+    )
+    _, unit_op = _put_files(cfg, svc, rendered, supervisor)
+    image = cfg.image_for(svc)
+    if not host.get_fact(DockerImagePresent, image):
+        server.shell(
+            name=f"{svc.name}: docker pull {image}",
+            commands=[f"docker pull -q {shlex.quote(image)}"],
+        )
+
+    current = containers.get(svc.name)
+    have_hash = ((current or {}).get("labels") or {}).get(HASH_LABEL)
+    base = cfg.service_dir(svc)
+    unit = unit_name(svc)
+    if current is None or have_hash != rendered.config_hash or not current.get("running"):
+        why = (
+            "missing"
+            if current is None
+            else "config changed"
+            if have_hash != rendered.config_hash
+            else f"not running ({current.get('status')})"
+        )
+        # the creation script stops the unit, replaces the container and starts it again
+        cmds = [f"bash {shlex.quote(base)}/tgi-service-creation.sh"]
+        if supervisor == "systemd":
+            cmds.append(f"systemctl enable {unit}")
+        start = server.shell(name=f"{svc.name}: (re)create container ({why})", commands=cmds)
+        need_wait = start.did_change
+    else:
+        if supervisor == "systemd":
+            systemd.service(
+                name=f"{svc.name}: {unit} enabled and active",
+                service=unit,
+                running=True,
+                enabled=True,
+            )
+        healthy = host.get_fact(HttpStatus, local_url(svc) + "/health") == "200"
+        need_wait = (lambda: False) if healthy else (lambda: True)
+    python.call(
+        name=f"{svc.name}: wait until ready (/health 200, one-token /generate)",
+        function=wait_ready,
+        probe=Probe(
+            name=svc.name,
+            url=local_url(svc),
+            env_file=f"{base}/service.env",
+            timeout=cfg.ready_timeout,
+            api_key=bool(svc.api_key_env),
+        ),
+        _if=need_wait,
+    )
+
+
+def _remove_service(cfg: HostConfig, svc: TGIService, containers: dict, supervisor: str) -> None:
+    """present: false -> container, unit and scripts gone; the model cache (volume) is kept."""
+    unit = f"/etc/systemd/system/{unit_name(svc)}"
+    if supervisor == "systemd" and host.get_fact(File, unit):
+        systemd.service(
+            name=f"{svc.name}: stop and disable {unit_name(svc)}",
+            service=unit_name(svc),
+            running=False,
+            enabled=False,
+        )
+        removed = files.file(name=f"{svc.name}: remove {unit}", path=unit, present=False)
+        systemd.daemon_reload(name="systemctl daemon-reload", _if=removed.did_change)
+    if containers.get(svc.name) is not None:
+        server.shell(
+            name=f"{svc.name}: remove container (model cache kept)",
+            commands=[f"docker rm -f {shlex.quote(svc.name)}"],
+        )
+    files.directory(
+        name=f"{svc.name}: remove {cfg.service_dir(svc)}", path=cfg.service_dir(svc), present=False
+    )
+
+
+@deploy("TGI services")
+def deploy_services(cfg: HostConfig, plan) -> None:
+    if not cfg.tgi_services:
+        host.noop("no tgi_services on this host")
+        return
+    supervisor = "systemd" if plan.systemd else "docker"
+    containers = host.get_fact(ContainerState, [s.name for s in cfg.tgi_services]) or {}
+    for svc in cfg.tgi_services:
+        if svc.present:
+            _ensure_service(cfg, plan, svc, containers, supervisor)
+        else:
+            _remove_service(cfg, svc, containers, supervisor)

@@ -1,0 +1,95 @@
+"""Inventory of the container lab (``tgi-lab up`` writes the addresses it reads).
+
+Same variables as ``inventories/gpu.py``; what differs is what an air-gapped site would set:
+the NVIDIA apt mirror, the image mirror (an HTTP registry, hence ``docker_insecure_registries``)
+and CPU mode (``gpus: none``: the lab has no GPU). The TGI image in the lab registry is the TGI
+stand-in (tests/lab/tgi_standin), under the upstream repository path.
+"""
+
+import json
+import os
+from pathlib import Path
+
+_state_dir = Path(
+    os.environ.get("TGI_LAB_STATE_DIR", Path(__file__).resolve().parent.parent / "tests/lab/.state")
+)
+_state = json.loads((_state_dir / "state.json").read_text())
+_addr = {h["name"]: h["address"] for h in _state["hosts"]}
+
+_common = {
+    "ssh_user": "root",
+    "ssh_key": _state["ssh_key"],
+    "ssh_strict_host_key_checking": "no",
+    "ssh_known_hosts_file": "/dev/null",
+    "gpus": "none",
+    "docker_insecure_registries": [_state["registry"]],
+    "image_mirror": _state["registry"],
+    "nvidia_toolkit_repo_url": _state["nvidia_repo_url"],
+    "nvidia_toolkit_gpgkey_url": _state["nvidia_gpgkey_url"],
+    # the older of the mirror's two versions: proves the pin, not apt's newest
+    "nvidia_toolkit_version": os.environ.get("TGI_LAB_TOOLKIT_VERSION", "1.17.7-1"),
+    "ready_timeout": 300,
+}
+
+# Per-host service settings can be overridden by the tests through TGI_LAB_OVERRIDES
+# ({"host": {"tgi_services": [...]}}), the way a user edits this file.
+_overrides = json.loads(os.environ.get("TGI_LAB_OVERRIDES", "{}"))
+
+
+def _host(name: str, **data):
+    merged = {**_common, "ssh_hostname": _addr[name], **data, **_overrides.get(name, {})}
+    return (name, merged)
+
+
+_hosts = {
+    # two services on one systemd host: separate ports, different limits and dtype settings
+    "lab-linux-1": dict(
+        tgi_services=[
+            {
+                "name": "tgi-service",
+                "model_id": "HuggingFaceTB/SmolLM2-135M-Instruct",
+                "port": 8080,
+                "bind": "0.0.0.0",
+                "max_input_tokens": 1024,
+                "max_total_tokens": 2048,
+                "max_batch_prefill_tokens": 2048,
+            },
+            {
+                "name": "tgi-small",
+                "model_id": "HuggingFaceTB/SmolLM2-360M-Instruct",
+                "port": 8081,
+                "bind": "0.0.0.0",
+                "max_input_tokens": 512,
+                "max_total_tokens": 1024,
+                "max_concurrent_requests": 16,
+                "smoke_semantic": True,
+            },
+        ]
+    ),
+    # the host that starts with a daemon.json of its own; its service needs an API key
+    "lab-linux-2": dict(
+        tgi_services=[
+            {
+                "name": "tgi-service",
+                "model_id": "Qwen/Qwen2.5-0.5B-Instruct",
+                "port": 8080,
+                "bind": "0.0.0.0",
+                "api_key_env": "TGI_LAB_API_KEY",
+            }
+        ]
+    ),
+    # WSL2-like host: no systemd, Docker's restart policy supervises the container
+    "lab-wsl-1": dict(
+        tgi_services=[
+            {
+                "name": "tgi-service",
+                "model_id": "HuggingFaceTB/SmolLM2-135M-Instruct",
+                "port": 8080,
+                "bind": "0.0.0.0",
+            }
+        ]
+    ),
+}
+
+lab_linux = [_host(n, **d) for n, d in _hosts.items() if n in _addr and "linux" in n]
+lab_wsl = [_host(n, **d) for n, d in _hosts.items() if n in _addr and "wsl" in n]

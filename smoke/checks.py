@@ -1,0 +1,640 @@
+"""The smoke checks. Each takes a TargetContext and returns a CheckOutcome, or raises
+CheckFailed (sent / expected / got) or CheckSkipped. Used by the CLI runner and by the
+pytest suite (smoke/test_endpoints.py) alike.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+from httpx_sse import EventSource, SSEError
+from pydantic import BaseModel, ValidationError
+
+from smoke import models
+from smoke.context import (
+    CheckFailed,
+    CheckOutcome,
+    CheckSkipped,
+    Measurements,
+    TargetContext,
+    http_client,
+    shorten,
+)
+
+PROMPT = "What is deep learning?"
+# The seed's /generate parameters.
+GENERATE_PARAMETERS: dict[str, Any] = {
+    "do_sample": True,
+    "temperature": 0.01,
+    "top_k": 10,
+    "top_p": 0.8,
+    "max_new_tokens": 64,
+    "repetition_penalty": 1.03,
+    "seed": 42,
+    "details": True,
+}
+CHAT_MESSAGES = [
+    {"role": "system", "content": "You are a helpful assistant."},
+    {"role": "user", "content": PROMPT},
+]
+CHAT_MAX_TOKENS = 64
+CHAT_SEED = 42
+SEMANTIC_CASES = {
+    "semantic_name": ("Your name is Jean-baptiste", "What is your name?", "Jean-baptiste"),
+    "semantic_year": ("The best year ever is 1986", "What is the best year ever?", "1986"),
+}
+REQUEST_COUNTER = "tgi_request_count"
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _body_of(resp: httpx.Response) -> str:
+    try:
+        resp.read()
+        return shorten(resp.text) if resp.text else "(empty body)"
+    except httpx.HTTPError as exc:
+        return f"(body unreadable: {exc})"
+
+
+def _got_response(resp: httpx.Response) -> str:
+    return f"HTTP {resp.status_code} {_body_of(resp)}"
+
+
+def _transport_error(exc: Exception, ctx: TargetContext) -> str:
+    if isinstance(exc, httpx.TimeoutException):
+        return (
+            f"timed out: no answer within the --timeout deadline of {ctx.settings.timeout:g}s "
+            f"({type(exc).__name__})"
+        )
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _request(
+    ctx: TargetContext,
+    method: str,
+    path: str,
+    body: dict | None,
+    *,
+    expected: str,
+    headers: dict[str, str] | None = None,
+    client: httpx.Client | None = None,
+) -> httpx.Response:
+    sent = f"{method} {path}" + (f" {shorten(body)}" if body is not None else "")
+    try:
+        return (client or ctx.http).request(method, path, json=body, headers=headers)
+    except httpx.HTTPError as exc:
+        raise CheckFailed(sent, expected, _transport_error(exc, ctx)) from exc
+
+
+def _parse(model: type[BaseModel], text: str, sent: str, expected: str) -> Any:
+    try:
+        return model.model_validate_json(text)
+    except ValidationError as exc:
+        errors = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or '(body)'}: {e['msg']}" for e in exc.errors()[:3]
+        )
+        raise CheckFailed(
+            sent,
+            expected,
+            f"not a valid TGI {model.__name__} (malformed JSON or wrong shape: {errors}): "
+            f"{shorten(text)}",
+        ) from exc
+
+
+def _expect_json(
+    resp: httpx.Response, model: type[BaseModel], sent: str, expected: str, status: int = 200
+) -> Any:
+    if resp.status_code != status:
+        raise CheckFailed(sent, expected, _got_response(resp))
+    return _parse(model, resp.text, sent, expected)
+
+
+def _iter_sse(
+    ctx: TargetContext, path: str, body: dict, sent: str, expected: str
+) -> Iterator[tuple[float, str]]:
+    """POST ``body`` and yield (seconds since sent, data) per SSE event, raw (``[DONE]`` too).
+
+    Enforces the --timeout deadline over the whole stream, not just between bytes.
+    """
+    deadline = ctx.settings.timeout
+    start = time.monotonic()
+    events = 0
+    try:
+        with ctx.http.stream("POST", path, json=body) as resp:
+            if resp.status_code != 200:
+                raise CheckFailed(sent, expected, _got_response(resp))
+            for event in EventSource(resp).iter_sse():
+                events += 1
+                elapsed = time.monotonic() - start
+                if elapsed > deadline:
+                    raise CheckFailed(
+                        sent,
+                        expected,
+                        f"timed out: stream still running after the --timeout deadline of "
+                        f"{deadline:g}s",
+                    )
+                yield elapsed, event.data
+    except httpx.RemoteProtocolError as exc:
+        raise CheckFailed(
+            sent, expected, f"stream truncated: connection closed after {events} events ({exc})"
+        ) from exc
+    except (httpx.HTTPError, SSEError) as exc:
+        raise CheckFailed(
+            sent, expected, f"stream broke after {events} events: {_transport_error(exc, ctx)}"
+        ) from exc
+
+
+def _stream_error(data: str) -> models.ErrorResponse | None:
+    """TGI reports errors inside a 200 SSE stream as an ErrorResponse event."""
+    try:
+        obj = json.loads(data)
+    except ValueError:
+        return None
+    if isinstance(obj, dict) and "error" in obj and "token" not in obj and "choices" not in obj:
+        try:
+            return models.ErrorResponse.model_validate(obj)
+        except ValidationError:
+            return None
+    return None
+
+
+def _joined_tokens(tokens: list[models.Token]) -> tuple[str, str]:
+    """Token texts joined, without and with special tokens."""
+    return (
+        "".join(t.text for t in tokens if not t.special),
+        "".join(t.text for t in tokens),
+    )
+
+
+# ---------------------------------------------------------------- checks
+
+
+def check_ready(ctx: TargetContext) -> CheckOutcome:
+    """Wait with backoff until /health answers 200 (TGI refuses connections while warming up)."""
+    timeout = ctx.settings.ready_timeout
+    start = time.monotonic()
+    deadline = start + timeout
+    delay = 0.1
+    attempts = 0
+    last = "no attempt made"
+    while True:
+        attempts += 1
+        per_try = max(0.5, min(ctx.settings.timeout, 10.0, deadline - time.monotonic()))
+        try:
+            resp = ctx.http.get("/health", timeout=per_try)
+            if resp.status_code == 200:
+                waited = time.monotonic() - start
+                return CheckOutcome(
+                    f"healthy after {waited:.2f}s ({attempts} attempt(s))",
+                    Measurements(latency_s=waited),
+                )
+            last = _got_response(resp)
+        except httpx.HTTPError as exc:
+            last = f"{type(exc).__name__}: {exc}"
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise CheckFailed(
+                f"GET /health, {attempts} attempt(s) with backoff",
+                f"HTTP 200 within the --ready-timeout of {timeout:g}s",
+                f"last answer: {last}",
+            )
+        time.sleep(min(delay, remaining))
+        delay = min(delay * 1.6, 5.0)
+
+
+def check_info(ctx: TargetContext) -> CheckOutcome:
+    sent = "GET /info"
+    expected_id = ctx.target.expected_model_id
+    expected = (
+        f"HTTP 200, Info with model_id {expected_id!r}, max_input_tokens and max_total_tokens"
+        if expected_id
+        else "HTTP 200, Info with max_input_tokens and max_total_tokens"
+    )
+    resp = _request(ctx, "GET", "/info", None, expected=expected)
+    info: models.Info = _expect_json(resp, models.Info, sent, expected)
+    ctx.info = info
+    if expected_id and info.model_id != expected_id:
+        raise CheckFailed(sent, expected, f"wrong model_id {info.model_id!r}")
+    if info.max_input_tokens <= 0 or info.max_total_tokens <= info.max_input_tokens:
+        raise CheckFailed(
+            sent,
+            "0 < max_input_tokens < max_total_tokens",
+            f"max_input_tokens={info.max_input_tokens} max_total_tokens={info.max_total_tokens}",
+        )
+    return CheckOutcome(
+        f"model_id={info.model_id} max_input_tokens={info.max_input_tokens} "
+        f"max_total_tokens={info.max_total_tokens} version={info.version}"
+    )
+
+
+def check_generate(ctx: TargetContext) -> CheckOutcome:
+    body = {"inputs": PROMPT, "parameters": GENERATE_PARAMETERS}
+    sent = f"POST /generate {shorten(body)}"
+    expected = "HTTP 200, GenerateResponse with non-empty generated_text and details"
+    start = time.monotonic()
+    resp = _request(ctx, "POST", "/generate", body, expected=expected)
+    latency = time.monotonic() - start
+    out: models.GenerateResponse = _expect_json(resp, models.GenerateResponse, sent, expected)
+    if not out.generated_text:
+        raise CheckFailed(sent, expected, f"empty generated_text: {shorten(resp.text)}")
+    if out.details is None:
+        raise CheckFailed(sent, expected, f"no details: {shorten(resp.text)}")
+    n = out.details.generated_tokens
+    return CheckOutcome(
+        f"{n} tokens, finish_reason={out.details.finish_reason}",
+        Measurements(latency_s=latency, tokens=n),
+    )
+
+
+def check_generate_stream(ctx: TargetContext) -> CheckOutcome:
+    body = {"inputs": PROMPT, "parameters": GENERATE_PARAMETERS}
+    sent = f"POST /generate_stream {shorten(body)}"
+    expected = (
+        "HTTP 200 SSE: one StreamResponse per token, the last with generated_text equal to "
+        "the joined token texts, and no [DONE]"
+    )
+    tokens: list[models.Token] = []
+    final: models.StreamResponse | None = None
+    ttft = None
+    elapsed = 0.0
+    for elapsed, data in _iter_sse(ctx, "/generate_stream", body, sent, expected):
+        if data == "[DONE]":
+            raise CheckFailed(sent, expected, "data:[DONE] on /generate_stream")
+        if final is not None:
+            raise CheckFailed(sent, expected, f"event after the final one: {shorten(data)}")
+        error = _stream_error(data)
+        if error is not None:
+            raise CheckFailed(
+                sent, expected, f"error event after {len(tokens)} tokens: {shorten(data)}"
+            )
+        event: models.StreamResponse = _parse(models.StreamResponse, data, sent, expected)
+        if ttft is None:
+            ttft = elapsed
+        if event.index != len(tokens) + 1:
+            raise CheckFailed(
+                sent, expected, f"token index {event.index} after {len(tokens)} tokens"
+            )
+        tokens.append(event.token)
+        if event.generated_text is not None:
+            final = event
+    if final is None:
+        raise CheckFailed(
+            sent,
+            expected,
+            f"stream ended (truncated) after {len(tokens)} token events without the final "
+            "event carrying generated_text",
+        )
+    if len(tokens) < 2:
+        raise CheckFailed(sent, expected, f"only {len(tokens)} token event(s): not incremental")
+    plain, with_special = _joined_tokens(tokens)
+    if final.generated_text not in (plain, with_special):
+        raise CheckFailed(
+            sent,
+            expected,
+            f"final generated_text {shorten(final.generated_text)} != joined tokens "
+            f"{shorten(plain)}",
+        )
+    if not final.generated_text:
+        raise CheckFailed(sent, expected, "empty generated_text")
+    return CheckOutcome(
+        f"{len(tokens)} token events",
+        Measurements(latency_s=elapsed, ttft_s=ttft, tokens=len(tokens)),
+    )
+
+
+def _openai_call(ctx: TargetContext, sent: str, expected: str, fn: Callable[[], Any]) -> Any:
+    import openai
+
+    try:
+        return fn()
+    except openai.APIStatusError as exc:
+        raise CheckFailed(
+            sent, expected, f"HTTP {exc.status_code} {_body_of(exc.response)}"
+        ) from exc
+    except openai.APITimeoutError as exc:
+        raise CheckFailed(sent, expected, _transport_error(httpx.ReadTimeout(""), ctx)) from exc
+    except openai.APIError as exc:  # e.g. an error event inside a 200 stream
+        body = f" {shorten(exc.body)}" if exc.body is not None else ""
+        raise CheckFailed(sent, expected, f"{type(exc).__name__}: {exc}{body}") from exc
+    except (ValueError, httpx.HTTPError) as exc:  # JSON decoding, broken connection
+        raise CheckFailed(sent, expected, f"{type(exc).__name__}: {shorten(str(exc))}") from exc
+
+
+def _chat_once(
+    ctx: TargetContext, messages: list[dict[str, str]], expected: str
+) -> tuple[models.ChatCompletion, float, str]:
+    request = {
+        "model": ctx.model_name,
+        "messages": messages,
+        "max_tokens": CHAT_MAX_TOKENS,
+        "seed": CHAT_SEED,
+    }
+    sent = f"POST /v1/chat/completions (openai client) {shorten(request)}"
+    start = time.monotonic()
+    raw = _openai_call(
+        ctx,
+        sent,
+        expected,
+        lambda: ctx.openai.chat.completions.with_raw_response.create(**request),
+    )
+    latency = time.monotonic() - start
+    text = raw.http_response.text
+    ours: models.ChatCompletion = _parse(models.ChatCompletion, text, sent, expected)
+    theirs = _openai_call(ctx, sent, expected, raw.parse)  # the openai client's own parsing
+    if not theirs.choices or not ours.choices:
+        raise CheckFailed(sent, expected, f"no choices: {shorten(text)}")
+    return ours, latency, sent
+
+
+def check_chat(ctx: TargetContext) -> CheckOutcome:
+    expected = (
+        "HTTP 200 ChatCompletion: non-empty message content, usage with "
+        f"total_tokens = prompt_tokens + completion_tokens, 0 < completion_tokens <= "
+        f"{CHAT_MAX_TOKENS}"
+    )
+    out, latency, sent = _chat_once(ctx, CHAT_MESSAGES, expected)
+    content = out.choices[0].message.content
+    if not content.strip():
+        raise CheckFailed(sent, expected, "empty message content")
+    u = out.usage
+    if (
+        u.total_tokens != u.prompt_tokens + u.completion_tokens
+        or u.prompt_tokens <= 0
+        or not 0 < u.completion_tokens <= CHAT_MAX_TOKENS
+    ):
+        raise CheckFailed(sent, expected, f"inconsistent usage {u.model_dump()}")
+    return CheckOutcome(
+        f"{u.completion_tokens} completion tokens, finish_reason={out.choices[0].finish_reason}",
+        Measurements(latency_s=latency, tokens=u.completion_tokens),
+    )
+
+
+def check_chat_stream(ctx: TargetContext) -> CheckOutcome:
+    request = {
+        "model": ctx.model_name,
+        "messages": CHAT_MESSAGES,
+        "max_tokens": CHAT_MAX_TOKENS,
+        "seed": CHAT_SEED,
+        "stream": True,
+    }
+    # 1) through the openai client
+    sent = f"POST /v1/chat/completions (openai client, stream) {shorten(request)}"
+    expected = "HTTP 200 SSE of chat.completion.chunk with content"
+
+    def consume() -> tuple[list[str], float | None, float]:
+        start = time.monotonic()
+        pieces: list[str] = []
+        first = None
+        with ctx.openai.chat.completions.create(**request) as stream:
+            for chunk in stream:
+                now = time.monotonic() - start
+                if now > ctx.settings.timeout:
+                    raise CheckFailed(
+                        sent,
+                        expected,
+                        f"timed out: stream still running after the --timeout deadline of "
+                        f"{ctx.settings.timeout:g}s",
+                    )
+                for choice in chunk.choices:
+                    if choice.delta and choice.delta.content:
+                        pieces.append(choice.delta.content)
+                        if first is None:
+                            first = now
+        return pieces, first, time.monotonic() - start
+
+    pieces, ttft, latency = _openai_call(ctx, sent, expected, consume)
+    if not pieces or not "".join(pieces).strip():
+        raise CheckFailed(sent, expected, "no content chunks")
+
+    # 2) raw SSE: the openai client hides data:[DONE], so check the wire as well
+    raw_sent = f"POST /v1/chat/completions (raw SSE) {shorten(request)}"
+    raw_expected = "HTTP 200 SSE of ChatCompletionChunk events ending with data:[DONE]"
+    events: list[str] = []
+    for _, data in _iter_sse(ctx, "/v1/chat/completions", request, raw_sent, raw_expected):
+        if events and events[-1] == "[DONE]":
+            raise CheckFailed(raw_sent, raw_expected, f"event after [DONE]: {shorten(data)}")
+        events.append(data)
+        if data == "[DONE]":
+            continue
+        if _stream_error(data) is not None:
+            raise CheckFailed(raw_sent, raw_expected, f"error event: {shorten(data)}")
+        _parse(models.ChatCompletionChunk, data, raw_sent, raw_expected)
+    if not events or events[-1] != "[DONE]":
+        last = shorten(events[-1]) if events else "(no events)"
+        raise CheckFailed(
+            raw_sent,
+            raw_expected,
+            f"stream ended without data:[DONE] after {len(events)} events; last: {last}",
+        )
+    if len(events) < 2:
+        raise CheckFailed(raw_sent, raw_expected, "only data:[DONE], no chunk")
+    return CheckOutcome(
+        f"{len(pieces)} content chunks (openai), {len(events) - 1} chunks + [DONE] (raw)",
+        Measurements(latency_s=latency, ttft_s=ttft, tokens=len(pieces)),
+    )
+
+
+def check_hf_client_stream(ctx: TargetContext) -> CheckOutcome:
+    from huggingface_hub import InferenceClient
+
+    # The client posts to TGI's compat route ``/`` (stream: true), where an unset
+    # return_full_text defaults to true for text-generation models: ask for the new text only.
+    params = {k: v for k, v in GENERATE_PARAMETERS.items() if k != "details"}
+    params["return_full_text"] = False
+    sent = (
+        "POST / (huggingface_hub InferenceClient.text_generation, stream, details) "
+        f"{shorten({'inputs': PROMPT, 'parameters': {**params, 'details': True}})}"
+    )
+    expected = "streamed tokens, final output with generated_text = joined token texts"
+    # Without a configured key, stop huggingface_hub from sending a locally saved HF token.
+    client = InferenceClient(
+        base_url=ctx.base_url,
+        api_key=ctx.target.api_key,
+        timeout=ctx.settings.timeout,
+        headers=None if ctx.target.api_key else {"authorization": None},  # type: ignore[dict-item]
+    )
+    tokens: list[models.Token] = []
+    final_text = None
+    ttft = None
+    start = time.monotonic()
+    try:
+        for out in client.text_generation(PROMPT, stream=True, details=True, **params):
+            now = time.monotonic() - start
+            if now > ctx.settings.timeout:
+                raise CheckFailed(
+                    sent,
+                    expected,
+                    f"timed out: stream still running after the --timeout deadline of "
+                    f"{ctx.settings.timeout:g}s",
+                )
+            if ttft is None:
+                ttft = now
+            tok = out.token
+            tokens.append(
+                models.Token(id=tok.id, text=tok.text, logprob=tok.logprob, special=tok.special)
+            )
+            if out.generated_text is not None:
+                final_text = out.generated_text
+    except CheckFailed:
+        raise
+    except Exception as exc:  # huggingface_hub / requests raise many types
+        status = getattr(getattr(exc, "response", None), "status_code", None)
+        got = f"{type(exc).__name__}: {shorten(str(exc))}"
+        if status is not None:
+            got = f"HTTP {status} ({got})"
+        if "timed out" in str(exc).lower() or "timeout" in type(exc).__name__.lower():
+            got = f"timed out within the --timeout deadline of {ctx.settings.timeout:g}s: {got}"
+        raise CheckFailed(sent, expected, got) from exc
+    latency = time.monotonic() - start
+    if final_text is None:
+        raise CheckFailed(
+            sent, expected, f"stream ended (truncated) after {len(tokens)} tokens, no final text"
+        )
+    plain, with_special = _joined_tokens(tokens)
+    if not final_text or final_text not in (plain, with_special):
+        raise CheckFailed(
+            sent, expected, f"generated_text {shorten(final_text)} != joined {shorten(plain)}"
+        )
+    return CheckOutcome(
+        f"{len(tokens)} tokens",
+        Measurements(latency_s=latency, ttft_s=ttft, tokens=len(tokens)),
+    )
+
+
+def _semantic(ctx: TargetContext, name: str) -> CheckOutcome:
+    if not ctx.target.semantic:
+        raise CheckSkipped("semantic checks off for this target (smoke_semantic/--no-semantic)")
+    context, question, answer = SEMANTIC_CASES[name]
+    messages = [{"role": "system", "content": context}, {"role": "user", "content": question}]
+    expected = f"an answer containing {answer!r}"
+    out, latency, sent = _chat_once(ctx, messages, expected)
+    content = out.choices[0].message.content
+    if answer.casefold() not in content.casefold():
+        raise CheckFailed(sent, expected, f"answer {shorten(content)}")
+    return CheckOutcome(f"answer contains {answer!r}", Measurements(latency_s=latency))
+
+
+def check_semantic_name(ctx: TargetContext) -> CheckOutcome:
+    return _semantic(ctx, "semantic_name")
+
+
+def check_semantic_year(ctx: TargetContext) -> CheckOutcome:
+    return _semantic(ctx, "semantic_year")
+
+
+def check_validation(ctx: TargetContext) -> CheckOutcome:
+    body = {"inputs": PROMPT, "parameters": {"top_p": 1.0, "max_new_tokens": 8}}
+    sent = f"POST /generate {shorten(body)}"
+    expected = 'HTTP 422 {"error": str, "error_type": "validation"}'
+    resp = _request(ctx, "POST", "/generate", body, expected=expected)
+    err: models.ErrorResponse = _expect_json(resp, models.ErrorResponse, sent, expected, 422)
+    if err.error_type != "validation":
+        raise CheckFailed(sent, expected, f"error_type {err.error_type!r}: {shorten(resp.text)}")
+    return CheckOutcome(f"422: {shorten(err.error, 120)}")
+
+
+def check_auth(ctx: TargetContext) -> CheckOutcome:
+    if not ctx.target.api_key:
+        raise CheckSkipped("no API key configured for this target")
+    body = {"inputs": PROMPT, "parameters": {"max_new_tokens": 4}}
+    sent = f"POST /generate without Authorization {shorten(body)}"
+    with http_client(base_url=ctx.base_url, timeout=ctx.settings.timeout) as bare:
+        resp = _request(ctx, "POST", "/generate", body, expected="HTTP 401", client=bare)
+        if resp.status_code != 401:
+            raise CheckFailed(sent, "HTTP 401", _got_response(resp))
+        wrong = {"Authorization": f"Bearer {ctx.target.api_key}-wrong"}
+        resp = _request(ctx, "POST", "/generate", body, expected="HTTP 401", headers=wrong)
+        if resp.status_code != 401:
+            raise CheckFailed(
+                f"POST /generate with a wrong bearer token {shorten(body)}",
+                "HTTP 401",
+                _got_response(resp),
+            )
+    sent = f"POST /generate with Authorization: Bearer ${ctx.target.api_key_env} {shorten(body)}"
+    resp = _request(ctx, "POST", "/generate", body, expected="HTTP 200")
+    if resp.status_code != 200:
+        raise CheckFailed(sent, "HTTP 200", _got_response(resp))
+    return CheckOutcome("401 without key and with a wrong key, 200 with the key")
+
+
+def scrape_request_count(ctx: TargetContext, full: bool = True) -> float:
+    """Sum of the tgi_request_count counter in /metrics (raises CheckFailed).
+
+    ``full``: parse the whole exposition (the check); otherwise only the counter's own lines
+    (the baseline scrape: the full parse costs ~30 ms of CPU per scrape on TGI's histograms).
+    """
+    from prometheus_client.parser import text_string_to_metric_families
+
+    sent = "GET /metrics"
+    expected = f"HTTP 200 Prometheus text with a {REQUEST_COUNTER} counter"
+    resp = _request(ctx, "GET", "/metrics", None, expected=expected)
+    if resp.status_code != 200:
+        raise CheckFailed(sent, expected, _got_response(resp))
+    text = resp.text
+    if not full:
+        text = "".join(
+            line
+            for line in text.splitlines(keepends=True)
+            if line.startswith(
+                (REQUEST_COUNTER, f"# HELP {REQUEST_COUNTER} ", f"# TYPE {REQUEST_COUNTER} ")
+            )
+            and not line.startswith(f"{REQUEST_COUNTER}_")
+        )
+    try:
+        families = list(text_string_to_metric_families(text))
+    except Exception as exc:  # the parser raises ValueError and friends
+        raise CheckFailed(
+            sent, expected, f"unparseable Prometheus text ({exc}): {shorten(resp.text)}"
+        ) from exc
+    for family in families:
+        if family.name == REQUEST_COUNTER:
+            return sum(s.value for s in family.samples if s.name.startswith(REQUEST_COUNTER))
+    names = ", ".join(sorted(f.name for f in families)[:20])
+    raise CheckFailed(sent, expected, f"no {REQUEST_COUNTER} among: {names or '(none)'}")
+
+
+def take_metrics_baseline(ctx: TargetContext) -> None:
+    try:
+        ctx.request_count_baseline = scrape_request_count(ctx, full=False)
+    except CheckFailed as exc:
+        ctx.baseline_error = str(exc)
+
+
+def check_metrics(ctx: TargetContext) -> CheckOutcome:
+    if ctx.request_count_baseline is None:
+        raise CheckFailed(
+            "GET /metrics before the checks",
+            f"HTTP 200 Prometheus text with a {REQUEST_COUNTER} counter",
+            ctx.baseline_error or "no baseline scrape was taken",
+        )
+    after = scrape_request_count(ctx)
+    before = ctx.request_count_baseline
+    if after <= before:
+        raise CheckFailed(
+            "GET /metrics before and after the checks",
+            f"{REQUEST_COUNTER} to rise across the run",
+            f"{before:g} before, {after:g} after",
+        )
+    return CheckOutcome(f"{REQUEST_COUNTER} {before:g} -> {after:g}")
+
+
+CHECKS: dict[str, Callable[[TargetContext], CheckOutcome]] = {
+    "ready": check_ready,
+    "info": check_info,
+    "generate": check_generate,
+    "generate_stream": check_generate_stream,
+    "chat": check_chat,
+    "chat_stream": check_chat_stream,
+    "hf_client_stream": check_hf_client_stream,
+    "semantic_name": check_semantic_name,
+    "semantic_year": check_semantic_year,
+    "validation": check_validation,
+    "auth": check_auth,
+    "metrics": check_metrics,
+}
+CHECK_NAMES = tuple(CHECKS)

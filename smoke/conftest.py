@@ -1,0 +1,96 @@
+"""pytest front end: ``pytest smoke --url http://host:8080`` or ``pytest smoke --inventory FILE``.
+
+Each (target, check) is one test, in the CLI's check order, running the same check functions
+(smoke/checks.py). Without --url/--inventory the suite is skipped, and the repo's own
+``pytest`` run (testpaths = tests) never loads this directory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import pytest
+
+from smoke.checks import CHECK_NAMES, take_metrics_baseline
+from smoke.context import Settings, TargetContext
+from smoke.runner import PASSED, CheckResult, reachable_url, run_check
+from smoke.targets import Target, TargetConfigError, targets_from_inventory, targets_from_urls
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    g = parser.getgroup("tgi-smoke", "TGI smoke targets")
+    g.addoption("--url", action="append", default=[], help="TGI base URL (repeat)")
+    g.addoption("--inventory", help="pyinfra inventory file: every present TGI service")
+    g.addoption("--model-id", action="append", help="expected model id for --url targets")
+    g.addoption("--api-key-env", action="append", help="API key env var for --url targets")
+    g.addoption("--no-semantic", action="store_true", help="skip semantic checks (--url)")
+    g.addoption("--ready-timeout", type=float, default=600.0, help="seconds to wait for /health")
+    # --timeout belongs to pytest-timeout, hence the longer name here.
+    g.addoption("--request-timeout", type=float, default=60.0, help="per-request deadline (s)")
+
+
+def _targets(config: pytest.Config) -> list[Target]:
+    urls = config.getoption("--url")
+    inventory = config.getoption("--inventory")
+    try:
+        targets = []
+        if urls:
+            targets += targets_from_urls(
+                urls,
+                config.getoption("--model-id"),
+                config.getoption("--api-key-env"),
+                not config.getoption("--no-semantic"),
+            )
+        if inventory:
+            targets += targets_from_inventory(inventory)
+    except TargetConfigError as exc:
+        raise pytest.UsageError(str(exc)) from exc
+    return targets
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "smoke_case" not in metafunc.fixturenames:
+        return
+    targets = _targets(metafunc.config)
+    if not targets:
+        skip = pytest.mark.skip(reason="no --url/--inventory given")
+        metafunc.parametrize("smoke_case", [pytest.param(None, marks=skip, id="no-target")])
+        return
+    cases = [(t, name) for t in targets for name in CHECK_NAMES]
+    metafunc.parametrize("smoke_case", cases, ids=[f"{t.name}::{n}" for t, n in cases])
+
+
+class _Sessions:
+    """One TargetContext per target (tunnel + ready + metrics baseline), opened on first use."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.stack = contextlib.ExitStack()
+        self.opened: dict[str, tuple[TargetContext | None, CheckResult]] = {}
+
+    def get(self, target: Target) -> tuple[TargetContext | None, CheckResult]:
+        if target.name not in self.opened:
+            try:
+                url = self.stack.enter_context(reachable_url(target, self.settings))
+            except Exception as exc:
+                self.opened[target.name] = (None, CheckResult("ready", "failed", 0.0, str(exc)))
+                return self.opened[target.name]
+            ctx = TargetContext(target=target, base_url=url, settings=self.settings)
+            self.stack.callback(ctx.close)
+            ready = run_check("ready", ctx)
+            if ready.status == PASSED:
+                take_metrics_baseline(ctx)
+            self.opened[target.name] = (ctx, ready)
+        return self.opened[target.name]
+
+
+@pytest.fixture(scope="session")
+def smoke_sessions(request: pytest.FixtureRequest):
+    sessions = _Sessions(
+        Settings(
+            ready_timeout=request.config.getoption("--ready-timeout"),
+            timeout=request.config.getoption("--request-timeout"),
+        )
+    )
+    with sessions.stack:
+        yield sessions

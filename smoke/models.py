@@ -1,0 +1,159 @@
+"""Pydantic models of TGI's HTTP responses (router v3.3.x).
+
+Each model mirrors a ``components/schemas`` entry of TGI's OpenAPI description
+(``docs/openapi.json`` in huggingface/text-generation-inference); ``OPENAPI_SCHEMAS`` maps
+model -> schema name, and ``tests/unit/test_smoke_models.py`` checks property names and
+required fields against the reference file. Extra fields are ignored (the live server sends
+``object`` on chat payloads, which the OpenAPI file omits), missing required fields fail.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class Token(_Model):
+    id: int
+    text: str
+    logprob: float | None
+    special: bool
+
+
+class PrefillToken(_Model):
+    id: int
+    text: str
+    logprob: float | None
+
+
+class BestOfSequence(_Model):
+    generated_text: str
+    finish_reason: str
+    generated_tokens: int
+    prefill: list[PrefillToken]
+    tokens: list[Token]
+    seed: int | None = None
+    top_tokens: list[list[Token]] | None = None
+
+
+class Details(_Model):
+    finish_reason: str
+    generated_tokens: int
+    prefill: list[PrefillToken]
+    tokens: list[Token]
+    seed: int | None = None
+    best_of_sequences: list[BestOfSequence] | None = None
+    top_tokens: list[list[Token]] | None = None
+
+
+class GenerateResponse(_Model):
+    generated_text: str
+    details: Details | None = None
+
+
+class StreamDetails(_Model):
+    finish_reason: str
+    generated_tokens: int
+    input_length: int
+    seed: int | None = None
+
+
+class StreamResponse(_Model):
+    """One ``data:`` event of ``/generate_stream``; the last one carries generated_text."""
+
+    index: int
+    token: Token
+    generated_text: str | None = None
+    details: StreamDetails | None = None
+    top_tokens: list[Token] | None = None
+
+
+class Info(_Model):
+    model_id: str
+    max_concurrent_requests: int
+    max_best_of: int
+    max_stop_sequences: int
+    max_input_tokens: int
+    max_total_tokens: int
+    validation_workers: int
+    max_client_batch_size: int
+    router: str
+    version: str
+    model_sha: str | None = None
+    model_pipeline_tag: str | None = None
+    sha: str | None = None
+    docker_label: str | None = None
+
+
+class ErrorResponse(_Model):
+    error: str
+    error_type: str
+
+
+class Usage(_Model):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+class TextMessage(_Model):
+    role: str
+    content: str
+    tool_call_id: str | None = None
+
+
+class ChatCompletionComplete(_Model):
+    index: int
+    message: TextMessage
+    finish_reason: str
+    logprobs: dict | None = None
+
+
+class ChatCompletion(_Model):
+    id: str
+    created: int
+    model: str
+    system_fingerprint: str
+    choices: list[ChatCompletionComplete]
+    usage: Usage
+    object: str | None = None  # sent by the server, missing from the OpenAPI file
+
+
+class ChatCompletionChoice(_Model):
+    index: int
+    delta: TextMessage
+    finish_reason: str | None = None
+    logprobs: dict | None = None
+
+
+class ChatCompletionChunk(_Model):
+    id: str
+    created: int
+    model: str
+    system_fingerprint: str
+    choices: list[ChatCompletionChoice]
+    usage: Usage | None = None
+    object: str | None = None  # sent by the server, missing from the OpenAPI file
+
+
+# model -> (OpenAPI schema name, fields we add that the OpenAPI file lacks)
+OPENAPI_SCHEMAS: dict[type[BaseModel], tuple[str, frozenset[str]]] = {
+    Token: ("Token", frozenset()),
+    PrefillToken: ("PrefillToken", frozenset()),
+    BestOfSequence: ("BestOfSequence", frozenset()),
+    Details: ("Details", frozenset()),
+    GenerateResponse: ("GenerateResponse", frozenset()),
+    StreamDetails: ("StreamDetails", frozenset()),
+    StreamResponse: ("StreamResponse", frozenset()),
+    Info: ("Info", frozenset()),
+    ErrorResponse: ("ErrorResponse", frozenset()),
+    Usage: ("Usage", frozenset()),
+    TextMessage: ("TextMessage", frozenset()),
+    ChatCompletionComplete: ("ChatCompletionComplete", frozenset()),
+    ChatCompletion: ("ChatCompletion", frozenset({"object"})),
+    ChatCompletionChoice: ("ChatCompletionChoice", frozenset()),
+    ChatCompletionChunk: ("ChatCompletionChunk", frozenset({"object"})),
+}

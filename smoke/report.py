@@ -1,0 +1,153 @@
+"""Report outputs: terminal table (rich), JSON (smoke/report-schema.json), JUnit XML."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+from smoke.runner import FAILED, PASSED, SKIPPED, RunReport
+
+SCHEMA_PATH = Path(__file__).with_name("report-schema.json")
+SCHEMA_VERSION = 1
+
+
+def _fmt_measurements(m: dict | None) -> str:
+    if not m:
+        return ""
+    parts = []
+    if m.get("ttft_s") is not None:
+        parts.append(f"ttft {m['ttft_s'] * 1000:.0f} ms")
+    parts.append(f"total {m['latency_s'] * 1000:.0f} ms")
+    if m.get("tokens_per_s") is not None:
+        parts.append(f"{m['tokens_per_s']:.1f} tok/s")
+    return ", ".join(parts)
+
+
+def print_report(report: RunReport, console: Any = None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = console or Console()
+    style = {PASSED: "green", FAILED: "bold red", SKIPPED: "yellow"}
+    for t in report.targets:
+        verdict = "[green]PASS[/]" if t.passed else "[bold red]FAIL[/]"
+        table = Table(
+            title=f"{verdict} {t.target.name}  ({t.url or t.target.describe()}, "
+            f"{t.duration_s:.1f}s)",
+            title_justify="left",
+        )
+        table.add_column("check")
+        table.add_column("status")
+        table.add_column("time", justify="right")
+        table.add_column("measurements")
+        table.add_column("detail", overflow="fold")
+        for c in t.checks:
+            detail = c.message if c.status != FAILED else "see below"
+            table.add_row(
+                c.name,
+                f"[{style[c.status]}]{c.status}[/]",
+                f"{c.duration_s:.2f}s",
+                _fmt_measurements(c.measurements),
+                detail,
+                style=None,
+            )
+        console.print(table)
+        for c in t.checks:
+            if c.status == FAILED:
+                console.print(f"[bold red]FAILED[/] {t.target.name} :: {c.name}", highlight=False)
+                console.print(f"    {c.message}", markup=False, highlight=False)
+    n = report.counts()
+    console.print(
+        f"{n['targets']} target(s), {n['checks']} checks: {n[PASSED]} passed, "
+        f"{n[FAILED]} failed, {n[SKIPPED]} skipped in {report.duration_s:.1f}s",
+        highlight=False,
+    )
+
+
+def to_json(report: RunReport) -> dict[str, Any]:
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "tool": "tgi-smoke",
+        "started_at": report.started_at.isoformat(),
+        "duration_s": round(report.duration_s, 4),
+        "passed": report.passed,
+        "summary": report.counts(),
+        "targets": [
+            {
+                "name": t.target.name,
+                "url": t.url,
+                "via": t.target.via,
+                "host": t.target.host,
+                "service": t.target.service,
+                "expected_model_id": t.target.expected_model_id,
+                "api_key_env": t.target.api_key_env,
+                "semantic": t.target.semantic,
+                "passed": t.passed,
+                "duration_s": round(t.duration_s, 4),
+                "checks": [
+                    {
+                        "name": c.name,
+                        "status": c.status,
+                        "duration_s": round(c.duration_s, 4),
+                        "message": c.message,
+                        "measurements": c.measurements,
+                    }
+                    for c in t.checks
+                ],
+            }
+            for t in report.targets
+        ],
+    }
+
+
+def write_json(report: RunReport, path: str) -> None:
+    Path(path).write_text(json.dumps(to_json(report), indent=2) + "\n")
+
+
+def to_junit(report: RunReport) -> ET.Element:
+    n = report.counts()
+    root = ET.Element(
+        "testsuites",
+        name="tgi-smoke",
+        tests=str(n["checks"]),
+        failures=str(n[FAILED]),
+        skipped=str(n[SKIPPED]),
+        errors="0",
+        time=f"{report.duration_s:.3f}",
+    )
+    for t in report.targets:
+        suite = ET.SubElement(
+            root,
+            "testsuite",
+            name=t.target.name,
+            tests=str(len(t.checks)),
+            failures=str(sum(c.status == FAILED for c in t.checks)),
+            skipped=str(sum(c.status == SKIPPED for c in t.checks)),
+            errors="0",
+            time=f"{t.duration_s:.3f}",
+            timestamp=report.started_at.isoformat(timespec="seconds"),
+        )
+        props = ET.SubElement(suite, "properties")
+        for key, value in (("url", t.url), ("via", t.target.via)):
+            ET.SubElement(props, "property", name=key, value=str(value))
+        for c in t.checks:
+            case = ET.SubElement(
+                suite, "testcase", classname=t.target.name, name=c.name, time=f"{c.duration_s:.3f}"
+            )
+            if c.status == FAILED:
+                ET.SubElement(
+                    case, "failure", message=c.message, type="CheckFailed"
+                ).text = c.message
+            elif c.status == SKIPPED:
+                ET.SubElement(case, "skipped", message=c.message)
+            if c.measurements:
+                ET.SubElement(case, "system-out").text = json.dumps(c.measurements)
+    return root
+
+
+def write_junit(report: RunReport, path: str) -> None:
+    tree = ET.ElementTree(to_junit(report))
+    ET.indent(tree)
+    tree.write(path, encoding="utf-8", xml_declaration=True)

@@ -1,0 +1,133 @@
+"""Run every check against every target, targets concurrently (bounded)."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from smoke.checks import CHECKS, take_metrics_baseline
+from smoke.context import CheckFailed, CheckSkipped, Settings, TargetContext
+from smoke.targets import Target
+from smoke.tunnel import TunnelError, ssh_tunnel
+
+PASSED, FAILED, SKIPPED = "passed", "failed", "skipped"
+
+
+@dataclass
+class CheckResult:
+    name: str
+    status: str
+    duration_s: float
+    message: str = ""
+    measurements: dict | None = None
+
+
+@dataclass
+class TargetReport:
+    target: Target
+    url: str | None
+    checks: list[CheckResult] = field(default_factory=list)
+    duration_s: float = 0.0
+
+    @property
+    def passed(self) -> bool:
+        return all(c.status != FAILED for c in self.checks)
+
+
+@dataclass
+class RunReport:
+    targets: list[TargetReport]
+    started_at: datetime
+    duration_s: float
+
+    @property
+    def passed(self) -> bool:
+        return all(t.passed for t in self.targets)
+
+    def counts(self) -> dict[str, int]:
+        checks = [c for t in self.targets for c in t.checks]
+        return {
+            "targets": len(self.targets),
+            "checks": len(checks),
+            PASSED: sum(c.status == PASSED for c in checks),
+            FAILED: sum(c.status == FAILED for c in checks),
+            SKIPPED: sum(c.status == SKIPPED for c in checks),
+        }
+
+
+def run_check(name: str, ctx: TargetContext) -> CheckResult:
+    start = time.monotonic()
+    try:
+        outcome = CHECKS[name](ctx)
+    except CheckFailed as exc:
+        return CheckResult(name, FAILED, time.monotonic() - start, str(exc))
+    except CheckSkipped as exc:
+        return CheckResult(name, SKIPPED, time.monotonic() - start, str(exc))
+    except Exception as exc:  # a bug or an unforeseen client error: report, don't crash the run
+        return CheckResult(
+            name, FAILED, time.monotonic() - start, f"unexpected {type(exc).__name__}: {exc}"
+        )
+    m = outcome.measurements.as_dict() if outcome.measurements else None
+    return CheckResult(name, PASSED, time.monotonic() - start, outcome.message, m)
+
+
+@contextlib.contextmanager
+def reachable_url(target: Target, settings: Settings) -> Iterator[str]:
+    """The target's base URL, through an SSH tunnel when it binds loopback on its host."""
+    if target.ssh is None:
+        yield str(target.url)
+        return
+    assert target.remote_bind is not None and target.remote_port is not None
+    with ssh_tunnel(
+        target.ssh, target.remote_bind, target.remote_port, timeout=min(settings.timeout, 30)
+    ) as url:
+        yield url
+
+
+def run_target(target: Target, settings: Settings) -> TargetReport:
+    start = time.monotonic()
+    report = TargetReport(target=target, url=target.url)
+    try:
+        with reachable_url(target, settings) as url:
+            report.url = url
+            ctx = TargetContext(target=target, base_url=url, settings=settings)
+            try:
+                _run_checks(ctx, report)
+            finally:
+                ctx.close()
+    except TunnelError as exc:
+        report.checks = [CheckResult("ready", FAILED, time.monotonic() - start, str(exc))]
+        report.checks += [
+            CheckResult(n, SKIPPED, 0.0, "not run: no SSH tunnel") for n in CHECKS if n != "ready"
+        ]
+    report.duration_s = time.monotonic() - start
+    return report
+
+
+def _run_checks(ctx: TargetContext, report: TargetReport) -> None:
+    ready = run_check("ready", ctx)
+    report.checks.append(ready)
+    if ready.status != PASSED:
+        report.checks += [
+            CheckResult(n, SKIPPED, 0.0, "not run: service not ready")
+            for n in CHECKS
+            if n != "ready"
+        ]
+        return
+    take_metrics_baseline(ctx)
+    for name in CHECKS:
+        if name != "ready":
+            report.checks.append(run_check(name, ctx))
+
+
+def run(targets: list[Target], settings: Settings, concurrency: int = 8) -> RunReport:
+    started_at = datetime.now(timezone.utc)
+    start = time.monotonic()
+    workers = max(1, min(concurrency, len(targets)))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="smoke") as pool:
+        reports = list(pool.map(lambda t: run_target(t, settings), targets))
+    return RunReport(targets=reports, started_at=started_at, duration_s=time.monotonic() - start)

@@ -1,0 +1,25 @@
+"""The smoke checks as pytest tests: ``pytest smoke --url http://host:8080``."""
+
+from __future__ import annotations
+
+import pytest
+
+from smoke.runner import FAILED, PASSED, SKIPPED, run_check
+
+
+def test_check(smoke_case, smoke_sessions, record_property) -> None:
+    target, name = smoke_case
+    ctx, ready = smoke_sessions.get(target)
+    if name == "ready":
+        result = ready
+    elif ready.status != PASSED or ctx is None:
+        pytest.skip(f"not run: {target.name} is not ready")
+    else:
+        result = run_check(name, ctx)
+    if result.measurements:
+        for key, value in result.measurements.items():
+            record_property(key, value)
+    if result.status == FAILED:
+        pytest.fail(f"{target.name} :: {name}: {result.message}", pytrace=False)
+    if result.status == SKIPPED:
+        pytest.skip(result.message)

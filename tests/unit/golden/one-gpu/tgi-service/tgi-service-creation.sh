@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Managed by tgi-infra (deploy/render.py): edits are overwritten by the next deploy.
+# (Re)creates container tgi-service on one-gpu: model HuggingFaceTB/SmolLM2-1.7B-Instruct, supervisor systemd.
+# Secrets reach the container only through the env file, never this command line.
+set -euo pipefail
+
+env_file=/opt/tgi/tgi-service/service.env
+if [[ ! -f "${env_file}" ]]; then
+  echo "missing ${env_file} (written by the deploy, mode 0600)" >&2
+  exit 1
+fi
+
+# Stop the unit first so that its `docker start -a` does not race the replacement.
+systemctl stop tgi-tgi-service.service 2>/dev/null || true
+# Replace any previous container of this name; the model cache under /data is kept.
+docker rm -f tgi-service >/dev/null 2>&1 || true
+
+docker create \
+  --name tgi-service \
+  --label tgi-infra.managed=true \
+  --label tgi-infra.config-hash=df4134686bb9b23893e9b6cbc9071a742e1f2d8c6f97fa6495846d8bcdeb588e \
+  --restart no \
+  --gpus '"device=0"' \
+  --shm-size 1g \
+  -p 127.0.0.1:8080:80 \
+  -v /var/lib/tgi/data:/data \
+  --env-file /opt/tgi/tgi-service/service.env \
+  ghcr.io/huggingface/text-generation-inference:3.3.7 \
+  --model-id HuggingFaceTB/SmolLM2-1.7B-Instruct \
+  --num-shard 1 \
+  --port 80
+
+systemctl reset-failed tgi-tgi-service.service 2>/dev/null || true
+systemctl start tgi-tgi-service.service

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Managed by tgi-infra (deploy/render.py): edits are overwritten by the next deploy.
+# (Re)creates container tgi-a on two-services: model Qwen/Qwen2.5-7B-Instruct, supervisor systemd.
+# Secrets reach the container only through the env file, never this command line.
+set -euo pipefail
+
+env_file=/srv/tgi/tgi-a/service.env
+if [[ ! -f "${env_file}" ]]; then
+  echo "missing ${env_file} (written by the deploy, mode 0600)" >&2
+  exit 1
+fi
+
+# Stop the unit first so that its `docker start -a` does not race the replacement.
+systemctl stop tgi-tgi-a.service 2>/dev/null || true
+# Replace any previous container of this name; the model cache under /data is kept.
+docker rm -f tgi-a >/dev/null 2>&1 || true
+
+docker create \
+  --name tgi-a \
+  --label tgi-infra.managed=true \
+  --label tgi-infra.config-hash=32df644042c2e54d9029b250ce89e709eb67527427202291bfe8d65003ad8d61 \
+  --restart no \
+  --gpus '"device=0,1"' \
+  --shm-size 8g \
+  -p 127.0.0.1:8080:80 \
+  -v /var/lib/tgi/data:/data \
+  --env-file /srv/tgi/tgi-a/service.env \
+  ghcr.io/huggingface/text-generation-inference:3.3.7 \
+  --model-id Qwen/Qwen2.5-7B-Instruct \
+  --num-shard 2 \
+  --port 80
+
+systemctl reset-failed tgi-tgi-a.service 2>/dev/null || true
+systemctl start tgi-tgi-a.service

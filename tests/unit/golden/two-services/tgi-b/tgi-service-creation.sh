@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Managed by tgi-infra (deploy/render.py): edits are overwritten by the next deploy.
+# (Re)creates container tgi-b on two-services: model mistralai/Mistral-7B-Instruct-v0.3, supervisor systemd.
+# Secrets reach the container only through the env file, never this command line.
+set -euo pipefail
+
+env_file=/srv/tgi/tgi-b/service.env
+if [[ ! -f "${env_file}" ]]; then
+  echo "missing ${env_file} (written by the deploy, mode 0600)" >&2
+  exit 1
+fi
+
+# Stop the unit first so that its `docker start -a` does not race the replacement.
+systemctl stop tgi-tgi-b.service 2>/dev/null || true
+# Replace any previous container of this name; the model cache under /data is kept.
+docker rm -f tgi-b >/dev/null 2>&1 || true
+
+docker create \
+  --name tgi-b \
+  --label tgi-infra.managed=true \
+  --label tgi-infra.config-hash=e2edfa1f01b65409e5c02071d27822cf5e1a84fc66c6807e9aeec9a0059342df \
+  --restart no \
+  --gpus '"device=2,3"' \
+  --shm-size 8g \
+  -p 127.0.0.1:8081:80 \
+  -v tgi-cache:/data \
+  --env-file /srv/tgi/tgi-b/service.env \
+  ghcr.io/huggingface/text-generation-inference:3.3.7 \
+  --model-id mistralai/Mistral-7B-Instruct-v0.3 \
+  --num-shard 2 \
+  --port 80
+
+systemctl reset-failed tgi-tgi-b.service 2>/dev/null || true
+systemctl start tgi-tgi-b.service

@@ -1,0 +1,56 @@
+"""deploy/launcher.py embeds TGI's launcher flags; it must agree with the reference data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from deploy import launcher
+
+REFERENCE = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "tgi"
+LAUNCHER_ARGS = REFERENCE / "launcher-args.json"
+
+
+@pytest.fixture(scope="module")
+def reference_args() -> list[dict]:
+    if not LAUNCHER_ARGS.is_file():
+        pytest.skip(f"TGI reference data not present at {LAUNCHER_ARGS}")
+    return json.loads(LAUNCHER_ARGS.read_text())["arguments"]
+
+
+def test_embedded_flags_equal_reference(reference_args):
+    embedded = [
+        {
+            "flag": f.flag,
+            "short": f.short,
+            "value": f.value,
+            "env": f.env,
+            "default": f.default,
+            "possible_values": list(f.possible_values) if f.possible_values else None,
+        }
+        for f in launcher.LAUNCHER_FLAGS
+    ]
+    assert embedded == reference_args
+
+
+def test_quantize_and_dtype_sets_come_from_reference(reference_args):
+    by_flag = {a["flag"]: a for a in reference_args}
+    assert list(launcher.QUANTIZE_VALUES) == by_flag["--quantize"]["possible_values"]
+    assert list(launcher.DTYPE_VALUES) == by_flag["--dtype"]["possible_values"]
+
+
+def test_owned_and_forbidden_flags_are_real_launcher_flags(reference_args):
+    known = {a["flag"] for a in reference_args}
+    assert set(launcher.CONFIG_OWNED_FLAGS) <= known
+    assert set(launcher.FORBIDDEN_FLAGS) <= known
+    assert "--api-key" in launcher.CONFIG_OWNED_FLAGS
+    assert "--ngrok-authtoken" in launcher.FORBIDDEN_FLAGS
+
+
+def test_allowed_extra_flags_exclude_owned_and_forbidden():
+    allowed = set(launcher.allowed_extra_flags())
+    assert "--max-best-of" in allowed and "--trust-remote-code" in allowed
+    assert not allowed & set(launcher.CONFIG_OWNED_FLAGS)
+    assert not allowed & set(launcher.FORBIDDEN_FLAGS)

@@ -1,0 +1,353 @@
+"""The STAND-IN nvidia-ctk (and its sibling stand-ins) against the real tools' contract.
+
+Contract: tests/lab/nvidia_mirror/CONTRACT.md. Each test runs the rendered stand-in script as
+a subprocess, exactly as /usr/bin/nvidia-ctk would run on a lab host.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.lab.nvidia_mirror.packages import fake_commit, render_template
+
+VERSION = "1.17.8-1"
+RUNTIME_ENTRY = {"args": [], "path": "nvidia-container-runtime"}
+LOG_LINE = re.compile(r'^time="[^"]+" level=(info|warning|error) msg=(.*)$')
+
+
+def _install(tmp_path: Path, template: str, name: str, version: str = VERSION) -> Path:
+    path = tmp_path / "bin" / name
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(render_template(template, version))
+    path.chmod(0o755)
+    return path
+
+
+@pytest.fixture
+def ctk(tmp_path: Path) -> Path:
+    return _install(tmp_path, "nvidia_ctk.py", "nvidia-ctk")
+
+
+def run(cmd: Path, *args: str, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(cmd), *args], capture_output=True, text=True, timeout=30, check=False, **kwargs
+    )
+
+
+def log_messages(stderr: str) -> list[tuple[str, str]]:
+    """Parse logrus' non-terminal lines: [(level, msg), ...]."""
+    messages = []
+    for line in stderr.splitlines():
+        match = LOG_LINE.match(line)
+        assert match, f"not a logrus line: {line!r}"
+        messages.append((match.group(1), json.loads(match.group(2))))
+    return messages
+
+
+def configure(ctk: Path, config: Path, *extra: str) -> subprocess.CompletedProcess:
+    return run(ctk, "runtime", "configure", "--runtime=docker", f"--config={config}", *extra)
+
+
+def test_version_format(ctk: Path) -> None:
+    result = run(ctk, "--version")
+    assert result.returncode == 0
+    assert result.stdout == (
+        f"NVIDIA Container Toolkit CLI version 1.17.8\ncommit: {fake_commit('1.17.8')}\n"
+    )
+    assert re.fullmatch(r"[0-9a-f]{40}", fake_commit("1.17.8"))
+
+
+def test_version_follows_package_version(tmp_path: Path) -> None:
+    old = _install(tmp_path, "nvidia_ctk.py", "nvidia-ctk-old", "1.17.7-1")
+    assert run(old, "-v").stdout.startswith("NVIDIA Container Toolkit CLI version 1.17.7\n")
+
+
+def test_missing_file_is_created(ctk: Path, tmp_path: Path) -> None:
+    config = tmp_path / "etc" / "docker" / "daemon.json"
+    result = configure(ctk, config)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(config.read_text()) == {"runtimes": {"nvidia": RUNTIME_ENTRY}}
+    assert log_messages(result.stderr) == [
+        ("info", "Config file does not exist; using empty config"),
+        ("info", f"Wrote updated config to {config}"),
+        ("info", "It is recommended that docker daemon be restarted."),
+    ]
+    assert result.stdout == ""
+
+
+def test_empty_object(ctk: Path, tmp_path: Path) -> None:
+    config = tmp_path / "daemon.json"
+    config.write_text("{}")
+    result = configure(ctk, config)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(config.read_text()) == {"runtimes": {"nvidia": RUNTIME_ENTRY}}
+    assert log_messages(result.stderr)[0] == ("info", f"Loading config from {config}")
+
+
+def test_existing_keys_and_runtimes_are_kept(ctk: Path, tmp_path: Path) -> None:
+    config = tmp_path / "daemon.json"
+    original = {
+        "log-driver": "json-file",
+        "registry-mirrors": ["http://mirror.local:5000"],
+        "runtimes": {"custom": {"path": "/usr/local/bin/custom-runc", "runtimeArgs": ["--x"]}},
+        "insecure-registries": ["mirror.local:5000"],
+    }
+    config.write_text(json.dumps(original))
+    assert configure(ctk, config).returncode == 0
+    result = json.loads(config.read_text())
+    assert result == {
+        **original,
+        "runtimes": {**original["runtimes"], "nvidia": RUNTIME_ENTRY},
+    }
+    assert "default-runtime" not in result
+
+
+def test_set_as_default(ctk: Path, tmp_path: Path) -> None:
+    config = tmp_path / "daemon.json"
+    config.write_text('{"default-runtime": "runc"}')
+    assert configure(ctk, config, "--set-as-default").returncode == 0
+    assert json.loads(config.read_text())["default-runtime"] == "nvidia"
+
+
+def test_without_set_as_default_an_existing_default_is_left_alone(
+    ctk: Path, tmp_path: Path
+) -> None:
+    config = tmp_path / "daemon.json"
+    config.write_text('{"default-runtime": "nvidia"}')
+    assert configure(ctk, config).returncode == 0
+    assert json.loads(config.read_text())["default-runtime"] == "nvidia"
+
+
+def test_dry_run_prints_and_writes_nothing(ctk: Path, tmp_path: Path) -> None:
+    config = tmp_path / "daemon.json"
+    config.write_text('{"log-driver": "local"}')
+    before = config.read_bytes()
+    result = configure(ctk, config, "--dry-run", "--set-as-default")
+    assert result.returncode == 0, result.stderr
+    assert config.read_bytes() == before
+    assert json.loads(result.stdout) == {
+        "default-runtime": "nvidia",
+        "log-driver": "local",
+        "runtimes": {"nvidia": RUNTIME_ENTRY},
+    }
+    assert result.stdout.endswith("}\n")
+    assert not any("Wrote" in msg for _, msg in log_messages(result.stderr))
+    missing = tmp_path / "absent" / "daemon.json"
+    assert configure(ctk, missing, "--dry-run").returncode == 0
+    assert not missing.parent.exists()
+
+
+def test_output_is_go_marshal_indent(ctk: Path, tmp_path: Path) -> None:
+    config = tmp_path / "daemon.json"
+    config.write_text('{"z": 1, "a": {"y": [1.5, 2.0], "b": "<&>"}, "m": {}}')
+    assert configure(ctk, config, "--set-as-default").returncode == 0
+    expected = (
+        "{\n"
+        '    "a": {\n'
+        '        "b": "\\u003c\\u0026\\u003e",\n'
+        '        "y": [\n'
+        "            1.5,\n"
+        "            2\n"
+        "        ]\n"
+        "    },\n"
+        '    "default-runtime": "nvidia",\n'
+        '    "m": {},\n'
+        '    "runtimes": {\n'
+        '        "nvidia": {\n'
+        '            "args": [],\n'
+        '            "path": "nvidia-container-runtime"\n'
+        "        }\n"
+        "    },\n"
+        '    "z": 1\n'
+        "}"
+    )
+    assert config.read_text() == expected  # sorted keys, 4 spaces, no trailing newline
+
+
+def test_second_run_is_byte_identical(ctk: Path, tmp_path: Path) -> None:
+    config = tmp_path / "daemon.json"
+    config.write_text('{"log-driver": "json-file", "runtimes": {"custom": {"path": "/x"}}}')
+    assert configure(ctk, config, "--set-as-default", "--cdi.enabled").returncode == 0
+    first = config.read_bytes()
+    assert configure(ctk, config, "--set-as-default", "--cdi.enabled").returncode == 0
+    assert config.read_bytes() == first
+    assert json.loads(first)["features"] == {"cdi": True}
+
+
+@pytest.mark.parametrize(
+    ("content", "detail"),
+    [
+        ('{"log-driver": ', "unexpected EOF"),
+        ("{'single': 1}", "invalid character '\\'' looking for beginning of object key string"),
+        ("", "EOF"),
+        ("[]", "json: cannot unmarshal array into Go value of type docker.Config"),
+    ],
+)
+def test_invalid_json_fails(ctk: Path, tmp_path: Path, content: str, detail: str) -> None:
+    config = tmp_path / "daemon.json"
+    config.write_text(content)
+    result = configure(ctk, config)
+    assert result.returncode == 1
+    assert config.read_text() == content
+    assert log_messages(result.stderr)[-1] == (
+        "error",
+        f"unable to load config for runtime docker: {detail}",
+    )
+
+
+@pytest.mark.parametrize("runtime", ["containerd", "crio"])
+def test_other_real_runtimes_are_refused_by_the_stand_in(
+    ctk: Path, tmp_path: Path, runtime: str
+) -> None:
+    result = run(ctk, "runtime", "configure", f"--runtime={runtime}")
+    assert result.returncode == 1
+    level, message = log_messages(result.stderr)[-1]
+    assert level == "error"
+    assert "supports --runtime=docker only" in message and runtime in message
+
+
+def test_unknown_runtime_is_refused_like_the_real_tool(ctk: Path) -> None:
+    result = run(ctk, "runtime", "configure", "--runtime", "podman")
+    assert result.returncode == 1
+    assert log_messages(result.stderr)[-1] == ("error", "unrecognized runtime 'podman'")
+
+
+def test_unknown_flag_and_subcommand(ctk: Path) -> None:
+    bad_flag = run(ctk, "runtime", "configure", "--no-such-flag")
+    assert bad_flag.returncode == 1
+    assert "Incorrect Usage: flag provided but not defined: -no-such-flag" in bad_flag.stderr
+    bad_command = run(ctk, "frobnicate")
+    assert bad_command.returncode == 1
+    assert "No help topic for 'frobnicate'" in bad_command.stderr
+
+
+def test_cdi_generate_fails_without_a_driver(ctk: Path, tmp_path: Path) -> None:
+    output = tmp_path / "cdi" / "nvidia.yaml"
+    result = run(ctk, "cdi", "generate", f"--output={output}")
+    assert result.returncode == 1
+    assert log_messages(result.stderr) == [
+        (
+            "error",
+            "failed to generate CDI spec: failed to create device CDI specs: "
+            "failed to initialize NVML: ERROR_LIBRARY_NOT_FOUND",
+        )
+    ]
+    assert not output.exists()
+
+
+def test_cdi_generate_empty_spec_opt_in(ctk: Path, tmp_path: Path) -> None:
+    yaml = pytest.importorskip("yaml")
+    output = tmp_path / "cdi" / "nvidia.yaml"
+    env = {**os.environ, "NVIDIA_CTK_STANDIN_CDI_EMPTY": "1"}
+    result = run(ctk, "cdi", "generate", "--output", str(output), env=env)
+    assert result.returncode == 0, result.stderr
+    spec = yaml.safe_load(output.read_text())
+    assert spec == {
+        "cdiVersion": "0.5.0",
+        "kind": "nvidia.com/gpu",
+        "devices": [],
+        "containerEdits": {},
+    }
+    assert log_messages(result.stderr)[0][0] == "warning"
+
+
+def test_terminal_log_format(ctk: Path, tmp_path: Path) -> None:
+    """On a terminal logrus prints `INFO[0000] message` (coloured level)."""
+    config = tmp_path / "daemon.json"
+    primary, secondary = pty.openpty()
+    try:
+        result = subprocess.run(
+            [str(ctk), "runtime", "configure", f"--config={config}"],
+            stdout=subprocess.PIPE,
+            stderr=secondary,
+            timeout=30,
+            check=False,
+        )
+        os.close(secondary)
+        secondary = -1
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(primary, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        if secondary != -1:
+            os.close(secondary)
+        os.close(primary)
+    assert result.returncode == 0
+    text = re.sub(r"\x1b\[\d+m", "", b"".join(chunks).decode())
+    assert f"INFO[0000] Wrote updated config to {config}" in text
+    assert "INFO[0000] It is recommended that docker daemon be restarted." in text
+
+
+# --- the sibling stand-ins ------------------------------------------------------------------
+
+
+def test_container_cli(tmp_path: Path) -> None:
+    cli = _install(tmp_path, "nvidia-container-cli.sh", "nvidia-container-cli")
+    version = run(cli, "--version")
+    assert version.returncode == 0
+    assert version.stdout.splitlines()[:2] == ["cli-version: 1.17.8", "lib-version: 1.17.8"]
+    info = run(cli, "info")
+    assert info.returncode == 1
+    assert info.stderr == (
+        "nvidia-container-cli: initialization error: nvml error: driver not loaded\n"
+    )
+
+
+def test_runtime_hook_is_a_no_op(tmp_path: Path) -> None:
+    hook = _install(tmp_path, "nvidia-container-runtime-hook.sh", "nvidia-container-runtime-hook")
+    result = run(hook, "prestart", input='{"ociVersion": "1.0.2", "id": "x"}')
+    assert (result.returncode, result.stdout) == (0, "")
+    assert run(hook, "--version").stdout.startswith("NVIDIA Container Runtime Hook version 1.17.8")
+
+
+@pytest.mark.skipif(
+    not any(Path(p).exists() for p in ("/usr/bin/runc", "/usr/sbin/runc"))
+    and not shutil.which("runc"),
+    reason="runc is not installed",
+)
+def test_container_runtime_forwards_to_runc(tmp_path: Path) -> None:
+    runtime = _install(tmp_path, "nvidia-container-runtime.sh", "nvidia-container-runtime")
+    result = run(runtime, "--version")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("NVIDIA Container Runtime version 1.17.8\n")
+    assert "runc version" in result.stdout
+    # Everything else goes to runc verbatim: runc's own answer to an unknown command.
+    forwarded = run(runtime, "no-such-runc-command")
+    assert forwarded.returncode != 0
+    assert "no-such-runc-command" in forwarded.stderr
+
+
+def test_runtime_without_runc_fails_clearly(tmp_path: Path) -> None:
+    runtime = _install(tmp_path, "nvidia-container-runtime.sh", "nvidia-container-runtime")
+    text = runtime.read_text().replace("/usr/bin/runc /usr/sbin/runc", "/nonexistent/runc")
+    text = text.replace("/usr/local/bin/runc /usr/local/sbin/runc", "/nonexistent/runc2")
+    runtime.write_text(text)
+    result = run(runtime, "--version", env={"PATH": str(tmp_path / "empty")})
+    assert result.returncode == 1
+    assert "runc not found" in result.stderr
+
+
+def test_every_stand_in_says_so_in_its_header() -> None:
+    for template in (
+        "nvidia_ctk.py",
+        "nvidia-container-cli.sh",
+        "nvidia-container-runtime.sh",
+        "nvidia-container-runtime-hook.sh",
+    ):
+        header = "\n".join(render_template(template, VERSION).splitlines()[:4])
+        assert "STAND-IN for NVIDIA's" in header, template
+        assert "1.17.8" in header, template

@@ -1,0 +1,390 @@
+"""deploy/render.py: golden renders, launcher flags TGI knows, shell hygiene, no secrets.
+
+Regenerate golden files after an intended change:
+    UPDATE_GOLDEN=1 .venv/bin/pytest tests/unit/test_render.py
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from deploy.config import load_host_config
+from deploy.render import (
+    CREATE_SCRIPT,
+    ENV_EXAMPLE,
+    ENV_FILE_MODE,
+    LABEL_HASH,
+    env_file_content,
+    launcher_args,
+    missing_secrets,
+    render_host,
+    render_service,
+    secrets_digest,
+)
+
+GOLDEN = Path(__file__).parent / "golden"
+REFERENCE = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "tgi"
+CANARY_TOKEN = "hf_CANARYcanaryCANARYcanary0123456789"
+CANARY_KEY = "api-key-CANARY-7f3a9c"
+
+# case -> (host data, supervisor)
+CASES: dict[str, tuple[dict, str]] = {
+    "one-gpu": (
+        {
+            "tgi_services": [
+                {
+                    "name": "tgi-service",
+                    "model_id": "HuggingFaceTB/SmolLM2-1.7B-Instruct",
+                    "gpus": 1,
+                }
+            ]
+        },
+        "systemd",
+    ),
+    "four-gpus-sharded": (
+        {
+            "tgi_services": [
+                {
+                    "name": "tgi-llama-70b",
+                    "model_id": "meta-llama/Llama-3.1-70B-Instruct",
+                    "revision": "main",
+                    "gpus": 4,
+                    "sharded": True,
+                    "shm_size": "64g",
+                    "dtype": "bfloat16",
+                    "max_input_tokens": 8000,
+                    "max_total_tokens": 8192,
+                    "max_batch_prefill_tokens": 8192,
+                    "max_batch_total_tokens": 65536,
+                    "max_concurrent_requests": 64,
+                    "bind": "0.0.0.0",
+                }
+            ]
+        },
+        "systemd",
+    ),
+    "two-services": (
+        {
+            "tgi_root": "/srv/tgi",
+            "tgi_services": [
+                {
+                    "name": "tgi-a",
+                    "model_id": "Qwen/Qwen2.5-7B-Instruct",
+                    "gpus": [0, 1],
+                    "shm_size": "8g",
+                },
+                {
+                    "name": "tgi-b",
+                    "model_id": "mistralai/Mistral-7B-Instruct-v0.3",
+                    "gpus": [2, 3],
+                    "port": 8081,
+                    "shm_size": "8g",
+                    "volume": "tgi-cache",
+                },
+            ],
+        },
+        "systemd",
+    ),
+    "quantized": (
+        {
+            "tgi_services": [
+                {
+                    "name": "tgi-awq",
+                    "model_id": "TheBloke/Llama-2-13B-chat-AWQ",
+                    "gpus": [0],
+                    "quantize": "awq",
+                    "cuda_graphs": [1, 2, 4],
+                    "max_input_tokens": 3000,
+                    "max_total_tokens": 4096,
+                    "bind": "::1",
+                }
+            ]
+        },
+        "systemd",
+    ),
+    "cpu-mode": (
+        {
+            "gpus": "none",
+            "image_mirror": "registry.lab:5000",
+            "tgi_services": [
+                {
+                    "name": "tgi-cpu",
+                    "model_id": "/data/models/tiny-gpt2",
+                    "hf_token_env": None,
+                    "smoke_semantic": False,
+                }
+            ],
+        },
+        "docker",
+    ),
+    "api-key": (
+        {
+            "tgi_services": [
+                {
+                    "name": "tgi-secure",
+                    "model_id": "google/gemma-2-9b-it",
+                    "hf_token_env": "MY_HF_TOKEN",
+                    "api_key_env": "TGI_API_KEY",
+                    "extra_args": ["--max-best-of", "1", "--trust-remote-code", "--json-output"],
+                    "env": {"LOG_LEVEL": "info,text_generation_router=debug"},
+                    "bind": "0.0.0.0",
+                }
+            ]
+        },
+        "docker",
+    ),
+}
+
+
+def rendered_case(name: str):
+    data, supervisor = CASES[name]
+    host = load_host_config(name, data)
+    return host, render_host(name, host, supervisor)
+
+
+def all_rendered():
+    for name in CASES:
+        _, services = rendered_case(name)
+        for r in services:
+            yield name, r
+
+
+def launcher_reference() -> dict[str, dict]:
+    path = REFERENCE / "launcher-args.json"
+    if not path.is_file():
+        pytest.skip(f"TGI reference data not present at {path}")
+    return {a["flag"]: a for a in json.loads(path.read_text())["arguments"]}
+
+
+def docker_command(script: str) -> list[str]:
+    """The `docker create|run` command of a creation script, as argv (continuations joined)."""
+    lines = script.splitlines()
+    start = next(
+        i for i, line in enumerate(lines) if line.startswith(("docker create", "docker run"))
+    )
+    joined = []
+    for line in lines[start:]:
+        joined.append(line.rstrip("\\").strip())
+        if not line.endswith("\\"):
+            break
+    return shlex.split(" ".join(joined))
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_golden(case):
+    _, services = rendered_case(case)
+    got = {
+        f"{r.service.name}/{fname}": content
+        for r in services
+        for fname, (content, _mode) in r.files.items()
+    }
+    case_dir = GOLDEN / case
+    if os.environ.get("UPDATE_GOLDEN") == "1":
+        shutil.rmtree(case_dir, ignore_errors=True)
+        for rel, content in got.items():
+            (case_dir / rel).parent.mkdir(parents=True, exist_ok=True)
+            (case_dir / rel).write_text(content)
+    assert case_dir.is_dir(), f"no golden files for {case}; run with UPDATE_GOLDEN=1"
+    expected = {
+        str(p.relative_to(case_dir)): p.read_text() for p in case_dir.rglob("*") if p.is_file()
+    }
+    assert sorted(got) == sorted(expected)
+    for rel in got:
+        assert got[rel] == expected[rel], f"{case}/{rel} differs from golden"
+
+
+def test_every_launcher_flag_in_every_script_is_known_to_tgi():
+    reference = launcher_reference()
+    for case, r in all_rendered():
+        argv = docker_command(r.files[CREATE_SCRIPT][0])
+        assert argv[:2] in (["docker", "create"], ["docker", "run"])
+        assert argv.count(r.image) == 1, (case, argv)
+        launcher = argv[argv.index(r.image) + 1 :]
+        assert launcher == launcher_args(r.service, load_host_config(case, CASES[case][0]))
+        i = 0
+        while i < len(launcher):
+            flag = launcher[i]
+            assert flag in reference, f"{case}: {flag} is not a text-generation-launcher flag"
+            spec = reference[flag]
+            if spec["value"] is not None:
+                value = launcher[i + 1]
+                if spec["possible_values"]:
+                    assert value in spec["possible_values"], (case, flag, value)
+                i += 2
+            else:
+                i += 1
+        assert "--api-key" not in launcher
+        assert launcher[launcher.index("--port") + 1] == "80"
+
+
+def test_docker_command_matches_the_structured_argv():
+    for case, r in all_rendered():
+        assert docker_command(r.files[CREATE_SCRIPT][0]) == ["docker", *r.docker_argv], case
+
+
+@pytest.mark.skipif(shutil.which("shellcheck") is None, reason="shellcheck not installed")
+def test_rendered_scripts_are_shellcheck_clean(tmp_path):
+    scripts = []
+    for case, r in all_rendered():
+        for fname, (content, _mode) in r.files.items():
+            if fname.endswith(".sh"):
+                path = tmp_path / case / r.service.name / fname
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(content)
+                scripts.append(str(path))
+    assert len(scripts) >= 4 * len(CASES)
+    proc = subprocess.run(
+        ["shellcheck", "--shell=bash", "--severity=style", *scripts],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_rendered_scripts_parse_with_bash_n_and_have_strict_mode(tmp_path):
+    for case, r in all_rendered():
+        for fname, (content, mode) in r.files.items():
+            if not fname.endswith(".sh"):
+                continue
+            assert content.startswith("#!/usr/bin/env bash\n"), (case, fname)
+            assert "\nset -euo pipefail\n" in content, (case, fname)
+            assert mode == 0o755
+            path = tmp_path / f"{case}-{r.service.name}-{fname}"
+            path.write_text(content)
+            proc = subprocess.run(["bash", "-n", str(path)], capture_output=True, text=True)
+            assert proc.returncode == 0, (case, fname, proc.stderr)
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze missing")
+def test_systemd_units_verify(tmp_path):
+    units = []
+    for case, r in all_rendered():
+        if r.unit_name:
+            path = tmp_path / case / r.unit_name
+            path.parent.mkdir(exist_ok=True)
+            path.write_text(r.files[r.unit_name][0])
+            units.append(path)
+    assert units
+    for unit in units:
+        proc = subprocess.run(
+            ["systemd-analyze", "verify", str(unit)], capture_output=True, text=True
+        )
+        assert str(unit) not in proc.stdout + proc.stderr, proc.stdout + proc.stderr
+
+
+def test_secrets_never_reach_rendered_files():
+    environ = {"HF_TOKEN": CANARY_TOKEN, "MY_HF_TOKEN": CANARY_TOKEN, "TGI_API_KEY": CANARY_KEY}
+    for case in CASES:
+        host = load_host_config(case, CASES[case][0])
+        for svc in host.tgi_services:
+            digest = secrets_digest(svc, environ)
+            r = render_service(case, host, svc, CASES[case][1], secrets_digest=digest)
+            for fname, (content, _) in r.files.items():
+                assert CANARY_TOKEN not in content and CANARY_KEY not in content, (case, fname)
+            assert not any(CANARY_TOKEN in a or CANARY_KEY in a for a in r.docker_argv)
+            assert CANARY_TOKEN not in digest and CANARY_KEY not in digest
+            content, mode = r.env_file(environ)
+            assert mode == ENV_FILE_MODE == 0o600 and r.env_file_mode == 0o600
+            if svc.hf_token_env:
+                assert f"\nHF_TOKEN={CANARY_TOKEN}\n" in content
+            else:
+                assert CANARY_TOKEN not in content
+            if svc.api_key_env:
+                assert f"\nAPI_KEY={CANARY_KEY}\n" in content
+            else:
+                assert "API_KEY=" not in content
+
+
+def test_env_file_and_example():
+    host, services = rendered_case("api-key")
+    r = services[0]
+    environ = {"MY_HF_TOKEN": CANARY_TOKEN, "TGI_API_KEY": CANARY_KEY}
+    content = env_file_content(r.service, environ)
+    body = [line for line in content.splitlines() if not line.startswith("#")]
+    assert body == [
+        f"HF_TOKEN={CANARY_TOKEN}",
+        f"API_KEY={CANARY_KEY}",
+        "LOG_LEVEL=info,text_generation_router=debug",
+    ]
+    example = r.files[ENV_EXAMPLE][0]
+    assert "HF_TOKEN=\n" in example and "API_KEY=\n" in example and "LOG_LEVEL=\n" in example
+    assert "$MY_HF_TOKEN" in example and "$TGI_API_KEY" in example
+    assert missing_secrets(r.service, {}) == ["MY_HF_TOKEN", "TGI_API_KEY"]
+    assert missing_secrets(r.service, environ) == []
+    assert r.env_file_path == "/opt/tgi/tgi-secure/service.env"
+    assert f"--env-file {r.env_file_path}" in r.files[CREATE_SCRIPT][0]
+    with pytest.raises(ValueError, match="MY_HF_TOKEN"):
+        env_file_content(r.service, {"MY_HF_TOKEN": "a\nb"})
+
+
+def test_config_hash_is_stable_labelled_and_sensitive():
+    host, services = rendered_case("one-gpu")
+    r = services[0]
+    again = render_service("one-gpu", host, host.tgi_services[0], "systemd")
+    assert r.config_hash == again.config_hash and len(r.config_hash) == 64
+    assert f"--label {LABEL_HASH}={r.config_hash}" in r.files[CREATE_SCRIPT][0]
+    assert "--label tgi-infra.managed=true" in r.files[CREATE_SCRIPT][0]
+    other_host = load_host_config(
+        "one-gpu",
+        {"tgi_services": [{**CASES["one-gpu"][0]["tgi_services"][0], "max_total_tokens": 10}]},
+    )
+    changed = render_service("one-gpu", other_host, other_host.tgi_services[0], "systemd")
+    assert changed.config_hash != r.config_hash
+    docker = render_service("one-gpu", host, host.tgi_services[0], "docker")
+    assert docker.config_hash != r.config_hash
+    d1 = secrets_digest(host.tgi_services[0], {"HF_TOKEN": "hf_one"})
+    d2 = secrets_digest(host.tgi_services[0], {"HF_TOKEN": "hf_two"})
+    s1 = render_service("one-gpu", host, host.tgi_services[0], secrets_digest=d1)
+    s2 = render_service("one-gpu", host, host.tgi_services[0], secrets_digest=d2)
+    assert len({s1.config_hash, s2.config_hash, r.config_hash}) == 3
+
+
+def test_supervisor_controls_restart_policy_and_unit():
+    host, _ = rendered_case("one-gpu")
+    svc = host.tgi_services[0]
+    sysd = render_service("h", host, svc, "systemd")
+    dock = render_service("h", host, svc, "docker")
+    assert sysd.unit_name == "tgi-tgi-service.service" and sysd.unit_name in sysd.files
+    assert sysd.files[sysd.unit_name][1] == 0o644
+    assert "ExecStart=/usr/bin/docker start -a tgi-service" in sysd.files[sysd.unit_name][0]
+    assert "--restart no" in sysd.files[CREATE_SCRIPT][0]
+    assert "docker create" in sysd.files[CREATE_SCRIPT][0]
+    assert dock.unit_name is None and not any(f.endswith(".service") for f in dock.files)
+    assert "--restart unless-stopped" in dock.files[CREATE_SCRIPT][0]
+    assert "docker run -d" in dock.files[CREATE_SCRIPT][0]
+    assert sysd.container_name == "tgi-service" and sysd.directory == "/opt/tgi/tgi-service"
+    with pytest.raises(ValueError, match="supervisor"):
+        render_service("h", host, svc, "upstart")  # type: ignore[arg-type]
+
+
+def test_gpu_selection_and_num_shard_rendering():
+    host = load_host_config("h", {"tgi_services": [{"model_id": "x", "shm_size": "8g"}]})
+    svc = host.tgi_services[0]
+    unknown = render_service("h", host, svc)
+    assert "--gpus all" in unknown.files[CREATE_SCRIPT][0]
+    assert "--num-shard" not in unknown.docker_argv
+    known = render_service("h", host, svc, host_gpu_count=8)
+    assert known.docker_argv[known.docker_argv.index("--num-shard") + 1] == "8"
+    _, two = rendered_case("two-services")
+    assert "--gpus '\"device=0,1\"'" in two[0].files[CREATE_SCRIPT][0]
+    assert "--gpus '\"device=2,3\"'" in two[1].files[CREATE_SCRIPT][0]
+    assert two[1].docker_argv[two[1].docker_argv.index("-v") + 1] == "tgi-cache:/data"
+    _, cpu = rendered_case("cpu-mode")
+    assert "--gpus" not in cpu[0].docker_argv
+    assert cpu[0].image == "registry.lab:5000/huggingface/text-generation-inference:3.3.7"
+    _, q = rendered_case("quantized")
+    assert "-p '[::1]:8080:80'" in q[0].files[CREATE_SCRIPT][0]
+
+
+def test_absent_services_are_not_rendered():
+    host = load_host_config(
+        "h", {"tgi_services": [{"model_id": "x"}, {"name": "b", "model_id": "y", "present": False}]}
+    )
+    assert [r.service.name for r in render_host("h", host)] == ["tgi-service"]

@@ -1,0 +1,384 @@
+"""The smoke suite end to end against the TGI stand-in (tests/lab/tgi_standin) run as a real
+subprocess on a free 127.0.0.1 port.
+
+The stand-in replaces TGI's router (which needs a GPU and model weights). Its contract is TGI
+v3.3.x's HTTP API: /health, /info, /generate, /generate_stream (SSE, no [DONE]),
+/v1/chat/completions (SSE ending in data:[DONE]), /metrics, 422 validation errors,
+401 when --api-key is set; faults are injected with TGI_STANDIN_FAULT.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import jsonschema
+import pytest
+
+from smoke import cli
+from smoke.checks import CHECK_NAMES
+from smoke.context import Settings
+from smoke.report import SCHEMA_PATH
+from smoke.runner import run
+from smoke.targets import targets_from_urls
+
+REPO = Path(__file__).resolve().parents[2]
+MODEL = "TinyLlama/TinyLlama-1.1B-Chat-v1.0"
+API_KEY_ENV = "TGI_SMOKE_TEST_KEY"
+
+pytestmark = pytest.mark.skipif(
+    not (REPO / "tests" / "lab" / "tgi_standin" / "__main__.py").is_file(),
+    reason="TGI stand-in (tests/lab/tgi_standin) not present",
+)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class StandIn:
+    """One stand-in server process."""
+
+    def __init__(self, log_dir: Path, faults: str = "", api_key: str | None = None, **env: str):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_dir / f"standin-{self.port}.log"
+        argv = [
+            sys.executable,
+            "-m",
+            "tests.lab.tgi_standin",
+            "--model-id",
+            MODEL,
+            "--hostname",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+        ]
+        if api_key:
+            argv += ["--api-key", api_key]
+        full_env = {
+            **os.environ,
+            "TGI_STANDIN_WARMUP_S": "0.1",
+            "TGI_STANDIN_FAULT": faults,
+            **env,
+        }
+        self._log = self.log_path.open("wb")
+        self.proc = subprocess.Popen(
+            argv, cwd=REPO, env=full_env, stdout=self._log, stderr=subprocess.STDOUT
+        )
+
+    def wait_healthy(self, timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, f"stand-in exited early:\n{self.log()}"
+            try:
+                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        raise AssertionError(f"stand-in not healthy after {timeout}s:\n{self.log()}")
+
+    def log(self) -> str:
+        self._log.flush()
+        return self.log_path.read_text(errors="replace")[-4000:]
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+        if self.proc.returncode is None:
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+
+
+@pytest.fixture
+def standins(tmp_path: Path) -> Iterator[list]:
+    """Factory: standins.start(...) -> StandIn; all killed, and their logs shown, at the end."""
+    started: list[StandIn] = []
+
+    class Factory(list):
+        def start(self, faults: str = "", api_key: str | None = None, **env: str) -> StandIn:
+            s = StandIn(tmp_path, faults, api_key, **env)
+            started.append(s)
+            return s
+
+    yield Factory()
+    for s in started:  # signal all first: they shut down in parallel
+        if s.proc.poll() is None:
+            s.proc.terminate()
+    for s in started:
+        s.stop()
+        # printed in teardown: pytest shows it only when the test failed
+        print(f"--- stand-in {s.url} log ---\n{s.log_path.read_text(errors='replace')[-3000:]}")
+
+
+def run_cli(args: list[str], tmp_path: Path, capsys) -> tuple[int, dict, str]:
+    """Run tgi-smoke in-process with --json; return (exit code, report, terminal output)."""
+    report_path = tmp_path / f"report-{time.monotonic_ns()}.json"
+    code = cli.main([*args, "--json", str(report_path)])
+    out = capsys.readouterr()
+    report = json.loads(report_path.read_text()) if report_path.exists() else {}
+    return code, report, out.out + out.err
+
+
+def checks_of(report: dict, target: int = 0) -> dict[str, dict]:
+    return {c["name"]: c for c in report["targets"][target]["checks"]}
+
+
+def test_healthy_standin_passes_every_check(standins, tmp_path, capsys, monkeypatch) -> None:
+    monkeypatch.setenv(API_KEY_ENV, "s3cret-key")
+    with_key = standins.start(api_key="s3cret-key")
+    without_key = standins.start()
+    with_key.wait_healthy()
+    without_key.wait_healthy()
+    junit = tmp_path / "junit.xml"
+    code, report, out = run_cli(
+        [
+            "--url",
+            with_key.url,
+            "--url",
+            without_key.url,
+            "--model-id",
+            MODEL,
+            "--api-key-env",
+            API_KEY_ENV,
+            "--api-key-env",
+            "",
+            "--timeout",
+            "10",
+            "--ready-timeout",
+            "10",
+            "--junit",
+            str(junit),
+        ],
+        tmp_path,
+        capsys,
+    )
+    assert code == 0, out
+    jsonschema.validate(report, json.loads(SCHEMA_PATH.read_text()))
+    assert report["passed"] is True
+    keyed, open_ = checks_of(report, 0), checks_of(report, 1)
+    assert list(keyed) == list(CHECK_NAMES)
+    assert all(c["status"] == "passed" for c in keyed.values()), keyed
+    assert {n for n, c in open_.items() if c["status"] != "passed"} == {"auth"}
+    assert open_["auth"]["status"] == "skipped"
+    # streaming measurements are reported
+    for name in ("generate_stream", "chat_stream", "hf_client_stream"):
+        m = keyed[name]["measurements"]
+        assert m["ttft_s"] is not None and 0 <= m["ttft_s"] <= m["latency_s"]
+        assert m["tokens"] > 1 and m["tokens_per_s"] > 0
+    assert "ttft" in out and "tok/s" in out
+    assert "s3cret-key" not in out + json.dumps(report)
+
+    # JUnit: one suite per target, one case per check, the skip recorded
+    root = ET.parse(junit).getroot()
+    suites = root.findall("testsuite")
+    assert [s.get("name") for s in suites] == [with_key.url, without_key.url]
+    assert [c.get("name") for c in suites[0].findall("testcase")] == list(CHECK_NAMES)
+    assert root.get("failures") == "0"
+    skipped = [
+        c.get("name") for c in suites[1].findall("testcase") if c.find("skipped") is not None
+    ]
+    assert skipped == ["auth"]
+
+
+def test_semantic_checks_can_be_switched_off(standins, tmp_path, capsys) -> None:
+    s = standins.start()
+    s.wait_healthy()
+    code, report, out = run_cli(["--url", s.url, "--no-semantic"], tmp_path, capsys)
+    assert code == 0, out
+    checks = checks_of(report)
+    assert checks["semantic_name"]["status"] == "skipped"
+    assert checks["semantic_year"]["status"] == "skipped"
+
+
+def test_inventory_targets_end_to_end(standins, tmp_path, capsys, monkeypatch) -> None:
+    """--inventory: the service address, port, model id and key come from deploy.config."""
+    pytest.importorskip("deploy.config")
+    monkeypatch.setenv(API_KEY_ENV, "inv-key")
+    keyed = standins.start(api_key="inv-key")
+    plain = standins.start()
+    inventory = tmp_path / "inv.py"
+    inventory.write_text(
+        "hosts = [('lab-1', {'ssh_hostname': '127.0.0.1', 'gpus': 'none', 'tgi_services': [\n"
+        f"  {{'name': 'keyed', 'model_id': {MODEL!r}, 'port': {keyed.port}, 'bind': '0.0.0.0',\n"
+        f"   'api_key_env': {API_KEY_ENV!r}}},\n"
+        f"  {{'name': 'plain', 'model_id': {MODEL!r}, 'port': {plain.port}, 'bind': '0.0.0.0',\n"
+        "   'smoke_semantic': False},\n"
+        "  {'name': 'old', 'model_id': 'x/y', 'port': 1, 'present': False}]})]\n"
+    )
+    keyed.wait_healthy()
+    plain.wait_healthy()
+    code, report, out = run_cli(["--inventory", str(inventory)], tmp_path, capsys)
+    assert code == 0, out
+    by_name = {t["name"]: t for t in report["targets"]}
+    assert sorted(by_name) == ["lab-1/keyed", "lab-1/plain"]
+    assert by_name["lab-1/keyed"]["url"] == keyed.url
+    assert by_name["lab-1/keyed"]["expected_model_id"] == MODEL
+    keyed_checks = {c["name"]: c["status"] for c in by_name["lab-1/keyed"]["checks"]}
+    plain_checks = {c["name"]: c["status"] for c in by_name["lab-1/plain"]["checks"]}
+    assert keyed_checks["auth"] == "passed" and keyed_checks["semantic_name"] == "passed"
+    assert plain_checks["auth"] == "skipped" and plain_checks["semantic_year"] == "skipped"
+
+
+# fault, server env, extra CLI args, check that must fail, text its message must contain
+FAULTS = [
+    ("crash_at_start", {}, ["--ready-timeout", "1.5"], "ready", "ConnectError"),
+    ("health_503", {}, ["--ready-timeout", "1.5"], "ready", "HTTP 503"),
+    ("generate_424", {}, [], "generate", "HTTP 424"),
+    ("generate_500", {}, [], "generate", "HTTP 500"),
+    ("truncated_stream", {}, [], "generate_stream", "truncated"),
+    ("chat_no_done", {}, [], "chat_stream", "without data:[DONE]"),
+    ("wrong_model_id", {}, [], "info", "wrong model_id"),
+    (
+        "slow_tokens",
+        {"TGI_STANDIN_TOKEN_DELAY_S": "0.2"},
+        ["--timeout", "0.5"],
+        "generate_stream",
+        "timed out",
+    ),
+    ("malformed_json", {}, [], "generate", "malformed JSON"),
+    ("missing_auth", {}, [], "generate", "HTTP 401"),
+]
+
+
+@pytest.mark.parametrize("fault,env,args,check,text", FAULTS, ids=[f[0] for f in FAULTS])
+def test_fault_fails_the_run(standins, tmp_path, capsys, fault, env, args, check, text) -> None:
+    if fault == "missing_auth":  # server wants a key, the target has none configured
+        s = standins.start(api_key="only-the-server-knows", **env)
+    else:
+        s = standins.start(faults=fault, **env)
+    code, report, out = run_cli(
+        ["--url", s.url, "--model-id", MODEL, "--ready-timeout", "10", "--timeout", "10", *args],
+        tmp_path,
+        capsys,
+    )
+    assert code == 1, f"{fault}: exit {code}\n{out}\n{s.log()}"
+    failed = {n: c for n, c in checks_of(report).items() if c["status"] == "failed"}
+    assert check in failed, f"{fault}: {check} did not fail; failed: {failed}\n{out}"
+    message = failed[check]["message"]
+    assert text in message, f"{fault}: {text!r} not in {message!r}"
+    # what was sent, what was expected, what came back
+    assert "sent: " in message and "expected: " in message and "got: " in message
+    assert text in out  # the terminal shows the failure too
+
+
+@pytest.mark.parametrize(
+    "args,text",
+    [
+        ([], "--url or an --inventory"),
+        (["--url", "ftp://x"], "expected http(s)"),
+        (["--url", "http://a:1", "--api-key-env", "TGI_SMOKE_UNSET_VAR"], "is not set"),
+        (["--model-id", "m"], "apply to --url targets only"),
+        (["--inventory", "/nonexistent/inventory.py"], "no such file"),
+        (["--url", "http://a:1", "--concurrency", "0"], "must be > 0"),
+        (["--url", "http://a:1", "--timeout", "soon"], "not a number"),
+        (["--bogus"], "unrecognized arguments"),
+    ],
+)
+def test_usage_errors_exit_2(args, text, capsys, monkeypatch) -> None:
+    monkeypatch.delenv("TGI_SMOKE_UNSET_VAR", raising=False)
+    code = cli.main(args)
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert text in err
+
+
+def test_model_ids_must_pair_with_urls(capsys) -> None:
+    code = cli.main(
+        ["--url", "http://a:1", "--url", "http://b:2", "--url", "http://c:3"]
+        + ["--model-id", "x", "--model-id", "y"]
+    )
+    assert code == 2
+    assert "--model-id given 2 times for 3 --url" in capsys.readouterr().err
+
+
+def test_python_dash_m_entry_point(standins, tmp_path) -> None:
+    s = standins.start()
+    s.wait_healthy()
+    report = tmp_path / "r.json"
+    junit = tmp_path / "j.xml"
+    proc = subprocess.run(
+        [sys.executable, "-m", "smoke", "--url", s.url, "--json", str(report)]
+        + ["--junit", str(junit), "--timeout", "10"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    jsonschema.validate(json.loads(report.read_text()), json.loads(SCHEMA_PATH.read_text()))
+    assert ET.parse(junit).getroot().tag == "testsuites"
+    assert "hf_client_stream" in proc.stdout
+
+
+def test_pytest_front_end(standins, tmp_path) -> None:
+    good = standins.start()
+    bad = standins.start(faults="wrong_model_id")
+    good.wait_healthy()
+    bad.wait_healthy()
+    junit = tmp_path / "pytest.xml"
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "smoke", "-p", "no:cacheprovider", "-q"]
+        + ["--url", good.url, "--url", bad.url, "--model-id", MODEL]
+        + ["--request-timeout", "10", f"--junitxml={junit}"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    cases = ET.parse(junit).getroot().iter("testcase")
+    failed = [c.get("name") for c in cases if c.find("failure") is not None]
+    assert failed == [f"test_check[{bad.url}::info]"], proc.stdout
+    assert "wrong model_id" in proc.stdout
+
+
+def test_pytest_front_end_without_targets_skips() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "smoke", "-p", "no:cacheprovider", "-q", "-rs"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "no --url/--inventory given" in proc.stdout
+
+
+def test_concurrent_targets_take_about_the_time_of_one(standins) -> None:
+    """16 targets checked at once cost about the wall time of one.
+
+    A real TGI spends milliseconds per token, so a target's checks are dominated by waiting;
+    the stand-ins model that with a 3 ms per-token delay (~1 s of checks per target). With
+    zero-latency stand-ins this would measure raw CPU of 16 servers + the client on 2 cores,
+    not the runner's concurrency.
+    """
+    servers = [standins.start(TGI_STANDIN_TOKEN_DELAY_S="0.003") for _ in range(16)]
+    for s in servers:
+        s.wait_healthy()
+    settings = Settings(ready_timeout=10, timeout=20)
+    run(targets_from_urls([servers[0].url]), settings)  # warm imports and connections
+    start = time.monotonic()
+    one = run(targets_from_urls([servers[1].url]), settings)
+    t_one = time.monotonic() - start
+    start = time.monotonic()
+    many = run(targets_from_urls([s.url for s in servers]), settings, concurrency=16)
+    t_many = time.monotonic() - start
+    print(f"one target: {t_one:.2f}s, 16 targets concurrently: {t_many:.2f}s")
+    assert one.passed and many.passed
+    assert t_many <= 2.5 * t_one, f"one target {t_one:.2f}s, 16 targets {t_many:.2f}s"
