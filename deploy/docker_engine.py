@@ -16,6 +16,7 @@ import json
 
 from pyinfra import host
 from pyinfra.api import deploy
+from pyinfra.facts.deb import DebPackages
 from pyinfra.facts.server import Users
 from pyinfra.operations import apt, files, server, systemd, sysvinit
 
@@ -27,10 +28,10 @@ DOCKER_CE_KEYRING = "/etc/apt/keyrings/docker.gpg"
 WSL_BOOT_COMMAND = "service docker start"
 
 
-def _docker_ce_repo(cfg: HostConfig, distro_id: str, codename: str) -> None:
+def _docker_ce_repo(cfg: HostConfig, distro_id: str, codename: str) -> list:
     base = f"{cfg.docker_ce_repo_url.rstrip('/')}/{distro_id}"
-    apt.key(name="Add Docker's apt key", src=f"{base}/gpg", dest=DOCKER_CE_KEYRING)
-    apt.sources_file(
+    key = apt.key(name="Add Docker's apt key", src=f"{base}/gpg", dest=DOCKER_CE_KEYRING)
+    source = apt.sources_file(
         name="Add Docker's apt repository",
         filename="docker",
         uris=[base],
@@ -38,26 +39,43 @@ def _docker_ce_repo(cfg: HostConfig, distro_id: str, codename: str) -> None:
         components=["stable"],
         signed_by=DOCKER_CE_KEYRING,
     )
+    return [key, source]
+
+
+def missing_packages(names: list[str]) -> list[str]:
+    """Names (``pkg`` or ``pkg=version``) not installed at that version, from the dpkg fact."""
+    installed = host.get_fact(DebPackages) or {}
+    missing = []
+    for spec in names:
+        name, _, version = spec.partition("=")
+        have = installed.get(name) or set()
+        if not have or (version and version not in have):
+            missing.append(spec)
+    return missing
+
+
+def install_packages(title: str, packages: list[str], **kwargs) -> list:
+    """apt install of what is missing, with an apt update first; nothing when all are there."""
+    missing = missing_packages(packages)
+    if not missing:
+        host.noop(f"{title}: already installed")
+        return []
+    return [apt.packages(name=title, packages=packages, update=True, **kwargs)]
 
 
 @deploy("Install Docker Engine")
-def install(cfg: HostConfig, plan) -> None:
-    if not plan.install_engine:
+def install(cfg: HostConfig, plan) -> list:
+    """Returns the operations that may change the host (for the GPU proof's condition)."""
+    if plan.skip_engine_and_toolkit or plan.docker_flavour not in ("absent", None):
         host.noop(f"Docker Engine: {plan.engine_note}")
-        return
-    apt.packages(
-        name="Install apt prerequisites",
-        packages=["ca-certificates", "curl", "gnupg"],
-        update=True,
-        cache_time=3600,
-    )
+        return []
+    ops = install_packages("Install apt prerequisites", ["ca-certificates", "curl", "gnupg"])
     if cfg.docker_source == "docker-ce":
-        _docker_ce_repo(cfg, plan.distro_id, plan.codename)
-        apt.update(name="Update apt lists (Docker's repository)")
+        ops += _docker_ce_repo(cfg, plan.distro_id, plan.codename)
         packages = ["docker-ce", "docker-ce-cli", "containerd.io"]
     else:
         packages = ["docker.io"]
-    apt.packages(name=f"Install {', '.join(packages)}", packages=packages, no_recommends=False)
+    return ops + install_packages(f"Install {', '.join(packages)}", packages)
 
 
 def merged_daemon_json(current: dict | None, cfg: HostConfig) -> dict | None:
@@ -119,7 +137,7 @@ def ensure_running(cfg: HostConfig, plan, restart_if=None) -> None:
         )
     else:
         sysvinit.service(name="Docker running (no systemd)", service="docker", running=True)
-    if restart_if is not None:
+    if restart_if is not None:  # decided when it runs
         # decided when it runs: the engine may have been installed (and started) by this deploy
         restart = "systemctl restart docker" if plan.systemd else "service docker restart"
         server.shell(

@@ -9,7 +9,7 @@ It reads like the steps a person takes on a GPU host:
 4. install the NVIDIA Container Toolkit from its signed apt repository;
 5. configure the nvidia runtime in daemon.json (every existing key kept) and restart Docker only
    if daemon.json changed;
-6. prove containers see the GPUs (skipped in CPU mode);
+6. prove containers see the GPUs (skipped in CPU mode) whenever provisioning changed the host;
 7. install, start and wait for every TGI service.
 """
 
@@ -22,13 +22,12 @@ from deploy.provision import preflight_plan
 cfg = host_config()
 plan = preflight_plan(cfg)
 
-docker_engine.install(cfg, plan)
-daemon_ops = [op for op in (docker_engine.configure_daemon(cfg, plan),) if op]
-nvidia_toolkit.install(cfg, plan)
-runtime_op = nvidia_toolkit.configure_runtime(cfg, plan)
-if runtime_op:
-    daemon_ops.append(runtime_op)
-docker_engine.ensure_running(cfg, plan, restart_if=any_changed(*daemon_ops) if daemon_ops else None)
+provisioning = docker_engine.install(cfg, plan)
+daemon_json = [docker_engine.configure_daemon(cfg, plan)]
+provisioning += nvidia_toolkit.install(cfg, plan)
+daemon_json.append(nvidia_toolkit.configure_runtime(cfg, plan))
+daemon_json = [op for op in daemon_json if op is not None]
+docker_engine.ensure_running(cfg, plan, restart_if=any_changed(*daemon_json))
 nvidia_toolkit.cdi(cfg, plan)
-nvidia_toolkit.gpu_proof(cfg, plan, run_if=plan.changed_something)
+nvidia_toolkit.gpu_proof(cfg, plan, run_if=any_changed(*provisioning, *daemon_json))
 tgi_services.deploy_services(cfg, plan)

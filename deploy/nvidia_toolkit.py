@@ -20,8 +20,10 @@ from pyinfra.api import deploy
 from pyinfra.api.exceptions import OperationError
 from pyinfra.facts.files import File
 from pyinfra.operations import apt, files, python, server
+from pyinfra.operations.util import any_changed
 
 from deploy.config import HostConfig
+from deploy.docker_engine import install_packages, missing_packages
 from deploy.facts import DaemonJson
 
 KEYRING = "/usr/share/keyrings/nvidia-container-toolkit-keyring.gpg"
@@ -68,16 +70,12 @@ def _update_toolkit_source(state, host, repo: str, gpgkey_url: str) -> None:
 
 
 @deploy("Install NVIDIA Container Toolkit")
-def install(cfg: HostConfig, plan) -> None:
+def install(cfg: HostConfig, plan) -> list:
+    """Returns the operations that may change the host (for the GPU proof's condition)."""
     if plan.skip_engine_and_toolkit:
         host.noop("Docker Desktop carries GPU support: toolkit not installed")
-        return
-    apt.packages(
-        name="Install apt prerequisites",
-        packages=["ca-certificates", "curl", "gnupg"],
-        update=not host.get_fact(File, "/usr/bin/gpg"),
-        cache_time=3600,
-    )
+        return []
+    ops = install_packages("Install apt prerequisites", ["ca-certificates", "curl", "gnupg"])
     key = apt.key(
         name="Add NVIDIA's apt key (dearmored)", src=cfg.nvidia_toolkit_gpgkey_url, dest=KEYRING
     )
@@ -92,14 +90,21 @@ def install(cfg: HostConfig, plan) -> None:
         function=_update_toolkit_source,
         repo=cfg.nvidia_toolkit_repo_url,
         gpgkey_url=cfg.nvidia_toolkit_gpgkey_url,
-        _if=lambda: key.did_change() or source.did_change(),
+        _if=any_changed(key, source),
     )
-    apt.packages(
-        name="Install NVIDIA Container Toolkit packages"
-        + (f" {cfg.nvidia_toolkit_version}" if cfg.nvidia_toolkit_version else ""),
-        packages=package_specs(cfg),
-        allow_downgrades=bool(cfg.nvidia_toolkit_version),
-    )
+    specs = package_specs(cfg)
+    if missing_packages(specs):
+        ops.append(
+            apt.packages(
+                name="Install NVIDIA Container Toolkit packages"
+                + (f" {cfg.nvidia_toolkit_version}" if cfg.nvidia_toolkit_version else ""),
+                packages=specs,
+                allow_downgrades=bool(cfg.nvidia_toolkit_version),
+            )
+        )
+    else:
+        host.noop("NVIDIA Container Toolkit packages already installed")
+    return [*ops, key, source]
 
 
 def runtime_configured(daemon: dict | None, set_as_default: bool) -> bool:

@@ -23,9 +23,16 @@ from pyinfra.facts.files import File
 from pyinfra.operations import files, python, server, systemd
 
 from deploy.config import HostConfig, TGIService
+from deploy.context import DeployConfigError
 from deploy.facts import ContainerState, DockerImagePresent
 from deploy.ready import Probe, wait_ready
-from deploy.render import RenderedService, env_file_content, render_service, secrets_digest
+from deploy.render import (
+    RenderedService,
+    env_file_content,
+    render_service,
+    secrets_digest,
+    unit_name,
+)
 
 HASH_LABEL = "tgi-infra.config-hash"
 
@@ -45,10 +52,6 @@ class HttpStatus(FactBase):
 
     def process(self, output: list[str]) -> str:
         return (output[-1] if output else "000").strip() or "000"
-
-
-def unit_name(svc: TGIService) -> str:
-    return f"tgi-{svc.name}.service"
 
 
 def local_url(svc: TGIService) -> str:
@@ -183,6 +186,13 @@ def deploy_services(cfg: HostConfig, plan) -> None:
     if not cfg.tgi_services:
         host.noop("no tgi_services on this host")
         return
+    for svc in cfg.present_services():
+        if svc.api_key_env and not os.environ.get(svc.api_key_env):
+            raise DeployConfigError(
+                f"host {host.name}: service {svc.name}: field api_key_env: the control machine's "
+                f"environment variable {svc.api_key_env} is not set; set it to the API key (or "
+                "remove api_key_env to serve without a key). No host was changed."
+            )
     supervisor = "systemd" if plan.systemd else "docker"
     containers = host.get_fact(ContainerState, [s.name for s in cfg.tgi_services]) or {}
     for svc in cfg.tgi_services:

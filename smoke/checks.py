@@ -542,19 +542,23 @@ def check_auth(ctx: TargetContext) -> CheckOutcome:
     if not ctx.target.api_key:
         raise CheckSkipped("no API key configured for this target")
     body = {"inputs": PROMPT, "parameters": {"max_new_tokens": 4}}
-    sent = f"POST /generate without Authorization {shorten(body)}"
+    # The rejected probes go on their own, unpooled connections (Connection: close): a server
+    # that hangs up after a 401 must not break the next request of the shared client.
+    probes = [
+        ("without Authorization", {"Connection": "close"}),
+        (
+            "with a wrong bearer token",
+            {"Connection": "close", "Authorization": f"Bearer {ctx.target.api_key}-wrong"},
+        ),
+    ]
     with http_client(base_url=ctx.base_url, timeout=ctx.settings.timeout) as bare:
-        resp = _request(ctx, "POST", "/generate", body, expected="HTTP 401", client=bare)
-        if resp.status_code != 401:
-            raise CheckFailed(sent, "HTTP 401", _got_response(resp))
-        wrong = {"Authorization": f"Bearer {ctx.target.api_key}-wrong"}
-        resp = _request(ctx, "POST", "/generate", body, expected="HTTP 401", headers=wrong)
-        if resp.status_code != 401:
-            raise CheckFailed(
-                f"POST /generate with a wrong bearer token {shorten(body)}",
-                "HTTP 401",
-                _got_response(resp),
+        for how, headers in probes:
+            sent = f"POST /generate {how} {shorten(body)}"
+            resp = _request(
+                ctx, "POST", "/generate", body, expected="HTTP 401", client=bare, headers=headers
             )
+            if resp.status_code != 401:
+                raise CheckFailed(sent, "HTTP 401", _got_response(resp))
     sent = f"POST /generate with Authorization: Bearer ${ctx.target.api_key_env} {shorten(body)}"
     resp = _request(ctx, "POST", "/generate", body, expected="HTTP 200")
     if resp.status_code != 200:

@@ -100,7 +100,12 @@ def run_target(target: Target, settings: Settings) -> TargetReport:
             finally:
                 ctx.close()
     except TunnelError as exc:
-        report.checks = [CheckResult("ready", FAILED, time.monotonic() - start, str(exc))]
+        failure = CheckFailed(
+            f"ssh -N -L to {target.describe()}",
+            f"a local port forward to {target.remote_bind}:{target.remote_port}",
+            str(exc),
+        )
+        report.checks = [CheckResult("ready", FAILED, time.monotonic() - start, str(failure))]
         report.checks += [
             CheckResult(n, SKIPPED, 0.0, "not run: no SSH tunnel") for n in CHECKS if n != "ready"
         ]

@@ -76,6 +76,16 @@ enabled = true
 appendWindowsPath = true
 """
 
+# Lab adaptation, not part of the deploy: these machines lack CAP_SYS_RESOURCE, so the
+# `ulimit -n 1048576` in docker.io's /etc/init.d/docker fails here (it works on a real WSL
+# distro, whose root has every capability). /etc/default/docker is sourced by that script and is
+# a conffile the package keeps (apt runs with --force-confold), so a shell function that lets
+# `ulimit` fail softly stands in for the missing capability.
+WSL_DEFAULT_DOCKER = """\
+# tgi-lab: the lab's containers lack CAP_SYS_RESOURCE; see tests/lab/images.py
+ulimit() { command ulimit "$@" 2>/dev/null || true; }
+"""
+
 WSL_INIT = """\
 #!/bin/sh
 # Lab stand-in of WSL2's /init: no systemd; the distro's processes are started by hand.
@@ -254,12 +264,19 @@ CMD ["/lib/systemd/systemd"]
             common
             + """\
 COPY wsl.conf /etc/wsl.conf
+COPY default-docker /etc/default/docker
 COPY init /init
 RUN mkdir -p /usr/lib/wsl/lib /usr/lib/wsl/drivers && chmod 644 /etc/wsl.conf
 CMD ["/init"]
 """
         )
-        files.update({"wsl.conf": WSL_CONF.encode(), "init": WSL_INIT.encode()})
+        files.update(
+            {
+                "wsl.conf": WSL_CONF.encode(),
+                "init": WSL_INIT.encode(),
+                "default-docker": WSL_DEFAULT_DOCKER.encode(),
+            }
+        )
     else:
         raise ValueError(f"unknown lab host kind {kind!r}; allowed: linux, wsl")
     return _build(client, HOST_IMAGES[kind], dockerfile, files)

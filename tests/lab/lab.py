@@ -245,6 +245,8 @@ def _start_host(client: docker.DockerClient, spec: HostSpec, sdir: Path, fresh: 
             cap_drop=["SYS_RESOURCE"],
             security_opt=["seccomp=unconfined", "apparmor=unconfined"],
             cgroupns="host",
+            # WSL's /init reaps orphans; without systemd the lab needs docker-init for that
+            init=spec.kind == "wsl",
             tmpfs={"/run": "rw,exec,mode=755", "/run/lock": "rw"},
             volumes={
                 "/sys/fs/cgroup": {"bind": "/sys/fs/cgroup", "mode": "rw"},
