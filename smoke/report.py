@@ -31,7 +31,14 @@ def print_report(report: RunReport, console: Any = None) -> None:
 
     console = console or Console()
     style = {PASSED: "green", FAILED: "bold red", SKIPPED: "yellow"}
+    checked_hosts = {h.host for h in report.hosts}
+    if report.hosts:  # host checks: one table per host, layer by layer, its HTTP checks last
+        from smoke.hostchecks_report import print_hosts
+
+        print_hosts(report, console)
     for t in report.targets:
+        if t.target.host in checked_hosts:
+            continue
         verdict = "[green]PASS[/]" if t.passed else "[bold red]FAIL[/]"
         table = Table(
             title=f"{verdict} {t.target.name}  ({t.url or t.target.describe()}, "
@@ -59,15 +66,24 @@ def print_report(report: RunReport, console: Any = None) -> None:
                 console.print(f"[bold red]FAILED[/] {t.target.name} :: {c.name}", highlight=False)
                 console.print(f"    {c.message}", markup=False, highlight=False)
     n = report.counts()
+    hosts = ""
+    if report.hosts:
+        hc = [c for h in report.hosts for c in h.checks]
+        hosts = (
+            f"{len(report.hosts)} host(s), {len(hc)} host checks: "
+            f"{sum(c.status == PASSED for c in hc)} passed, "
+            f"{sum(c.status == FAILED for c in hc)} failed, "
+            f"{sum(c.status == SKIPPED for c in hc)} skipped; "
+        )
     console.print(
-        f"{n['targets']} target(s), {n['checks']} checks: {n[PASSED]} passed, "
+        f"{hosts}{n['targets']} target(s), {n['checks']} checks: {n[PASSED]} passed, "
         f"{n[FAILED]} failed, {n[SKIPPED]} skipped in {report.duration_s:.1f}s",
         highlight=False,
     )
 
 
 def to_json(report: RunReport) -> dict[str, Any]:
-    return {
+    out: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "tool": "tgi-smoke",
         "started_at": report.started_at.isoformat(),
@@ -100,6 +116,11 @@ def to_json(report: RunReport) -> dict[str, Any]:
             for t in report.targets
         ],
     }
+    if report.hosts:
+        from smoke.hostchecks_report import hosts_json
+
+        out["hosts"] = hosts_json(report)
+    return out
 
 
 def write_json(report: RunReport, path: str) -> None:
@@ -144,6 +165,15 @@ def to_junit(report: RunReport) -> ET.Element:
                 ET.SubElement(case, "skipped", message=c.message)
             if c.measurements:
                 ET.SubElement(case, "system-out").text = json.dumps(c.measurements)
+    if report.hosts:
+        from smoke.hostchecks_report import hosts_junit
+
+        tests, failures, skipped = hosts_junit(
+            report, root, report.started_at.isoformat(timespec="seconds")
+        )
+        root.set("tests", str(n["checks"] + tests))
+        root.set("failures", str(n[FAILED] + failures))
+        root.set("skipped", str(n[SKIPPED] + skipped))
     return root
 
 

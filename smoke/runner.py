@@ -43,10 +43,12 @@ class RunReport:
     targets: list[TargetReport]
     started_at: datetime
     duration_s: float
+    # host checks (smoke/hostchecks.py HostReport), when run with --host-checks
+    hosts: list = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
-        return all(t.passed for t in self.targets)
+        return all(t.passed for t in self.targets) and all(h.passed for h in self.hosts)
 
     def counts(self) -> dict[str, int]:
         checks = [c for t in self.targets for c in t.checks]

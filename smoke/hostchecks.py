@@ -1,0 +1,597 @@
+"""Host-level post-deploy checks (pytest-testinfra), in layers, per inventory host.
+
+When ``/generate`` fails, these say whether the model, the container, Docker, the NVIDIA
+runtime or the GPU is at fault. Layers, lowest first (the first failing one is the one to fix):
+
+- ``connection``: the host answers over SSH (or ``local://``);
+- ``docker``: dockerd active (``systemctl is-active docker``; without systemd ``service docker
+  status`` / a live dockerd), and ``docker info`` answers;
+- ``nvidia-runtime``: ``nvidia`` runtime in /etc/docker/daemon.json and in ``docker info``, the
+  four toolkit packages installed (at ``nvidia_toolkit_version`` when pinned);
+- ``container`` (per service): running, ``tgi-infra.config-hash`` label equal to what the deploy
+  renders now (else "drifted"), not restarting, port listening on the bind address, env file
+  0600 root:root;
+- ``host``: free disk on the model volume, GPUs visible inside the container (GPU mode only);
+- ``http``: the HTTP smoke checks (smoke/checks.py), reported next to these.
+
+Every failure names what was expected, what was found and the next command to run.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import shlex
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from smoke import hostchecks_parse as hp
+from smoke.hostchecks_connect import Connection, testinfra_host
+
+PASSED, FAILED, SKIPPED = "passed", "failed", "skipped"
+LAYERS = ("connection", "docker", "nvidia-runtime", "container", "host")
+REPORT_LAYERS = (*LAYERS, "http")
+WSL_NVIDIA_SMI = "/usr/lib/wsl/lib/nvidia-smi"
+
+
+@dataclass(frozen=True)
+class HostCheckSettings:
+    min_free_gb: float = 20.0
+    restart_window_s: float = 3.0
+    inventory: str = "inventories/gpu.py"  # for the redeploy hint
+    environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
+
+
+@dataclass
+class HostCheck:
+    layer: str
+    name: str
+    status: str
+    duration_s: float
+    message: str
+    service: str | None = None
+    expected: str | None = None
+    found: str | None = None
+    next_step: str | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.service}: {self.name}" if self.service else self.name
+
+
+@dataclass
+class HostReport:
+    host: str
+    connection: str
+    checks: list[HostCheck] = field(default_factory=list)
+    duration_s: float = 0.0
+
+    @property
+    def passed(self) -> bool:
+        return all(c.status != FAILED for c in self.checks)
+
+    def layer_status(self, layer: str) -> str | None:
+        statuses = [c.status for c in self.checks if c.layer == layer]
+        if not statuses:
+            return None
+        if FAILED in statuses:
+            return FAILED
+        return PASSED if PASSED in statuses else SKIPPED
+
+    def first_failing_layer(self, http_failed: bool = False) -> str | None:
+        for layer in LAYERS:
+            if self.layer_status(layer) == FAILED:
+                return layer
+        return "http" if http_failed else None
+
+    def check(self, name: str, service: str | None = None) -> HostCheck:
+        for c in self.checks:
+            if c.name == name and c.service == service:
+                return c
+        raise KeyError(f"no check {name!r} (service {service!r}) on {self.host}")
+
+
+class Failed(Exception):
+    def __init__(self, summary: str, expected: str, found: str, next_step: str):
+        super().__init__(hp.failure_text(summary, expected, found, next_step))
+        self.expected, self.found, self.next_step = expected, found, next_step
+
+
+class Skipped(Exception):
+    pass
+
+
+class _Probe:
+    """One host's testinfra connection, config and what earlier checks learned."""
+
+    def __init__(self, name: str, cfg: Any, host: Any, conn: Connection, settings):
+        self.name, self.cfg, self.host, self.conn, self.settings = name, cfg, host, conn, settings
+        self.systemd = False
+        self.info: dict[str, Any] | None = None
+        self.docker_ok = False
+        self.desktop = False
+        self.containers: dict[str, hp.ContainerInfo | None] = {}
+        self.gpu_count: int | None = None
+
+    def sh(self, cmd: str):
+        return self.host.run(cmd)
+
+    def hint(self, cmd: str) -> str:
+        return f"sudo {cmd}" if self.conn.sudo and not cmd.startswith("pyinfra") else cmd
+
+    @property
+    def redeploy(self) -> str:
+        return f"pyinfra {self.settings.inventory} deploy/main.py --limit {self.name}"
+
+    def restart_docker(self) -> str:
+        return "systemctl restart docker" if self.systemd else "service docker restart"
+
+    def services(self) -> list[Any]:
+        return [s for s in self.cfg.tgi_services if s.present]
+
+    def inspect(self) -> dict[str, hp.ContainerInfo | None]:
+        names = [s.name for s in self.services()]
+        if not names:
+            return {}
+        out = self.sh("docker container inspect " + " ".join(map(shlex.quote, names)))
+        return hp.parse_inspect(out.stdout, names)
+
+
+def _timed(
+    report: HostReport, layer: str, name: str, fn: Callable[[], str], service: str | None = None
+) -> HostCheck:
+    start = time.monotonic()
+    try:
+        msg = fn()
+        c = HostCheck(layer, name, PASSED, 0.0, msg, service)
+    except Failed as exc:
+        c = HostCheck(
+            layer, name, FAILED, 0.0, str(exc), service, exc.expected, exc.found, exc.next_step
+        )
+    except Skipped as exc:
+        c = HostCheck(layer, name, SKIPPED, 0.0, str(exc), service)
+    except Exception as exc:  # a command that could not run, an unforeseen output: report it
+        c = HostCheck(layer, name, FAILED, 0.0, f"unexpected {type(exc).__name__}: {exc}", service)
+    c.duration_s = time.monotonic() - start
+    report.checks.append(c)
+    return c
+
+
+# -- connection ------------------------------------------------------------------------------
+
+
+def check_connection(p: _Probe) -> str:
+    try:
+        out = p.sh(
+            'echo "pid1_comm=$(cat /proc/1/comm 2>/dev/null)"; '
+            "if [ -d /run/systemd/system ]; then echo sd_booted=yes; "
+            "else echo sd_booted=no; fi"
+        )
+    except RuntimeError as exc:  # ssh exits 255: could not connect / authenticate
+        raise Failed(
+            f"cannot reach {p.name}",
+            f"a shell on {p.conn.describe()}",
+            str(getattr(exc.args[0], "stderr", exc)).strip() or "ssh exited 255",
+            f"ssh -v {p.conn.ssh.hostname if p.conn.ssh else 'localhost'} true",
+        ) from None
+    from deploy.facts import parse_systemd_pid1
+
+    p.systemd = parse_systemd_pid1(out.stdout.splitlines())
+    return f"{p.conn.describe()}; supervisor: {'systemd' if p.systemd else 'no systemd (docker)'}"
+
+
+# -- docker ----------------------------------------------------------------------------------
+
+
+def check_docker_info(p: _Probe) -> str:
+    out = p.sh("docker info --format '{{json .}}'")
+    info = None
+    if out.rc == 0:
+        try:
+            info = hp.parse_docker_info(out.stdout)
+        except hp.ParseError:
+            info = None
+    if info is None or info.get("ServerErrors") or not info.get("ServerVersion"):
+        said = (out.stderr or out.stdout).strip().splitlines()
+        errors = (info or {}).get("ServerErrors") or said[-1:] or [f"exit {out.rc}"]
+        nxt = "systemctl status docker --no-pager" if p.systemd else "service docker status"
+        raise Failed(
+            "docker info does not answer",
+            "`docker info` answers (Docker daemon reachable on its socket)",
+            "; ".join(map(str, errors))[:300],
+            p.hint(nxt),
+        )
+    p.info, p.docker_ok, p.desktop = info, True, hp.is_docker_desktop(info)
+    return f"Docker {info.get('ServerVersion')} ({info.get('OperatingSystem')})"
+
+
+def check_dockerd(p: _Probe) -> str:
+    if p.desktop:
+        return "Docker Desktop: the daemon runs outside this distro"
+    if p.systemd:
+        out = p.sh("systemctl is-active docker")
+        state = out.stdout.strip() or f"exit {out.rc}"
+        if state != "active":
+            raise Failed(
+                "Docker daemon is not active",
+                "`systemctl is-active docker` = active",
+                state,
+                p.hint(
+                    "systemctl status docker --no-pager; journalctl -u docker -n 50 "
+                    "--no-pager; systemctl start docker"
+                ),
+            )
+        return "systemctl is-active docker: active"
+    out = p.sh(
+        "if [ -x /etc/init.d/docker ]; then service docker status >/dev/null 2>&1; "
+        'echo "service=$?"; fi; echo "pid=$(pidof dockerd || true)"'
+    )
+    values = dict(line.split("=", 1) for line in out.stdout.splitlines() if "=" in line)
+    pid, service = values.get("pid", "").strip(), values.get("service")
+    if not pid:
+        found = "no dockerd process" + (
+            f"; `service docker status` exit {service}" if service is not None else ""
+        )
+        raise Failed(
+            "Docker daemon is not running (no systemd: started by `service docker start`)",
+            "a live dockerd process",
+            found,
+            p.hint("service docker start; tail -n 50 /var/log/docker.log"),
+        )
+    return f"dockerd pid {pid}" + (f", service docker status exit {service}" if service else "")
+
+
+# -- nvidia-runtime --------------------------------------------------------------------------
+
+
+def _desktop_skip(p: _Probe) -> None:
+    if p.desktop:
+        raise Skipped("Docker Desktop carries GPU support: no toolkit on this distro")
+
+
+def check_daemon_json(p: _Probe) -> str:
+    _desktop_skip(p)
+    out = p.sh(f"cat {hp.DAEMON_JSON}")
+    text = out.stdout if out.rc == 0 else None
+    configure = p.hint(f"nvidia-ctk runtime configure --runtime=docker && {p.restart_docker()}")
+    try:
+        daemon = hp.parse_daemon_json(text)
+    except hp.ParseError as exc:
+        raise Failed("daemon.json is unreadable", "valid JSON", str(exc), configure) from None
+    runtimes = hp.daemon_runtimes(daemon)
+    if "nvidia" not in runtimes:
+        raise Failed(
+            "the nvidia runtime is not configured",
+            f'"nvidia" in {hp.DAEMON_JSON} "runtimes"',
+            "no such file" if daemon is None else f"runtimes: {runtimes or 'none'}",
+            configure,
+        )
+    if p.cfg.nvidia_runtime_default and (daemon or {}).get("default-runtime") != "nvidia":
+        raise Failed(
+            "nvidia is not the default runtime (nvidia_runtime_default: true)",
+            '"default-runtime": "nvidia"',
+            repr((daemon or {}).get("default-runtime")),
+            p.hint(
+                "nvidia-ctk runtime configure --runtime=docker --set-as-default && "
+                + p.restart_docker()
+            ),
+        )
+    return f"daemon.json runtimes: {', '.join(runtimes)}"
+
+
+def check_docker_runtimes(p: _Probe) -> str:
+    _desktop_skip(p)
+    if not p.docker_ok or p.info is None:
+        raise Skipped("not run: docker info does not answer (layer docker failed)")
+    runtimes = hp.info_runtimes(p.info)
+    if "nvidia" not in runtimes:
+        raise Failed(
+            "dockerd does not know the nvidia runtime",
+            '"nvidia" in `docker info` Runtimes',
+            f"Runtimes: {', '.join(runtimes) or 'none'}",
+            p.hint(
+                f"{p.restart_docker()}  # reloads daemon.json; if it has no nvidia entry: "
+                "nvidia-ctk runtime configure --runtime=docker"
+            ),
+        )
+    return f"docker info Runtimes: {', '.join(runtimes)}"
+
+
+def check_toolkit_packages(p: _Probe) -> str:
+    _desktop_skip(p)
+    pkgs = " ".join(hp.TOOLKIT_PACKAGES)
+    out = p.sh(f"dpkg-query -W -f='${{Package}}\\t${{Version}}\\t${{db:Status-Abbrev}}\\n' {pkgs}")
+    installed = hp.parse_dpkg(out.stdout)
+    pin = p.cfg.nvidia_toolkit_version
+    problems = hp.package_problems(installed, pin)
+    if problems:
+        specs = " ".join(f"{pkg}={pin}" if pin else pkg for pkg in hp.TOOLKIT_PACKAGES)
+        raise Failed(
+            "NVIDIA Container Toolkit packages are not as configured",
+            f"{', '.join(hp.TOOLKIT_PACKAGES)} installed" + (f" at {pin}" if pin else ""),
+            "; ".join(problems),
+            p.hint(f"apt-get install -y --allow-downgrades {specs}") + f"  (or {p.redeploy})",
+        )
+    versions = sorted(set(installed[k] for k in hp.TOOLKIT_PACKAGES))
+    return f"4 toolkit packages at {', '.join(versions)}" + (" (pinned)" if pin else "")
+
+
+# -- container -------------------------------------------------------------------------------
+
+
+def expected_hash(p: _Probe, svc: Any) -> str:
+    """The config-hash label deploy/tgi_services.py puts on the container, computed the same
+    way: this machine's secrets, systemd or docker supervisor, host GPU count."""
+    from deploy.render import render_service, secrets_digest
+
+    rendered = render_service(
+        p.name,
+        p.cfg,
+        svc,
+        "systemd" if p.systemd else "docker",
+        host_gpu_count=p.gpu_count or None,
+        secrets_digest=secrets_digest(svc, p.settings.environ),
+    )
+    return rendered.config_hash
+
+
+def _need_docker(p: _Probe) -> None:
+    if not p.docker_ok:
+        raise Skipped("not run: docker info does not answer (layer docker failed)")
+
+
+def check_running(p: _Probe, svc: Any) -> str:
+    _need_docker(p)
+    c = p.containers.get(svc.name)
+    if c is None:
+        raise Failed(
+            f"container {svc.name} does not exist",
+            f"container {svc.name} running",
+            "no such container",
+            p.redeploy,
+        )
+    if not c.running:
+        unit = f"; systemctl status tgi-{svc.name}.service --no-pager" if p.systemd else ""
+        raise Failed(
+            f"container {svc.name} is not running",
+            "State.Running = true",
+            f"status {c.status}, exit code {c.exit_code}",
+            p.hint(f"docker logs --tail 50 {svc.name}{unit}"),
+        )
+    return f"running since {c.started_at}"
+
+
+def check_config_hash(p: _Probe, svc: Any) -> str:
+    from deploy.render import LABEL_HASH
+
+    _need_docker(p)
+    c = p.containers.get(svc.name)
+    if c is None:
+        raise Skipped("not run: no container")
+    want = expected_hash(p, svc)
+    have = hp.drift(want, c.labels, LABEL_HASH)
+    if have is not None:
+        raise Failed(
+            f"container {svc.name} drifted from the deployed config (recreated or changed by "
+            "hand, or the inventory/secrets changed since the deploy)",
+            f"{LABEL_HASH}={want[:16]}...",
+            f"{LABEL_HASH}={have[:16]}..." if have != "label missing" else have,
+            p.redeploy,
+        )
+    return f"{LABEL_HASH} matches ({want[:12]})"
+
+
+def check_restarts(p: _Probe, svc: Any, second: dict[str, hp.ContainerInfo | None]) -> str:
+    _need_docker(p)
+    first = p.containers.get(svc.name)
+    if first is None:
+        raise Skipped("not run: no container")
+    what = hp.restart_climb(first, second.get(svc.name))
+    if what is not None:
+        raise Failed(
+            f"container {svc.name} is restarting",
+            f"no restart within {p.settings.restart_window_s:g}s",
+            what,
+            p.hint(f"docker logs --tail 50 {svc.name}"),
+        )
+    return f"stable over {p.settings.restart_window_s:g}s (RestartCount {first.restart_count})"
+
+
+def check_port(p: _Probe, svc: Any) -> str:
+    _need_docker(p)
+    spec = hp.socket_spec(str(svc.bind), int(svc.port))
+    if not p.host.socket(spec).is_listening:
+        raise Failed(
+            f"nothing listens on {svc.bind}:{svc.port}",
+            f"{spec} listening (docker -p {svc.bind}:{svc.port}:80)",
+            "not listening",
+            p.hint(f"docker port {svc.name}; ss -ltnp | grep :{svc.port}"),
+        )
+    return f"{spec} listening"
+
+
+def check_env_file(p: _Probe, svc: Any) -> str:
+    from deploy.render import ENV_FILE, ENV_FILE_MODE
+
+    path = posixpath.join(p.cfg.service_dir(svc), ENV_FILE)
+    f = p.host.file(path)
+    if not f.exists:
+        raise Failed("env file missing", f"{path} present", "no such file", p.redeploy)
+    mode, user, group = f.mode, f.user, f.group
+    if mode != ENV_FILE_MODE or user != "root" or group != "root":
+        fix = []
+        if mode != ENV_FILE_MODE:
+            fix.append(f"chmod 600 {path}")
+        if (user, group) != ("root", "root"):
+            fix.append(f"chown root:root {path}")
+        raise Failed(
+            "env file (holds the HF token / API key) is not private",
+            f"{hp.mode_text(ENV_FILE_MODE)} root:root",
+            f"{hp.mode_text(mode)} {user}:{group}",
+            p.hint(" && ".join(fix)),
+        )
+    return f"{path} 0600 root:root"
+
+
+# -- host ------------------------------------------------------------------------------------
+
+
+def check_disk(p: _Probe, volume: str) -> str:
+    q = shlex.quote(volume)
+    out = p.sh(f'd={q}; while [ ! -e "$d" ]; do d=$(dirname "$d"); done; df -Pk "$d"')
+    avail, mount = hp.parse_df_avail_bytes(out.stdout)
+    need = p.settings.min_free_gb * 1e9
+    gb = avail / 1e9
+    if avail < need:
+        raise Failed(
+            f"low disk on the model volume {volume}",
+            f">= {p.settings.min_free_gb:g} GB free",
+            f"{gb:.1f} GB free on {mount}",
+            p.hint(f"df -h {q}; du -sh {q}/*; docker system df"),
+        )
+    return f"{gb:.1f} GB free on {mount} (min {p.settings.min_free_gb:g} GB)"
+
+
+def check_gpus(p: _Probe, svc: Any) -> str:
+    if p.cfg.cpu_mode:
+        raise Skipped("CPU mode (host gpus: none): no GPU to check")
+    ids = svc.gpu_ids(p.cfg)
+    if ids == []:
+        raise Skipped(f"service {svc.name} has gpus: none")
+    _need_docker(p)
+    c = p.containers.get(svc.name)
+    if c is None or not c.running:
+        raise Skipped("not run: container not running")
+    want = p.gpu_count if ids is None else len(ids)
+    out = p.sh(f"docker exec {shlex.quote(svc.name)} nvidia-smi -L")
+    have = hp.count_gpu_lines(out.stdout)
+    if out.rc != 0 or want is None or have != want:
+        said = (out.stderr or out.stdout).strip().splitlines()
+        raise Failed(
+            f"GPUs inside {svc.name} do not match",
+            f"{want if want is not None else 'the host GPUs'} GPU(s) in `nvidia-smi -L` "
+            "inside the container",
+            f"{have} GPU(s)" + (f"; exit {out.rc}: {said[-1] if said else ''}" if out.rc else ""),
+            p.hint(
+                f"docker exec {svc.name} nvidia-smi -L; nvidia-smi -L; "
+                "docker info --format '{{json .Runtimes}}'"
+            ),
+        )
+    return f"{have} GPU(s) visible inside the container"
+
+
+def _host_gpu_count(p: _Probe) -> int | None:
+    if p.cfg.cpu_mode:
+        return None
+    out = p.sh(
+        "smi=$(command -v nvidia-smi 2>/dev/null || echo " + WSL_NVIDIA_SMI + "); "
+        '"$smi" --query-gpu=index --format=csv,noheader'
+    )
+    if out.rc != 0:
+        return None
+    return hp.count_gpu_indexes(out.stdout) or None
+
+
+# -- run -------------------------------------------------------------------------------------
+
+
+def run_host(
+    name: str, cfg: Any, conn: Connection, settings: HostCheckSettings, workdir: str | None = None
+) -> HostReport:
+    start = time.monotonic()
+    report = HostReport(host=name, connection=conn.describe())
+    try:
+        host = testinfra_host(conn, workdir)
+    except Exception as exc:
+        report.checks.append(
+            HostCheck("connection", "connect", FAILED, 0.0, f"cannot set up testinfra: {exc}")
+        )
+        return report
+    p = _Probe(name, cfg, host, conn, settings)
+    services = p.services()
+    conn_check = _timed(report, "connection", "connect", lambda: check_connection(p))
+    if conn_check.status == FAILED:
+        for layer in LAYERS[1:]:
+            report.checks.append(
+                HostCheck(layer, "all", SKIPPED, 0.0, "not run: host not reachable")
+            )
+        report.duration_s = time.monotonic() - start
+        return report
+
+    # docker info first: it tells whether this is Docker Desktop
+    info = _timed(report, "docker", "docker_info", lambda: check_docker_info(p))
+    daemon = _timed(report, "docker", "dockerd", lambda: check_dockerd(p))
+    report.checks[-2:] = [daemon, info]  # reported daemon first
+
+    _timed(report, "nvidia-runtime", "daemon_json", lambda: check_daemon_json(p))
+    _timed(report, "nvidia-runtime", "docker_runtimes", lambda: check_docker_runtimes(p))
+    _timed(report, "nvidia-runtime", "toolkit_packages", lambda: check_toolkit_packages(p))
+
+    p.gpu_count = _host_gpu_count(p)
+    second: dict[str, hp.ContainerInfo | None] = {}
+    if p.docker_ok and services:
+        p.containers = p.inspect()
+        if any(c is not None and c.running for c in p.containers.values()):
+            time.sleep(settings.restart_window_s)
+        second = p.inspect()
+    for svc in services:
+        _timed(report, "container", "running", lambda s=svc: check_running(p, s), svc.name)
+        _timed(report, "container", "config_hash", lambda s=svc: check_config_hash(p, s), svc.name)
+        _timed(
+            report, "container", "restarts", lambda s=svc: check_restarts(p, s, second), svc.name
+        )
+        _timed(report, "container", "port", lambda s=svc: check_port(p, s), svc.name)
+        _timed(report, "container", "env_file", lambda s=svc: check_env_file(p, s), svc.name)
+
+    for volume in sorted({str(s.volume) for s in services}):
+        _timed(report, "host", f"disk_free {volume}", lambda v=volume: check_disk(p, v))
+    for svc in services:
+        _timed(report, "host", "gpus", lambda s=svc: check_gpus(p, s), svc.name)
+    report.duration_s = time.monotonic() - start
+    return report
+
+
+def inventory_hosts(
+    inventory: str, only: list[str] | None = None, local: bool = False
+) -> list[tuple[str, Any, Connection]]:
+    """(name, HostConfig, Connection) of the inventory's hosts (``only``: these names)."""
+    from deploy.config import validate_inventory
+    from smoke.hostchecks_connect import connection_from_data
+    from smoke.targets import TargetConfigError, load_inventory_hosts
+
+    hosts = load_inventory_hosts(inventory)
+    try:
+        configs = validate_inventory(hosts)
+    except Exception as exc:
+        raise TargetConfigError(f"--inventory {inventory}: invalid config:\n{exc}") from exc
+    data = dict(hosts)
+    unknown = sorted(set(only or []) - set(configs))
+    if unknown:
+        raise TargetConfigError(
+            f"--host {', '.join(unknown)}: not in {inventory} (hosts: {', '.join(configs)})"
+        )
+    return [
+        (name, cfg, connection_from_data(name, data[name], local=local))
+        for name, cfg in configs.items()
+        if not only or name in only
+    ]
+
+
+def run_hosts(
+    hosts: list[tuple[str, Any, Connection]],
+    settings: HostCheckSettings,
+    concurrency: int = 8,
+    workdir: str | None = None,
+) -> list[HostReport]:
+    """Host checks of every (name, HostConfig, Connection), hosts concurrently."""
+    if not hosts:
+        return []
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="tgi-hostchecks-") as tmp:
+        wd = workdir or tmp
+        with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(hosts)))) as pool:
+            return list(pool.map(lambda h: run_host(h[0], h[1], h[2], settings, wd), hosts))
