@@ -6,6 +6,8 @@ Exit codes: 0 every check passed, 1 a check failed, 2 usage or configuration err
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import os
 import sys
 
 from smoke.checks import CHECK_NAMES
@@ -60,6 +62,41 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="pyinfra inventory (e.g. inventories/gpu.py): every present TGI service of every host",
     )
+    hc = p.add_argument_group(
+        "host checks (testinfra, with --inventory): docker -> nvidia-runtime -> container -> host"
+    )
+    hc.add_argument(
+        "--host-checks",
+        action="store_true",
+        help="check each host over pyinfra's SSH settings before the HTTP checks",
+    )
+    hc.add_argument(
+        "--host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="only this inventory host (repeat); host and HTTP checks",
+    )
+    hc.add_argument(
+        "--local",
+        action="store_true",
+        help="run on the host itself (testinfra local://, e.g. inside WSL): needs one --host",
+    )
+    hc.add_argument("--no-http", action="store_true", help="host checks only, no HTTP smoke checks")
+    hc.add_argument(
+        "--min-free-gb",
+        type=_positive(float),
+        default=float(os.environ.get("TGI_SMOKE_MIN_FREE_GB", "20")),
+        metavar="GB",
+        help="free disk required on the model volume ($TGI_SMOKE_MIN_FREE_GB, 20)",
+    )
+    hc.add_argument(
+        "--restart-window",
+        type=_positive(float),
+        default=3.0,
+        metavar="S",
+        help="seconds between the two restart-count samples (3)",
+    )
     p.add_argument(
         "--json", metavar="PATH", help="write the report as JSON (smoke/report-schema.json)"
     )
@@ -84,6 +121,25 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _local_target(t: Target) -> Target:
+    if t.ssh is None:
+        return t
+    bind = "127.0.0.1" if t.remote_bind in (None, "localhost") else str(t.remote_bind)
+    address = f"[{bind}]" if ":" in bind else bind
+    return dataclasses.replace(t, url=f"http://{address}:{t.remote_port}", ssh=None)
+
+
+def check_host_args(args: argparse.Namespace) -> None:
+    if (args.host_checks or args.host or args.local or args.no_http) and not args.inventory:
+        raise TargetConfigError("--host-checks/--host/--local/--no-http need --inventory")
+    if args.local and len(args.host) != 1:
+        raise TargetConfigError("--local checks the machine it runs on: give exactly one --host")
+    if args.no_http and not args.host_checks:
+        raise TargetConfigError("--no-http leaves nothing to run without --host-checks")
+    if args.no_http and args.url:
+        raise TargetConfigError("--no-http and --url contradict each other")
+
+
 def collect_targets(args: argparse.Namespace) -> list[Target]:
     if not args.url and (args.model_id or args.api_key_env or args.no_semantic):
         raise TargetConfigError(
@@ -97,7 +153,12 @@ def collect_targets(args: argparse.Namespace) -> list[Target]:
             args.url, args.model_id, args.api_key_env, not args.no_semantic
         )
     if args.inventory:
-        targets += targets_from_inventory(args.inventory)
+        inv = targets_from_inventory(args.inventory)
+        if args.host:
+            inv = [t for t in inv if t.host in args.host]
+        if args.local:  # on the host itself: services are reached directly, no tunnel
+            inv = [_local_target(t) for t in inv]
+        targets += inv
     names = [t.name for t in targets]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
@@ -112,16 +173,38 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # argparse: --help exits 0, usage errors exit 2
         return int(exc.code or 0)
     try:
-        targets = collect_targets(args)
+        check_host_args(args)
+        targets = [] if args.no_http else collect_targets(args)
+        hosts = []
+        if args.host_checks:
+            from smoke.hostchecks import inventory_hosts
+
+            hosts = inventory_hosts(args.inventory, args.host, local=args.local)
     except TargetConfigError as exc:
         print(f"tgi-smoke: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
 
+    import time
+    from datetime import datetime, timezone
+
     from smoke.report import print_report, write_json, write_junit
     from smoke.runner import run
 
+    started_at, start = datetime.now(timezone.utc), time.monotonic()
+    host_reports = []
+    if hosts:
+        from smoke.hostchecks import HostCheckSettings, run_hosts
+
+        host_settings = HostCheckSettings(
+            min_free_gb=args.min_free_gb,
+            restart_window_s=args.restart_window,
+            inventory=args.inventory,
+        )
+        host_reports = run_hosts(hosts, host_settings, concurrency=args.concurrency)
     settings = Settings(ready_timeout=args.ready_timeout, timeout=args.timeout)
     report = run(targets, settings, concurrency=args.concurrency)
+    report.hosts = host_reports
+    report.started_at, report.duration_s = started_at, time.monotonic() - start
     print_report(report)
     try:
         if args.json:

@@ -24,7 +24,11 @@ REPO = Path(__file__).resolve().parents[2]
 def lab_env() -> dict[str, str]:
     """The control machine's environment for the lab: the API key the lab inventory names."""
     env = dict(os.environ)
-    env.setdefault("TGI_LAB_API_KEY", "lab-" + secrets.token_hex(12))
+    key_file = lab.state_dir() / "api_key"  # stable across runs: a new key would recreate
+    if not key_file.exists():
+        key_file.touch(mode=0o600)
+        key_file.write_text("lab-" + secrets.token_hex(12))
+    env.setdefault("TGI_LAB_API_KEY", key_file.read_text().strip())
     env.setdefault("TGI_LAB_STATE_DIR", str(lab.state_dir()))
     return env
 

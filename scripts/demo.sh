@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The main job on the embedded default: bring up the container lab, deploy it with the real
+# `pyinfra inventories/lab.py deploy/main.py` over SSH, and run the smoke suite against every
+# deployed service. Ends with the smoke results table.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+bash scripts/setup.sh
+exec .venv/bin/tgi-lab demo "$@"
