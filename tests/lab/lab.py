@@ -152,13 +152,16 @@ def _on_network(client: docker.DockerClient, alias: str) -> dict:
     return {"network": NETWORK, "networking_config": {NETWORK: endpoint}}
 
 
-def _running(client: docker.DockerClient, name: str):
+def _running(client: docker.DockerClient, name: str, mount: tuple[str, Path] | None = None):
+    """The running container ``name``, or None (a stopped one, or one that mounts another
+    checkout's state, as ``mount=(destination, source)`` tells, is removed)."""
     try:
         c = client.containers.get(name)
     except docker.errors.NotFound:
         return None
-    if c.status != "running":
-        c.remove(force=True)
+    sources = {m["Destination"]: m.get("Source") for m in c.attrs.get("Mounts", [])}
+    if c.status != "running" or (mount and sources.get(mount[0]) != str(mount[1])):
+        c.remove(force=True, v=True)
         return None
     return c
 
@@ -191,7 +194,7 @@ def _ensure_mirror(sdir: Path):
 
 
 def _ensure_infra(client: docker.DockerClient, sdir: Path):
-    infra = _running(client, INFRA_NAME)
+    infra = _running(client, INFRA_NAME, mount=("/srv/www", sdir / "www"))
     if infra is None:
         _log("starting infra (apt cache, registry, NVIDIA mirror stand-in)")
         infra = client.containers.run(
@@ -227,7 +230,8 @@ def _push_standin(client: docker.DockerClient, registry_local: str) -> None:
 def _start_host(client: docker.DockerClient, spec: HostSpec, sdir: Path, fresh: bool) -> LabHost:
     cname = f"tgi-{spec.name}"
     image = images.ensure_host_image(spec.kind, client)
-    container = None if fresh else _running(client, cname)
+    keys = ("/root/.ssh/authorized_keys", sdir / "ssh" / "authorized_keys")
+    container = None if fresh else _running(client, cname, mount=keys)
     if container is not None and container.image.id != client.images.get(image).id:
         container = None  # the host image changed: start this host again, bare
     if container is None:
