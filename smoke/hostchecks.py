@@ -19,6 +19,7 @@ Every failure names what was expected, what was found and the next command to ru
 
 from __future__ import annotations
 
+import json
 import os
 import posixpath
 import shlex
@@ -26,6 +27,7 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from smoke import hostchecks_parse as hp
@@ -177,9 +179,7 @@ def check_connection(p: _Probe) -> str:
             str(getattr(exc.args[0], "stderr", exc)).strip() or "ssh exited 255",
             f"ssh -v {p.conn.ssh.hostname if p.conn.ssh else 'localhost'} true",
         ) from None
-    from deploy.facts import parse_systemd_pid1
-
-    p.systemd = parse_systemd_pid1(out.stdout.splitlines())
+    p.systemd = hp.systemd_pid1(out.stdout)
     return f"{p.conn.describe()}; supervisor: {'systemd' if p.systemd else 'no systemd (docker)'}"
 
 
@@ -562,7 +562,13 @@ def inventory_hosts(
     from smoke.hostchecks_connect import connection_from_data
     from smoke.targets import TargetConfigError, load_inventory_hosts
 
-    hosts = load_inventory_hosts(inventory)
+    if inventory.endswith(".json"):  # `python -m smoke.inventory_loader INV > hosts.json`
+        try:
+            hosts = [(n, d) for n, d in json.loads(Path(inventory).read_text())]
+        except (OSError, ValueError) as exc:
+            raise TargetConfigError(f"--inventory {inventory}: {exc}") from exc
+    else:
+        hosts = load_inventory_hosts(inventory)
     try:
         configs = validate_inventory(hosts)
     except Exception as exc:
@@ -595,3 +601,61 @@ def run_hosts(
         wd = workdir or tmp
         with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(hosts)))) as pool:
             return list(pool.map(lambda h: run_host(h[0], h[1], h[2], settings, wd), hosts))
+
+
+def _main(argv: list[str] | None = None) -> int:
+    """``python -m smoke.hostchecks``: host checks alone, plain text, for a host that has only
+    python3 + testinfra, pydantic and jinja2 (no pyinfra, no rich): ``--inventory`` may be the
+    JSON ``python -m smoke.inventory_loader INVENTORY`` prints on the control machine."""
+    import argparse
+    import sys
+
+    from smoke.targets import TargetConfigError
+
+    ap = argparse.ArgumentParser(prog="python -m smoke.hostchecks")
+    ap.add_argument("--inventory", required=True, help="pyinfra inventory or its hosts JSON")
+    ap.add_argument("--host", action="append", default=[], help="only this host (repeat)")
+    ap.add_argument("--local", action="store_true", help="testinfra local:// (needs one --host)")
+    ap.add_argument(
+        "--min-free-gb", type=float, default=float(os.environ.get("TGI_SMOKE_MIN_FREE_GB", "20"))
+    )
+    ap.add_argument("--restart-window", type=float, default=3.0)
+    ap.add_argument("--json", metavar="PATH", help="write [{host, checks}] as JSON ('-': stdout)")
+    args = ap.parse_args(argv)
+    if args.local and len(args.host) != 1:
+        print("--local checks the machine it runs on: give exactly one --host", file=sys.stderr)
+        return 2
+    try:
+        hosts = inventory_hosts(args.inventory, args.host, local=args.local)
+    except TargetConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    settings = HostCheckSettings(args.min_free_gb, args.restart_window, args.inventory)
+    reports = run_hosts(hosts, settings)
+    for r in reports:
+        print(f"== {r.host} ({r.connection}): first failing layer: {r.first_failing_layer()}")
+        for c in r.checks:
+            print(f"  [{c.status:7}] {c.layer:14} {c.label}: {c.message}")
+    if args.json:
+        data = json.dumps(
+            [
+                {
+                    "host": r.host,
+                    "connection": r.connection,
+                    "passed": r.passed,
+                    "first_failing_layer": r.first_failing_layer(),
+                    "checks": [c.__dict__ for c in r.checks],
+                }
+                for r in reports
+            ],
+            indent=2,
+        )
+        if args.json == "-":
+            print(data)
+        else:
+            Path(args.json).write_text(data + "\n")
+    return 0 if all(r.passed for r in reports) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(_main())

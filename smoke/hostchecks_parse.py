@@ -23,6 +23,15 @@ class ParseError(Exception):
     pass
 
 
+def systemd_pid1(text: str) -> bool:
+    """``pid1_comm=...`` / ``sd_booted=yes|no`` lines -> systemd is PID 1 (same test as
+    deploy/facts.py ``parse_systemd_pid1``, kept here so the checks need no pyinfra)."""
+    values = dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
+    booted = values.get("sd_booted", "").strip() == "yes"
+    comm = values.get("pid1_comm", "").strip()
+    return booted and (not comm or comm == "systemd")
+
+
 def parse_daemon_json(text: str | None) -> dict[str, Any] | None:
     """daemon.json text -> dict; None when the file is absent; an empty file is ``{}``."""
     if text is None:
