@@ -33,14 +33,7 @@ def _docker(*args: str, check: bool = True) -> subprocess.CompletedProcess:
     return subprocess.run(["docker", *args], capture_output=True, text=True, check=check)
 
 
-def _have_image() -> bool:
-    try:
-        return _docker("image", "inspect", IMAGE, check=False).returncode == 0
-    except FileNotFoundError:
-        return False
-
-
-pytestmark = pytest.mark.skipif(not _have_image(), reason=f"needs Docker and {IMAGE}")
+pytestmark = pytest.mark.usefixtures("lab_base_image")
 
 
 def _systemd_pid1() -> bool:

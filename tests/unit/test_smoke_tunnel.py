@@ -23,14 +23,7 @@ IMAGE = "tgi-lab/base:bookworm"
 MODEL = "org/tunnelled-model"
 
 
-def _docker_ok() -> bool:
-    if not shutil.which("docker") or not shutil.which("ssh-keygen"):
-        return False
-    probe = subprocess.run(["docker", "image", "inspect", IMAGE], capture_output=True)
-    return probe.returncode == 0
-
-
-needs_lab_image = pytest.mark.skipif(not _docker_ok(), reason=f"docker or image {IMAGE} missing")
+needs_lab_image = pytest.mark.usefixtures("lab_base_image")
 
 START = (
     "mkdir -p /root/.ssh /run/sshd && cp /key.pub /root/.ssh/authorized_keys "
