@@ -4,5 +4,8 @@
 # deployed service. Ends with the smoke results table.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+if [[ ${EUID} -ne 0 ]]; then  # apt-get and the Docker Engine need root
+  exec sudo -E bash "$0" "$@"
+fi
 bash scripts/setup.sh
 exec .venv/bin/tgi-lab demo "$@"

@@ -3,6 +3,9 @@
 # systemd, sshd, apt and pyinfra against container hosts). `.ci/run` runs exactly this.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+if [[ ${EUID} -ne 0 ]]; then  # apt-get and the Docker Engine need root
+  exec sudo -E bash "$0" "$@"
+fi
 bash scripts/setup.sh
 
 echo "[test] ruff"

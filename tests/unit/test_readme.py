@@ -23,7 +23,7 @@ def test_readme_variables_table_matches_the_config_model():
 def test_readme_opens_with_the_two_commands_and_ci_runs_the_second():
     first_block = re.search(r"```bash\n(.*?)```", README, re.S).group(1)
     commands = [line.split("#")[0].strip() for line in first_block.splitlines() if line.strip()]
-    assert commands == ["sudo bash scripts/demo.sh", "sudo bash scripts/test.sh"]
+    assert commands == ["bash scripts/demo.sh", "bash scripts/test.sh"]
     ci = (REPO / ".ci/run").read_text()
     assert "scripts/test.sh" in ci
     for script in ("scripts/demo.sh", "scripts/test.sh", "scripts/setup.sh"):
