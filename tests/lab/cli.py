@@ -44,6 +44,13 @@ def smoke_cmd(*extra: str) -> list[str]:
 
 def demo(fresh: bool) -> int:
     lab.up(fresh=fresh)
+    print(
+        "\n[lab] stand-ins in this run: the GPU (CPU mode, gpus: none), NVIDIA's apt repository "
+        "and packages (tests/lab/nvidia_mirror), TGI itself (tests/lab/tgi_standin) and the WSL "
+        "kernel (lab-wsl-1 carries WSL's markers). Real: Debian, systemd, sshd, apt with signed "
+        "repositories, Docker Engine, the registry, pyinfra over SSH, the smoke clients.",
+        flush=True,
+    )
     env = lab_env()
     print("\n[lab] deploying: " + " ".join(pyinfra_cmd()), flush=True)
     rc = subprocess.run(pyinfra_cmd(), cwd=REPO, env=env).returncode
@@ -51,14 +58,7 @@ def demo(fresh: bool) -> int:
         print(f"[lab] pyinfra failed with exit code {rc}", file=sys.stderr)
         return rc
     print("\n[lab] smoke suite: " + " ".join(smoke_cmd()), flush=True)
-    rc = subprocess.run(smoke_cmd(), cwd=REPO, env=env).returncode
-    print(
-        "\n[lab] stand-ins in this run: the GPU (CPU mode, gpus: none), NVIDIA's apt repository "
-        "and packages (tests/lab/nvidia_mirror), TGI itself (tests/lab/tgi_standin) and the WSL "
-        "kernel (lab-wsl-1 carries WSL's markers). Real: Debian, systemd, sshd, apt with signed "
-        "repositories, Docker Engine, the registry, pyinfra over SSH, the smoke clients."
-    )
-    return rc
+    return subprocess.run(smoke_cmd(), cwd=REPO, env=env).returncode
 
 
 def main(argv: list[str] | None = None) -> int:
