@@ -44,6 +44,7 @@ NVIDIA_REPO_URL = f"http://{MIRROR_HOST}:8000/libnvidia-container"
 TGI_REPOSITORY = "huggingface/text-generation-inference"
 TGI_TAG = "3.3.7"
 LABEL = "tgi-lab.role"
+STATE_LABEL = "tgi-lab.state"  # the state directory a host belongs to (several labs may share)
 CACHE_VOLUMES = {
     "tgi-lab-acng": "/var/cache/apt-cacher-ng",
     "tgi-lab-registry": "/var/lib/docker-registry",
@@ -242,7 +243,7 @@ def _start_host(client: docker.DockerClient, spec: HostSpec, sdir: Path, fresh: 
             name=cname,
             hostname=spec.name,
             detach=True,
-            labels={LABEL: "host", "tgi-lab.kind": spec.kind},
+            labels={LABEL: "host", "tgi-lab.kind": spec.kind, STATE_LABEL: str(sdir)},
             **_on_network(client, spec.name),
             # --privileged fails on these machines (SYS_RESOURCE is missing): all the rest.
             cap_add=["ALL"],
@@ -325,8 +326,21 @@ def up(hosts: list[HostSpec] | None = None, fresh: bool = False) -> LabState:
 
 
 def down(purge: bool = False) -> None:
-    """Remove the lab's containers. Caches (apt, registry, images) stay unless ``purge``."""
+    """Remove this lab's hosts (those of this state directory); the shared infra and network
+    go when no other lab's hosts remain. Caches (apt, registry, images) stay unless ``purge``,
+    which removes every lab container, volume and image."""
     client = docker.from_env(timeout=600)
+    mine = {"label": f"{STATE_LABEL}={state_dir()}"}
+    for c in client.containers.list(all=True, filters={"label": LABEL} if purge else mine):
+        _log(f"removing {c.name}")
+        name = c.name.removeprefix("tgi-")
+        c.remove(force=True, v=True)
+        try:
+            client.volumes.get(f"tgi-lab-{name}-docker").remove(force=True)
+        except docker.errors.NotFound:
+            pass
+    if client.containers.list(all=True, filters={"label": f"{LABEL}=host"}):
+        return  # another lab's hosts still use the infra
     for c in client.containers.list(all=True, filters={"label": LABEL}):
         _log(f"removing {c.name}")
         c.remove(force=True, v=True)
