@@ -114,30 +114,6 @@ class HostPlan:
 # config helpers (HostConfig contract: docs/architecture.md)
 
 
-def _cpu_mode(cfg: Any) -> bool:
-    return bool(getattr(cfg, "cpu_mode", getattr(cfg, "gpus", "all") == "none"))
-
-
-def _service_gpu_ids(cfg: Any, svc: Any) -> list[int] | None:
-    """[] for a CPU service, None for "all", else the device ids."""
-    if hasattr(svc, "gpu_ids"):
-        return svc.gpu_ids(cfg)
-    gpus = getattr(svc, "gpus", None)
-    if gpus is None:
-        gpus = "none" if _cpu_mode(cfg) else "all"
-    if gpus == "none":
-        return []
-    if gpus == "all":
-        return None
-    if isinstance(gpus, int):
-        return list(range(gpus))
-    return list(gpus)
-
-
-def _present_services(cfg: Any) -> list[Any]:
-    return [s for s in getattr(cfg, "tgi_services", []) if getattr(s, "present", True)]
-
-
 def required_gpu_count(cfg: Any) -> tuple[int, list[str]]:
     """GPUs the host must have for its present services, and who asks for what.
 
@@ -147,10 +123,10 @@ def required_gpu_count(cfg: Any) -> tuple[int, list[str]]:
     """
     need = 0
     who: list[str] = []
-    if _cpu_mode(cfg):
+    if cfg.cpu_mode:
         return 0, who
-    for svc in _present_services(cfg):
-        ids = _service_gpu_ids(cfg, svc)
+    for svc in cfg.present_services():
+        ids = svc.gpu_ids(cfg)
         if ids == []:
             continue
         n = 1 if ids is None else max(ids) + 1
@@ -185,7 +161,7 @@ def plan_host(host_name: str, cfg: Any, facts: PreflightFacts) -> HostPlan:
     docker = facts.docker
     wsl = bool(platform.get("wsl"))
     flavour = docker.get("flavour") or "absent"
-    cpu_mode = _cpu_mode(cfg)
+    cpu_mode = cfg.cpu_mode
     source = getattr(cfg, "docker_source", "distro")
     notes: list[str] = []
 
@@ -304,7 +280,7 @@ def _check_platform(p: _Problems, platform: dict[str, Any]) -> None:
 
 
 def _check_gpus(p: _Problems, cfg: Any, facts: PreflightFacts) -> None:
-    if _cpu_mode(cfg):
+    if cfg.cpu_mode:
         return
     wsl = bool(facts.platform.get("wsl"))
     gpus = facts.gpus or {}
@@ -359,7 +335,7 @@ def _check_wsl_driver_packages(p: _Problems, cfg: Any, facts: PreflightFacts) ->
         "(libnvidia-ml.so.1: file exists)"
     )
     fix = f"`apt-get purge {' '.join(pkgs)} && apt-get autoremove` (keep the driver on Windows)"
-    if _cpu_mode(cfg):
+    if cfg.cpu_mode:
         p.warning("wsl-linux-driver", found, fix)
     else:
         p.error("wsl-linux-driver", found, fix)
