@@ -21,6 +21,7 @@ from pyinfra.facts.server import Users
 from pyinfra.operations import apt, files, server, systemd, sysvinit
 
 from deploy.config import HostConfig
+from deploy.context import DeployConfigError
 from deploy.facts import DaemonJson, WslConf
 
 DAEMON_JSON = "/etc/docker/daemon.json"
@@ -155,7 +156,10 @@ def ensure_running(cfg: HostConfig, plan, restart_if=None) -> None:
     users = host.get_fact(Users) or {}
     for user in cfg.docker_users:
         if user not in users:
-            raise ValueError(f"host {host.name}: field docker_users: user {user!r} does not exist")
+            raise DeployConfigError(
+                f"host {host.name}: field docker_users: value {user!r}: no such user on the "
+                "host; allowed: existing users (create the user first). No host was changed."
+            )
         if "docker" not in (users[user].get("groups") or []):
             server.shell(
                 name=f"Add {user} to the docker group", commands=[f"usermod -aG docker {user}"]

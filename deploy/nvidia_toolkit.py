@@ -15,7 +15,7 @@ from __future__ import annotations
 import io
 import shlex
 
-from pyinfra import host
+from pyinfra import host, logger
 from pyinfra.api import deploy
 from pyinfra.api.exceptions import OperationError
 from pyinfra.facts.files import File
@@ -153,7 +153,7 @@ def _gpu_proof(state, host, image: str, expected: int) -> None:
             f"{expected}. Check the driver (`nvidia-smi`), `nvidia-ctk --version` and "
             f"`docker info | grep -i runtimes`. Output:\n{said}"
         )
-    host.noop(f"GPU proof: {len(lines)} GPU(s) visible inside a container")
+    logger.info(f"{host.print_prefix}GPU proof: {len(lines)} GPU(s) visible inside a container")
 
 
 @deploy("GPU proof")

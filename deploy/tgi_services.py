@@ -134,7 +134,7 @@ def _ensure_service(cfg: HostConfig, plan, svc: TGIService, containers: dict, su
         if supervisor == "systemd":
             cmds.append(f"systemctl enable {unit}")
         start = server.shell(name=f"{svc.name}: (re)create container ({why})", commands=cmds)
-        need_wait = start.did_change
+        _wait_ready(cfg, svc, _if=start.did_change)
     else:
         if supervisor == "systemd":
             systemd.service(
@@ -143,19 +143,23 @@ def _ensure_service(cfg: HostConfig, plan, svc: TGIService, containers: dict, su
                 running=True,
                 enabled=True,
             )
-        healthy = host.get_fact(HttpStatus, local_url(svc) + "/health") == "200"
-        need_wait = (lambda: False) if healthy else (lambda: True)
+        # unchanged and answering: nothing to wait for (a second deploy stays at 0 changes)
+        if host.get_fact(HttpStatus, local_url(svc) + "/health") != "200":
+            _wait_ready(cfg, svc)
+
+
+def _wait_ready(cfg: HostConfig, svc: TGIService, **op_args) -> None:
     python.call(
         name=f"{svc.name}: wait until ready (/health 200, one-token /generate)",
         function=wait_ready,
         probe=Probe(
             name=svc.name,
             url=local_url(svc),
-            env_file=f"{base}/service.env",
+            env_file=f"{cfg.service_dir(svc)}/service.env",
             timeout=cfg.ready_timeout,
             api_key=bool(svc.api_key_env),
         ),
-        _if=need_wait,
+        **op_args,
     )
 
 
