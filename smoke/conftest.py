@@ -27,6 +27,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--ready-timeout", type=float, default=600.0, help="seconds to wait for /health")
     # --timeout belongs to pytest-timeout, hence the longer name here.
     g.addoption("--request-timeout", type=float, default=60.0, help="per-request deadline (s)")
+    g.addoption(
+        "--host-checks",
+        action="store_true",
+        help="with --inventory: also the testinfra host checks, one test per host and layer",
+    )
+    g.addoption("--min-free-gb", type=float, default=20.0, help="host checks: model volume free")
 
 
 def _targets(config: pytest.Config) -> list[Target]:
@@ -49,6 +55,8 @@ def _targets(config: pytest.Config) -> list[Target]:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "host_layer" in metafunc.fixturenames:
+        _parametrize_host_layers(metafunc)
     if "smoke_case" not in metafunc.fixturenames:
         return
     targets = _targets(metafunc.config)
@@ -94,3 +102,31 @@ def smoke_sessions(request: pytest.FixtureRequest):
     )
     with sessions.stack:
         yield sessions
+
+
+def _parametrize_host_layers(metafunc: pytest.Metafunc) -> None:
+    from smoke.hostchecks import LAYERS, inventory_hosts
+
+    inventory = metafunc.config.getoption("--inventory")
+    if not (inventory and metafunc.config.getoption("--host-checks")):
+        skip = pytest.mark.skip(reason="host checks need --inventory and --host-checks")
+        metafunc.parametrize("host_layer", [pytest.param(None, marks=skip, id="no-host")])
+        return
+    try:
+        names = [name for name, _, _ in inventory_hosts(inventory)]
+    except TargetConfigError as exc:
+        raise pytest.UsageError(str(exc)) from exc
+    cases = [(h, layer) for h in names for layer in LAYERS]
+    metafunc.parametrize("host_layer", cases, ids=[f"{h}::{layer}" for h, layer in cases])
+
+
+@pytest.fixture(scope="session")
+def host_reports(request: pytest.FixtureRequest):
+    """Every host's checks, run once (hosts concurrently), by host name."""
+    from smoke.hostchecks import HostCheckSettings, inventory_hosts, run_hosts
+
+    inventory = request.config.getoption("--inventory")
+    settings = HostCheckSettings(
+        min_free_gb=request.config.getoption("--min-free-gb"), inventory=inventory
+    )
+    return {r.host: r for r in run_hosts(inventory_hosts(inventory), settings)}

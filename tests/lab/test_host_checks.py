@@ -237,3 +237,15 @@ def test_local_backend_inside_a_lab_host(deployed_lab) -> None:
     supervisor = {h: r["checks"][0]["message"] for h, r in results.items()}
     assert "supervisor: systemd" in supervisor[LINUX]
     assert "no systemd" in supervisor[WSL]
+
+
+def test_pytest_front_end_runs_one_test_per_host_and_layer(deployed_lab):
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "smoke", "--inventory", "inventories/lab.py",
+         "--host-checks", "--min-free-gb", "0.1", "-k", "test_host_layer", "-q",
+         "-p", "no:cacheprovider"],
+        cwd=REPO, env=lab_env(), capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    # 3 hosts x 5 layers (connection, docker, nvidia-runtime, container, host)
+    assert "15 passed" in proc.stdout, proc.stdout[-2000:]

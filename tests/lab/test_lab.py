@@ -275,3 +275,18 @@ def test_gpu_host_without_driver_fails_preflight_naming_the_fix(deployed_lab):
     assert "lab-linux-2" in run.output and "driver" in run.output.lower()
     assert "gpus: none" in run.output, "the fix (or CPU mode) must be named"
     assert container_ids(deployed_lab) == before
+
+
+def test_docker_users_join_the_docker_group_and_unknown_users_are_refused(deployed_lab):
+    lab.exec_on(deployed_lab, "lab-linux-2", "id mlops >/dev/null 2>&1 || useradd -m mlops")
+    try:
+        run = run_deploy({"lab-linux-2": {"docker_users": ["mlops"]}})
+        assert_ok(run, "deploy with docker_users")
+        assert "docker" in ssh_host(deployed_lab, "lab-linux-2").user("mlops").groups
+        again = run_deploy({"lab-linux-2": {"docker_users": ["mlops"]}})
+        assert again.totals()["changed"] == 0, again.output[-3000:]
+        bad = run_deploy({"lab-linux-2": {"docker_users": ["nobody-here"]}})
+        assert bad.returncode != 0
+        assert "field docker_users: value 'nobody-here'" in bad.output
+    finally:
+        lab.exec_on(deployed_lab, "lab-linux-2", "userdel -r mlops 2>/dev/null || true")
