@@ -195,6 +195,15 @@ def test_run_timed_measures_wall_exit_code_and_peak_rss():
     assert t.max_rss_kb >= 64 * 1024
 
 
+def test_run_timed_rss_is_the_commands_own_not_the_parents():
+    ballast = bytearray(300 * 1024 * 1024)  # this process: > 300 MiB resident
+    ballast[::4096] = b"x" * len(ballast[::4096])
+    t = run_timed([sys.executable, "-c", "pass"])
+    assert t.returncode == 0
+    assert t.max_rss_kb < 100 * 1024, t.max_rss_kb
+    del ballast
+
+
 @pytest.mark.parametrize("n", [0, 9])
 def test_bench_host_count_is_bounded(n):
     from bench.lab_hosts import host_names
