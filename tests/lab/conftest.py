@@ -102,8 +102,10 @@ def lab_state():
 
 @pytest.fixture(scope="session")
 def deployed_lab(lab_state):
-    """The lab after a first, real deploy (fails the session with pyinfra's output)."""
-    os.environ.update(HF_TOKEN=HF_TOKEN_CANARY, TGI_LAB_API_KEY=API_KEY)
+    """The lab after a first, real deploy (fails the session with pyinfra's output).
+
+    The deploy's secrets (HF_TOKEN canary, API key) are in ``lab_env()``, never in this
+    process's os.environ: the unit tests that run after must not see them."""
     first = run_deploy()
     if first.returncode != 0:
         pytest.fail(f"first deploy failed ({first.returncode}):\n{first.output[-6000:]}")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import subprocess
 import sys
 import tarfile
@@ -46,7 +45,9 @@ LOCAL_PACKAGES = [
 def check_hosts(*names: str):
     """Host checks of these inventory hosts over SSH, like the CLI (tiny disk threshold: the
     lab's disk is whatever this machine has)."""
-    settings = HostCheckSettings(min_free_gb=0.01, restart_window_s=1.0, inventory=INVENTORY)
+    settings = HostCheckSettings(
+        min_free_gb=0.01, restart_window_s=1.0, inventory=INVENTORY, environ=lab_env()
+    )
     reports = run_hosts(inventory_hosts(INVENTORY, list(names)), settings)
     return {r.host: r for r in reports}
 
@@ -214,7 +215,7 @@ def test_local_backend_inside_a_lab_host(deployed_lab) -> None:
     for host in (LINUX, WSL):
         prefix = _install_local_runner(deployed_lab, host, loaded.stdout)
         # the secrets the deploy used (the expected config hash covers them), by env, not argv
-        env = {k: os.environ[k] for k in ("HF_TOKEN", "TGI_LAB_API_KEY") if os.environ.get(k)}
+        env = {k: v for k, v in lab_env().items() if k in ("HF_TOKEN", "TGI_LAB_API_KEY")}
         container = docker.from_env().containers.get(deployed_lab.host(host).container)
         code, raw = container.exec_run(
             [

@@ -233,7 +233,12 @@ def test_cli_local_host_checks_json_and_junit(machine, tmp_path) -> None:
         capture_output=True,
         text=True,
         cwd=REPO,
-        env={**os.environ, "TGI_SMOKE_MIN_FREE_GB": "0.001", "COLUMNS": "200"},
+        # the containers were labelled for no secrets (environ={}): none may leak in
+        env={
+            **{k: v for k, v in os.environ.items() if k not in ("HF_TOKEN", "API_KEY")},
+            "TGI_SMOKE_MIN_FREE_GB": "0.001",
+            "COLUMNS": "200",
+        },
         timeout=60,
     )
     assert proc.returncode == 1, proc.stdout + proc.stderr
@@ -249,7 +254,7 @@ def test_cli_local_host_checks_json_and_junit(machine, tmp_path) -> None:
         "nvidia-runtime": "failed",
         "container": "passed",
         "host": "passed",
-    }
+    }, proc.stdout
     assert report["passed"] is False and report["targets"] == []
     xml = out_xml.read_text()
     assert 'name="host-checks local-1"' in xml and 'classname="local-1.nvidia-runtime"' in xml
