@@ -341,17 +341,19 @@ class Handler(BaseHTTPRequestHandler):
         path = self.path.split("?", 1)[0]
         route = ROUTES.get((self.command, path))
         if route is None:
+            # a POST body is left unread: close, and say so, as the real server's stack does
+            close = {"Connection": "close"} if self.command == "POST" else None
             if self.command in ("POST", "GET") and path in _PATHS:
-                self._send(405, b"", None)
+                self._send(405, b"", None, close)
             else:
-                self._send(404, b"", None)
-            if self.command == "POST":
+                self._send(404, b"", None, close)
+            if close:
                 self.close_connection = True
             return
         name, guarded = route
         if guarded and not self.authorized():
             self.close_connection = True
-            self._send(401, b"", None)
+            self._send(401, b"", None, {"Connection": "close"})
             return
         try:
             getattr(self, "route_" + name)()
