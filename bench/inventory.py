@@ -9,6 +9,8 @@ import json
 import os
 from pathlib import Path
 
+from tests.lab.inventory_data import lab_host_data
+
 _state_dir = Path(os.environ.get("TGI_LAB_STATE_DIR", "/tmp/bench-state"))
 _state = json.loads((_state_dir / "state.json").read_text())
 _limit = int(os.environ.get("BENCH_HOSTS", "0")) or None
@@ -22,21 +24,7 @@ SERVICE = {
 
 
 def host_data(address: str) -> dict:
-    return {
-        "ssh_hostname": address,
-        "ssh_user": "root",
-        "ssh_key": _state["ssh_key"],
-        "ssh_strict_host_key_checking": "no",
-        "ssh_known_hosts_file": "/dev/null",
-        "gpus": "none",
-        "docker_insecure_registries": [_state["registry"]],
-        "image_mirror": _state["registry"],
-        "nvidia_toolkit_repo_url": _state["nvidia_repo_url"],
-        "nvidia_toolkit_gpgkey_url": _state["nvidia_gpgkey_url"],
-        "nvidia_toolkit_version": "1.17.7-1",
-        "ready_timeout": 300,
-        "tgi_services": [dict(SERVICE)],
-    }
+    return {**lab_host_data(_state, address), "tgi_services": [dict(SERVICE)]}
 
 
 bench = [(h["name"], host_data(h["address"])) for h in _state["hosts"]][:_limit]

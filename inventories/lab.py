@@ -10,26 +10,13 @@ import json
 import os
 from pathlib import Path
 
+from tests.lab.inventory_data import lab_host_data
+
 _state_dir = Path(
     os.environ.get("TGI_LAB_STATE_DIR", Path(__file__).resolve().parent.parent / "tests/lab/.state")
 )
 _state = json.loads((_state_dir / "state.json").read_text())
 _addr = {h["name"]: h["address"] for h in _state["hosts"]}
-
-_common = {
-    "ssh_user": "root",
-    "ssh_key": _state["ssh_key"],
-    "ssh_strict_host_key_checking": "no",
-    "ssh_known_hosts_file": "/dev/null",
-    "gpus": "none",
-    "docker_insecure_registries": [_state["registry"]],
-    "image_mirror": _state["registry"],
-    "nvidia_toolkit_repo_url": _state["nvidia_repo_url"],
-    "nvidia_toolkit_gpgkey_url": _state["nvidia_gpgkey_url"],
-    # the older of the mirror's two versions: proves the pin, not apt's newest
-    "nvidia_toolkit_version": os.environ.get("TGI_LAB_TOOLKIT_VERSION", "1.17.7-1"),
-    "ready_timeout": 300,
-}
 
 # Per-host service settings can be overridden by the tests through TGI_LAB_OVERRIDES
 # ({"host": {"tgi_services": [...]}}), the way a user edits this file.
@@ -37,7 +24,7 @@ _overrides = json.loads(os.environ.get("TGI_LAB_OVERRIDES", "{}"))
 
 
 def _host(name: str, **data):
-    merged = {**_common, "ssh_hostname": _addr[name], **data, **_overrides.get(name, {})}
+    merged = {**lab_host_data(_state, _addr[name]), **data, **_overrides.get(name, {})}
     return (name, merged)
 
 
