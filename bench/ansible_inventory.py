@@ -13,8 +13,8 @@ import json
 import os
 from pathlib import Path
 
-from deploy.config import load_host_config
-from deploy.render import env_file_content, render_service, secrets_digest, unit_name
+from tgi_infra.config import load_host_config
+from tgi_infra.render import env_file_content, render_service, secrets_digest, unit_name
 
 SSH_ARGS = "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null"
 

@@ -15,8 +15,8 @@ import json
 import os
 from pathlib import Path
 
-from deploy.config import load_host_config
-from deploy.render import env_file_content, render_service, secrets_digest
+from tgi_infra.config import load_host_config
+from tgi_infra.render import env_file_content, render_service, secrets_digest
 
 
 def _digests(content: str) -> list[str]:

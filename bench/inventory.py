@@ -9,7 +9,7 @@ import json
 import os
 from pathlib import Path
 
-from tests.lab.inventory_data import lab_host_data
+from lab.inventory_data import lab_host_data
 
 _state_dir = Path(os.environ.get("TGI_LAB_STATE_DIR", "/tmp/bench-state"))
 _state = json.loads((_state_dir / "state.json").read_text())

@@ -4,7 +4,7 @@ They run on the shared lab network and use the shared infra container (apt cache
 NVIDIA mirror stand-in, reached as ``mirror.lab``), with a state directory of their own
 (``$TGI_LAB_STATE_DIR``, default ``/tmp/bench-state``: its SSH key and ``state.json``).
 
-``tests.lab.lab.up()`` is not called here on purpose: it recreates the shared infra container
+``lab.lab.up()`` is not called here on purpose: it recreates the shared infra container
 whenever that container mounts another state directory's ``www`` (and every checkout's lab uses
 its own), which would pull the mirror from under the lead's hosts. Only when no infra container
 runs at all is it started, the way ``lab.up()`` does. ``lab.down()`` is never called: only the
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import docker
 
-from tests.lab import lab
+from lab import lab
 
 DEFAULT_STATE_DIR = "/tmp/bench-state"
 MAX_HOSTS = 8

@@ -1,12 +1,12 @@
 """Scenario 3: what the smoke harness costs beyond the HTTP work it does.
 
-Endpoints are TGI stand-ins (``python -m tests.lab.tgi_standin``, the lab's stand-in of TGI) run
+Endpoints are TGI stand-ins (``python -m lab.tgi_standin``, the lab's stand-in of TGI) run
 as local subprocesses with ``TGI_STANDIN_TOKEN_DELAY_S=0`` (zero-delay generation), so the
 requests themselves cost as little as they can.
 
 Definitions (per run over K endpoints, all checked concurrently):
 
-- ``smoke``: wall time of the real CLI, ``python -m smoke --url ... --model-id ...``, from
+- ``smoke``: wall time of the real CLI, ``python -m tgi_infra.smoke --url ... --model-id ...``, from
   process start to exit (interpreter start, imports, checks, report);
 - ``raw``: wall time of a minimal loop that sends the very same HTTP requests (method, path,
   body, captured once from a smoke run by hooking httpx's and requests' ``send``), one plain
@@ -52,7 +52,7 @@ def standins(k: int):
             [
                 sys.executable,
                 "-m",
-                "tests.lab.tgi_standin",
+                "lab.tgi_standin",
                 "--model-id",
                 MODEL,
                 "--hostname",
@@ -91,8 +91,7 @@ def standins(k: int):
 def capture_requests(url: str) -> list[dict]:
     """The HTTP requests one smoke run sends to ``url`` (run in-process with send hooked)."""
     import requests
-
-    from smoke.cli import main as smoke_main
+    from tgi_infra.smoke.cli import main as smoke_main
 
     seen: list[dict] = []
     orig_httpx, orig_requests = httpx.Client.send, requests.Session.send

@@ -1,7 +1,7 @@
-"""`python -m deploy ...` -> deploy.cli.main."""
+"""`python -m tgi_infra ...` -> deploy.cli.main."""
 
 import sys
 
-from deploy.cli import main
+from tgi_infra.cli import main
 
 sys.exit(main())

@@ -1,8 +1,8 @@
-"""`tgi-deploy` / `python -m deploy`: validate an inventory or render its files offline.
+"""`tgi-deploy` / `python -m tgi_infra`: validate an inventory or render its files offline.
 
-    python -m deploy validate inventories/gpu.py
-    python -m deploy render inventories/gpu.py --out build/rendered [--supervisor docker]
-    python -m deploy variables            # markdown table of every inventory variable
+    python -m tgi_infra validate inventories/gpu.py
+    python -m tgi_infra render inventories/gpu.py --out build/rendered [--supervisor docker]
+    python -m tgi_infra variables            # markdown table of every inventory variable
 
 Nothing connects to a host: the inventory is loaded with pyinfra's own loader
 (pyinfra_cli.inventory, which also reads group_data/), and every host is validated before
@@ -22,8 +22,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from deploy.config import ConfigError, inventory_variables_markdown, validate_inventory
-from deploy.render import SUPERVISORS, render_host
+from tgi_infra.config import ConfigError, inventory_variables_markdown, validate_inventory
+from tgi_infra.render import SUPERVISORS, render_host
 
 EXIT_INVALID = 2
 

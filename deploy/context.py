@@ -10,8 +10,7 @@ from functools import lru_cache
 
 from pyinfra import host, inventory
 from pyinfra.api.exceptions import PyinfraError
-
-from deploy.config import ConfigError, HostConfig, validate_inventory
+from tgi_infra.config import ConfigError, HostConfig, validate_inventory
 
 
 class DeployConfigError(PyinfraError):

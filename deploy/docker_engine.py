@@ -19,10 +19,9 @@ from pyinfra.api import deploy
 from pyinfra.facts.deb import DebPackages
 from pyinfra.facts.server import Users
 from pyinfra.operations import apt, files, server, systemd, sysvinit
-
-from deploy.config import HostConfig
-from deploy.context import DeployConfigError
-from deploy.facts import DaemonJson, WslConf
+from tgi_infra.config import HostConfig
+from tgi_infra.context import DeployConfigError
+from tgi_infra.facts import DaemonJson, WslConf
 
 DAEMON_JSON = "/etc/docker/daemon.json"
 DOCKER_CE_KEYRING = "/etc/apt/keyrings/docker.gpg"

@@ -14,10 +14,9 @@ It reads like the steps a person takes on a GPU host:
 """
 
 from pyinfra.operations.util import any_changed
-
-from deploy import docker_engine, nvidia_toolkit, tgi_services
-from deploy.context import host_config
-from deploy.provision import preflight_plan
+from tgi_infra import docker_engine, nvidia_toolkit, tgi_services
+from tgi_infra.context import host_config
+from tgi_infra.provision import preflight_plan
 
 cfg = host_config()
 plan = preflight_plan(cfg)

@@ -21,10 +21,9 @@ from pyinfra.api.exceptions import OperationError
 from pyinfra.facts.files import File
 from pyinfra.operations import apt, files, python, server
 from pyinfra.operations.util import any_changed
-
-from deploy.config import HostConfig
-from deploy.docker_engine import install_packages, missing_packages
-from deploy.facts import DaemonJson
+from tgi_infra.config import HostConfig
+from tgi_infra.docker_engine import install_packages, missing_packages
+from tgi_infra.facts import DaemonJson
 
 KEYRING = "/usr/share/keyrings/nvidia-container-toolkit-keyring.gpg"
 SOURCE_LIST = "/etc/apt/sources.list.d/nvidia-container-toolkit.list"

@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from deploy.facts import WSL_LIB_DIR, wsl_conf_value
+from tgi_infra.facts import WSL_LIB_DIR, wsl_conf_value
 
 SUPPORTED_DISTROS: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
     # id: (lowest, highest) VERSION_ID, inclusive
@@ -67,7 +67,7 @@ class PreflightFacts:
     @classmethod
     def gather(cls, host: Any) -> PreflightFacts:
         """Collect every fact from a pyinfra ``Host`` (one command per fact)."""
-        from deploy import facts as f
+        from tgi_infra import facts as f
 
         return cls(
             platform=host.get_fact(f.HostPlatform),

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from pyinfra import host, logger
 from pyinfra.api.exceptions import PyinfraError
-
-from deploy.config import HostConfig
-from deploy.facts import (
+from tgi_infra.config import HostConfig
+from tgi_infra.facts import (
     DaemonJson,
     DockerState,
     HostPlatform,
@@ -20,7 +19,7 @@ from deploy.facts import (
     SystemdPid1,
     WslConf,
 )
-from deploy.preflight import HostPlan, PreflightFacts, check_host, errors, format_problems
+from tgi_infra.preflight import HostPlan, PreflightFacts, check_host, errors, format_problems
 
 
 class PreflightError(PyinfraError):

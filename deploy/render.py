@@ -12,15 +12,16 @@ import posixpath
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Literal
 
 import jinja2
+from tgi_infra.config import HostConfig, TGIService, parse_extra_args
+from tgi_infra.launcher import CONTAINER_PORT
 
-from deploy.config import HostConfig, TGIService, parse_extra_args
-from deploy.launcher import CONTAINER_PORT
-
-TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+# templates/ ships as the package ``tgi_infra.templates`` (package data), in a checkout and a wheel.
+TEMPLATES_DIR = Path(str(resources.files("tgi_infra.templates")))
 
 Supervisor = Literal["systemd", "docker"]
 SUPERVISORS: tuple[str, ...] = ("systemd", "docker")

@@ -21,12 +21,11 @@ from pyinfra import host
 from pyinfra.api import FactBase, deploy
 from pyinfra.facts.files import File
 from pyinfra.operations import files, python, server, systemd
-
-from deploy.config import HostConfig, TGIService
-from deploy.context import DeployConfigError
-from deploy.facts import ContainerState, DockerImagePresent
-from deploy.ready import Probe, wait_ready
-from deploy.render import (
+from tgi_infra.config import HostConfig, TGIService
+from tgi_infra.context import DeployConfigError
+from tgi_infra.facts import ContainerState, DockerImagePresent
+from tgi_infra.ready import Probe, wait_ready
+from tgi_infra.render import (
     RenderedService,
     env_file_content,
     render_service,

@@ -1,8 +1,8 @@
 """The inventory you edit: which hosts get TGI, and how.
 
 Validate and preview without touching any host:
-    python -m deploy validate inventories/gpu.py
-    python -m deploy render inventories/gpu.py --out build/rendered
+    python -m tgi_infra validate inventories/gpu.py
+    python -m tgi_infra render inventories/gpu.py --out build/rendered
 Deploy:
     export HF_TOKEN=hf_...          # read on THIS machine, written only to service.env (0600)
     pyinfra inventories/gpu.py deploy/main.py
@@ -10,7 +10,7 @@ Deploy:
 This is a pyinfra inventory: every list of hosts below is a group, each host is
 ("address", {host data}).  Connection settings are pyinfra's own (`ssh_user`, `ssh_port`,
 `ssh_key`, `_sudo`, ...); the other keys are this project's variables, shown with their
-defaults.  `python -m deploy variables` prints the full table.  Only the NAMES of
+defaults.  `python -m tgi_infra variables` prints the full table.  Only the NAMES of
 environment variables holding secrets belong here, never the token or key itself.
 """
 
@@ -22,20 +22,20 @@ gpu_servers = [
             "ssh_user": "ubuntu",
             "_sudo": True,
             # --- host ---
-            "gpus": "all",  # "all": GPU host, NVIDIA driver required | "none": CPU mode
-            "docker_source": "distro",  # "distro" (Ubuntu/Debian docker.io) | "docker-ce"
-            # "docker_ce_repo_url": "https://download.docker.com/linux",  # + /<distro-id>
-            # "docker_users": [],  # users added to the docker group, e.g. ["ubuntu"]
-            # "docker_insecure_registries": [],  # e.g. ["mirror.local:5000"] (HTTP mirror)
-            # "nvidia_toolkit_repo_url": "https://nvidia.github.io/libnvidia-container",
-            # "nvidia_toolkit_gpgkey_url": "https://nvidia.github.io/libnvidia-container/gpgkey",
-            # "nvidia_toolkit_version": None,  # e.g. "1.17.8-1" pins all toolkit packages
-            # "nvidia_runtime_default": False,  # nvidia-ctk runtime configure --set-as-default
-            # "nvidia_cdi": False,  # generate /var/run/cdi/nvidia.yaml
-            # "cuda_image": "nvidia/cuda:12.4.1-base-ubuntu22.04",  # GPU proof image
+            "tgi_gpus": "all",  # "all": GPU host, NVIDIA driver required | "none": CPU mode
+            "tgi_docker_source": "distro",  # "distro" (Ubuntu/Debian docker.io) | "docker-ce"
+            # "tgi_docker_ce_repo_url": "https://download.docker.com/linux",  # + /<distro-id>
+            # "tgi_docker_users": [],  # users added to the docker group, e.g. ["ubuntu"]
+            # "tgi_docker_insecure_registries": [],  # e.g. ["mirror.local:5000"] (HTTP mirror)
+            # "tgi_nvidia_toolkit_repo_url": "https://nvidia.github.io/libnvidia-container",
+            # "tgi_nvidia_toolkit_gpgkey_url": "https://nvidia.github.io/libnvidia-container/gpgkey",
+            # "tgi_nvidia_toolkit_version": None,  # e.g. "1.17.8-1" pins all toolkit packages
+            # "tgi_nvidia_runtime_default": False,  # nvidia-ctk runtime configure --set-as-default
+            # "tgi_nvidia_cdi": False,  # generate /var/run/cdi/nvidia.yaml
+            # "tgi_cuda_image": "nvidia/cuda:12.4.1-base-ubuntu22.04",  # GPU proof image
             # "tgi_root": "/opt/tgi",  # files go to <tgi_root>/<service name>/
-            # "image_mirror": None,  # e.g. "mirror.local:5000" replaces ghcr.io / docker.io
-            # "ready_timeout": 1800,  # seconds to wait for each service to answer
+            # "tgi_image_mirror": None,  # e.g. "mirror.local:5000" replaces ghcr.io / docker.io
+            # "tgi_ready_timeout": 1800,  # seconds to wait for each service to answer
             "tgi_services": [
                 {
                     "name": "tgi-llama",  # default "tgi-service"; container + unit name
@@ -81,9 +81,9 @@ gpu_servers = [
 #             "ssh_user": "me",
 #             "ssh_port": 2222,  # sshd inside WSL2, forwarded by Windows
 #             "_sudo": True,
-#             "gpus": "all",
-#             "docker_source": "docker-ce",
-#             "docker_users": ["me"],
+#             "tgi_gpus": "all",
+#             "tgi_docker_source": "docker-ce",
+#             "tgi_docker_users": ["me"],
 #             "tgi_services": [
 #                 {
 #                     "name": "tgi-small",

@@ -1,19 +1,19 @@
-"""Inventory of the container lab (``tgi-lab up`` writes the addresses it reads).
+"""Inventory of the container lab (``python -m lab up`` writes the addresses it reads).
 
 Same variables as ``inventories/gpu.py``; what differs is what an air-gapped site would set:
 the NVIDIA apt mirror, the image mirror (an HTTP registry, hence ``docker_insecure_registries``)
 and CPU mode (``gpus: none``: the lab has no GPU). The TGI image in the lab registry is the TGI
-stand-in (tests/lab/tgi_standin), under the upstream repository path.
+stand-in (lab/tgi_standin), under the upstream repository path.
 """
 
 import json
 import os
 from pathlib import Path
 
-from tests.lab.inventory_data import lab_host_data
+from lab.inventory_data import lab_host_data
 
 _state_dir = Path(
-    os.environ.get("TGI_LAB_STATE_DIR", Path(__file__).resolve().parent.parent / "tests/lab/.state")
+    os.environ.get("TGI_LAB_STATE_DIR", Path(__file__).resolve().parent.parent / "lab/.state")
 )
 _state = json.loads((_state_dir / "state.json").read_text())
 _addr = {h["name"]: h["address"] for h in _state["hosts"]}

@@ -8,4 +8,4 @@ if [[ ${EUID} -ne 0 ]]; then  # apt-get and the Docker Engine need root
   exec sudo -E bash "$0" "$@"
 fi
 bash scripts/setup.sh
-exec .venv/bin/tgi-lab demo "$@"
+exec .venv/bin/python -m lab demo "$@"

@@ -16,7 +16,7 @@ shellcheck scripts/*.sh .ci/run
 
 echo "[test] pytest"
 set +e
-.venv/bin/python -m pytest tests -p no:cacheprovider "$@"
+.venv/bin/python -m pytest tests lab -p no:cacheprovider "$@"
 rc=$?
 set -e
 if ((rc == 5)); then

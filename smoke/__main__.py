@@ -1,7 +1,7 @@
-"""``python -m smoke``: same as the ``tgi-smoke`` console script."""
+"""``python -m tgi_infra.smoke``: same as the ``tgi-smoke`` console script."""
 
 import sys
 
-from smoke.cli import main
+from tgi_infra.smoke.cli import main
 
 sys.exit(main())

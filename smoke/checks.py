@@ -13,9 +13,8 @@ from typing import Any
 import httpx
 from httpx_sse import EventSource, SSEError
 from pydantic import BaseModel, ValidationError
-
-from smoke import models
-from smoke.context import (
+from tgi_infra.smoke import models
+from tgi_infra.smoke.context import (
     CheckFailed,
     CheckOutcome,
     CheckSkipped,

@@ -1,4 +1,4 @@
-"""``tgi-smoke`` / ``python -m smoke``: post-deploy smoke checks of TGI services.
+"""``tgi-smoke`` / ``python -m tgi_infra.smoke``: post-deploy smoke checks of TGI services.
 
 Exit codes: 0 every check passed, 1 a check failed, 2 usage or configuration error.
 """
@@ -10,9 +10,14 @@ import dataclasses
 import os
 import sys
 
-from smoke.checks import CHECK_NAMES
-from smoke.context import Settings
-from smoke.targets import Target, TargetConfigError, targets_from_inventory, targets_from_urls
+from tgi_infra.smoke.checks import CHECK_NAMES
+from tgi_infra.smoke.context import Settings
+from tgi_infra.smoke.targets import (
+    Target,
+    TargetConfigError,
+    targets_from_inventory,
+    targets_from_urls,
+)
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -177,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
         targets = [] if args.no_http else collect_targets(args)
         hosts = []
         if args.host_checks:
-            from smoke.hostchecks import inventory_hosts
+            from tgi_infra.smoke.hostchecks import inventory_hosts
 
             hosts = inventory_hosts(args.inventory, args.host, local=args.local)
     except TargetConfigError as exc:
@@ -187,13 +192,13 @@ def main(argv: list[str] | None = None) -> int:
     import time
     from datetime import datetime, timezone
 
-    from smoke.report import print_report, write_json, write_junit
-    from smoke.runner import run
+    from tgi_infra.smoke.report import print_report, write_json, write_junit
+    from tgi_infra.smoke.runner import run
 
     started_at, start = datetime.now(timezone.utc), time.monotonic()
     host_reports = []
     if hosts:
-        from smoke.hostchecks import HostCheckSettings, run_hosts
+        from tgi_infra.smoke.hostchecks import HostCheckSettings, run_hosts
 
         host_settings = HostCheckSettings(
             min_free_gb=args.min_free_gb,

@@ -10,11 +10,15 @@ from __future__ import annotations
 import contextlib
 
 import pytest
-
-from smoke.checks import CHECK_NAMES, take_metrics_baseline
-from smoke.context import Settings, TargetContext
-from smoke.runner import PASSED, CheckResult, reachable_url, run_check
-from smoke.targets import Target, TargetConfigError, targets_from_inventory, targets_from_urls
+from tgi_infra.smoke.checks import CHECK_NAMES, take_metrics_baseline
+from tgi_infra.smoke.context import Settings, TargetContext
+from tgi_infra.smoke.runner import PASSED, CheckResult, reachable_url, run_check
+from tgi_infra.smoke.targets import (
+    Target,
+    TargetConfigError,
+    targets_from_inventory,
+    targets_from_urls,
+)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -105,7 +109,7 @@ def smoke_sessions(request: pytest.FixtureRequest):
 
 
 def _parametrize_host_layers(metafunc: pytest.Metafunc) -> None:
-    from smoke.hostchecks import LAYERS, inventory_hosts
+    from tgi_infra.smoke.hostchecks import LAYERS, inventory_hosts
 
     inventory = metafunc.config.getoption("--inventory")
     if not (inventory and metafunc.config.getoption("--host-checks")):
@@ -123,7 +127,7 @@ def _parametrize_host_layers(metafunc: pytest.Metafunc) -> None:
 @pytest.fixture(scope="session")
 def host_reports(request: pytest.FixtureRequest):
     """Every host's checks, run once (hosts concurrently), by host name."""
-    from smoke.hostchecks import HostCheckSettings, inventory_hosts, run_hosts
+    from tgi_infra.smoke.hostchecks import HostCheckSettings, inventory_hosts, run_hosts
 
     inventory = request.config.getoption("--inventory")
     settings = HostCheckSettings(

@@ -9,13 +9,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import httpx
-
-from smoke.targets import Target
+from tgi_infra.smoke.targets import Target
 
 if TYPE_CHECKING:
     import openai
-
-    from smoke.models import Info
+    from tgi_infra.smoke.models import Info
 
 MAX_SHOWN = 400  # characters of a body shown in a failure message
 

@@ -30,8 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from smoke import hostchecks_parse as hp
-from smoke.hostchecks_connect import Connection, testinfra_host
+from tgi_infra.smoke import hostchecks_parse as hp
+from tgi_infra.smoke.hostchecks_connect import Connection, testinfra_host
 
 PASSED, FAILED, SKIPPED = "passed", "failed", "skipped"
 LAYERS = ("connection", "docker", "nvidia-runtime", "container", "host")
@@ -325,7 +325,7 @@ def check_toolkit_packages(p: _Probe) -> str:
 def expected_hash(p: _Probe, svc: Any) -> str:
     """The config-hash label deploy/tgi_services.py puts on the container, computed the same
     way: this machine's secrets, systemd or docker supervisor, host GPU count."""
-    from deploy.render import render_service, secrets_digest
+    from tgi_infra.render import render_service, secrets_digest
 
     rendered = render_service(
         p.name,
@@ -365,7 +365,7 @@ def check_running(p: _Probe, svc: Any) -> str:
 
 
 def check_config_hash(p: _Probe, svc: Any) -> str:
-    from deploy.render import LABEL_HASH
+    from tgi_infra.render import LABEL_HASH
 
     _need_docker(p)
     c = p.containers.get(svc.name)
@@ -414,7 +414,7 @@ def check_port(p: _Probe, svc: Any) -> str:
 
 
 def check_env_file(p: _Probe, svc: Any) -> str:
-    from deploy.render import ENV_FILE, ENV_FILE_MODE
+    from tgi_infra.render import ENV_FILE, ENV_FILE_MODE
 
     path = posixpath.join(p.cfg.service_dir(svc), ENV_FILE)
     f = p.host.file(path)
@@ -558,11 +558,11 @@ def inventory_hosts(
     inventory: str, only: list[str] | None = None, local: bool = False
 ) -> list[tuple[str, Any, Connection]]:
     """(name, HostConfig, Connection) of the inventory's hosts (``only``: these names)."""
-    from deploy.config import validate_inventory
-    from smoke.hostchecks_connect import connection_from_data
-    from smoke.targets import TargetConfigError, load_inventory_hosts
+    from tgi_infra.config import validate_inventory
+    from tgi_infra.smoke.hostchecks_connect import connection_from_data
+    from tgi_infra.smoke.targets import TargetConfigError, load_inventory_hosts
 
-    if inventory.endswith(".json"):  # `python -m smoke.inventory_loader INV > hosts.json`
+    if inventory.endswith(".json"):  # `python -m tgi_infra.smoke.inventory_loader INV > hosts.json`
         try:
             hosts = [(n, d) for n, d in json.loads(Path(inventory).read_text())]
         except (OSError, ValueError) as exc:
@@ -604,15 +604,16 @@ def run_hosts(
 
 
 def _main(argv: list[str] | None = None) -> int:
-    """``python -m smoke.hostchecks``: host checks alone, plain text, for a host that has only
-    python3 + testinfra, pydantic and jinja2 (no pyinfra, no rich): ``--inventory`` may be the
-    JSON ``python -m smoke.inventory_loader INVENTORY`` prints on the control machine."""
+    """``python -m tgi_infra.smoke.hostchecks``: host checks alone, plain text, for a host that
+    has only python3 + testinfra, pydantic and jinja2 (no pyinfra, no rich): ``--inventory`` may
+    be the JSON ``python -m tgi_infra.smoke.inventory_loader INVENTORY`` prints on the control
+    machine."""
     import argparse
     import sys
 
-    from smoke.targets import TargetConfigError
+    from tgi_infra.smoke.targets import TargetConfigError
 
-    ap = argparse.ArgumentParser(prog="python -m smoke.hostchecks")
+    ap = argparse.ArgumentParser(prog="python -m tgi_infra.smoke.hostchecks")
     ap.add_argument("--inventory", required=True, help="pyinfra inventory or its hosts JSON")
     ap.add_argument("--host", action="append", default=[], help="only this host (repeat)")
     ap.add_argument("--local", action="store_true", help="testinfra local:// (needs one --host)")

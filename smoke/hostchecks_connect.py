@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from smoke.targets import SSHSettings
+from tgi_infra.smoke.targets import SSHSettings
 
 ALIAS = "tgi-host"
 
@@ -37,7 +37,7 @@ class Connection:
 
 
 def connection_from_data(host_name: str, data: dict[str, Any], local: bool = False) -> Connection:
-    from smoke.targets import _ssh_settings
+    from tgi_infra.smoke.targets import _ssh_settings
 
     return Connection(
         host_name=host_name,

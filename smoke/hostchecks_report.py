@@ -8,7 +8,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from typing import Any
 
-from smoke.hostchecks import FAILED, LAYERS, PASSED, REPORT_LAYERS, SKIPPED, HostReport
+from tgi_infra.smoke.hostchecks import FAILED, LAYERS, PASSED, REPORT_LAYERS, SKIPPED, HostReport
 
 
 def host_targets(report: Any, host: str) -> list[Any]:

@@ -1,6 +1,6 @@
 """Load a pyinfra inventory file with pyinfra's own loader, in a child process.
 
-``python -m smoke.inventory_loader FILE`` prints ``[[host name, host data], ...]`` as JSON
+``python -m tgi_infra.smoke.inventory_loader FILE`` prints ``[[host name, host data], ...]`` as JSON
 (host data = pyinfra's merged host/group/all data, ``ssh_*`` included).
 
 A child process because importing ``pyinfra_cli`` runs gevent's ``monkey.patch_all()``,
@@ -30,7 +30,7 @@ def _jsonable(value: Any) -> Any:
 def load(path: str, timeout: float = 120.0) -> list[tuple[str, dict[str, Any]]]:
     try:
         proc = subprocess.run(
-            [sys.executable, "-m", "smoke.inventory_loader", path],
+            [sys.executable, "-m", "tgi_infra.smoke.inventory_loader", path],
             capture_output=True,
             text=True,
             timeout=timeout,

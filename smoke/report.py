@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
-from smoke.runner import FAILED, PASSED, SKIPPED, RunReport
+from tgi_infra.smoke.runner import FAILED, PASSED, SKIPPED, RunReport
 
 SCHEMA_PATH = Path(__file__).with_name("report-schema.json")
 SCHEMA_VERSION = 1
@@ -33,7 +33,7 @@ def print_report(report: RunReport, console: Any = None) -> None:
     style = {PASSED: "green", FAILED: "bold red", SKIPPED: "yellow"}
     checked_hosts = {h.host for h in report.hosts}
     if report.hosts:  # host checks: one table per host, layer by layer, its HTTP checks last
-        from smoke.hostchecks_report import print_hosts
+        from tgi_infra.smoke.hostchecks_report import print_hosts
 
         print_hosts(report, console)
     for t in report.targets:
@@ -117,7 +117,7 @@ def to_json(report: RunReport) -> dict[str, Any]:
         ],
     }
     if report.hosts:
-        from smoke.hostchecks_report import hosts_json
+        from tgi_infra.smoke.hostchecks_report import hosts_json
 
         out["hosts"] = hosts_json(report)
     return out
@@ -166,7 +166,7 @@ def to_junit(report: RunReport) -> ET.Element:
             if c.measurements:
                 ET.SubElement(case, "system-out").text = json.dumps(c.measurements)
     if report.hosts:
-        from smoke.hostchecks_report import hosts_junit
+        from tgi_infra.smoke.hostchecks_report import hosts_junit
 
         tests, failures, skipped = hosts_junit(
             report, root, report.started_at.isoformat(timespec="seconds")

@@ -9,10 +9,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from smoke.checks import CHECKS, take_metrics_baseline
-from smoke.context import CheckFailed, CheckSkipped, Settings, TargetContext
-from smoke.targets import Target
-from smoke.tunnel import TunnelError, ssh_tunnel
+from tgi_infra.smoke.checks import CHECKS, take_metrics_baseline
+from tgi_infra.smoke.context import CheckFailed, CheckSkipped, Settings, TargetContext
+from tgi_infra.smoke.targets import Target
+from tgi_infra.smoke.tunnel import TunnelError, ssh_tunnel
 
 PASSED, FAILED, SKIPPED = "passed", "failed", "skipped"
 

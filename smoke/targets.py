@@ -121,7 +121,7 @@ def load_inventory_hosts(path: str) -> list[tuple[str, dict[str, Any]]]:
     """Load a pyinfra inventory file with pyinfra's own loader: [(host name, host data)]."""
     if not Path(path).is_file():
         raise TargetConfigError(f"--inventory {path!r}: no such file")
-    from smoke.inventory_loader import InventoryLoadError, load
+    from tgi_infra.smoke.inventory_loader import InventoryLoadError, load
 
     try:
         return load(path)
@@ -144,7 +144,7 @@ def _ssh_settings(host_name: str, data: dict[str, Any]) -> SSHSettings:
 def targets_from_inventory(path: str) -> list[Target]:
     hosts = load_inventory_hosts(path)
     try:
-        from deploy.config import validate_inventory
+        from tgi_infra.config import validate_inventory
     except ImportError as exc:
         raise TargetConfigError(f"deploy.config is not importable: {exc}") from exc
     try:

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-
-from smoke.runner import FAILED, PASSED, SKIPPED, run_check
+from tgi_infra.smoke.runner import FAILED, PASSED, SKIPPED, run_check
 
 
 def test_check(smoke_case, smoke_sessions, record_property) -> None:

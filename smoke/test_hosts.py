@@ -1,12 +1,12 @@
 """pytest front end of the host checks: ``pytest smoke --inventory FILE --host-checks``.
 
 One test per (host, layer), layers in order connection → docker → nvidia-runtime → container →
-host, so the first failing layer reads first. Same checks as ``python -m smoke --host-checks``.
+host, so the first failing layer reads first. Same checks as
+``python -m tgi_infra.smoke --host-checks``.
 """
 
 import pytest
-
-from smoke.hostchecks import FAILED, SKIPPED
+from tgi_infra.smoke.hostchecks import FAILED, SKIPPED
 
 
 def test_host_layer(host_layer, host_reports, record_property) -> None:

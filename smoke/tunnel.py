@@ -13,7 +13,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 
-from smoke.targets import SSHSettings
+from tgi_infra.smoke.targets import SSHSettings
 
 
 class TunnelError(Exception):

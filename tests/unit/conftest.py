@@ -10,6 +10,6 @@ def lab_base_image() -> str:
     Tests that run real containers use it instead of skipping on a fresh machine: the suite
     needs Docker Engine (scripts/setup.sh starts it).
     """
-    from tests.lab.images import ensure_base
+    from lab.images import ensure_base
 
     return ensure_base()

@@ -115,8 +115,8 @@ def test_translate_swaps_host_values_longest_command_first():
 
 def _host_data() -> dict:
     return {
-        "gpus": "none",
-        "image_mirror": "mirror.lab:5000",
+        "tgi_gpus": "none",
+        "tgi_image_mirror": "mirror.lab:5000",
         "tgi_services": [
             {
                 "name": "tgi-service",
@@ -129,8 +129,8 @@ def _host_data() -> dict:
 
 
 def test_host_values_follow_the_host_name():
-    from deploy.config import load_host_config
-    from deploy.render import render_service, secrets_digest
+    from tgi_infra.config import load_host_config
+    from tgi_infra.render import render_service, secrets_digest
 
     a, b = host_values("bench-1", _host_data()), host_values("@fake/fleet-001", _host_data())
     assert len(a) == len(b) and a != b
@@ -149,9 +149,10 @@ def test_host_values_follow_the_host_name():
 
 
 def test_ansible_inventory_runs_the_same_rendered_creation_script(tmp_path, monkeypatch):
+    from tgi_infra.config import load_host_config
+    from tgi_infra.render import render_service, secrets_digest
+
     from bench import ansible_inventory
-    from deploy.config import load_host_config
-    from deploy.render import render_service, secrets_digest
 
     key = tmp_path / "id_ed25519"
     state = {

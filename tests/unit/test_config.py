@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 from pydantic import ValidationError
-
-from deploy.config import (
+from tgi_infra.config import (
     DEFAULT_IMAGE,
     HOST_FIELD_NAMES,
     ConfigError,
     HostConfig,
     TGIService,
+    host_key,
     inventory_variables_markdown,
     load_host_config,
     mirror_image,
@@ -58,15 +58,28 @@ def test_pyinfra_and_unrelated_keys_are_ignored():
     assert host.tgi_services == [] and host.warnings == []
 
 
-def test_unknown_tgi_variable_is_a_warning_with_a_hint():
-    host = load_host_config("h", {"tgi_service": []})
+def test_unknown_tgi_variable_is_an_error_with_the_closest_key():
+    with pytest.raises(ConfigError) as info:
+        load_host_config("h", {"tgi_service": [], "tgi_ready_timout": 5})
+    assert info.value.errors == [
+        "host h: variable tgi_service: value [] is not allowed: unknown variable (did you mean "
+        "tgi_services?); allowed: the tgi_* variables of the README's table",
+        "host h: variable tgi_ready_timout: value 5 is not allowed: unknown variable (did you "
+        "mean tgi_ready_timeout?); allowed: the tgi_* variables of the README's table",
+    ]
+
+
+def test_other_deploys_keys_are_left_alone_but_our_old_names_are_pointed_out():
+    host = load_host_config("h", {"ssh_user": "ubuntu", "_sudo": True, "docker_users": ["a"]})
+    assert host.docker_users == []  # not read: another deploy's key (pyinfra-docker)
     assert host.warnings == [
-        "host h: unknown variable tgi_service is ignored (did you mean tgi_services?)"
+        "host h: variable docker_users is not read (this package's variables are prefixed): "
+        "did you mean tgi_docker_users?"
     ]
 
 
 def test_cpu_host_defaults_services_to_cpu():
-    host = load_host_config("h", {"gpus": "none", "tgi_services": [svc()]})
+    host = load_host_config("h", {"tgi_gpus": "none", "tgi_services": [svc()]})
     s = host.tgi_services[0]
     assert host.cpu_mode and s.gpus == "none"
     assert s.gpu_ids(host) == [] and s.gpu_count == 0
@@ -123,7 +136,7 @@ def test_mirror_image(image, mirror, expected):
 
 
 def test_image_for_and_cuda_image_use_the_mirror():
-    host = load_host_config("h", {"image_mirror": "registry.lab:5000", "tgi_services": [svc()]})
+    host = load_host_config("h", {"tgi_image_mirror": "registry.lab:5000", "tgi_services": [svc()]})
     assert host.image_for(host.tgi_services[0]) == (
         "registry.lab:5000/huggingface/text-generation-inference:3.3.7"
     )
@@ -132,13 +145,13 @@ def test_image_for_and_cuda_image_use_the_mirror():
 
 def test_good_full_config_round_trips():
     data = {
-        "gpus": "all",
-        "docker_source": "docker-ce",
-        "docker_users": ["ubuntu", "_svc"],
-        "docker_insecure_registries": ["mirror.local:5000", "10.0.0.0/8"],
-        "nvidia_toolkit_version": "1.17.8-1",
+        "tgi_gpus": "all",
+        "tgi_docker_source": "docker-ce",
+        "tgi_docker_users": ["ubuntu", "_svc"],
+        "tgi_docker_insecure_registries": ["mirror.local:5000", "10.0.0.0/8"],
+        "tgi_nvidia_toolkit_version": "1.17.8-1",
         "tgi_root": "/srv/tgi",
-        "ready_timeout": 60,
+        "tgi_ready_timeout": 60,
         "tgi_services": [
             svc(
                 name="a",
@@ -193,14 +206,14 @@ def test_direct_model_validation_also_applies_cross_service_rules():
 def test_config_error_lists_every_host():
     hosts = [
         ("good-1", {"tgi_services": [svc()]}),
-        ("bad-1", {"ready_timeout": 0}),
+        ("bad-1", {"tgi_ready_timeout": 0}),
         ("bad-2", {"tgi_services": [svc(port=0), svc(name="b", dtype="float32", port=1)]}),
     ]
     with pytest.raises(ConfigError) as info:
         validate_inventory(hosts)
     errors = info.value.errors
     assert len(errors) == 3
-    assert errors[0].startswith("host bad-1: field ready_timeout:")
+    assert errors[0].startswith("host bad-1: field tgi_ready_timeout:")
     assert errors[1].startswith("host bad-2: service svc-a: field port:")
     assert errors[2].startswith("host bad-2: service b: field dtype:")
     assert str(info.value) == "\n".join(errors)
@@ -208,7 +221,7 @@ def test_config_error_lists_every_host():
 
 
 def test_valid_inventory_returns_every_host():
-    configs = validate_inventory([("a", {}), ("b", {"gpus": "none"})])
+    configs = validate_inventory([("a", {}), ("b", {"tgi_gpus": "none"})])
     assert list(configs) == ["a", "b"] and configs["b"].cpu_mode
 
 
@@ -222,10 +235,10 @@ def test_errors_in_fields_and_extra_args_are_reported_together():
 def test_variables_markdown_documents_every_field():
     md = inventory_variables_markdown()
     for name in HOST_FIELD_NAMES:
-        assert f"| `{name}` |" in md
+        assert f"| `{host_key(name)}` |" in md
     for name in TGIService.model_fields:
         assert f"| `{name}` |" in md
     assert '| `image` | `"ghcr.io/huggingface/text-generation-inference:3.3.7"` |' in md
     assert "| `model_id` | required |" in md
-    assert "| `ready_timeout` | `1800` |" in md
+    assert "| `tgi_ready_timeout` | `1800` |" in md
     assert '`"all"` (`"none"` on a CPU-mode host)' in md

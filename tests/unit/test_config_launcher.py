@@ -6,17 +6,15 @@ import json
 from pathlib import Path
 
 import pytest
+import tgi_infra
+from tgi_infra import launcher
 
-from deploy import launcher
-
-REFERENCE = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "tgi"
+REFERENCE = Path(tgi_infra.__file__).resolve().parent / "reference" / "tgi"
 LAUNCHER_ARGS = REFERENCE / "launcher-args.json"
 
 
 @pytest.fixture(scope="module")
 def reference_args() -> list[dict]:
-    if not LAUNCHER_ARGS.is_file():
-        pytest.skip(f"TGI reference data not present at {LAUNCHER_ARGS}")
     return json.loads(LAUNCHER_ARGS.read_text())["arguments"]
 
 

@@ -4,8 +4,7 @@ service, the field, the bad value and what is allowed."""
 from __future__ import annotations
 
 import pytest
-
-from deploy.config import ConfigError, load_host_config, validate_inventory
+from tgi_infra.config import ConfigError, host_key, load_host_config, validate_inventory
 
 HOST = "bad-host"
 
@@ -149,7 +148,7 @@ CASES = [
     ("gpus-negative", one(gpus=-1), "svc-a", "gpus", "-1", "an integer >= 1"),
     (
         "gpus-on-cpu-host",
-        {"gpus": "none", "tgi_services": [svc(gpus=[0])]},
+        {"tgi_gpus": "none", "tgi_services": [svc(gpus=[0])]},
         "svc-a",
         "gpus",
         "[0]",
@@ -397,10 +396,10 @@ CASES = [
         "'tgi-llama'",
         "a list of service mappings",
     ),
-    ("host-gpus", {"gpus": 2}, None, "gpus", "2", '"all" or "none"'),
+    ("host-gpus", {"tgi_gpus": 2}, None, "gpus", "2", '"all" or "none"'),
     (
         "docker-source",
-        {"docker_source": "snap"},
+        {"tgi_docker_source": "snap"},
         None,
         "docker_source",
         "'snap'",
@@ -408,7 +407,7 @@ CASES = [
     ),
     (
         "docker-repo-ftp",
-        {"docker_ce_repo_url": "ftp://mirror/docker"},
+        {"tgi_docker_ce_repo_url": "ftp://mirror/docker"},
         None,
         "docker_ce_repo_url",
         "'ftp://mirror/docker'",
@@ -416,7 +415,7 @@ CASES = [
     ),
     (
         "toolkit-url",
-        {"nvidia_toolkit_repo_url": "nvidia.github.io"},
+        {"tgi_nvidia_toolkit_repo_url": "nvidia.github.io"},
         None,
         "nvidia_toolkit_repo_url",
         "'nvidia.github.io'",
@@ -424,7 +423,7 @@ CASES = [
     ),
     (
         "toolkit-key-url",
-        {"nvidia_toolkit_gpgkey_url": "https://"},
+        {"tgi_nvidia_toolkit_gpgkey_url": "https://"},
         None,
         "nvidia_toolkit_gpgkey_url",
         "'https://'",
@@ -432,7 +431,7 @@ CASES = [
     ),
     (
         "toolkit-version",
-        {"nvidia_toolkit_version": "latest!"},
+        {"tgi_nvidia_toolkit_version": "latest!"},
         None,
         "nvidia_toolkit_version",
         "'latest!'",
@@ -440,7 +439,7 @@ CASES = [
     ),
     (
         "docker-users",
-        {"docker_users": ["Bad User"]},
+        {"tgi_docker_users": ["Bad User"]},
         None,
         "docker_users",
         "['Bad User']",
@@ -448,7 +447,7 @@ CASES = [
     ),
     (
         "insecure-registry",
-        {"docker_insecure_registries": ["http://m:5000"]},
+        {"tgi_docker_insecure_registries": ["http://m:5000"]},
         None,
         "docker_insecure_registries",
         "['http://m:5000']",
@@ -466,7 +465,7 @@ CASES = [
     ("tgi-root-slash", {"tgi_root": "/"}, None, "tgi_root", "'/'", "other than /"),
     (
         "image-mirror-url",
-        {"image_mirror": "http://mirror:5000"},
+        {"tgi_image_mirror": "http://mirror:5000"},
         None,
         "image_mirror",
         "'http://mirror:5000'",
@@ -474,17 +473,24 @@ CASES = [
     ),
     (
         "cuda-image",
-        {"cuda_image": "nvidia/cuda:"},
+        {"tgi_cuda_image": "nvidia/cuda:"},
         None,
         "cuda_image",
         "'nvidia/cuda:'",
         "Docker image reference",
     ),
-    ("ready-timeout-zero", {"ready_timeout": 0}, None, "ready_timeout", "0", "an integer > 0"),
-    ("ready-timeout-float", {"ready_timeout": 1.5}, None, "ready_timeout", "1.5", "an integer > 0"),
+    ("ready-timeout-zero", {"tgi_ready_timeout": 0}, None, "ready_timeout", "0", "an integer > 0"),
+    (
+        "ready-timeout-float",
+        {"tgi_ready_timeout": 1.5},
+        None,
+        "ready_timeout",
+        "1.5",
+        "an integer > 0",
+    ),
     (
         "runtime-default-str",
-        {"nvidia_runtime_default": "yes"},
+        {"tgi_nvidia_runtime_default": "yes"},
         None,
         "nvidia_runtime_default",
         "'yes'",
@@ -504,7 +510,7 @@ def test_bad_config_is_rejected_with_a_precise_message(data, service, field, val
     errors = info.value.errors
     prefix = f"host {HOST}: " + (f"service {service}: " if service else "")
     if field:
-        prefix += f"field {field}: "
+        prefix += f"field {field if service else host_key(field)}: "
     matching = [m for m in errors if m.startswith(prefix)]
     assert matching, f"no message starts with {prefix!r}: {errors}"
     msg = matching[0]

@@ -15,8 +15,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
-from deploy import facts as f
+from tgi_infra import facts as f
 
 FIX = Path(__file__).parent / "fixtures"
 

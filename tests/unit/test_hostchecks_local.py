@@ -17,12 +17,11 @@ import uuid
 from pathlib import Path
 
 import pytest
-
-from deploy.config import load_host_config
-from deploy.render import render_service, secrets_digest
-from smoke.hostchecks import FAILED, PASSED, SKIPPED, HostCheckSettings, run_host
-from smoke.hostchecks_connect import Connection
-from smoke.tunnel import free_local_port
+from tgi_infra.config import load_host_config
+from tgi_infra.render import render_service, secrets_digest
+from tgi_infra.smoke.hostchecks import FAILED, PASSED, SKIPPED, HostCheckSettings, run_host
+from tgi_infra.smoke.hostchecks_connect import Connection
+from tgi_infra.smoke.tunnel import free_local_port
 
 REPO = Path(__file__).resolve().parents[2]
 IMAGE = "tgi-lab/base:bookworm"
@@ -52,9 +51,9 @@ class Machine:
         self.ports = {k: free_local_port() for k in names}
         self.names = {k: f"{self.tag}-{k}" for k in names}
         self.data = {
-            "gpus": "none",
+            "tgi_gpus": "none",
             "tgi_root": str(self.root),
-            "nvidia_toolkit_version": "1.17.8-1",
+            "tgi_nvidia_toolkit_version": "1.17.8-1",
             "tgi_services": [
                 {
                     "name": self.names[k],
@@ -206,7 +205,7 @@ def test_host_layer_disk_and_cpu_mode_gpus(report, machine) -> None:
 def test_gpu_mode_and_low_disk(machine) -> None:
     """GPU mode on a machine without GPUs: nvidia-smi inside the container sees none."""
     ok_only = machine.data["tgi_services"][:1]
-    cfg = load_host_config("local-1", {**machine.data, "gpus": "all", "tgi_services": ok_only})
+    cfg = load_host_config("local-1", {**machine.data, "tgi_gpus": "all", "tgi_services": ok_only})
     settings = HostCheckSettings(min_free_gb=1e9, restart_window_s=0.1, inventory="inv.py")
     r = run_host("local-1", cfg, Connection("local-1", None), settings)
     gpus = r.check("gpus", machine.names["ok"])
@@ -219,7 +218,8 @@ def test_gpu_mode_and_low_disk(machine) -> None:
 
 
 def test_cli_local_host_checks_json_and_junit(machine, tmp_path) -> None:
-    """`python -m smoke --local --host NAME --host-checks`: JSON per the schema, JUnit, exit 1."""
+    """`python -m tgi_infra.smoke --local --host NAME --host-checks`: JSON per the schema, JUnit,
+    exit 1."""
     import jsonschema
 
     inv = tmp_path / "inv.py"
@@ -269,7 +269,7 @@ def test_cli_local_host_checks_json_and_junit(machine, tmp_path) -> None:
     ],
 )
 def test_host_check_usage_errors(args, text, capsys) -> None:
-    from smoke.cli import main
+    from tgi_infra.smoke.cli import main
 
     assert main(args) == 2
     assert text in capsys.readouterr().err

@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from smoke import hostchecks_parse as hp
-from smoke.hostchecks import FAILED, PASSED, SKIPPED, HostCheck, HostReport
-from smoke.hostchecks_connect import ssh_config_text
-from smoke.targets import SSHSettings
+from tgi_infra.smoke import hostchecks_parse as hp
+from tgi_infra.smoke.hostchecks import FAILED, PASSED, SKIPPED, HostCheck, HostReport
+from tgi_infra.smoke.hostchecks_connect import ssh_config_text
+from tgi_infra.smoke.targets import SSHSettings
 
 
 def test_daemon_json_absent_empty_and_runtimes() -> None:

@@ -1,6 +1,6 @@
 """The STAND-IN nvidia-ctk (and its sibling stand-ins) against the real tools' contract.
 
-Contract: tests/lab/nvidia_mirror/CONTRACT.md. Each test runs the rendered stand-in script as
+Contract: lab/nvidia_mirror/CONTRACT.md. Each test runs the rendered stand-in script as
 a subprocess, exactly as /usr/bin/nvidia-ctk would run on a lab host.
 """
 
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.lab.nvidia_mirror.packages import fake_commit, render_template
+from lab.nvidia_mirror.packages import fake_commit, render_template
 
 VERSION = "1.17.8-1"
 RUNTIME_ENTRY = {"args": [], "path": "nvidia-container-runtime"}

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.lab.nvidia_mirror import (
+from lab.nvidia_mirror import (
     ARCHES,
     LIST_PATH,
     VERSIONS,
@@ -26,7 +26,7 @@ from tests.lab.nvidia_mirror import (
     build_mirror,
     resign_with_other_key,
 )
-from tests.lab.nvidia_mirror.build import STAMP_NAME
+from lab.nvidia_mirror.build import STAMP_NAME
 
 REPO = Path(__file__).resolve().parents[2]
 TOOLS = ("gpg", "gpgv", "dpkg-deb", "dpkg-scanpackages")
@@ -282,12 +282,12 @@ def test_wrong_key_then_right_key(
 
 
 class Served:
-    """``python -m tests.lab.nvidia_mirror serve DIR --port 0`` in a subprocess."""
+    """``python -m lab.nvidia_mirror serve DIR --port 0`` in a subprocess."""
 
     def __init__(self, root: Path, log: Path) -> None:
         self._log = log.open("w")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.lab.nvidia_mirror", "serve", str(root), "--port", "0"],
+            [sys.executable, "-m", "lab.nvidia_mirror", "serve", str(root), "--port", "0"],
             cwd=REPO,
             stdout=subprocess.PIPE,
             stderr=self._log,

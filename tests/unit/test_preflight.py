@@ -6,10 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from deploy import facts as f
-from deploy.config import load_host_config
-from deploy.preflight import (
+from tgi_infra import facts as f
+from tgi_infra.config import host_key, load_host_config
+from tgi_infra.preflight import (
     DOCKER_DESKTOP_NOTE,
     NO_DRIVER_FIX,
     PreflightFacts,
@@ -108,7 +107,8 @@ def facts(**kw) -> PreflightFacts:
 def cfg(gpus_mode="all", services=None, **host):
     if services is None:
         services = [{"model_id": "org/model"}]
-    return load_host_config("h1", {"gpus": gpus_mode, "tgi_services": services, **host})
+    data = {host_key(k): v for k, v in host.items()}
+    return load_host_config("h1", {"tgi_gpus": gpus_mode, "tgi_services": services, **data})
 
 
 def codes(problems, severity=None):

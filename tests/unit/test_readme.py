@@ -4,7 +4,7 @@ commands (main job, tests) that CI and users run."""
 import re
 from pathlib import Path
 
-from deploy.config import inventory_variables_markdown
+from tgi_infra.config import inventory_variables_markdown
 
 REPO = Path(__file__).resolve().parents[2]
 README = (REPO / "README.md").read_text()
@@ -16,7 +16,7 @@ def test_readme_variables_table_matches_the_config_model():
     )
     assert m, "README lacks the inventory variables section"
     assert m.group(1).strip() == inventory_variables_markdown().strip(), (
-        "README's table is stale: regenerate it with `python -m deploy variables`"
+        "README's table is stale: regenerate it with `python -m tgi_infra variables`"
     )
 
 

@@ -1,4 +1,4 @@
-"""`python -m deploy validate|render|variables` as a user runs it (real subprocess, real
+"""`python -m tgi_infra validate|render|variables` as a user runs it (real subprocess, real
 pyinfra inventory loader, nothing connects)."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import sys
 import textwrap
 from pathlib import Path
 
-from deploy.config import inventory_variables_markdown, load_host_config
-from deploy.render import render_service
+from tgi_infra.config import inventory_variables_markdown, load_host_config
+from tgi_infra.render import render_service
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -24,13 +24,13 @@ gpu_servers = [
         ],
     }),
 ]
-cpu_boxes = [("cpu-b.example.com", {"gpus": "none", "tgi_services": [{"model_id": "gpt2"}]})]
+cpu_boxes = [("cpu-b.example.com", {"tgi_gpus": "none", "tgi_services": [{"model_id": "gpt2"}]})]
 """
 
 BAD_INVENTORY = """
 gpu_servers = [
     ("gpu-bad-1", {"tgi_services": [{"name": "tgi-x", "model_id": "org/m", "quantize": "int4"}]}),
-    ("gpu-bad-2", {"docker_source": "snap"}),
+    ("gpu-bad-2", {"tgi_docker_source": "snap"}),
     ("gpu-fine", {"tgi_services": [{"model_id": "org/m"}]}),
 ]
 """
@@ -38,7 +38,7 @@ gpu_servers = [
 
 def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "deploy", *args],
+        [sys.executable, "-m", "tgi_infra", *args],
         cwd=cwd,
         capture_output=True,
         text=True,
@@ -108,7 +108,7 @@ def test_invalid_inventory_exits_2_naming_every_bad_host_and_writes_nothing(tmp_
     proc = run("render", str(inv), "--out", str(out), cwd=tmp_path)
     assert proc.returncode == 2
     assert "host gpu-bad-1: service tgi-x: field quantize: value 'int4'" in proc.stderr
-    assert "host gpu-bad-2: field docker_source: value 'snap'" in proc.stderr
+    assert "host gpu-bad-2: field tgi_docker_source: value 'snap'" in proc.stderr
     assert "gpu-fine" not in proc.stderr
     assert "Traceback" not in proc.stderr
     assert not out.exists()
@@ -119,10 +119,11 @@ def test_invalid_inventory_exits_2_naming_every_bad_host_and_writes_nothing(tmp_
 def test_group_data_is_applied_through_pyinfras_loader(tmp_path):
     inv = write(tmp_path, "inv.py", 'hosts = [("h1", {"tgi_services": [{"model_id": "org/m"}]})]\n')
     (tmp_path / "group_data").mkdir()
-    write(tmp_path, "group_data/all.py", 'tgi_root = "/srv/from-group-data"\nready_timeout = -1\n')
+    group_data = 'tgi_root = "/srv/from-group-data"\ntgi_ready_timeout = -1\n'
+    write(tmp_path, "group_data/all.py", group_data)
     proc = run("validate", str(inv), cwd=tmp_path)
     assert proc.returncode == 2
-    assert "host h1: field ready_timeout: value -1" in proc.stderr
+    assert "host h1: field tgi_ready_timeout: value -1" in proc.stderr
     write(tmp_path, "group_data/all.py", 'tgi_root = "/srv/from-group-data"\n')
     out = tmp_path / "out"
     assert run("render", str(inv), "--out", str(out), cwd=tmp_path).returncode == 0

@@ -1,4 +1,4 @@
-"""The smoke suite end to end against the TGI stand-in (tests/lab/tgi_standin) run as a real
+"""The smoke suite end to end against the TGI stand-in (lab/tgi_standin) run as a real
 subprocess on a free 127.0.0.1 port.
 
 The stand-in replaces TGI's router (which needs a GPU and model weights). Its contract is TGI
@@ -22,22 +22,16 @@ from pathlib import Path
 import httpx
 import jsonschema
 import pytest
-
-from smoke import cli
-from smoke.checks import CHECK_NAMES
-from smoke.context import Settings
-from smoke.report import SCHEMA_PATH
-from smoke.runner import run
-from smoke.targets import targets_from_urls
+from tgi_infra.smoke import cli
+from tgi_infra.smoke.checks import CHECK_NAMES
+from tgi_infra.smoke.context import Settings
+from tgi_infra.smoke.report import SCHEMA_PATH
+from tgi_infra.smoke.runner import run
+from tgi_infra.smoke.targets import targets_from_urls
 
 REPO = Path(__file__).resolve().parents[2]
 MODEL = "TinyLlama/TinyLlama-1.1B-Chat-v1.0"
 API_KEY_ENV = "TGI_SMOKE_TEST_KEY"
-
-pytestmark = pytest.mark.skipif(
-    not (REPO / "tests" / "lab" / "tgi_standin" / "__main__.py").is_file(),
-    reason="TGI stand-in (tests/lab/tgi_standin) not present",
-)
 
 
 def free_port() -> int:
@@ -56,7 +50,7 @@ class StandIn:
         argv = [
             sys.executable,
             "-m",
-            "tests.lab.tgi_standin",
+            "lab.tgi_standin",
             "--model-id",
             MODEL,
             "--hostname",
@@ -214,7 +208,7 @@ def test_inventory_targets_end_to_end(standins, tmp_path, capsys, monkeypatch) -
     plain = standins.start()
     inventory = tmp_path / "inv.py"
     inventory.write_text(
-        "hosts = [('lab-1', {'ssh_hostname': '127.0.0.1', 'gpus': 'none', 'tgi_services': [\n"
+        "hosts = [('lab-1', {'ssh_hostname': '127.0.0.1', 'tgi_gpus': 'none', 'tgi_services': [\n"
         f"  {{'name': 'keyed', 'model_id': {MODEL!r}, 'port': {keyed.port}, 'bind': '0.0.0.0',\n"
         f"   'api_key_env': {API_KEY_ENV!r}}},\n"
         f"  {{'name': 'plain', 'model_id': {MODEL!r}, 'port': {plain.port}, 'bind': '0.0.0.0',\n"
@@ -368,7 +362,7 @@ def test_targets_run_concurrently_within_the_bound(standins, monkeypatch) -> Non
     """
     import threading
 
-    from smoke import runner
+    from tgi_infra.smoke import runner
 
     servers = [standins.start(TGI_STANDIN_TOKEN_DELAY_S="0.003") for _ in range(8)]
     for s in servers:

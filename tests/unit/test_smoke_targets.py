@@ -7,10 +7,14 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
-from smoke import cli
-from smoke.targets import SSHSettings, TargetConfigError, targets_from_inventory, targets_from_urls
-from smoke.tunnel import ssh_forward_command
+from tgi_infra.smoke import cli
+from tgi_infra.smoke.targets import (
+    SSHSettings,
+    TargetConfigError,
+    targets_from_inventory,
+    targets_from_urls,
+)
+from tgi_infra.smoke.tunnel import ssh_forward_command
 
 pytest.importorskip("deploy.config")
 
@@ -23,7 +27,7 @@ gpu_hosts = [
             "ssh_user": "ops",
             "ssh_port": 2222,
             "ssh_key": "/keys/id_ed25519",
-            "gpus": "none",
+            "tgi_gpus": "none",
             "tgi_services": [
                 {"name": "llama", "model_id": "meta-llama/Llama-3.1-8B-Instruct",
                  "port": 8080, "bind": "127.0.0.1", "api_key_env": "SMOKE_TEST_API_KEY"},
@@ -33,7 +37,7 @@ gpu_hosts = [
             ],
         },
     ),
-    ("gpu-2.example.net", {"gpus": "none",
+    ("gpu-2.example.net", {"tgi_gpus": "none",
         "tgi_services": [{"name": "tiny", "model_id": "org/tiny", "bind": "10.9.9.9"}]}),
 ]
 """
@@ -89,7 +93,7 @@ def test_invalid_inventory_exits_2_listing_errors(tmp_path, capsys) -> None:
 
 
 def test_inventory_without_services_exits_2(tmp_path, capsys) -> None:
-    path = write(tmp_path, 'hosts = [("a", {"gpus": "none"})]\n')
+    path = write(tmp_path, 'hosts = [("a", {"tgi_gpus": "none"})]\n')
     assert cli.main(["--inventory", path]) == 2
     assert "no host has a present TGI service" in capsys.readouterr().err
 

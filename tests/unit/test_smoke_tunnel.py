@@ -15,8 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-
-from smoke import cli
+from tgi_infra.smoke import cli
 
 REPO = Path(__file__).resolve().parents[2]
 IMAGE = "tgi-lab/base:bookworm"
@@ -28,7 +27,7 @@ needs_lab_image = pytest.mark.usefixtures("lab_base_image")
 START = (
     "mkdir -p /root/.ssh /run/sshd && cp /key.pub /root/.ssh/authorized_keys "
     "&& chmod 700 /root/.ssh && chmod 600 /root/.ssh/authorized_keys && ssh-keygen -A >/dev/null "
-    "&& cd /src && (TGI_STANDIN_WARMUP_S=0.1 python3 -m tests.lab.tgi_standin "
+    "&& cd /src && (TGI_STANDIN_WARMUP_S=0.1 python3 -m lab.tgi_standin "
     f"--model-id {MODEL} --hostname 127.0.0.1 --port 8080 >/tmp/standin.log 2>&1 &) "
     "&& exec /usr/sbin/sshd -D -e"
 )
@@ -82,7 +81,7 @@ def test_loopback_service_is_checked_through_an_ssh_tunnel(lab_host, tmp_path, c
         "ssh_user": "root",
         "ssh_key": lab_host["key"],
         "ssh_known_hosts_file": lab_host["known_hosts"],
-        "gpus": "none",
+        "tgi_gpus": "none",
         "tgi_services": [{"name": "tgi", "model_id": MODEL, "port": 8080, "bind": "127.0.0.1"}],
     }
     inventory.write_text(f"hosts = [('lab-host', {host_data!r})]\n")
@@ -111,7 +110,7 @@ def test_tunnel_failure_fails_ready(tmp_path, capsys) -> None:
         "ssh_port": 1,  # nothing listens: ssh exits at once
         "ssh_user": "root",
         "ssh_key": str(tmp_path / "no-such-key"),
-        "gpus": "none",
+        "tgi_gpus": "none",
         "tgi_services": [{"name": "tgi", "model_id": MODEL, "port": 8080}],
     }
     inventory.write_text(f"hosts = [('lab-host', {host_data!r})]\n")

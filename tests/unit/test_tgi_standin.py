@@ -1,4 +1,4 @@
-"""The TGI stand-in (tests/lab/tgi_standin) against TGI's recorded contract and real clients.
+"""The TGI stand-in (lab/tgi_standin) against TGI's recorded contract and real clients.
 
 Every server here is a real subprocess on a free 127.0.0.1 port; the clients are the unchanged
 ``text_generation``, ``huggingface_hub`` and ``openai`` packages; response bodies are checked
@@ -20,13 +20,14 @@ from pathlib import Path
 import httpx
 import jsonschema
 import pytest
+import tgi_infra
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.lab import tgi_standin
-from tests.lab.tgi_standin import generation, launcher_args, launcher_spec
+from lab import tgi_standin
+from lab.tgi_standin import generation, launcher_args, launcher_spec
 
 REPO = Path(__file__).resolve().parents[2]
-REFERENCE = REPO.parent / "shared" / "reference" / "tgi"
+REFERENCE = Path(tgi_infra.__file__).resolve().parent / "reference" / "tgi"
 JEAN = [
     {"role": "system", "content": "Your name is Jean-baptiste. You are a helpful assistant."},
     {"role": "user", "content": "What is your name?"},
@@ -52,7 +53,7 @@ class Standin:
         full_env.update({"TGI_STANDIN_WARMUP_S": "0", "PYTHONDONTWRITEBYTECODE": "1"})
         full_env.update(env or {})
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.lab.tgi_standin", "--hostname", "127.0.0.1"]
+            [sys.executable, "-m", "lab.tgi_standin", "--hostname", "127.0.0.1"]
             + ["--port", str(self.port), *args],
             cwd=REPO,
             env=full_env,
@@ -93,7 +94,7 @@ def run_launcher(*args: str, env: dict[str, str] | None = None) -> subprocess.Co
     full_env.update({"TGI_STANDIN_WARMUP_S": "0"})
     full_env.update(env or {})
     return subprocess.run(
-        [sys.executable, "-m", "tests.lab.tgi_standin", *args],
+        [sys.executable, "-m", "lab.tgi_standin", *args],
         cwd=REPO,
         env=full_env,
         capture_output=True,

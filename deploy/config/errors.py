@@ -1,0 +1,78 @@
+"""ConfigError and the wording of every message: host, service, field, value, what is allowed."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from pydantic import (
+    BaseModel,
+    ValidationError,
+)
+
+# ---------------------------------------------------------------------------------------
+# errors
+# ---------------------------------------------------------------------------------------
+
+
+class ConfigError(Exception):
+    """Every problem found, one message each."""
+
+    def __init__(self, errors: Iterable[str]):
+        self.errors = list(errors)
+        super().__init__("\n".join(self.errors))
+
+
+def _allowed(model: type[BaseModel], field: str) -> str:
+    info = model.model_fields.get(field)
+    extra = info.json_schema_extra if info else None
+    if isinstance(extra, dict) and "allowed" in extra:
+        return str(extra["allowed"])
+    return "see docs"
+
+
+def _fmt(where: str, field: str, value: Any, reason: str | None, allowed: str) -> str:
+    why = f" ({reason})" if reason else ""
+    return f"{where}field {field}: value {value!r} is not allowed{why}; allowed: {allowed}"
+
+
+_SILENT_TYPES = {"literal_error", "enum"}
+
+
+def _convert(
+    exc: ValidationError,
+    model: type[BaseModel],
+    raw: Mapping[str, Any],
+    where: str,
+    key_of: Callable[[str], str] = str,
+) -> list[str]:
+    """One message per top-level field, with our wording instead of pydantic's dump."""
+    per_field: dict[str, dict[str, Any]] = {}
+    for err in exc.errors(include_url=False):
+        loc = err["loc"]
+        field = str(loc[0]) if loc else "?"
+        if field in per_field:
+            continue
+        per_field[field] = err
+    out = []
+    known = list(model.model_fields)
+    for field, err in per_field.items():
+        name = key_of(field)
+        if err["type"] == "missing":
+            out.append(f"{where}field {name}: is required; allowed: {_allowed(model, field)}")
+        elif err["type"] == "extra_forbidden":
+            close = difflib.get_close_matches(field, known, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            out.append(
+                f"{where}field {field}: value {raw.get(field)!r} is not allowed: unknown "
+                f"field{hint}; allowed: {', '.join(known)}"
+            )
+        else:
+            reason = None
+            if err["type"] not in _SILENT_TYPES:
+                reason = str(err["msg"]).removeprefix("Value error, ")
+                if len(err["loc"]) > 1:
+                    reason = f"item {'.'.join(map(str, err['loc'][1:]))}: {reason}"
+            out.append(_fmt(where, name, raw.get(field), reason, _allowed(model, field)))
+    return out

@@ -1,0 +1,137 @@
+"""Loading host data: the ``tgi_`` key namespace, one validation path for a host and for
+the whole inventory (every error of every host, before any host is touched)."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from pydantic import (
+    ValidationError,
+)
+from tgi_infra.config.errors import (
+    ConfigError,
+    _allowed,
+    _convert,
+    _fmt,
+)
+from tgi_infra.config.models import (
+    HOST_ONLY_FIELDS,
+    HostConfig,
+    TGIService,
+)
+from tgi_infra.config.rules import (
+    _args_env_problems,
+    _semantic_problems,
+    _svc_where,
+)
+
+# ---------------------------------------------------------------------------------------
+# loading
+# ---------------------------------------------------------------------------------------
+
+HOST_FIELD_NAMES: tuple[str, ...] = (*HOST_ONLY_FIELDS, "tgi_services")
+
+# Host data keys live in the ``tgi_`` namespace, so that they cannot be mistaken for another
+# deploy's keys (pyinfra-docker's ``docker_*``, a role's ``nvidia_*``): the key of a HostConfig
+# field is the field name with ``tgi_`` in front (``tgi_docker_source``), or the field name
+# itself where it already starts with ``tgi_`` (``tgi_root``, ``tgi_services``).
+HOST_KEY_PREFIX = "tgi_"
+
+
+def host_key(field: str) -> str:
+    """The host data key of a HostConfig field."""
+    return field if field.startswith(HOST_KEY_PREFIX) else HOST_KEY_PREFIX + field
+
+
+HOST_KEYS: dict[str, str] = {host_key(f): f for f in HOST_FIELD_NAMES}
+
+
+def load_host_config(host_name: str, data: Mapping[str, Any]) -> HostConfig:
+    """Validate one host's data (pyinfra host data dict); raise ConfigError with all errors.
+
+    Only keys of the ``tgi_`` namespace are read; pyinfra's own keys (``ssh_*``, ``_sudo``, ...)
+    and other deploys' keys are left alone. A ``tgi_*`` key this package does not know is an
+    error naming the closest known key (a typo must not silently fall back to a default).
+    """
+    where = f"host {host_name}: "
+    errors: list[str] = []
+    warnings: list[str] = []
+    host_raw = {f: data[host_key(f)] for f in HOST_ONLY_FIELDS if host_key(f) in data}
+    base: HostConfig | None = None
+    try:
+        base = HostConfig.model_validate(host_raw)
+    except ValidationError as exc:
+        errors += _convert(exc, HostConfig, host_raw, where, key_of=host_key)
+
+    for key in data:
+        if not isinstance(key, str):
+            continue
+        if key.startswith(HOST_KEY_PREFIX) and key not in HOST_KEYS:
+            close = difflib.get_close_matches(key, list(HOST_KEYS), n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            errors.append(
+                f"{where}variable {key}: value {data[key]!r} is not allowed: unknown variable"
+                f"{hint}; allowed: the tgi_* variables of the README's table"
+            )
+        elif key in HOST_ONLY_FIELDS and key != host_key(key):
+            warnings.append(
+                f"{where}variable {key} is not read (this package's variables are prefixed): "
+                f"did you mean {host_key(key)}?"
+            )
+
+    services_raw = data.get("tgi_services", [])
+    services: list[tuple[int, TGIService]] = []
+    if services_raw is None:
+        services_raw = []
+    if not isinstance(services_raw, (list, tuple)):
+        errors.append(
+            _fmt(where, "tgi_services", services_raw, None, _allowed(HostConfig, "tgi_services"))
+        )
+        services_raw = []
+    for index, raw in enumerate(services_raw):
+        if not isinstance(raw, Mapping):
+            errors.append(
+                f"{where}service #{index}: value {raw!r} is not allowed; allowed: a mapping of "
+                f"service fields ({', '.join(TGIService.model_fields)})"
+            )
+            continue
+        name = raw.get("name", TGIService.model_fields["name"].default)
+        label = name if isinstance(name, str) and name else f"#{index}"
+        try:
+            services.append((index, TGIService.model_validate(dict(raw))))
+        except ValidationError as exc:
+            where_svc = _svc_where(host_name, label)
+            errors += _convert(exc, TGIService, raw, where_svc)
+            failed = {str(e["loc"][0]) for e in exc.errors() if e["loc"]}
+            errors += _args_env_problems(
+                where_svc,
+                raw.get("extra_args") if "extra_args" not in failed else None,
+                raw.get("env") if "env" not in failed else None,
+            )
+
+    host_gpus = host_raw.get("gpus", "all")
+    e, w, resolved = _semantic_problems(host_name, host_gpus, services)
+    errors += e
+    warnings += w
+    if errors or base is None:
+        raise ConfigError(errors)
+    host = base.model_copy(update={"tgi_services": resolved})
+    host._host_name = host_name
+    host._warnings = warnings
+    return host
+
+
+def validate_inventory(hosts: Iterable[tuple[str, Mapping[str, Any]]]) -> dict[str, HostConfig]:
+    """Validate every host; raise one ConfigError listing all errors of all hosts."""
+    out: dict[str, HostConfig] = {}
+    errors: list[str] = []
+    for name, data in hosts:
+        try:
+            out[name] = load_host_config(name, data)
+        except ConfigError as exc:
+            errors += exc.errors
+    if errors:
+        raise ConfigError(errors)
+    return out

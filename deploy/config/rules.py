@@ -1,0 +1,268 @@
+"""Rules spanning fields and services: TGI's own startup checks, launcher flags in
+``extra_args``/``env``, and host-wide uniqueness (names, ports, GPUs)."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from typing import Any
+
+from tgi_infra.config.errors import (
+    _allowed,
+    _fmt,
+)
+from tgi_infra.config.grammar import (
+    _GIB,
+    _OWNED_ENV,
+    ENV_KEY_RE,
+    SECRET_ENV_RE,
+    looks_like_token,
+    shm_bytes,
+)
+from tgi_infra.config.models import (
+    TGIService,
+)
+from tgi_infra.launcher import (
+    CONFIG_OWNED_FLAGS,
+    FLAGS_BY_NAME,
+    FORBIDDEN_FLAGS,
+    SHORT_FLAGS,
+)
+
+# ---------------------------------------------------------------------------------------
+# rules spanning fields / services (TGI's startup checks, host-wide uniqueness)
+# ---------------------------------------------------------------------------------------
+
+
+def _svc_where(host_name: str, svc_label: str) -> str:
+    return f"host {host_name}: service {svc_label}: "
+
+
+def parse_extra_args(args: list[str]) -> tuple[list[tuple[str, str | None]], list[str]]:
+    """Split `extra_args` into (flag, value) pairs; return problems (without prefixes)."""
+    pairs: list[tuple[str, str | None]] = []
+    problems: list[str] = []
+    seen: set[str] = set()
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        i += 1
+        if not arg.startswith("--"):
+            if arg in SHORT_FLAGS or (arg.startswith("-") and len(arg) > 1):
+                problems.append(
+                    f"value {arg!r} is not allowed (short flags are ambiguous; use the long form)"
+                )
+            else:
+                problems.append(f"value {arg!r} is not allowed (a value without a flag)")
+            continue
+        flag, eq, value = arg.partition("=")
+        spec = FLAGS_BY_NAME.get(flag)
+        if spec is None:
+            close = difflib.get_close_matches(flag, list(FLAGS_BY_NAME), n=1)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            problems.append(f"value {arg!r} is not allowed (TGI's launcher has no {flag}{hint})")
+            continue
+        val: str | None = None
+        if spec.takes_value:
+            if eq:
+                val = value
+            elif i < len(args) and not args[i].startswith("--"):
+                val = args[i]
+                i += 1
+            else:
+                problems.append(f"value {arg!r} is not allowed ({flag} needs a value)")
+                continue
+        elif eq:
+            problems.append(f"value {arg!r} is not allowed ({flag} is a switch without value)")
+            continue
+        if flag in CONFIG_OWNED_FLAGS:
+            problems.append(
+                f"value {arg!r} is not allowed (the config sets {flag}; use field "
+                f"{CONFIG_OWNED_FLAGS[flag]})"
+            )
+        elif flag in FORBIDDEN_FLAGS:
+            problems.append(f"value {arg!r} is not allowed ({flag}: {FORBIDDEN_FLAGS[flag]})")
+        elif flag in seen:
+            problems.append(f"value {arg!r} is not allowed ({flag} is given twice)")
+        elif spec.possible_values and val not in spec.possible_values:
+            problems.append(
+                f"value {val!r} is not allowed ({flag} takes {', '.join(spec.possible_values)})"
+            )
+        elif val is not None and looks_like_token(val):
+            problems.append(
+                f"value for {flag} is not allowed (it looks like a token; secrets go through "
+                "hf_token_env/api_key_env)"
+            )
+        else:
+            pairs.append((flag, val))
+        seen.add(flag)
+    return pairs, problems
+
+
+def _args_env_problems(where: str, extra_args: Any, env: Any) -> list[str]:
+    """extra_args / env rules; also run on raw data of a service with other field errors."""
+    errors: list[str] = []
+    if isinstance(extra_args, list) and all(isinstance(a, str) for a in extra_args):
+        _, problems = parse_extra_args(extra_args)
+        allowed_extra = _allowed(TGIService, "extra_args")
+        for p in problems:
+            errors.append(f"{where}field extra_args: {p}; allowed: {allowed_extra}")
+    if not isinstance(env, Mapping):
+        return errors
+    for key, val in env.items():
+        reason = None
+        if not isinstance(key, str) or not ENV_KEY_RE.match(key):
+            reason = "not an environment variable name"
+        elif SECRET_ENV_RE.search(key.upper()):
+            reason = "secret-looking names go through hf_token_env / api_key_env"
+        elif key in _OWNED_ENV:
+            reason = f"the launcher reads it; set field {_OWNED_ENV[key].split(' ')[0]} instead"
+        elif isinstance(val, str) and looks_like_token(val):
+            reason = "its value looks like a token; secrets go through hf_token_env / api_key_env"
+        if reason:
+            errors.append(
+                f"{where}field env: value {key!r} is not allowed ({reason}); allowed: "
+                f"{_allowed(TGIService, 'env')}"
+            )
+    return errors
+
+
+def _service_problems(host_name: str, svc: TGIService, label: str) -> tuple[list[str], list[str]]:
+    """Checks of one service whose `gpus` is already resolved against the host mode."""
+    where = _svc_where(host_name, label)
+    errors: list[str] = []
+    warnings: list[str] = []
+
+    def err(field: str, value: Any, reason: str) -> None:
+        errors.append(_fmt(where, field, value, reason, _allowed(TGIService, field)))
+
+    ids = svc.gpu_ids()
+    cpu_svc = ids == []
+
+    if cpu_svc:
+        if svc.num_shard not in (None, 1):
+            err("num_shard", svc.num_shard, "a CPU service runs one shard")
+        if svc.sharded:
+            err("sharded", svc.sharded, "a CPU service cannot be sharded")
+        if svc.cuda_graphs is not None:
+            err("cuda_graphs", svc.cuda_graphs, "CUDA graphs need GPUs; this service has none")
+    else:
+        if ids is not None and svc.num_shard is not None and svc.num_shard > len(ids):
+            err("num_shard", svc.num_shard, f"only {len(ids)} GPU(s) assigned by gpus={svc.gpus!r}")
+        n = svc.resolved_num_shard()
+        if svc.sharded is True and n == 1:
+            err("sharded", True, "TGI refuses sharded=true with a single shard")
+        if svc.sharded is False and svc.num_shard is not None and svc.num_shard > 1:
+            err("sharded", False, f"TGI refuses sharded=false with num_shard={svc.num_shard}")
+        multi = (n or 0) > 1 or (svc.sharded is True and n is None)
+        if multi and shm_bytes(svc.shm_size) <= _GIB:
+            warnings.append(
+                f"{where}field shm_size: {svc.shm_size!r} is small for a sharded service "
+                "(NCCL uses /dev/shm); TGI's docs advise more than 1g"
+            )
+        if ids is not None and svc.num_shard is not None and svc.num_shard < len(ids):
+            warnings.append(
+                f"{where}field num_shard: {svc.num_shard} shard(s) on {len(ids)} assigned GPUs "
+                "leaves some idle"
+            )
+
+    if svc.quantize is not None and svc.dtype is not None:
+        err("dtype", svc.dtype, f"TGI refuses --dtype together with --quantize {svc.quantize}")
+
+    t_in, t_tot = svc.max_input_tokens, svc.max_total_tokens
+    t_pre, t_btot = svc.max_batch_prefill_tokens, svc.max_batch_total_tokens
+    if t_in is not None and t_tot is not None and t_in >= t_tot:
+        err("max_input_tokens", t_in, f"must be < max_total_tokens ({t_tot})")
+    if t_tot is not None and t_btot is not None and t_tot > t_btot:
+        err("max_total_tokens", t_tot, f"must be <= max_batch_total_tokens ({t_btot})")
+    if t_in is not None and t_pre is not None and t_pre < t_in:
+        err("max_batch_prefill_tokens", t_pre, f"must be >= max_input_tokens ({t_in})")
+    if t_pre is not None and t_btot is not None and t_pre > t_btot:
+        err("max_batch_prefill_tokens", t_pre, f"must be <= max_batch_total_tokens ({t_btot})")
+
+    errors += _args_env_problems(where, svc.extra_args, svc.env)
+    return errors, warnings
+
+
+def _gpu_label(ids: list[int] | None) -> str:
+    return "all" if ids is None else ",".join(map(str, ids))
+
+
+def _semantic_problems(
+    host_name: str, host_gpus: str, services: list[tuple[int, TGIService]]
+) -> tuple[list[str], list[str], list[TGIService]]:
+    """Per-service and cross-service checks; returns (errors, warnings, resolved services)."""
+    cpu_host = host_gpus == "none"
+    errors: list[str] = []
+    warnings: list[str] = []
+    resolved: list[TGIService] = []
+    by_name: dict[str, int] = {}
+    by_port: dict[int, str] = {}
+    gpu_users: list[tuple[str, list[int] | None]] = []
+    for index, svc in services:
+        label = svc.name
+        where = _svc_where(host_name, label)
+        if cpu_host and svc.gpus not in (None, "none"):
+            errors.append(
+                _fmt(
+                    where,
+                    "gpus",
+                    svc.gpus,
+                    'the host is in CPU mode (host gpus: "none")',
+                    '"none" (or leave it unset) on a CPU-mode host',
+                )
+            )
+            svc = svc.model_copy(update={"gpus": "none"})
+        if svc.gpus is None:
+            svc = svc.model_copy(update={"gpus": "none" if cpu_host else "all"})
+        e, w = _service_problems(host_name, svc, label)
+        errors += e
+        warnings += w
+        if svc.name in by_name:
+            errors.append(
+                _fmt(
+                    where,
+                    "name",
+                    svc.name,
+                    f"services #{by_name[svc.name]} and #{index} share it",
+                    "a name unique on the host",
+                )
+            )
+        by_name.setdefault(svc.name, index)
+        resolved.append(svc)
+        if not svc.present:
+            continue
+        if svc.port in by_port:
+            errors.append(
+                _fmt(
+                    where,
+                    "port",
+                    svc.port,
+                    f"service {by_port[svc.port]} already publishes it",
+                    "a port unique on the host",
+                )
+            )
+        by_port.setdefault(svc.port, svc.name)
+        ids = svc.gpu_ids()
+        if ids == []:
+            continue
+        for other, other_ids in gpu_users:
+            if ids is None or other_ids is None or set(ids) & set(other_ids):
+                shared = (
+                    "all"
+                    if ids is None or other_ids is None
+                    else ",".join(map(str, sorted(set(ids) & set(other_ids))))
+                )
+                errors.append(
+                    _fmt(
+                        where,
+                        "gpus",
+                        svc.gpus,
+                        f"GPU(s) {shared} already assigned to service {other} "
+                        f"(gpus={_gpu_label(other_ids)}); 'all' overlaps every GPU",
+                        "GPUs no other service on the host uses",
+                    )
+                )
+                break
+        gpu_users.append((svc.name, ids))
+    return errors, warnings, resolved

@@ -1,0 +1,92 @@
+"""``python -m lab``: bring the container lab up or down, or run the whole pipeline on it
+(``demo``).
+
+python -m lab demo          lab up, real `pyinfra inventories/lab.py deploy/main.py` over SSH,
+                      then the smoke suite against every deployed service (results table)
+python -m lab up [--fresh]  bring the lab up (hosts recreated bare with --fresh)
+python -m lab down [--purge]  remove the lab (caches kept unless --purge)
+python -m lab status        show the lab's hosts
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+from lab import lab
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def lab_env() -> dict[str, str]:
+    """The control machine's environment for the lab: the API key the lab inventory names."""
+    env = dict(os.environ)
+    key_file = lab.state_dir() / "api_key"  # stable across runs: a new key would recreate
+    if not key_file.exists():
+        key_file.touch(mode=0o600)
+        key_file.write_text("lab-" + secrets.token_hex(12))
+    env.setdefault("TGI_LAB_API_KEY", key_file.read_text().strip())
+    env.setdefault("TGI_LAB_STATE_DIR", str(lab.state_dir()))
+    return env
+
+
+def pyinfra_cmd(*extra: str) -> list[str]:
+    exe = Path(sys.executable).with_name("pyinfra")
+    return [str(exe), "-y", *extra, "inventories/lab.py", "deploy/main.py"]
+
+
+def smoke_cmd(*extra: str) -> list[str]:
+    return [sys.executable, "-m", "smoke", "--inventory", "inventories/lab.py", *extra]
+
+
+def demo(fresh: bool) -> int:
+    lab.up(fresh=fresh)
+    print(
+        "\n[lab] stand-ins in this run: the GPU (CPU mode, gpus: none), NVIDIA's apt repository "
+        "and packages (lab/nvidia_mirror), TGI itself (lab/tgi_standin) and the WSL "
+        "kernel (lab-wsl-1 carries WSL's markers). Real: Debian, systemd, sshd, apt with signed "
+        "repositories, Docker Engine, the registry, pyinfra over SSH, the smoke clients.",
+        flush=True,
+    )
+    env = lab_env()
+    print("\n[lab] deploying: " + " ".join(pyinfra_cmd()), flush=True)
+    rc = subprocess.run(pyinfra_cmd(), cwd=REPO, env=env).returncode
+    if rc != 0:
+        print(f"[lab] pyinfra failed with exit code {rc}", file=sys.stderr)
+        return rc
+    print("\n[lab] smoke suite: " + " ".join(smoke_cmd()), flush=True)
+    return subprocess.run(smoke_cmd(), cwd=REPO, env=env).returncode
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="tgi-lab", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    p_demo = sub.add_parser("demo", help="lab up, deploy, smoke")
+    p_demo.add_argument("--fresh", action="store_true", help="recreate the hosts bare first")
+    p_up = sub.add_parser("up", help="bring the lab up")
+    p_up.add_argument("--fresh", action="store_true", help="recreate the hosts bare")
+    p_down = sub.add_parser("down", help="remove the lab")
+    p_down.add_argument("--purge", action="store_true", help="also remove caches and images")
+    sub.add_parser("status", help="show the lab's hosts")
+    args = parser.parse_args(argv)
+    if args.cmd == "demo":
+        return demo(args.fresh)
+    if args.cmd == "up":
+        lab.up(fresh=args.fresh)
+    elif args.cmd == "down":
+        lab.down(purge=args.purge)
+    else:
+        state = lab.load_state()
+        for h in state.hosts:
+            print(f"{h.name:14} {h.kind:6} {h.address:16} ssh -i {state.ssh_key} root@{h.address}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,308 @@
+"""Images of the container lab, built only from what this machine can reach.
+
+- ``tgi-lab/base:bookworm``: ``debootstrap`` of Debian bookworm, ``docker import``-ed. Built once
+  and cached: rebuilt only when missing.
+- ``tgi-lab/infra``: base + Debian's ``apt-cacher-ng`` (apt cache for the lab hosts),
+  ``docker-registry`` (the image mirror) and python3's http.server (the NVIDIA apt mirror
+  stand-in). One container on the lab network, alias ``mirror.lab``.
+- ``tgi-lab/host-linux``: base + sshd, systemd as PID 1, no Docker.
+- ``tgi-lab/host-wsl``: base + sshd started by ``/init`` (no systemd), with the markers a real
+  WSL2 distro has (``/run/WSL/``, ``/usr/lib/wsl/lib/``, ``/etc/wsl.conf``).
+- ``tgi-lab/tgi-standin``: the TGI stand-in (``lab/tgi_standin``) behind the real image's
+  entrypoint ``text-generation-launcher``; pushed to the lab registry under the upstream
+  repository path ``huggingface/text-generation-inference``.
+
+Every image carries a label with a hash of its inputs; an image whose label differs is rebuilt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import shutil
+import subprocess
+import tarfile
+import tempfile
+from pathlib import Path
+
+import docker
+import docker.errors
+
+LAB_DIR = Path(__file__).resolve().parent
+BASE_IMAGE = "tgi-lab/base:bookworm"
+INFRA_IMAGE = "tgi-lab/infra:1"
+# A lab instance (``TGI_LAB_INSTANCE``, see lab/lab.py) builds its own host and stand-in images,
+# so that two worktrees with different stand-ins do not rebuild each other's.
+_SUFFIX = f"-{os.environ['TGI_LAB_INSTANCE']}" if os.environ.get("TGI_LAB_INSTANCE") else ""
+HOST_IMAGES = {"linux": f"tgi-lab/host-linux:1{_SUFFIX}", "wsl": f"tgi-lab/host-wsl:1{_SUFFIX}"}
+STANDIN_IMAGE = f"tgi-lab/tgi-standin:3.3.7{_SUFFIX}"
+INPUT_LABEL = "tgi-lab.inputs"
+
+DEBIAN_MIRROR = os.environ.get("TGI_LAB_DEBIAN_MIRROR", "http://deb.debian.org/debian")
+BASE_PACKAGES = [
+    "systemd",
+    "systemd-sysv",
+    "dbus",
+    "openssh-server",
+    "ca-certificates",
+    "curl",
+    "gnupg",
+    "iproute2",
+    "procps",
+    "sudo",
+    "python3",
+    "kmod",
+    "iptables",
+    "lsb-release",
+    "less",
+]
+
+# Apt traffic of lab hosts for Debian goes through the infra container's apt-cacher-ng; the
+# NVIDIA mirror stand-in and the registry are reached directly.
+APT_PROXY_CONF = 'Acquire::http::Proxy::deb.debian.org "http://mirror.lab:3142";\n'
+
+SSHD_CONF = """\
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+UseDNS no
+"""
+
+WSL_CONF = """\
+# /etc/wsl.conf as a WSL2 distro ships it (lab stand-in of a WSL2 distro)
+[automount]
+enabled = true
+options = "metadata"
+
+[interop]
+enabled = true
+appendWindowsPath = true
+"""
+
+# Lab adaptation, not part of the deploy: these machines lack CAP_SYS_RESOURCE, so the
+# `ulimit -n 1048576` in docker.io's /etc/init.d/docker fails here (it works on a real WSL
+# distro, whose root has every capability). /etc/default/docker is sourced by that script and is
+# a conffile the package keeps (apt runs with --force-confold), so a shell function that lets
+# `ulimit` fail softly stands in for the missing capability.
+WSL_DEFAULT_DOCKER = """\
+# tgi-lab: the lab's containers lack CAP_SYS_RESOURCE; see lab/images.py
+ulimit() { command ulimit "$@" 2>/dev/null || true; }
+"""
+
+WSL_INIT = """\
+#!/bin/sh
+# Lab stand-in of WSL2's /init: no systemd; the distro's processes are started by hand.
+mkdir -p /run/WSL /run/sshd
+ssh-keygen -A >/dev/null 2>&1
+/usr/sbin/sshd
+exec sleep infinity
+"""
+
+INFRA_INIT = """\
+#!/bin/sh
+# Lab infrastructure: apt cache, image registry and the NVIDIA apt mirror stand-in.
+set -e
+mkdir -p /run/apt-cacher-ng /var/cache/apt-cacher-ng /var/lib/docker-registry
+chown -R apt-cacher-ng:apt-cacher-ng /run/apt-cacher-ng /var/cache/apt-cacher-ng
+su -s /bin/sh apt-cacher-ng -c \
+  "/usr/sbin/apt-cacher-ng -c /etc/apt-cacher-ng ForeGround=1" >/var/log/acng.log 2>&1 &
+/usr/bin/docker-registry serve /etc/docker-registry/config.yml >/var/log/registry.log 2>&1 &
+cd /srv/www && python3 -m http.server 8000 >/var/log/www.log 2>&1 &
+wait
+"""
+
+REGISTRY_CONF = """\
+version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: /var/lib/docker-registry
+  delete:
+    enabled: true
+http:
+  addr: :5000
+"""
+
+
+def _client() -> docker.DockerClient:
+    return docker.from_env(timeout=600)
+
+
+def _digest(*parts: str | bytes) -> str:
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(part.encode() if isinstance(part, str) else part)
+        h.update(b"\0")
+    return h.hexdigest()[:16]
+
+
+def _image_inputs(client: docker.DockerClient, tag: str) -> str | None:
+    try:
+        return (client.images.get(tag).labels or {}).get(INPUT_LABEL)
+    except docker.errors.ImageNotFound:
+        return None
+
+
+def _log(msg: str) -> None:
+    print(f"[lab] {msg}", flush=True)
+
+
+def ensure_base(client: docker.DockerClient | None = None) -> str:
+    """debootstrap bookworm into a temp dir and ``docker import`` it, unless cached."""
+    client = client or _client()
+    inputs = _digest(DEBIAN_MIRROR, *BASE_PACKAGES)
+    if _image_inputs(client, BASE_IMAGE) == inputs:
+        return BASE_IMAGE
+    _log(f"building {BASE_IMAGE} with debootstrap (about a minute)")
+    with tempfile.TemporaryDirectory(prefix="tgi-lab-rootfs-") as tmp:
+        rootfs = Path(tmp) / "rootfs"
+        subprocess.run(
+            [
+                "debootstrap",
+                "--variant=minbase",
+                "--include=" + ",".join(BASE_PACKAGES),
+                "bookworm",
+                str(rootfs),
+                DEBIAN_MIRROR,
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        # Keep the image small and free of host-specific identity.
+        for p in ("var/cache/apt/archives", "var/lib/apt/lists"):
+            shutil.rmtree(rootfs / p, ignore_errors=True)
+            (rootfs / p).mkdir(parents=True, exist_ok=True)
+        for key in rootfs.glob("etc/ssh/ssh_host_*"):
+            key.unlink()
+        (rootfs / "etc/machine-id").write_text("")
+        tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
+        subprocess.run(
+            [
+                "docker",
+                "import",
+                "--change",
+                f"LABEL {INPUT_LABEL}={inputs}",
+                "--change",
+                'CMD ["/bin/bash"]',
+                "-",
+                BASE_IMAGE,
+            ],
+            stdin=tar.stdout,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        if tar.wait() != 0:
+            raise RuntimeError("tar of the debootstrap root failed")
+    return BASE_IMAGE
+
+
+def _build(client: docker.DockerClient, tag: str, dockerfile: str, files: dict[str, bytes]) -> str:
+    """Build ``tag`` from an in-memory context unless its inputs are unchanged."""
+    inputs = _digest(dockerfile, *(k.encode() + v for k, v in sorted(files.items())))
+    if _image_inputs(client, tag) == inputs:
+        return tag
+    _log(f"building {tag}")
+    ctx = io.BytesIO()
+    with tarfile.open(fileobj=ctx, mode="w") as tar:
+        all_files = dict(files)
+        all_files["Dockerfile"] = (dockerfile + f"\nLABEL {INPUT_LABEL}={inputs}\n").encode()
+        for name, data in sorted(all_files.items()):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.mode = 0o755
+            tar.addfile(info, io.BytesIO(data))
+    ctx.seek(0)
+    try:
+        client.images.build(fileobj=ctx, custom_context=True, tag=tag, rm=True, pull=False)
+    except docker.errors.BuildError as exc:
+        log = "".join(str(x.get("stream", x.get("error", ""))) for x in exc.build_log)
+        raise RuntimeError(f"building {tag} failed:\n{log[-4000:]}") from exc
+    return tag
+
+
+def ensure_infra(client: docker.DockerClient | None = None) -> str:
+    client = client or _client()
+    base = ensure_base(client)
+    dockerfile = f"""\
+FROM {base}
+RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \\
+      apt-cacher-ng docker-registry >/dev/null && rm -rf /var/lib/apt/lists/*
+COPY registry.yml /etc/docker-registry/config.yml
+COPY init /init
+RUN mkdir -p /srv/www
+EXPOSE 3142 5000 8000
+CMD ["/init"]
+"""
+    return _build(
+        client,
+        INFRA_IMAGE,
+        dockerfile,
+        {"registry.yml": REGISTRY_CONF.encode(), "init": INFRA_INIT.encode()},
+    )
+
+
+def ensure_host_image(kind: str, client: docker.DockerClient | None = None) -> str:
+    client = client or _client()
+    base = ensure_base(client)
+    common = f"""\
+FROM {base}
+COPY apt-proxy.conf /etc/apt/apt.conf.d/01lab-proxy
+COPY sshd.conf /etc/ssh/sshd_config.d/lab.conf
+RUN mkdir -p /root/.ssh /run/sshd && chmod 700 /root/.ssh && ssh-keygen -A
+"""
+    files = {"apt-proxy.conf": APT_PROXY_CONF.encode(), "sshd.conf": SSHD_CONF.encode()}
+    if kind == "linux":
+        dockerfile = (
+            common
+            + """\
+RUN systemctl enable ssh && systemctl mask getty@tty1.service console-getty.service \\
+    systemd-logind.service >/dev/null 2>&1 || true
+STOPSIGNAL SIGRTMIN+3
+CMD ["/lib/systemd/systemd"]
+"""
+        )
+    elif kind == "wsl":
+        dockerfile = (
+            common
+            + """\
+COPY wsl.conf /etc/wsl.conf
+COPY default-docker /etc/default/docker
+COPY init /init
+RUN mkdir -p /usr/lib/wsl/lib /usr/lib/wsl/drivers && chmod 644 /etc/wsl.conf
+CMD ["/init"]
+"""
+        )
+        files.update(
+            {
+                "wsl.conf": WSL_CONF.encode(),
+                "init": WSL_INIT.encode(),
+                "default-docker": WSL_DEFAULT_DOCKER.encode(),
+            }
+        )
+    else:
+        raise ValueError(f"unknown lab host kind {kind!r}; allowed: linux, wsl")
+    return _build(client, HOST_IMAGES[kind], dockerfile, files)
+
+
+def ensure_standin_image(client: docker.DockerClient | None = None) -> str:
+    """The TGI stand-in behind TGI's real entrypoint name, ``text-generation-launcher``."""
+    client = client or _client()
+    base = ensure_base(client)
+    pkg = LAB_DIR / "tgi_standin"
+    files: dict[str, bytes] = {}
+    for path in sorted(pkg.rglob("*.py")):
+        files[f"tgi_standin/{path.relative_to(pkg)}"] = path.read_bytes()
+    files["text-generation-launcher"] = (
+        b"#!/bin/sh\n# Lab stand-in of TGI's launcher (see tgi_standin/CONTRACT.md)\n"
+        b'PYTHONPATH=/opt/tgi_standin exec python3 -m tgi_standin "$@"\n'
+    )
+    dockerfile = f"""\
+FROM {base}
+COPY tgi_standin /opt/tgi_standin/tgi_standin
+COPY text-generation-launcher /usr/local/bin/text-generation-launcher
+ENV PORT=80 HUGGINGFACE_HUB_CACHE=/data PYTHONUNBUFFERED=1
+LABEL org.opencontainers.image.title="TGI stand-in (tgi-lab)"
+ENTRYPOINT ["text-generation-launcher"]
+"""
+    return _build(client, STANDIN_IMAGE, dockerfile, files)

@@ -1,0 +1,399 @@
+"""The container lab: real hosts made of containers, so the whole pipeline runs without a GPU.
+
+``up()`` brings up, on the Docker network ``tgi-lab``:
+
+- ``tgi-lab-infra`` (alias ``mirror.lab``): apt-cacher-ng on :3142 (Debian packages for the
+  hosts, cached across runs in a volume), Debian's docker-registry on :5000 (holding the TGI
+  stand-in under the upstream path ``huggingface/text-generation-inference``), and the NVIDIA apt
+  mirror stand-in on :8000 at ``/libnvidia-container`` (signed with a key the lab generates).
+- lab hosts (SSH on :22, root, a key generated per lab): ``lab-linux-*`` run systemd as PID 1,
+  ``lab-wsl-*`` have no systemd and carry WSL2's markers. None has Docker yet: the deploy installs
+  it. Each has its own ``/var/lib/docker`` volume for the nested engine.
+
+What is a stand-in (cannot exist here): the GPU (hosts run in CPU mode, ``gpus: none``), NVIDIA's
+packages (``lab/nvidia_mirror``), TGI itself (``lab/tgi_standin``) and WSL's kernel.
+Everything else is real: Debian, systemd, sshd, apt with signed repositories, Docker Engine,
+the registry, pyinfra over SSH.
+
+The lab's state (addresses, key, mirror URLs) is written to ``state.json`` in the state directory
+(``$TGI_LAB_STATE_DIR``, default ``lab/.state``), which ``inventories/lab.py`` reads.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import socket
+import subprocess
+import tarfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import docker
+import docker.errors
+
+from lab import images
+
+# Several labs can run side by side on one Docker Engine (one per checkout or worktree):
+# ``TGI_LAB_INSTANCE=name`` gives this lab its own network, infra, host containers and volumes.
+# Host names inside the lab (lab-linux-1, mirror.lab, ...) stay the same in every instance.
+INSTANCE = os.environ.get("TGI_LAB_INSTANCE", "")
+_SUFFIX = f"-{INSTANCE}" if INSTANCE else ""
+NETWORK = f"tgi-lab{_SUFFIX}"
+INFRA_NAME = f"tgi-lab-infra{_SUFFIX}"
+MIRROR_HOST = "mirror.lab"
+REGISTRY = f"{MIRROR_HOST}:5000"
+NVIDIA_REPO_URL = f"http://{MIRROR_HOST}:8000/libnvidia-container"
+TGI_REPOSITORY = "huggingface/text-generation-inference"
+TGI_TAG = "3.3.7"
+LABEL = "tgi-lab.role"
+INSTANCE_LABEL = "tgi-lab.instance"
+STATE_LABEL = "tgi-lab.state"  # the state directory a host belongs to (several labs may share)
+CACHE_VOLUMES = {
+    f"tgi-lab-acng{_SUFFIX}": "/var/cache/apt-cacher-ng",
+    f"tgi-lab-registry{_SUFFIX}": "/var/lib/docker-registry",
+}
+
+# The daemon.json one host starts with: the deploy must keep every one of these keys.
+PRESEEDED_DAEMON_JSON = {
+    "log-driver": "json-file",
+    "log-opts": {"max-size": "10m", "max-file": "3"},
+    "registry-mirrors": ["http://mirror.lab:5000"],
+}
+
+
+@dataclass
+class HostSpec:
+    name: str
+    kind: str  # linux | wsl
+    daemon_json: dict | None = None
+
+
+DEFAULT_HOSTS = [
+    HostSpec("lab-linux-1", "linux"),
+    HostSpec("lab-linux-2", "linux", daemon_json=PRESEEDED_DAEMON_JSON),
+    HostSpec("lab-wsl-1", "wsl"),
+]
+
+
+@dataclass
+class LabHost:
+    name: str
+    kind: str
+    address: str
+    container: str
+    preseeded_daemon_json: dict | None = None
+
+
+@dataclass
+class LabState:
+    state_dir: str
+    ssh_key: str
+    network: str
+    registry: str
+    registry_local: str  # 127.0.0.1:PORT, the registry as the control machine sees it
+    nvidia_repo_url: str
+    nvidia_gpgkey_url: str
+    nvidia_versions: list[str]
+    tgi_image: str
+    hosts: list[LabHost] = field(default_factory=list)
+
+    def host(self, name: str) -> LabHost:
+        for h in self.hosts:
+            if h.name == name:
+                return h
+        raise KeyError(f"no lab host {name!r}; lab hosts: {[h.name for h in self.hosts]}")
+
+    def save(self) -> Path:
+        path = Path(self.state_dir) / "state.json"
+        path.write_text(json.dumps(asdict(self), indent=2) + "\n")
+        return path
+
+
+def state_dir() -> Path:
+    default = images.LAB_DIR / ".state"
+    path = Path(os.environ.get("TGI_LAB_STATE_DIR", default)).resolve()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def load_state(path: Path | None = None) -> LabState:
+    path = path or state_dir() / "state.json"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist: bring the lab up first (python -m lab up)")
+    raw = json.loads(path.read_text())
+    raw["hosts"] = [LabHost(**h) for h in raw["hosts"]]
+    return LabState(**raw)
+
+
+def _log(msg: str) -> None:
+    print(f"[lab] {msg}", flush=True)
+
+
+def _ensure_ssh_key(sdir: Path) -> Path:
+    key = sdir / "ssh" / "id_ed25519"
+    if not key.exists():
+        key.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "tgi-lab", "-f", str(key)],
+            check=True,
+        )
+    auth = key.parent / "authorized_keys"
+    auth.write_text(key.with_suffix(".pub").read_text())
+    auth.chmod(0o600)
+    return key
+
+
+def _ensure_network(client: docker.DockerClient):
+    try:
+        return client.networks.get(NETWORK)
+    except docker.errors.NotFound:
+        return client.networks.create(NETWORK, driver="bridge", labels={LABEL: "network"})
+
+
+def _on_network(client: docker.DockerClient, alias: str) -> dict:
+    """Attach to the lab network only, reachable by ``alias`` from the other lab containers."""
+    endpoint = client.api.create_endpoint_config(aliases=[alias])
+    return {"network": NETWORK, "networking_config": {NETWORK: endpoint}}
+
+
+def _running(client: docker.DockerClient, name: str, mount: tuple[str, Path] | None = None):
+    """The running container ``name``, or None (a stopped one, or one that mounts another
+    checkout's state, as ``mount=(destination, source)`` tells, is removed)."""
+    try:
+        c = client.containers.get(name)
+    except docker.errors.NotFound:
+        return None
+    sources = {m["Destination"]: m.get("Source") for m in c.attrs.get("Mounts", [])}
+    if c.status != "running" or (mount and sources.get(mount[0]) != str(mount[1])):
+        c.remove(force=True, v=True)
+        return None
+    return c
+
+
+def _address(container) -> str:
+    container.reload()
+    return container.attrs["NetworkSettings"]["Networks"][NETWORK]["IPAddress"]
+
+
+def _wait_port(host: str, port: int, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection((host, port), timeout=2):
+                return
+        except OSError as exc:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{what}: {host}:{port} not open after {timeout:.0f}s") from exc
+            time.sleep(0.3)
+
+
+def _ensure_mirror(sdir: Path):
+    from lab.nvidia_mirror.build import build_mirror
+
+    www = sdir / "www"
+    www.mkdir(parents=True, exist_ok=True)
+    return build_mirror(
+        www / "libnvidia-container", gnupg_home=sdir / "gnupg", base_url=NVIDIA_REPO_URL
+    )
+
+
+def _ensure_infra(client: docker.DockerClient, sdir: Path):
+    infra = _running(client, INFRA_NAME, mount=("/srv/www", sdir / "www"))
+    if infra is None:
+        _log("starting infra (apt cache, registry, NVIDIA mirror stand-in)")
+        infra = client.containers.run(
+            images.ensure_infra(client),
+            name=INFRA_NAME,
+            hostname=MIRROR_HOST,
+            detach=True,
+            labels={LABEL: "infra", INSTANCE_LABEL: INSTANCE},
+            **_on_network(client, MIRROR_HOST),
+            ports={"5000/tcp": ("127.0.0.1", None)},
+            volumes={
+                **{vol: {"bind": path, "mode": "rw"} for vol, path in CACHE_VOLUMES.items()},
+                str(sdir / "www"): {"bind": "/srv/www", "mode": "ro"},
+            },
+        )
+    infra.reload()
+    addr = _address(infra)
+    for port in (3142, 5000, 8000):
+        _wait_port(addr, port, 60, "lab infra")
+    local_port = infra.attrs["NetworkSettings"]["Ports"]["5000/tcp"][0]["HostPort"]
+    return infra, f"127.0.0.1:{local_port}"
+
+
+def _push_standin(client: docker.DockerClient, registry_local: str) -> None:
+    image = client.images.get(images.ensure_standin_image(client))
+    repo = f"{registry_local}/{TGI_REPOSITORY}"
+    image.tag(repo, TGI_TAG)
+    for line in client.images.push(repo, tag=TGI_TAG, stream=True, decode=True):
+        if "error" in line:
+            raise RuntimeError(f"pushing the TGI stand-in to the lab registry: {line['error']}")
+
+
+def host_container_name(name: str) -> str:
+    return f"tgi{_SUFFIX}-{name}"
+
+
+def host_volume_name(name: str) -> str:
+    return f"tgi-lab{_SUFFIX}-{name}-docker"
+
+
+def _start_host(client: docker.DockerClient, spec: HostSpec, sdir: Path, fresh: bool) -> LabHost:
+    cname = host_container_name(spec.name)
+    image = images.ensure_host_image(spec.kind, client)
+    keys = ("/root/.ssh/authorized_keys", sdir / "ssh" / "authorized_keys")
+    container = None if fresh else _running(client, cname, mount=keys)
+    if container is not None and container.image.id != client.images.get(image).id:
+        container = None  # the host image changed: start this host again, bare
+    if container is None:
+        remove_host(client, spec.name)
+        _log(f"starting host {spec.name} ({spec.kind})")
+        container = client.containers.create(
+            image,
+            name=cname,
+            hostname=spec.name,
+            detach=True,
+            labels={
+                LABEL: "host",
+                "tgi-lab.kind": spec.kind,
+                STATE_LABEL: str(sdir),
+                INSTANCE_LABEL: INSTANCE,
+            },
+            **_on_network(client, spec.name),
+            # --privileged fails on these machines (SYS_RESOURCE is missing): all the rest.
+            cap_add=["ALL"],
+            cap_drop=["SYS_RESOURCE"],
+            security_opt=["seccomp=unconfined", "apparmor=unconfined"],
+            cgroupns="host",
+            # WSL's /init reaps orphans; without systemd the lab needs docker-init for that
+            init=spec.kind == "wsl",
+            tmpfs={"/run": "rw,exec,mode=755", "/run/lock": "rw"},
+            volumes={
+                "/sys/fs/cgroup": {"bind": "/sys/fs/cgroup", "mode": "rw"},
+                host_volume_name(spec.name): {"bind": "/var/lib/docker", "mode": "rw"},
+                str(sdir / "ssh" / "authorized_keys"): {
+                    "bind": "/root/.ssh/authorized_keys",
+                    "mode": "ro",
+                },
+            },
+        )
+        if spec.daemon_json is not None:
+            _put_file(container, "/etc/docker/daemon.json", json.dumps(spec.daemon_json, indent=2))
+        container.start()
+    addr = _address(container)
+    _wait_port(addr, 22, 90, f"sshd on {spec.name}")
+    return LabHost(spec.name, spec.kind, addr, cname, spec.daemon_json)
+
+
+def _put_file(container, path: str, content: str, mode: int = 0o644) -> None:
+    data = content.encode()
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        parts = Path(path).parts[1:]
+        for i in range(1, len(parts)):
+            d = tarfile.TarInfo("/".join(parts[:i]))
+            d.type, d.mode = tarfile.DIRTYPE, 0o755
+            tar.addfile(d)
+        info = tarfile.TarInfo("/".join(parts))
+        info.size, info.mode = len(data), mode
+        tar.addfile(info, io.BytesIO(data))
+    container.put_archive("/", buf.getvalue())
+
+
+def remove_host(client: docker.DockerClient, name: str) -> None:
+    try:
+        client.containers.get(host_container_name(name)).remove(force=True, v=True)
+    except docker.errors.NotFound:
+        pass
+    try:
+        client.volumes.get(host_volume_name(name)).remove(force=True)
+    except docker.errors.NotFound:
+        pass
+
+
+def up(hosts: list[HostSpec] | None = None, fresh: bool = False) -> LabState:
+    """Bring the lab up (idempotent: running parts are kept unless ``fresh``)."""
+    hosts = DEFAULT_HOSTS if hosts is None else hosts
+    client = docker.from_env(timeout=600)
+    sdir = state_dir()
+    key = _ensure_ssh_key(sdir)
+    mirror = _ensure_mirror(sdir)
+    _ensure_network(client)
+    for kind in sorted({h.kind for h in hosts}):
+        images.ensure_host_image(kind, client)
+    _, registry_local = _ensure_infra(client, sdir)
+    _push_standin(client, registry_local)
+    state = LabState(
+        state_dir=str(sdir),
+        ssh_key=str(key),
+        network=NETWORK,
+        registry=REGISTRY,
+        registry_local=registry_local,
+        nvidia_repo_url=NVIDIA_REPO_URL,
+        nvidia_gpgkey_url=f"{NVIDIA_REPO_URL}/gpgkey",
+        nvidia_versions=list(mirror.versions),
+        tgi_image=f"{REGISTRY}/{TGI_REPOSITORY}:{TGI_TAG}",
+        hosts=[_start_host(client, spec, sdir, fresh) for spec in hosts],
+    )
+    path = state.save()
+    _log(f"lab up: {', '.join(f'{h.name}={h.address}' for h in state.hosts)} (state: {path})")
+    return state
+
+
+def down(purge: bool = False) -> None:
+    """Remove this lab's hosts (those of this state directory); the shared infra and network
+    go when no other lab's hosts remain. Caches (apt, registry, images) stay unless ``purge``,
+    which removes every lab container, volume and image."""
+    client = docker.from_env(timeout=600)
+    mine = {"label": f"{STATE_LABEL}={state_dir()}"}
+    for c in client.containers.list(all=True, filters={"label": LABEL} if purge else mine):
+        _log(f"removing {c.name}")
+        volume = f"tgi-lab-{c.name.removeprefix('tgi-')}-docker"
+        c.remove(force=True, v=True)
+        try:
+            client.volumes.get(volume).remove(force=True)
+        except docker.errors.NotFound:
+            pass
+    same_instance = [f"{INSTANCE_LABEL}={INSTANCE}"] if INSTANCE else []
+    if client.containers.list(all=True, filters={"label": [f"{LABEL}=host", *same_instance]}):
+        return  # another lab's hosts still use the infra
+    for c in client.containers.list(all=True, filters={"label": [LABEL, *same_instance]}):
+        _log(f"removing {c.name}")
+        c.remove(force=True, v=True)
+    for v in client.volumes.list(filters={"name": "tgi-lab-"}):
+        if INSTANCE and not v.name.endswith(_SUFFIX) and _SUFFIX + "-" not in v.name:
+            continue  # another instance's
+        if purge or v.name not in CACHE_VOLUMES:
+            try:
+                v.remove(force=True)
+            except docker.errors.APIError as exc:  # still used by another lab's container
+                _log(f"kept volume {v.name}: {exc.explanation}")
+    try:
+        client.networks.get(NETWORK).remove()
+    except docker.errors.NotFound:
+        pass
+    if purge:
+        for tag in [
+            images.STANDIN_IMAGE,
+            *images.HOST_IMAGES.values(),
+            images.INFRA_IMAGE,
+            images.BASE_IMAGE,
+        ]:
+            try:
+                client.images.remove(tag, force=True)
+            except docker.errors.ImageNotFound:
+                pass
+
+
+def exec_on(state: LabState, host: str, cmd: str, check: bool = True) -> str:
+    """Run a shell command on a lab host through Docker (test helper, not the deploy path)."""
+    container = docker.from_env().containers.get(state.host(host).container)
+    code, out = container.exec_run(["bash", "-c", cmd])
+    text = out.decode(errors="replace")
+    if check and code != 0:
+        raise RuntimeError(f"{host}: `{cmd}` exited {code}:\n{text}")
+    return text

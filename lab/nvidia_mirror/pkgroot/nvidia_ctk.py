@@ -1,0 +1,393 @@
+#!/usr/bin/python3
+# STAND-IN for NVIDIA's `nvidia-ctk` (NVIDIA Container Toolkit CLI, Go, from the
+# nvidia-container-toolkit-base package), version @VERSION@.
+# Installed as /usr/bin/nvidia-ctk by the TGI lab's NVIDIA apt mirror stand-in. It is NOT
+# NVIDIA software; it reproduces the parts of the real CLI's contract the deploy relies on.
+# The contract it follows is written down in lab/nvidia_mirror/CONTRACT.md.
+"""Stand-in for nvidia-ctk: `--version`, `runtime configure --runtime=docker`, `cdi generate`."""
+
+import datetime
+import json
+import os
+import sys
+from decimal import Decimal
+
+VERSION = "@VERSION@"
+COMMIT = "@COMMIT@"
+APP_NAME = "NVIDIA Container Toolkit CLI"
+DEFAULT_DOCKER_CONFIG = "/etc/docker/daemon.json"
+RUNTIMES = ("containerd", "crio", "docker")
+
+USAGE = f"""NAME:
+   {APP_NAME} - Tools to configure the NVIDIA Container Toolkit (STAND-IN)
+
+USAGE:
+   nvidia-ctk [global options] command [command options] [arguments...]
+
+VERSION:
+   {VERSION}
+commit: {COMMIT}
+
+COMMANDS:
+   runtime  Interact with the NVIDIA Container Runtime (stand-in: configure --runtime=docker)
+   cdi      Provide tools for interacting with CDI specifications (stand-in: generate)
+   help, h  Shows a list of commands or help for one command
+
+GLOBAL OPTIONS:
+   --debug, -d    Enable debug-level logging (default: false)
+   --help, -h     show help
+   --version, -v  print the version
+"""
+
+
+class UsageError(Exception):
+    """Command-line usage error (urfave/cli prints 'Incorrect Usage: ...')."""
+
+
+class CommandError(Exception):
+    """Error returned by a command; main logs it at error level and exits 1."""
+
+
+# --- logging: mimics logrus' default TextFormatter -------------------------------------------
+
+_LEVELS = {
+    "debug": ("DEBU", 37),
+    "info": ("INFO", 36),
+    "warning": ("WARN", 33),
+    "error": ("ERRO", 31),
+}
+
+
+def _logfmt_value(text: str) -> str:
+    safe = all(c.isalnum() or c in "-._/@^+" for c in text) and text.isascii()
+    return text if safe and text else json.dumps(text, ensure_ascii=False)
+
+
+def log(level: str, message: str) -> None:
+    """Write one log line to stderr the way logrus does (colour form only on a terminal)."""
+    short, color = _LEVELS[level]
+    if sys.stderr.isatty():
+        line = f"\x1b[{color}m{short}\x1b[0m[0000] {message:<44} \n"
+    else:
+        now = datetime.datetime.now().astimezone().replace(microsecond=0).isoformat()
+        now = now.replace("+00:00", "Z")
+        line = f'time="{now}" level={level} msg={_logfmt_value(message)}\n'
+    sys.stderr.write(line)
+    sys.stderr.flush()
+
+
+# --- JSON: mimics Go's encoding/json (decode into map[string]interface{}, MarshalIndent) -----
+
+
+def _go_float(value: float) -> str:
+    if value != value or value in (float("inf"), float("-inf")):
+        raise CommandError(f"unable to convert to JSON: json: unsupported value: {value}")
+    if value == int(value) and abs(value) < 1e21:
+        return str(int(value))
+    magnitude = abs(value)
+    if magnitude < 1e-6 or magnitude >= 1e21:
+        # repr() uses exponent form in these ranges; Go then shortens "e-07" to "e-7".
+        mantissa, exponent = repr(value).split("e")
+        if exponent.startswith("-0"):
+            exponent = "-" + exponent[2:]
+        return f"{mantissa}e{exponent}"
+    return format(Decimal(repr(value)), "f")
+
+
+def _go_string(text: str) -> str:
+    encoded = json.dumps(text, ensure_ascii=False)
+    for char, escaped in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026")):
+        encoded = encoded.replace(char, escaped)
+    return encoded.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+
+
+def _go_encode(value, depth: int) -> str:
+    pad, inner = "    " * depth, "    " * (depth + 1)
+    if isinstance(value, dict):
+        if not value:
+            return "{}"
+        items = [
+            f"{inner}{_go_string(key)}: {_go_encode(value[key], depth + 1)}"
+            for key in sorted(value)
+        ]
+        return "{\n" + ",\n".join(items) + "\n" + pad + "}"
+    if isinstance(value, list):
+        if not value:
+            return "[]"
+        items = [f"{inner}{_go_encode(item, depth + 1)}" for item in value]
+        return "[\n" + ",\n".join(items) + "\n" + pad + "]"
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return _go_string(value)
+    return _go_float(float(value))
+
+
+def go_marshal_indent(config: dict) -> str:
+    """json.MarshalIndent(config, "", "    "): sorted keys, 4-space indent, Go's escaping."""
+    return _go_encode(config, 0)
+
+
+_GO_CONTEXT = {
+    "Expecting value": "looking for beginning of value",
+    "Expecting property name enclosed in double quotes": (
+        "looking for beginning of object key string"
+    ),
+    "Expecting ':' delimiter": "after object key",
+    "Expecting ',' delimiter": "after object key:value pair",
+    "Unterminated string starting at": "in string literal",
+    "Invalid control character at": "in string literal",
+}
+
+
+def _go_quote_char(char: str) -> str:
+    """encoding/json's quoteChar: '\\'' for a quote, else strconv.Quote inside single quotes."""
+    if char == "'":
+        return "'\\''"
+    if char == '"':
+        return "'\"'"
+    return "'" + json.dumps(char, ensure_ascii=False)[1:-1] + "'"
+
+
+def go_decode(text: str) -> dict:
+    """json.NewDecoder(r).Decode(&cfg) with cfg a map: reads the FIRST value only."""
+    start = len(text) - len(text.lstrip(" \t\r\n"))
+    if start == len(text):
+        raise CommandError("EOF")
+    try:
+        value, _end = json.JSONDecoder(parse_int=float).raw_decode(text, start)
+    except json.JSONDecodeError as err:
+        if err.pos >= len(text.rstrip(" \t\r\n")):
+            raise CommandError("unexpected EOF") from None
+        context = _GO_CONTEXT.get(err.msg, "looking for beginning of value")
+        raise CommandError(f"invalid character {_go_quote_char(text[err.pos])} {context}") from None
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        kind = {list: "array", str: "string", bool: "bool", float: "number"}[type(value)]
+        raise CommandError(f"json: cannot unmarshal {kind} into Go value of type docker.Config")
+    return value
+
+
+# --- flag parsing: urfave/cli style (--flag value, --flag=value, -flag) ---------------------
+
+
+def parse_flags(args: list[str], string_flags: dict, bool_flags: dict) -> tuple[dict, list]:
+    """Parse flags; the dicts map every accepted name/alias to the destination key."""
+    values: dict = {}
+    rest: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            rest.extend(args[i + 1 :])
+            break
+        if not arg.startswith("-") or arg == "-":
+            rest.append(arg)
+            i += 1
+            continue
+        name, has_value, value = arg.lstrip("-").partition("=")
+        if name in bool_flags:
+            if has_value and value.lower() not in ("true", "false", "1", "0", "t", "f"):
+                raise UsageError(f'invalid boolean value "{value}" for -{name}: parse error')
+            values[bool_flags[name]] = not has_value or value.lower() in ("true", "1", "t")
+        elif name in string_flags:
+            if not has_value:
+                if i + 1 >= len(args):
+                    raise UsageError(f"flag needs an argument: -{name}")
+                i += 1
+                value = args[i]
+            values[string_flags[name]] = value
+        else:
+            raise UsageError(f"flag provided but not defined: -{name}")
+        i += 1
+    return values, rest
+
+
+# --- runtime configure ------------------------------------------------------------------------
+
+CONFIGURE_STRING_FLAGS = {
+    "runtime": "runtime",
+    "config": "config",
+    "config-mode": "config_mode",
+    "nvidia-runtime-name": "runtime_name",
+    "nvidia-runtime-path": "runtime_path",
+    "runtime-path": "runtime_path",
+}
+CONFIGURE_BOOL_FLAGS = {
+    "dry-run": "dry_run",
+    "nvidia-set-as-default": "set_as_default",
+    "set-as-default": "set_as_default",
+    "cdi.enabled": "cdi",
+    "cdi.enable": "cdi",
+    "enable-cdi": "cdi",
+    "help": "help",
+    "h": "help",
+}
+
+
+def load_docker_config(path: str) -> dict:
+    if not os.path.exists(path):
+        log("info", "Config file does not exist; using empty config")
+        return {}
+    log("info", f"Loading config from {path}")
+    try:
+        with open(path, encoding="utf-8", errors="surrogateescape") as handle:
+            text = handle.read()
+    except IsADirectoryError:
+        raise CommandError(f"unable to read config: read {path}: is a directory") from None
+    except OSError as err:
+        raise CommandError(f"unable to read config: open {path}: {err.strerror.lower()}") from None
+    return go_decode(text)
+
+
+def runtime_configure(args: list[str]) -> int:
+    opts, rest = parse_flags(args, CONFIGURE_STRING_FLAGS, CONFIGURE_BOOL_FLAGS)
+    if opts.get("help"):
+        sys.stdout.write(
+            "NAME:\n   nvidia-ctk runtime configure - Add a runtime to the specified container"
+            " engine\n\nOPTIONS (stand-in supports --runtime=docker only):\n"
+            "   --dry-run  --runtime value  --config value  --nvidia-runtime-name value\n"
+            "   --nvidia-runtime-path value  --nvidia-set-as-default  --cdi.enabled\n"
+        )
+        return 0
+    if rest:
+        raise UsageError(f"unexpected arguments: {' '.join(rest)}")
+    runtime = opts.get("runtime", "docker")
+    mode = opts.get("config_mode", "")
+    if mode not in ("", "config-file", "config"):
+        raise CommandError(f"the STAND-IN nvidia-ctk does not support --config-mode={mode}")
+    if runtime not in RUNTIMES:
+        raise CommandError(f"unrecognized runtime '{runtime}'")
+    if runtime != "docker":
+        raise CommandError(
+            f"the STAND-IN nvidia-ctk supports --runtime=docker only (got {runtime}); "
+            "the real nvidia-ctk also configures containerd and crio"
+        )
+    path = opts.get("config") or DEFAULT_DOCKER_CONFIG
+    try:
+        config = load_docker_config(path)
+    except CommandError as err:
+        raise CommandError(f"unable to load config for runtime docker: {err}") from None
+
+    runtimes = config.get("runtimes", {})
+    if not isinstance(runtimes, dict):
+        # The real tool does an unchecked type assertion here and panics (exit 2).
+        sys.stderr.write(
+            "panic: interface conversion: interface {} is "
+            f"{type(runtimes).__name__}, not map[string]interface {{}}\n"
+        )
+        return 2
+    name = opts.get("runtime_name", "nvidia")
+    runtimes[name] = {"args": [], "path": opts.get("runtime_path", "nvidia-container-runtime")}
+    config["runtimes"] = runtimes
+    if opts.get("set_as_default"):
+        config["default-runtime"] = name
+    if opts.get("cdi"):
+        features = config.get("features")
+        features = features if isinstance(features, dict) else {}
+        features["cdi"] = True
+        config["features"] = features
+
+    output = go_marshal_indent(config)
+    if opts.get("dry_run"):
+        sys.stdout.write(output + "\n")
+        return 0
+    directory = os.path.dirname(path)
+    if directory:
+        os.makedirs(directory, mode=0o755, exist_ok=True)
+    with open(path, "w", encoding="utf-8", errors="surrogateescape") as handle:
+        handle.write(output)
+    log("info", f"Wrote updated config to {path}")
+    log("info", "It is recommended that docker daemon be restarted.")
+    return 0
+
+
+# --- cdi generate -----------------------------------------------------------------------------
+
+CDI_STRING_FLAGS = {
+    "output": "output",
+    "format": "format",
+    "mode": "mode",
+    "device-name-strategy": "strategy",
+    "driver-root": "driver_root",
+    "vendor": "vendor",
+    "cdi-vendor": "vendor",
+    "class": "class",
+    "cdi-class": "class",
+}
+CDI_BOOL_FLAGS = {"help": "help", "h": "help"}
+
+EMPTY_SPEC = """---
+cdiVersion: 0.5.0
+kind: {kind}
+devices: []
+containerEdits: {{}}
+"""
+
+
+def cdi_generate(args: list[str]) -> int:
+    opts, rest = parse_flags(args, CDI_STRING_FLAGS, CDI_BOOL_FLAGS)
+    if rest:
+        raise UsageError(f"unexpected arguments: {' '.join(rest)}")
+    if os.environ.get("NVIDIA_CTK_STANDIN_CDI_EMPTY") != "1":
+        # What the real tool does on a host without the NVIDIA driver (no libnvidia-ml.so.1).
+        raise CommandError(
+            "failed to generate CDI spec: failed to create device CDI specs: "
+            "failed to initialize NVML: ERROR_LIBRARY_NOT_FOUND"
+        )
+    kind = f"{opts.get('vendor', 'nvidia.com')}/{opts.get('class', 'gpu')}"
+    log("warning", "STAND-IN: no NVIDIA GPUs present; writing a CDI spec without devices")
+    spec = EMPTY_SPEC.format(kind=kind)
+    output = opts.get("output", "")
+    if not output:
+        sys.stdout.write(spec)
+        return 0
+    os.makedirs(os.path.dirname(output) or ".", exist_ok=True)
+    with open(output, "w", encoding="utf-8") as handle:
+        handle.write(spec)
+    log("info", f"Generated CDI spec with version 0.5.0 to {output}")
+    return 0
+
+
+# --- top level --------------------------------------------------------------------------------
+
+COMMANDS = {("runtime", "configure"): runtime_configure, ("cdi", "generate"): cdi_generate}
+
+
+def main(argv: list[str]) -> int:
+    args = list(argv)
+    while args and args[0].startswith("-"):
+        flag = args.pop(0).lstrip("-")
+        if flag in ("version", "v"):
+            sys.stdout.write(f"{APP_NAME} version {VERSION}\ncommit: {COMMIT}\n")
+            return 0
+        if flag in ("help", "h"):
+            sys.stdout.write(USAGE)
+            return 0
+        if flag not in ("debug", "d", "debug=true", "debug=false"):
+            sys.stderr.write(f"Incorrect Usage: flag provided but not defined: -{flag}\n\n")
+            sys.stderr.write(USAGE)
+            return 1
+    if not args or args[0] in ("help", "h"):
+        sys.stdout.write(USAGE)
+        return 0
+    command = COMMANDS.get(tuple(args[:2]))
+    try:
+        if command is None:
+            sys.stderr.write(USAGE)
+            raise CommandError(f"No help topic for '{' '.join(args[:2])}'")
+        return command(args[2:])
+    except UsageError as err:
+        sys.stderr.write(f"Incorrect Usage: {err}\n\n")
+        log("error", str(err))
+        return 1
+    except CommandError as err:
+        log("error", str(err))
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

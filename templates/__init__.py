@@ -1,0 +1,1 @@
+"""Jinja2 templates of the run scripts and service files (package data of tgi_infra)."""

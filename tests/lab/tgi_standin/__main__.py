@@ -1,5 +1,0 @@
-"""``python3 -m tests.lab.tgi_standin [launcher flags]`` (or ``-m tgi_standin`` in the image)."""
-
-from .cli import main
-
-raise SystemExit(main())
