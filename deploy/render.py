@@ -38,6 +38,15 @@ DATA_MODE = 0o644
 STOP_TIMEOUT_S = 30
 LABEL_MANAGED = "tgi-infra.managed"
 LABEL_HASH = "tgi-infra.config-hash"
+# What a machine's own tools (tgi_infra.local: status/start/stop/restart/logs) read from the
+# container alone, without the inventory: service name, model, engine, supervisor, port, unit.
+LABEL_SERVICE = "tgi-infra.service"
+LABEL_MODEL = "tgi-infra.model-id"
+LABEL_ENGINE = "tgi-infra.engine"
+LABEL_SUPERVISOR = "tgi-infra.supervisor"
+LABEL_PORT = "tgi-infra.port"
+LABEL_UNIT = "tgi-infra.unit"
+ENGINE = "tgi"
 HEADER = "Managed by tgi-infra (deploy/render.py): edits are overwritten by the next deploy."
 _HASH_PLACEHOLDER = "0" * 64
 
@@ -161,8 +170,15 @@ def docker_args(
         ("--name", svc.name),
         ("--label", f"{LABEL_MANAGED}=true"),
         ("--label", f"{LABEL_HASH}={config_hash}"),
-        ("--restart", "no" if supervisor == "systemd" else "unless-stopped"),
+        ("--label", f"{LABEL_SERVICE}={svc.name}"),
+        ("--label", f"{LABEL_MODEL}={svc.model_id}"),
+        ("--label", f"{LABEL_ENGINE}={ENGINE}"),
+        ("--label", f"{LABEL_SUPERVISOR}={supervisor}"),
+        ("--label", f"{LABEL_PORT}={svc.port}"),
     ]
+    if supervisor == "systemd":
+        groups.append(("--label", f"{LABEL_UNIT}={unit_name(svc)}"))
+    groups.append(("--restart", "no" if supervisor == "systemd" else "unless-stopped"))
     gpu = _gpu_args(svc, host_cfg)
     if gpu:
         groups.append(tuple(gpu))

@@ -16,7 +16,12 @@ docker rm -f tgi-secure >/dev/null 2>&1 || true
 docker run -d \
   --name tgi-secure \
   --label tgi-infra.managed=true \
-  --label tgi-infra.config-hash=e4f7fe05d1a4b0a45b6334e85915226b915514b850f17e7c5b809003f570420e \
+  --label tgi-infra.config-hash=23a33523f58489eeb02ed0a2844554dc7c128131427d0f9ef878294bd682c7d4 \
+  --label tgi-infra.service=tgi-secure \
+  --label tgi-infra.model-id=google/gemma-2-9b-it \
+  --label tgi-infra.engine=tgi \
+  --label tgi-infra.supervisor=docker \
+  --label tgi-infra.port=8080 \
   --restart unless-stopped \
   --gpus all \
   --shm-size 1g \

@@ -16,7 +16,12 @@ docker rm -f tgi-cpu >/dev/null 2>&1 || true
 docker run -d \
   --name tgi-cpu \
   --label tgi-infra.managed=true \
-  --label tgi-infra.config-hash=ce86a2d3079bbd7781b3018e9a028ad6732d9fd875592526b1dcdb25f82faee2 \
+  --label tgi-infra.config-hash=f07f91251d8d8f9405da4b1ebabd5fc9e95a2f9e9a4a65e470a2c18cd4f349db \
+  --label tgi-infra.service=tgi-cpu \
+  --label tgi-infra.model-id=/data/models/tiny-gpt2 \
+  --label tgi-infra.engine=tgi \
+  --label tgi-infra.supervisor=docker \
+  --label tgi-infra.port=8080 \
   --restart unless-stopped \
   --shm-size 1g \
   -p 127.0.0.1:8080:80 \

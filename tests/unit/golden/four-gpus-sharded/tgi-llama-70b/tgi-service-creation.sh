@@ -18,7 +18,13 @@ docker rm -f tgi-llama-70b >/dev/null 2>&1 || true
 docker create \
   --name tgi-llama-70b \
   --label tgi-infra.managed=true \
-  --label tgi-infra.config-hash=b1aa77178b1f130e15f5dbdb0b27821f2ac9cc399c334f45694e8016fa95bc84 \
+  --label tgi-infra.config-hash=0bf82e17bc6ae963aa55c6bdfbb56bf772f8aae9155e7529af8b25d2ed8f8161 \
+  --label tgi-infra.service=tgi-llama-70b \
+  --label tgi-infra.model-id=meta-llama/Llama-3.1-70B-Instruct \
+  --label tgi-infra.engine=tgi \
+  --label tgi-infra.supervisor=systemd \
+  --label tgi-infra.port=8080 \
+  --label tgi-infra.unit=tgi-tgi-llama-70b.service \
   --restart no \
   --gpus '"device=0,1,2,3"' \
   --shm-size 64g \

@@ -18,7 +18,13 @@ docker rm -f tgi-service >/dev/null 2>&1 || true
 docker create \
   --name tgi-service \
   --label tgi-infra.managed=true \
-  --label tgi-infra.config-hash=df4134686bb9b23893e9b6cbc9071a742e1f2d8c6f97fa6495846d8bcdeb588e \
+  --label tgi-infra.config-hash=d0775fae44e1e01bd6bc7f4c5ebb6719eb955672dc4c01aded283efbe3823bad \
+  --label tgi-infra.service=tgi-service \
+  --label tgi-infra.model-id=HuggingFaceTB/SmolLM2-1.7B-Instruct \
+  --label tgi-infra.engine=tgi \
+  --label tgi-infra.supervisor=systemd \
+  --label tgi-infra.port=8080 \
+  --label tgi-infra.unit=tgi-tgi-service.service \
   --restart no \
   --gpus '"device=0"' \
   --shm-size 1g \

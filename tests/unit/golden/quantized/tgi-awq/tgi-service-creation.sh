@@ -18,7 +18,13 @@ docker rm -f tgi-awq >/dev/null 2>&1 || true
 docker create \
   --name tgi-awq \
   --label tgi-infra.managed=true \
-  --label tgi-infra.config-hash=9f69c5f74c72e23ce563547b7365b6098f3406f2f604da47da1487ddb571bc99 \
+  --label tgi-infra.config-hash=5b5b04ad7de24a31b69287106fa1e68644b25f19ee79a7541e1adec6e920844e \
+  --label tgi-infra.service=tgi-awq \
+  --label tgi-infra.model-id=TheBloke/Llama-2-13B-chat-AWQ \
+  --label tgi-infra.engine=tgi \
+  --label tgi-infra.supervisor=systemd \
+  --label tgi-infra.port=8080 \
+  --label tgi-infra.unit=tgi-tgi-awq.service \
   --restart no \
   --gpus '"device=0"' \
   --shm-size 1g \

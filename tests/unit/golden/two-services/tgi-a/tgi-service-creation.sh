@@ -18,7 +18,13 @@ docker rm -f tgi-a >/dev/null 2>&1 || true
 docker create \
   --name tgi-a \
   --label tgi-infra.managed=true \
-  --label tgi-infra.config-hash=32df644042c2e54d9029b250ce89e709eb67527427202291bfe8d65003ad8d61 \
+  --label tgi-infra.config-hash=6404cb54a9b76267dec0af7eb9276027505b934e0b6013d97869216134e062e2 \
+  --label tgi-infra.service=tgi-a \
+  --label tgi-infra.model-id=Qwen/Qwen2.5-7B-Instruct \
+  --label tgi-infra.engine=tgi \
+  --label tgi-infra.supervisor=systemd \
+  --label tgi-infra.port=8080 \
+  --label tgi-infra.unit=tgi-tgi-a.service \
   --restart no \
   --gpus '"device=0,1"' \
   --shm-size 8g \

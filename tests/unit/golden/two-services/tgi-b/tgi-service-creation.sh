@@ -18,7 +18,13 @@ docker rm -f tgi-b >/dev/null 2>&1 || true
 docker create \
   --name tgi-b \
   --label tgi-infra.managed=true \
-  --label tgi-infra.config-hash=e2edfa1f01b65409e5c02071d27822cf5e1a84fc66c6807e9aeec9a0059342df \
+  --label tgi-infra.config-hash=2bcf27a29a8207875376eb3d14746ad115fc799e64ec20b5bb643bbd6ec8cd28 \
+  --label tgi-infra.service=tgi-b \
+  --label tgi-infra.model-id=mistralai/Mistral-7B-Instruct-v0.3 \
+  --label tgi-infra.engine=tgi \
+  --label tgi-infra.supervisor=systemd \
+  --label tgi-infra.port=8081 \
+  --label tgi-infra.unit=tgi-tgi-b.service \
   --restart no \
   --gpus '"device=2,3"' \
   --shm-size 8g \
