@@ -124,6 +124,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("variables", help="print the markdown table of inventory variables")
     p.set_defaults(func=cmd_variables)
+
+    from tgi_infra.local_cli import add_commands  # status/start/stop/restart/logs (issue 17)
+
+    add_commands(sub)
     return parser
 
 
