@@ -48,6 +48,9 @@ LOCAL_PACKAGES = [
     "jinja2",
     "markupsafe",
 ]
+# docker-py and what it imports: copied into LINUX only, so that LINUX runs the checks through
+# the Docker API (tgi_infra.local) and WSL through the docker CLI (no docker-py there)
+DOCKER_PY_PACKAGES = ["docker", "requests", "urllib3", "idna", "certifi", "charset_normalizer"]
 
 
 def check_hosts(*names: str):
@@ -187,18 +190,19 @@ def _no_pycache(info: tarfile.TarInfo):
     return None if "__pycache__" in info.name else info
 
 
-def _install_local_runner(state, host: str, hosts_json: str) -> str:
+def _install_local_runner(state, host: str, hosts_json: str, docker_py: bool = False) -> str:
     """The cheapest real way to run the checks ON a host: python3 is there (Debian's 3.11, the
     control machine's venv is 3.11 too), so copy the package ``tgi_infra`` (the repo's
     ``deploy``, ``smoke``, ``templates``) and the few pure-Python/manylinux packages the checks
     import (testinfra, pydantic, jinja2: no pyinfra, no rich) to /opt/tgi-smoke, with the
     inventory as the hosts JSON that ``python -m tgi_infra.smoke.inventory_loader`` prints. No
-    network, no pip, nothing installed system-wide.
+    network, no pip, nothing installed system-wide. ``docker_py``: docker-py (and requests) too.
     """
     import docker
 
     site = next(Path(p) for p in sys.path if p.endswith("site-packages") and Path(p).is_dir())
-    paths = {f"site/{name}": site / name for name in LOCAL_PACKAGES}
+    packages = LOCAL_PACKAGES + (DOCKER_PY_PACKAGES if docker_py else [])
+    paths = {f"site/{name}": site / name for name in packages}
     paths |= {
         "repo/tgi_infra": REPO / "deploy",
         "repo/tgi_infra/smoke": REPO / "smoke",
@@ -226,7 +230,7 @@ def test_local_backend_inside_a_lab_host(deployed_lab) -> None:
     )
     results = {}
     for host in (LINUX, WSL):
-        prefix = _install_local_runner(deployed_lab, host, loaded.stdout)
+        prefix = _install_local_runner(deployed_lab, host, loaded.stdout, docker_py=host == LINUX)
         # the secrets the deploy used (the expected config hash covers them), by env, not argv
         env = {k: v for k, v in lab_env().items() if k in ("HF_TOKEN", "TGI_LAB_API_KEY")}
         container = docker.from_env().containers.get(deployed_lab.host(host).container)
@@ -249,6 +253,12 @@ def test_local_backend_inside_a_lab_host(deployed_lab) -> None:
         names = {(c["layer"], c["name"]) for c in r["checks"] if c["status"] == PASSED}
         assert {("docker", "dockerd"), ("nvidia-runtime", "daemon_json")} <= names
         assert ("container", "config_hash") in names  # same hash as the deploy computed
+    # the Docker API where docker-py is installed, the docker CLI where it is not
+    info = {
+        h: next(c for c in r["checks"] if c["name"] == "docker_info") for h, r in results.items()
+    }
+    assert info[LINUX]["message"].endswith(" via docker-py"), info[LINUX]
+    assert info[WSL]["message"].endswith(" via docker CLI"), info[WSL]
     supervisor = {h: r["checks"][0]["message"] for h, r in results.items()}
     assert "supervisor: systemd" in supervisor[LINUX]
     assert "no systemd" in supervisor[WSL]

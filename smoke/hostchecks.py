@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tgi_infra import local
 from tgi_infra.smoke import hostchecks_parse as hp
 from tgi_infra.smoke.hostchecks_connect import Connection, testinfra_host
 
@@ -117,6 +118,13 @@ class _Probe:
         self.desktop = False
         self.containers: dict[str, hp.ContainerInfo | None] = {}
         self.gpu_count: int | None = None
+        # On this machine, as this user: the Docker API through docker-py (tgi_infra.local),
+        # where it is installed; over SSH, with sudo, or in a minimal copy: the docker CLI.
+        self.docker_py = conn.ssh is None and not conn.sudo and local.docker_py_available()
+
+    @property
+    def docker_via(self) -> str:
+        return "docker-py" if self.docker_py else "docker CLI"
 
     def sh(self, cmd: str):
         return self.host.run(cmd)
@@ -138,6 +146,9 @@ class _Probe:
         names = [s.name for s in self.services()]
         if not names:
             return {}
+        if self.docker_py:
+            found = local.inspect_containers(names)
+            return {n: None if a is None else hp.container_info(a) for n, a in found.items()}
         out = self.sh("docker container inspect " + " ".join(map(shlex.quote, names)))
         return hp.parse_inspect(out.stdout, names)
 
@@ -186,7 +197,25 @@ def check_connection(p: _Probe) -> str:
 # -- docker ----------------------------------------------------------------------------------
 
 
+def _docker_info_api(p: _Probe) -> dict[str, Any]:
+    """``docker info`` through docker-py (same dict as the CLI's ``{{json .}}``)."""
+    try:
+        return local.docker_info()
+    except local.LocalError as exc:
+        nxt = "systemctl status docker --no-pager" if p.systemd else "service docker status"
+        raise Failed(
+            "the Docker API does not answer",
+            "the Docker daemon answers on its socket (docker-py: docker.from_env().info())",
+            str(exc)[:300],
+            p.hint(nxt),
+        ) from None
+
+
 def check_docker_info(p: _Probe) -> str:
+    if p.docker_py:
+        info = _docker_info_api(p)
+        p.info, p.docker_ok, p.desktop = info, True, hp.is_docker_desktop(info)
+        return f"Docker {info.get('ServerVersion')} ({info.get('OperatingSystem')}) via docker-py"
     out = p.sh("docker info --format '{{json .}}'")
     info = None
     if out.rc == 0:
@@ -205,7 +234,7 @@ def check_docker_info(p: _Probe) -> str:
             p.hint(nxt),
         )
     p.info, p.docker_ok, p.desktop = info, True, hp.is_docker_desktop(info)
-    return f"Docker {info.get('ServerVersion')} ({info.get('OperatingSystem')})"
+    return f"Docker {info.get('ServerVersion')} ({info.get('OperatingSystem')}) via docker CLI"
 
 
 def check_dockerd(p: _Probe) -> str:

@@ -142,18 +142,24 @@ def parse_inspect(text: str, names: list[str]) -> dict[str, ContainerInfo | None
     except json.JSONDecodeError as exc:
         raise ParseError(f"docker container inspect did not print JSON: {text[:200]!r}") from exc
     for item in items:
-        state = item.get("State") or {}
-        name = (item.get("Name") or "").lstrip("/")
-        result[name] = ContainerInfo(
-            name=name,
-            running=bool(state.get("Running")),
-            status=str(state.get("Status") or ""),
-            restart_count=int(item.get("RestartCount") or 0),
-            started_at=str(state.get("StartedAt") or ""),
-            labels=dict((item.get("Config") or {}).get("Labels") or {}),
-            exit_code=int(state.get("ExitCode") or 0),
-        )
+        info = container_info(item)
+        result[info.name] = info
     return result
+
+
+def container_info(item: dict[str, Any]) -> ContainerInfo:
+    """One ``docker container inspect`` object (CLI JSON or docker-py's ``attrs``)."""
+    state = item.get("State") or {}
+    name = (item.get("Name") or "").lstrip("/")
+    return ContainerInfo(
+        name=name,
+        running=bool(state.get("Running")),
+        status=str(state.get("Status") or ""),
+        restart_count=int(item.get("RestartCount") or 0),
+        started_at=str(state.get("StartedAt") or ""),
+        labels=dict((item.get("Config") or {}).get("Labels") or {}),
+        exit_code=int(state.get("ExitCode") or 0),
+    )
 
 
 def drift(expected_hash: str, labels: dict[str, str], label: str) -> str | None:

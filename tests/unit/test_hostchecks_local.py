@@ -131,6 +131,19 @@ def test_docker_layer_passes_on_a_live_daemon(report) -> None:
     assert report.check("dockerd").status == PASSED, report.check("dockerd").message
     info = report.check("docker_info")
     assert info.status == PASSED and info.message.startswith("Docker ")
+    # local://, no sudo, docker-py installed: the Docker API, not `docker inspect`/`docker info`
+    assert info.message.endswith(" via docker-py"), info.message
+
+
+def test_docker_py_layer_reports_a_dead_daemon(machine, monkeypatch) -> None:
+    """The docker-py path says what the CLI path says: docker layer failed, with the fix."""
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{machine.root}/dead.sock")
+    settings = HostCheckSettings(min_free_gb=0.001, restart_window_s=0.1, inventory="inv.py")
+    r = run_host("local-1", machine.cfg, Connection("local-1", None), settings)
+    info = r.check("docker_info")
+    assert info.status == FAILED and info.found.startswith("no Docker daemon answers at unix://")
+    assert r.first_failing_layer() == "docker"
+    assert r.check("running", machine.names["ok"]).status == SKIPPED
 
 
 def test_nvidia_runtime_layer_fails_without_the_toolkit(report) -> None:
