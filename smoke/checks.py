@@ -232,13 +232,33 @@ def check_info(ctx: TargetContext) -> CheckOutcome:
 
 
 def check_generate(ctx: TargetContext) -> CheckOutcome:
+    """The raw call exactly as the seed notebook makes it: ``requests.post(f"{url}/generate",
+    json=..., headers=...)`` (the other client styles keep their own libraries)."""
+    import requests
+
     body = {"inputs": PROMPT, "parameters": GENERATE_PARAMETERS}
     sent = f"POST /generate {shorten(body)}"
     expected = "HTTP 200, GenerateResponse with non-empty generated_text and details"
+    headers = {"Content-Type": "application/json", **ctx.auth_headers}
     start = time.monotonic()
-    resp = _request(ctx, "POST", "/generate", body, expected=expected)
+    try:
+        resp = requests.post(
+            f"{ctx.base_url}/generate", json=body, headers=headers, timeout=ctx.settings.timeout
+        )
+    except requests.Timeout as exc:
+        got = (
+            f"timed out: no answer within the --timeout deadline of {ctx.settings.timeout:g}s "
+            f"({type(exc).__name__})"
+        )
+        raise CheckFailed(sent, expected, got) from exc
+    except requests.RequestException as exc:
+        raise CheckFailed(sent, expected, f"{type(exc).__name__}: {exc}") from exc
     latency = time.monotonic() - start
-    out: models.GenerateResponse = _expect_json(resp, models.GenerateResponse, sent, expected)
+    if resp.status_code != 200:
+        raise CheckFailed(
+            sent, expected, f"HTTP {resp.status_code} {shorten(resp.text) or '(empty body)'}"
+        )
+    out: models.GenerateResponse = _parse(models.GenerateResponse, resp.text, sent, expected)
     if not out.generated_text:
         raise CheckFailed(sent, expected, f"empty generated_text: {shorten(resp.text)}")
     if out.details is None:
