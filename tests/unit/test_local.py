@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -272,3 +273,31 @@ def test_wait_ready_fails_with_the_log_when_the_container_exits(tmp_path, standi
         assert "likely cause: the launcher refused its arguments" in str(err.value)
     finally:
         _docker("rm", "-f", name, check=False)
+
+
+def readme_notebook_snippet() -> str:
+    """The python block of README.md's "From a notebook on the same machine" section."""
+    readme = (REPO / "README.md").read_text()
+    section = readme.split("## From a notebook on the same machine", 1)[1].split("\n## ", 1)[0]
+    return re.search(r"```python\n(.*?)```", section, re.S).group(1)
+
+
+def test_readme_notebook_section_runs_as_written(deployed) -> None:
+    """The snippet, unchanged, against a stopped service: started, ready, called, smoked."""
+    local.stop(deployed.name)
+    snippet = readme_notebook_snippet()
+    assert "local.start(name)" in snippet and "local.smoke(name)" in snippet
+    out = subprocess.run(
+        [sys.executable, "-c", snippet],
+        cwd=REPO,
+        env={**os.environ, "TGI_SERVICE": deployed.name},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    lines = out.stdout.splitlines()
+    assert lines[0].startswith(f"{MODEL} tgi docker http://127.0.0.1:{deployed.port} healthy ")
+    assert lines[1].startswith("200 ")
+    assert any(ln.startswith("passed   generate:") for ln in lines), out.stdout
+    assert local.status(deployed.name).running
