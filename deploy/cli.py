@@ -1,16 +1,26 @@
-"""`tgi-deploy` / `python -m tgi_infra`: validate an inventory or render its files offline.
+"""`tgi-infra` / `python -m tgi_infra`: the one command line, with subcommands.
 
-    python -m tgi_infra validate inventories/gpu.py
-    python -m tgi_infra render inventories/gpu.py --out build/rendered [--supervisor docker]
-    python -m tgi_infra variables            # markdown table of every inventory variable
+    tgi-infra validate inventories/gpu.py [--limit PATTERN]
+    tgi-infra render inventories/gpu.py --out build/rendered [--limit PATTERN] \\
+        [--systemd PATTERN] [--no-systemd PATTERN] [--gpu-count HOST=N]
+    tgi-infra variables            # markdown table of every inventory variable
+    tgi-infra smoke ...            # the smoke suite (same as `tgi-smoke ...`)
+    tgi-infra status|start|stop|restart|logs ...   # this machine's services (local_cli.py)
 
 Nothing connects to a host: the inventory is loaded with pyinfra's own loader
-(pyinfra_cli.inventory, which also reads group_data/), and every host is validated before
-any file is written.  Exit status: 0 ok, 2 invalid inventory or usage error.
+(pyinfra_cli.inventory, which also reads group_data/), hosts are selected as pyinfra's
+``--limit`` does (host names, group names, globs; comma-separated or repeated), and every
+selected host is validated before any file is written; the other hosts' errors are warnings.
+Exit status: 0 ok, 2 invalid inventory or usage error.
 
-Rendering offline cannot know whether a host runs systemd as PID 1 (the deploy reads that
-from facts), so `render` assumes `--supervisor systemd` unless told otherwise; it renders no
-secrets (service.env is written only by the deploy).
+Subcommands live in one registry (``SUBCOMMANDS``): ``subcommand(...)`` registers one with
+its argparse setup, or as a pass-through that gets the raw arguments (``smoke``).
+
+Rendering offline cannot read whether a host runs systemd as PID 1 (the deploy reads that
+from facts): give it with ``--systemd``/``--no-systemd`` host patterns (names, groups,
+globs), else ``--supervisor`` (default systemd) applies. The config hash printed is the one
+the deploy writes on the container label (same function, same secrets digest from this
+environment; no secret is rendered: service.env is written only by the deploy).
 """
 
 from __future__ import annotations
@@ -18,70 +28,144 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from tgi_infra.config import ConfigError, inventory_variables_markdown, validate_inventory
-from tgi_infra.render import SUPERVISORS, render_host
+from tgi_infra.inventory import InventoryLoadError, LoadedInventory, load, split_patterns
+from tgi_infra.render import SUPERVISORS, render_for_deploy
 
 EXIT_INVALID = 2
 
 
-class InventoryLoadError(Exception):
-    pass
+@dataclass(frozen=True)
+class Subcommand:
+    name: str
+    help: str
+    run: Callable[..., int]
+    configure: Callable[[argparse.ArgumentParser], None] | None = None
+    passthrough: bool = False  # run(argv) gets the raw arguments after the name
 
 
-def load_inventory(path: str) -> list[tuple[str, dict[str, Any]]]:
-    """(host name, host data) for every host of a pyinfra inventory file, without connecting."""
-    from pyinfra.api import State
-    from pyinfra.context import ctx_state
-    from pyinfra_cli.inventory import make_inventory
-
-    if not Path(path).is_file():
-        raise InventoryLoadError(f"inventory file not found: {path}")
-    try:
-        with ctx_state.use(State()):
-            inventory = make_inventory(path, cwd=os.getcwd())
-    except Exception as exc:  # pyinfra wraps user-code errors in its own exceptions
-        inner = getattr(exc, "exception", None) or exc
-        where = getattr(exc, "filename", None) or path
-        raise InventoryLoadError(
-            f"cannot load inventory {path}: {type(inner).__name__} in {where}: {inner}"
-        ) from exc
-    return [(host.name, host.data.dict()) for host in inventory]
+SUBCOMMANDS: dict[str, Subcommand] = {}
 
 
-def _validate(path: str) -> dict:
-    hosts = load_inventory(path)
-    if not hosts:
-        raise InventoryLoadError(f"inventory {path} has no hosts")
-    return validate_inventory(hosts)
+def subcommand(
+    name: str,
+    help: str,
+    configure: Callable[[argparse.ArgumentParser], None] | None = None,
+    passthrough: bool = False,
+):
+    """Register ``run`` as ``tgi-infra <name>``."""
+
+    def register(run: Callable[..., int]) -> Callable[..., int]:
+        SUBCOMMANDS[name] = Subcommand(name, help, run, configure, passthrough)
+        return run
+
+    return register
 
 
-def _print_warnings(configs: dict) -> None:
-    for cfg in configs.values():
-        for warning in cfg.warnings:
-            print(f"warning: {warning}", file=sys.stderr)
+def _print_warnings(warnings: Sequence[str]) -> None:
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
 
 
+def _validated(args: argparse.Namespace) -> tuple[LoadedInventory, dict]:
+    loaded = load(args.inventory)
+    selected = loaded.select(args.limit)
+    configs = validate_inventory(loaded.items(), sources=loaded.sources(), selected=selected)
+    _print_warnings(configs.warnings)
+    return loaded, configs
+
+
+def _add_inventory(p: argparse.ArgumentParser) -> None:
+    p.add_argument("inventory", help="pyinfra inventory file, e.g. inventories/gpu.py")
+    p.add_argument(
+        "--limit",
+        action="append",
+        metavar="PATTERN",
+        help="only these hosts, as pyinfra's --limit: host name, group name or glob "
+        "(comma-separated or repeated); the other hosts' errors become warnings",
+    )
+
+
+@subcommand("validate", "validate the selected hosts of an inventory", _add_inventory)
 def cmd_validate(args: argparse.Namespace) -> int:
-    configs = _validate(args.inventory)
-    _print_warnings(configs)
+    _, configs = _validated(args)
     n_services = sum(len(c.tgi_services) for c in configs.values())
     print(f"ok: {len(configs)} host(s), {n_services} service(s) valid in {args.inventory}")
     return 0
 
 
+def _configure_render(p: argparse.ArgumentParser) -> None:
+    _add_inventory(p)
+    p.add_argument("--out", required=True, help="output dir: <out>/<host>/<service>/<file>")
+    p.add_argument(
+        "--systemd",
+        action="append",
+        metavar="PATTERN",
+        help="hosts that run systemd as PID 1 (names, groups, globs; comma-separated)",
+    )
+    p.add_argument(
+        "--no-systemd",
+        action="append",
+        metavar="PATTERN",
+        help="hosts without systemd as PID 1 (e.g. WSL2 by default): Docker supervises",
+    )
+    p.add_argument(
+        "--supervisor",
+        choices=SUPERVISORS,
+        default="systemd",
+        help="for hosts named by neither --systemd nor --no-systemd (default systemd)",
+    )
+    p.add_argument(
+        "--gpu-count",
+        action="append",
+        metavar="PATTERN=N",
+        help="GPUs the host has (the deploy reads it from nvidia-smi); matters for "
+        'gpus: "all" services without num_shard',
+    )
+
+
+def supervisors_from_args(
+    loaded: LoadedInventory, names: Sequence[str], args: argparse.Namespace
+) -> dict[str, str]:
+    """host name -> supervisor, from --systemd / --no-systemd patterns, else --supervisor."""
+    with_systemd = set(loaded.select(args.systemd)) if split_patterns(args.systemd) else set()
+    without = set(loaded.select(args.no_systemd)) if split_patterns(args.no_systemd) else set()
+    both = sorted(with_systemd & without & set(names))
+    if both:
+        raise InventoryLoadError(f"hosts named by both --systemd and --no-systemd: {both}")
+    return {
+        n: "systemd" if n in with_systemd else "docker" if n in without else args.supervisor
+        for n in names
+    }
+
+
+def gpu_counts_from_args(loaded: LoadedInventory, args: argparse.Namespace) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for item in args.gpu_count or ():
+        pattern, sep, count = item.rpartition("=")
+        if not sep or not count.isdigit():
+            raise InventoryLoadError(f"--gpu-count {item!r}: expected PATTERN=N")
+        for name in loaded.select([pattern]):
+            out[name] = int(count)
+    return out
+
+
+@subcommand("render", "render the selected hosts' service files locally", _configure_render)
 def cmd_render(args: argparse.Namespace) -> int:
-    configs = _validate(args.inventory)
-    _print_warnings(configs)
+    loaded, configs = _validated(args)
+    supervisors = supervisors_from_args(loaded, list(configs), args)
+    gpu_counts = gpu_counts_from_args(loaded, args)
     out = Path(args.out)
     count = 0
     for host_name, cfg in configs.items():
-        if args.limit and host_name not in args.limit:
-            continue
-        for rendered in render_host(host_name, cfg, args.supervisor):
+        for svc in cfg.present_services():
+            rendered = render_for_deploy(
+                host_name, cfg, svc, supervisors[host_name], gpu_counts.get(host_name), os.environ
+            )
             target = out / host_name / rendered.service.name
             target.mkdir(parents=True, exist_ok=True)
             for name, (content, mode) in rendered.files.items():
@@ -89,41 +173,38 @@ def cmd_render(args: argparse.Namespace) -> int:
                 path.write_text(content)
                 path.chmod(mode)
                 count += 1
-            print(f"{host_name}/{rendered.service.name}: config-hash {rendered.config_hash}")
-    print(f"rendered {count} file(s) under {out}")
+            print(
+                f"{host_name}/{rendered.service.name}: supervisor {rendered.supervisor}, "
+                f"config-hash {rendered.config_hash}"
+            )
+    print(f"rendered {count} file(s) for {len(configs)} host(s) under {out}")
     return 0
 
 
+@subcommand("variables", "print the markdown table of inventory variables")
 def cmd_variables(args: argparse.Namespace) -> int:
     sys.stdout.write(inventory_variables_markdown())
     return 0
 
 
+@subcommand("smoke", "run the smoke suite (tgi-infra smoke --help)", passthrough=True)
+def cmd_smoke(argv: Sequence[str]) -> int:
+    from tgi_infra.smoke.cli import main as smoke_main
+
+    return smoke_main(list(argv))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="tgi-deploy", description="Validate a TGI inventory or render its files offline."
+        prog="tgi-infra",
+        description="Deploy TGI on NVIDIA GPU hosts with pyinfra: validate, render, smoke.",
     )
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    p = sub.add_parser("validate", help="validate every host of an inventory")
-    p.add_argument("inventory", help="pyinfra inventory file, e.g. inventories/gpu.py")
-    p.set_defaults(func=cmd_validate)
-
-    p = sub.add_parser("render", help="render every host's service files locally")
-    p.add_argument("inventory", help="pyinfra inventory file, e.g. inventories/gpu.py")
-    p.add_argument("--out", required=True, help="output dir: <out>/<host>/<service>/<file>")
-    p.add_argument(
-        "--supervisor",
-        choices=SUPERVISORS,
-        default="systemd",
-        help="systemd (default; hosts with systemd as PID 1) or docker (e.g. WSL2 "
-        "without systemd); the deploy detects this per host",
-    )
-    p.add_argument("--limit", action="append", help="only this host (repeatable)")
-    p.set_defaults(func=cmd_render)
-
-    p = sub.add_parser("variables", help="print the markdown table of inventory variables")
-    p.set_defaults(func=cmd_variables)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for cmd in SUBCOMMANDS.values():
+        p = sub.add_parser(cmd.name, help=cmd.help, add_help=not cmd.passthrough)
+        if cmd.configure:
+            cmd.configure(p)
+        p.set_defaults(func=cmd.run)
 
     from tgi_infra.local_cli import add_commands  # status/start/stop/restart/logs (issue 17)
 
@@ -132,13 +213,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in SUBCOMMANDS and SUBCOMMANDS[argv[0]].passthrough:
+        return SUBCOMMANDS[argv[0]].run(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
     except ConfigError as exc:
-        print(f"invalid inventory: {len(exc.errors)} error(s):", file=sys.stderr)
-        for message in exc.errors:
-            print(f"  {message}", file=sys.stderr)
+        print(f"invalid inventory: {exc.report()}", file=sys.stderr)
         return EXIT_INVALID
     except InventoryLoadError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -351,3 +351,25 @@ def render_host(
         render_service(host_name, host_cfg, svc, supervisor, host_gpu_count=host_gpu_count)
         for svc in host_cfg.present_services()
     ]
+
+
+def render_for_deploy(
+    host_name: str,
+    host_cfg: HostConfig,
+    svc: TGIService,
+    supervisor: Supervisor,
+    host_gpu_count: int | None,
+    environ: Mapping[str, str],
+) -> RenderedService:
+    """What the deploy renders for a service, and so the config hash it writes on the
+    container label: `tgi-infra render` calls this too, so that the hash it prints is the
+    label (same inputs: supervisor and GPU count from facts, the secrets digest from the
+    control machine's environment)."""
+    return render_service(
+        host_name,
+        host_cfg,
+        svc,
+        supervisor,
+        host_gpu_count=host_gpu_count or None,
+        secrets_digest=secrets_digest(svc, environ),
+    )

@@ -28,8 +28,7 @@ from tgi_infra.ready import Probe, wait_ready
 from tgi_infra.render import (
     RenderedService,
     env_file_content,
-    render_service,
-    secrets_digest,
+    render_for_deploy,
     unit_name,
 )
 
@@ -100,14 +99,7 @@ def _put_files(cfg: HostConfig, svc: TGIService, rendered: RenderedService, supe
 
 
 def _ensure_service(cfg: HostConfig, plan, svc: TGIService, containers: dict, supervisor: str):
-    rendered = render_service(
-        host.name,
-        cfg,
-        svc,
-        supervisor,
-        host_gpu_count=plan.gpu_count or None,
-        secrets_digest=secrets_digest(svc, os.environ),
-    )
+    rendered = render_for_deploy(host.name, cfg, svc, supervisor, plan.gpu_count, os.environ)
     _, unit_op = _put_files(cfg, svc, rendered, supervisor)
     image = cfg.image_for(svc)
     if not host.get_fact(DockerImagePresent, image):

@@ -17,11 +17,19 @@ from pydantic import (
 
 
 class ConfigError(Exception):
-    """Every problem found, one message each."""
+    """Every problem found, one message each; ``warnings`` are shown with them."""
 
-    def __init__(self, errors: Iterable[str]):
+    def __init__(self, errors: Iterable[str], warnings: Iterable[str] = ()):
         self.errors = list(errors)
+        self.warnings = list(warnings)
         super().__init__("\n".join(self.errors))
+
+    def report(self) -> str:
+        """Errors, then warnings: everything a user must see at once."""
+        lines = [f"{len(self.errors)} error(s):", *(f"  {m}" for m in self.errors)]
+        if self.warnings:
+            lines += [f"{len(self.warnings)} warning(s):", *(f"  {m}" for m in self.warnings)]
+        return "\n".join(lines)
 
 
 def _allowed(model: type[BaseModel], field: str) -> str:

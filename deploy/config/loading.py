@@ -48,13 +48,18 @@ def host_key(field: str) -> str:
 HOST_KEYS: dict[str, str] = {host_key(f): f for f in HOST_FIELD_NAMES}
 
 
-def load_host_config(host_name: str, data: Mapping[str, Any]) -> HostConfig:
+def load_host_config(
+    host_name: str, data: Mapping[str, Any], sources: Mapping[str, str] | None = None
+) -> HostConfig:
     """Validate one host's data (pyinfra host data dict); raise ConfigError with all errors.
 
     Only keys of the ``tgi_`` namespace are read; pyinfra's own keys (``ssh_*``, ``_sudo``, ...)
     and other deploys' keys are left alone. A ``tgi_*`` key this package does not know is an
     error naming the closest known key (a typo must not silently fall back to a default).
+    ``sources`` maps a key to the file that set it (``tgi_infra.inventory.key_sources``), so
+    that the message names it.
     """
+    sources = sources or {}
     where = f"host {host_name}: "
     errors: list[str] = []
     warnings: list[str] = []
@@ -72,12 +77,13 @@ def load_host_config(host_name: str, data: Mapping[str, Any]) -> HostConfig:
             close = difflib.get_close_matches(key, list(HOST_KEYS), n=1)
             hint = f" (did you mean {close[0]}?)" if close else ""
             errors.append(
-                f"{where}variable {key}: value {data[key]!r} is not allowed: unknown variable"
-                f"{hint}; allowed: the tgi_* variables of the README's table"
+                f"{where}variable {key}{_set_in(sources, key)}: value {data[key]!r} is not "
+                f"allowed: unknown variable{hint}; allowed: the tgi_* variables of the "
+                "README's table"
             )
         elif key in HOST_ONLY_FIELDS and key != host_key(key):
             warnings.append(
-                f"{where}variable {key} is not read (this package's variables are prefixed): "
+                f"{where}variable {key}{_set_in(sources, key)} is not read (this package's variables are prefixed): "
                 f"did you mean {host_key(key)}?"
             )
 
@@ -116,22 +122,55 @@ def load_host_config(host_name: str, data: Mapping[str, Any]) -> HostConfig:
     errors += e
     warnings += w
     if errors or base is None:
-        raise ConfigError(errors)
+        raise ConfigError(errors, warnings)
     host = base.model_copy(update={"tgi_services": resolved})
     host._host_name = host_name
     host._warnings = warnings
     return host
 
 
-def validate_inventory(hosts: Iterable[tuple[str, Mapping[str, Any]]]) -> dict[str, HostConfig]:
-    """Validate every host; raise one ConfigError listing all errors of all hosts."""
-    out: dict[str, HostConfig] = {}
+class ValidatedInventory(dict):
+    """host name -> HostConfig, plus ``warnings``: every warning of every host (and the
+    errors of hosts that were not selected), to be printed with the result."""
+
+    warnings: list[str]
+
+
+def _set_in(sources: Mapping[str, str], key: str) -> str:
+    return f" (set in {sources[key]})" if key in sources else ""
+
+
+def validate_inventory(
+    hosts: Iterable[tuple[str, Mapping[str, Any]]],
+    *,
+    sources: Mapping[str, Mapping[str, str]] | None = None,
+    selected: Iterable[str] | None = None,
+) -> ValidatedInventory:
+    """Validate every host; raise one ConfigError listing all errors of all hosts.
+
+    sources: host name -> (key -> file that set it), for the messages.
+    selected: the host names a command acts on (pyinfra's ``--limit``); the errors of the
+      other hosts are demoted to warnings and those hosts are left out of the result.
+    Warnings (every host's) travel on the returned configs and on the ConfigError.
+    """
+    chosen = None if selected is None else set(selected)
+    out = ValidatedInventory()
     errors: list[str] = []
+    warnings: list[str] = []
     for name, data in hosts:
         try:
-            out[name] = load_host_config(name, data)
+            cfg = load_host_config(name, data, (sources or {}).get(name))
         except ConfigError as exc:
-            errors += exc.errors
+            if chosen is None or name in chosen:
+                errors += exc.errors
+            else:
+                warnings += [f"{m} (host not selected, not deployed)" for m in exc.errors]
+            warnings += exc.warnings
+            continue
+        warnings += cfg.warnings
+        if chosen is None or name in chosen:
+            out[name] = cfg
     if errors:
-        raise ConfigError(errors)
+        raise ConfigError(errors, warnings)
+    out.warnings = warnings
     return out

@@ -10,7 +10,7 @@ import textwrap
 from pathlib import Path
 
 from tgi_infra.config import inventory_variables_markdown, load_host_config
-from tgi_infra.render import render_service
+from tgi_infra.render import render_for_deploy
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -76,9 +76,13 @@ def test_render_writes_every_host_and_service(tmp_path):
             ]
         },
     )
-    expected = render_service("gpu-a.example.com", host, host.tgi_services[0], "systemd")
+    # what the deploy renders (same function), for this environment (no secrets set)
+    expected = render_for_deploy("gpu-a.example.com", host, host.tgi_services[0], "systemd", None, {})
     assert script.read_text() == expected.files["tgi-service-creation.sh"][0]
-    assert f"gpu-a.example.com/tgi-one: config-hash {expected.config_hash}" in proc.stdout
+    assert (
+        f"gpu-a.example.com/tgi-one: supervisor systemd, config-hash {expected.config_hash}"
+        in proc.stdout
+    )
 
 
 def test_render_docker_supervisor_and_limit(tmp_path):
