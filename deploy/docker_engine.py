@@ -75,7 +75,8 @@ def install(cfg: HostConfig, plan) -> list:
         packages = ["docker-ce", "docker-ce-cli", "containerd.io"]
     else:
         packages = ["docker.io"]
-    return ops + install_packages(f"Install {', '.join(packages)}", packages)
+    # one name for docker.io and docker-ce hosts: `--dry` lists this operation once
+    return ops + install_packages("Install Docker Engine packages", packages)
 
 
 def merged_daemon_json(current: dict | None, cfg: HostConfig) -> dict | None:
@@ -161,5 +162,5 @@ def ensure_running(cfg: HostConfig, plan, restart_if=None) -> None:
             )
         if "docker" not in (users[user].get("groups") or []):
             server.shell(
-                name=f"Add {user} to the docker group", commands=[f"usermod -aG docker {user}"]
+                name="Add docker_users to the docker group", commands=[f"usermod -aG docker {user}"]
             )

@@ -166,7 +166,7 @@ def gpu_proof(cfg: HostConfig, plan, run_if) -> None:
         host.noop("GPU proof skipped: CPU mode (gpus: none)")
         return
     python.call(
-        name=f"GPU proof: docker run --gpus all {cfg.cuda_image} nvidia-smi -L",
+        name="GPU proof: docker run --gpus all <tgi_cuda_image> nvidia-smi -L",
         function=_gpu_proof,
         image=cfg.cuda_image_resolved,
         expected=plan.gpu_count,

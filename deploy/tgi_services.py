@@ -17,7 +17,7 @@ import io
 import os
 import shlex
 
-from pyinfra import host
+from pyinfra import host, logger
 from pyinfra.api import FactBase, deploy
 from pyinfra.facts.files import File
 from pyinfra.operations import files, python, server, systemd
@@ -61,14 +61,14 @@ def local_url(svc: TGIService) -> str:
 
 def _put_files(cfg: HostConfig, svc: TGIService, rendered: RenderedService, supervisor: str):
     base = cfg.service_dir(svc)
-    files.directory(name=f"{svc.name}: {base}", path=base, mode="755", user="root", group="root")
+    files.directory(name="TGI service: directory", path=base, mode="755", user="root", group="root")
     ops = []
     for rel, (content, mode) in sorted(rendered.files.items()):
         if rel.endswith(".service"):
             continue  # the unit goes to /etc/systemd/system
         ops.append(
             files.put(
-                name=f"{svc.name}: {rel}",
+                name="TGI service: rendered file",
                 src=io.StringIO(content),
                 dest=f"{base}/{rel}",
                 mode=f"{mode:o}",
@@ -77,7 +77,7 @@ def _put_files(cfg: HostConfig, svc: TGIService, rendered: RenderedService, supe
             )
         )
     env = files.put(
-        name=f"{svc.name}: service.env (0600, secrets)",
+        name="TGI service: service.env (0600, secrets)",
         src=io.StringIO(env_file_content(svc, os.environ)),
         dest=f"{base}/service.env",
         mode="600",
@@ -89,7 +89,7 @@ def _put_files(cfg: HostConfig, svc: TGIService, rendered: RenderedService, supe
     if supervisor == "systemd":
         unit = next(c for rel, (c, _) in rendered.files.items() if rel.endswith(".service"))
         unit_op = files.put(
-            name=f"{svc.name}: /etc/systemd/system/{unit_name(svc)}",
+            name="TGI service: systemd unit",
             src=io.StringIO(unit),
             dest=f"/etc/systemd/system/{unit_name(svc)}",
             mode="644",
@@ -104,7 +104,7 @@ def _ensure_service(cfg: HostConfig, plan, svc: TGIService, containers: dict, su
     image = cfg.image_for(svc)
     if not host.get_fact(DockerImagePresent, image):
         server.shell(
-            name=f"{svc.name}: docker pull {image}",
+            name="TGI service: docker pull",
             commands=[f"docker pull -q {shlex.quote(image)}"],
         )
 
@@ -124,12 +124,13 @@ def _ensure_service(cfg: HostConfig, plan, svc: TGIService, containers: dict, su
         cmds = [f"bash {shlex.quote(base)}/tgi-service-creation.sh"]
         if supervisor == "systemd":
             cmds.append(f"systemctl enable {unit}")
-        start = server.shell(name=f"{svc.name}: (re)create container ({why})", commands=cmds)
+        logger.info(f"{host.print_prefix}{svc.name}: (re)create container: {why}")
+        start = server.shell(name="TGI service: (re)create container", commands=cmds)
         _wait_ready(cfg, svc, _if=start.did_change)
     else:
         if supervisor == "systemd":
             systemd.service(
-                name=f"{svc.name}: {unit} enabled and active",
+                name="TGI service: unit enabled and active",
                 service=unit,
                 running=True,
                 enabled=True,
@@ -141,7 +142,7 @@ def _ensure_service(cfg: HostConfig, plan, svc: TGIService, containers: dict, su
 
 def _wait_ready(cfg: HostConfig, svc: TGIService, **op_args) -> None:
     python.call(
-        name=f"{svc.name}: wait until ready (/health 200, one-token /generate)",
+        name="TGI service: wait until ready (/health 200, one-token /generate)",
         function=wait_ready,
         probe=Probe(
             name=svc.name,
@@ -159,20 +160,22 @@ def _remove_service(cfg: HostConfig, svc: TGIService, containers: dict, supervis
     unit = f"/etc/systemd/system/{unit_name(svc)}"
     if supervisor == "systemd" and host.get_fact(File, unit):
         systemd.service(
-            name=f"{svc.name}: stop and disable {unit_name(svc)}",
+            name="Removed TGI service: stop and disable unit",
             service=unit_name(svc),
             running=False,
             enabled=False,
         )
-        removed = files.file(name=f"{svc.name}: remove {unit}", path=unit, present=False)
+        removed = files.file(name="Removed TGI service: unit file", path=unit, present=False)
         systemd.daemon_reload(name="systemctl daemon-reload", _if=removed.did_change)
     if containers.get(svc.name) is not None:
         server.shell(
-            name=f"{svc.name}: remove container (model cache kept)",
+            name="Removed TGI service: container (model cache kept)",
             commands=[f"docker rm -f {shlex.quote(svc.name)}"],
         )
     files.directory(
-        name=f"{svc.name}: remove {cfg.service_dir(svc)}", path=cfg.service_dir(svc), present=False
+        name="Removed TGI service: directory",
+        path=cfg.service_dir(svc),
+        present=False,
     )
 
 

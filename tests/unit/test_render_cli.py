@@ -77,7 +77,9 @@ def test_render_writes_every_host_and_service(tmp_path):
         },
     )
     # what the deploy renders (same function), for this environment (no secrets set)
-    expected = render_for_deploy("gpu-a.example.com", host, host.tgi_services[0], "systemd", None, {})
+    expected = render_for_deploy(
+        "gpu-a.example.com", host, host.tgi_services[0], "systemd", None, {}
+    )
     assert script.read_text() == expected.files["tgi-service-creation.sh"][0]
     assert (
         f"gpu-a.example.com/tgi-one: supervisor systemd, config-hash {expected.config_hash}"

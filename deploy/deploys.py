@@ -1,0 +1,78 @@
+"""The package's deploys, for a user's own pyinfra deploy file (as ``pyinfra-docker``'s
+``deploy_docker``)::
+
+    # my_deploy.py — run with: pyinfra inventory.py my_deploy.py
+    from tgi_infra import deploy_gpu_host, deploy_services
+
+    deploy_gpu_host()                                   # Docker Engine, NVIDIA toolkit, GPU proof
+    deploy_services()                                   # the host's tgi_services
+    deploy_services(overrides={"tgi_ready_timeout": 600})
+
+Each is a pyinfra ``@deploy``: it reads the current host's ``tgi_*`` host data (inventory and
+group data), validated with the whole inventory first (an error on any selected host stops
+the deploy before any host is changed). ``overrides`` are host-data keys (``tgi_*``) that
+replace the inventory's values for this call; they are validated the same way.
+``deploy_tgi()`` runs both, which is what ``deploy/main.py`` does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pyinfra import host
+from pyinfra.api import deploy
+from pyinfra.context import ctx_state
+from pyinfra.operations.util import any_changed
+from tgi_infra import docker_engine, nvidia_toolkit, tgi_services
+from tgi_infra.config import ConfigError, HostConfig, load_host_config
+from tgi_infra.context import DeployConfigError, host_config
+from tgi_infra.preflight import HostPlan
+from tgi_infra.provision import preflight_plan
+
+# (state, host, overrides) -> plan: the preflight runs once per host even when a user calls
+# both deploys (its facts are pyinfra's cached facts; its warnings are printed once).
+_plans: dict[tuple[int, str, str], tuple[HostConfig, HostPlan]] = {}
+
+
+def _config_and_plan(overrides: Mapping[str, Any] | None) -> tuple[HostConfig, HostPlan]:
+    key = (id(ctx_state.get()), host.name, repr(sorted((overrides or {}).items())))
+    if key not in _plans:
+        cfg = host_config()  # every selected host validated first
+        if overrides:
+            try:
+                cfg = load_host_config(host.name, {**host.data.dict(), **dict(overrides)})
+            except ConfigError as exc:
+                raise DeployConfigError(
+                    f"invalid overrides, no host was changed:\n{exc.report()}"
+                ) from None
+        _plans[key] = (cfg, preflight_plan(cfg))
+    return _plans[key]
+
+
+@deploy("tgi_infra.deploy_gpu_host")
+def deploy_gpu_host(overrides: Mapping[str, Any] | None = None) -> None:
+    """Preflight, Docker Engine, NVIDIA Container Toolkit, daemon.json, GPU proof."""
+    cfg, plan = _config_and_plan(overrides)
+    provisioning = docker_engine.install(cfg, plan)
+    daemon_json = [docker_engine.configure_daemon(cfg, plan)]
+    provisioning += nvidia_toolkit.install(cfg, plan)
+    daemon_json.append(nvidia_toolkit.configure_runtime(cfg, plan))
+    daemon_json = [op for op in daemon_json if op is not None]
+    docker_engine.ensure_running(cfg, plan, restart_if=any_changed(*daemon_json))
+    nvidia_toolkit.cdi(cfg, plan)
+    nvidia_toolkit.gpu_proof(cfg, plan, run_if=any_changed(*provisioning, *daemon_json))
+
+
+@deploy("tgi_infra.deploy_services")
+def deploy_services(overrides: Mapping[str, Any] | None = None) -> None:
+    """Every ``tgi_services`` item: rendered scripts, supervised container, ready check;
+    ``present: false`` removes one. Needs Docker (``deploy_gpu_host`` or the user's own)."""
+    cfg, plan = _config_and_plan(overrides)
+    tgi_services.deploy_services(cfg, plan)
+
+
+def deploy_tgi(overrides: Mapping[str, Any] | None = None) -> None:
+    """``deploy_gpu_host`` then ``deploy_services``: the whole deploy of ``deploy/main.py``."""
+    deploy_gpu_host(overrides=overrides)
+    deploy_services(overrides=overrides)
