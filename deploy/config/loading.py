@@ -83,7 +83,8 @@ def load_host_config(
             )
         elif key in HOST_ONLY_FIELDS and key != host_key(key):
             warnings.append(
-                f"{where}variable {key}{_set_in(sources, key)} is not read (this package's variables are prefixed): "
+                f"{where}variable {key}{_set_in(sources, key)} is not read "
+                "(this package's variables are prefixed): "
                 f"did you mean {host_key(key)}?"
             )
 

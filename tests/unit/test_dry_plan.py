@@ -34,7 +34,8 @@ FAKE_FLEET = textwrap.dedent(
 
 
     def _host(name, wsl, **data):
-        systemd = ["pid1_comm=init", "sd_booted=no"] if wsl else ["pid1_comm=systemd", "sd_booted=yes"]
+        pid1 = "init" if wsl else "systemd"
+        systemd = ["pid1_comm=" + pid1, "sd_booted=" + ("no" if wsl else "yes")]
         return (name, {
             "fake_delay": 0, "fake_delay_jitter": 0, "tgi_gpus": "none", **data,
             "fake_responses": {
