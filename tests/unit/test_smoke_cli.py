@@ -321,16 +321,19 @@ def test_python_dash_m_entry_point(standins, tmp_path) -> None:
 
 
 def test_pytest_front_end(standins, tmp_path) -> None:
+    """The installed plugin (entry point pytest11) from a folder outside the checkout."""
     good = standins.start()
     bad = standins.start(faults="wrong_model_id")
     good.wait_healthy()
     bad.wait_healthy()
     junit = tmp_path / "pytest.xml"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "smoke", "-p", "no:cacheprovider", "-q"]
-        + ["--url", good.url, "--url", bad.url, "--model-id", MODEL]
+        [sys.executable, "-m", "pytest", "--pyargs", "tgi_infra.smoke", "-p", "no:cacheprovider"]
+        + ["-q", "--url", good.url, "--url", bad.url, "--model-id", MODEL]
         + ["--request-timeout", "10", f"--junitxml={junit}"],
-        cwd=REPO,
+        cwd=elsewhere,
         capture_output=True,
         text=True,
         timeout=90,
@@ -342,16 +345,20 @@ def test_pytest_front_end(standins, tmp_path) -> None:
     assert "wrong model_id" in proc.stdout
 
 
-def test_pytest_front_end_without_targets_skips() -> None:
+@pytest.mark.parametrize(
+    "target", [["--pyargs", "tgi_infra.smoke"], [str(REPO / "smoke")]], ids=["pyargs", "path"]
+)
+def test_pytest_front_end_without_targets_is_a_usage_error(target, tmp_path) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "smoke", "-p", "no:cacheprovider", "-q", "-rs"],
-        cwd=REPO,
+        [sys.executable, "-m", "pytest", *target, "-p", "no:cacheprovider", "-q"],
+        cwd=tmp_path,
         capture_output=True,
         text=True,
         timeout=60,
     )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "no --url/--inventory given" in proc.stdout
+    assert proc.returncode == pytest.ExitCode.USAGE_ERROR, proc.stdout + proc.stderr
+    assert "the TGI smoke suite needs a target: --url" in proc.stderr
+    assert " passed" not in proc.stdout
 
 
 def test_targets_run_concurrently_within_the_bound(standins, monkeypatch) -> None:

@@ -1,8 +1,14 @@
-"""pytest front end: ``pytest smoke --url http://host:8080`` or ``pytest smoke --inventory FILE``.
+"""The smoke suite's pytest plugin (entry point ``pytest11``: loaded wherever tgi-infra is
+installed, so the suite runs outside the checkout)::
 
-Each (target, check) is one test, in the CLI's check order, running the same check functions
-(smoke/checks.py). Without --url/--inventory the suite is skipped, and the repo's own
-``pytest`` run (testpaths = tests) never loads this directory.
+    pytest --pyargs tgi_infra.smoke --url http://host:8080 [--url ...] [--model-id ORG/NAME]
+    pytest --pyargs tgi_infra.smoke --inventory inventories/gpu.py [--host-checks]
+
+In a checkout, ``pytest smoke --url ...`` is the same. Each (target, check) is one test, in the
+CLI's check order, running the same check functions (smoke/checks.py); with ``--host-checks``
+one test per host and layer. Collecting the suite without ``--url``/``--inventory`` is a usage
+error (pytest exit status 4), never a green run that checked nothing. The options are added to
+every pytest run of the environment; the suite's modules are imported only when it runs.
 """
 
 from __future__ import annotations
@@ -10,14 +16,10 @@ from __future__ import annotations
 import contextlib
 
 import pytest
-from tgi_infra.smoke.checks import CHECK_NAMES, take_metrics_baseline
-from tgi_infra.smoke.context import Settings, TargetContext
-from tgi_infra.smoke.runner import PASSED, CheckResult, reachable_url, run_check
-from tgi_infra.smoke.targets import (
-    Target,
-    TargetConfigError,
-    targets_from_inventory,
-    targets_from_urls,
+
+NO_TARGET = (
+    "the TGI smoke suite needs a target: --url http://host:8080 (repeatable) or "
+    "--inventory FILE (e.g. pytest --pyargs tgi_infra.smoke --url http://127.0.0.1:8080)"
 )
 
 
@@ -39,7 +41,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--min-free-gb", type=float, default=20.0, help="host checks: model volume free")
 
 
-def _targets(config: pytest.Config) -> list[Target]:
+def _targets(config: pytest.Config) -> list:
+    from tgi_infra.smoke.targets import TargetConfigError, targets_from_inventory, targets_from_urls
+
     urls = config.getoption("--url")
     inventory = config.getoption("--inventory")
     try:
@@ -63,24 +67,36 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         _parametrize_host_layers(metafunc)
     if "smoke_case" not in metafunc.fixturenames:
         return
+    from tgi_infra.smoke.checks import CHECK_NAMES
+
     targets = _targets(metafunc.config)
-    if not targets:
-        skip = pytest.mark.skip(reason="no --url/--inventory given")
-        metafunc.parametrize("smoke_case", [pytest.param(None, marks=skip, id="no-target")])
+    if not targets:  # refused in pytest_collection_modifyitems, as a usage error
+        metafunc.parametrize("smoke_case", [None], ids=["no-target"])
         return
     cases = [(t, name) for t in targets for name in CHECK_NAMES]
     metafunc.parametrize("smoke_case", cases, ids=[f"{t.name}::{n}" for t, n in cases])
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The suite collected without a target is a usage error (exit status 4), not a pass."""
+    ours = [i for i in items if {"smoke_case", "host_layer"} & set(getattr(i, "fixturenames", ()))]
+    if ours and not (config.getoption("--url") or config.getoption("--inventory")):
+        raise pytest.UsageError(NO_TARGET)
+
+
 class _Sessions:
     """One TargetContext per target (tunnel + ready + metrics baseline), opened on first use."""
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings):
         self.settings = settings
         self.stack = contextlib.ExitStack()
-        self.opened: dict[str, tuple[TargetContext | None, CheckResult]] = {}
+        self.opened: dict[str, tuple] = {}
 
-    def get(self, target: Target) -> tuple[TargetContext | None, CheckResult]:
+    def get(self, target) -> tuple:
+        from tgi_infra.smoke.checks import take_metrics_baseline
+        from tgi_infra.smoke.context import TargetContext
+        from tgi_infra.smoke.runner import PASSED, CheckResult, reachable_url, run_check
+
         if target.name not in self.opened:
             try:
                 url = self.stack.enter_context(reachable_url(target, self.settings))
@@ -98,6 +114,8 @@ class _Sessions:
 
 @pytest.fixture(scope="session")
 def smoke_sessions(request: pytest.FixtureRequest):
+    from tgi_infra.smoke.context import Settings
+
     sessions = _Sessions(
         Settings(
             ready_timeout=request.config.getoption("--ready-timeout"),
@@ -110,6 +128,7 @@ def smoke_sessions(request: pytest.FixtureRequest):
 
 def _parametrize_host_layers(metafunc: pytest.Metafunc) -> None:
     from tgi_infra.smoke.hostchecks import LAYERS, inventory_hosts
+    from tgi_infra.smoke.targets import TargetConfigError
 
     inventory = metafunc.config.getoption("--inventory")
     if not (inventory and metafunc.config.getoption("--host-checks")):
