@@ -22,8 +22,9 @@ from pyinfra.operations import apt, files, server, systemd, sysvinit
 from tgi_infra.config import HostConfig
 from tgi_infra.context import DeployConfigError
 from tgi_infra.facts import DaemonJson, WslConf
+from tgi_infra.probes import DAEMON_JSON_PATH
 
-DAEMON_JSON = "/etc/docker/daemon.json"
+DAEMON_JSON = DAEMON_JSON_PATH
 DOCKER_CE_KEYRING = "/etc/apt/keyrings/docker.gpg"
 WSL_BOOT_COMMAND = "service docker start"
 

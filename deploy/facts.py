@@ -27,18 +27,21 @@ from typing import Any
 
 from pyinfra.api import FactBase
 from pyinfra.api.exceptions import FactProcessError
+from tgi_infra import probes
 
-MARK = "@@tgi-infra:"
-
-DAEMON_JSON_PATH = "/etc/docker/daemon.json"
-WSL_CONF_PATH = "/etc/wsl.conf"
-WSL_LIB_DIR = "/usr/lib/wsl/lib"
-WSL_NVIDIA_SMI = f"{WSL_LIB_DIR}/nvidia-smi"
-
-NVIDIA_SMI_QUERY = "index,name,memory.total,driver_version,uuid"
-
-NVIDIA_SMI_DRIVER_BROKEN = "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA"
-NVIDIA_SMI_NO_DEVICES = "No devices were found"
+# what reads a host is shared with the smoke host checks: tgi_infra.probes (no pyinfra there)
+from tgi_infra.probes import (  # noqa: F401  (re-exported: facts.X is the public name here)
+    DAEMON_JSON_PATH,
+    MARK,
+    NVIDIA_SMI_DRIVER_BROKEN,
+    NVIDIA_SMI_NO_DEVICES,
+    NVIDIA_SMI_QUERY,
+    SYSTEMD_PID1_COMMAND,
+    WSL_CONF_PATH,
+    WSL_LIB_DIR,
+    WSL_NVIDIA_SMI,
+    parse_systemd_pid1,
+)
 
 
 class FactParseError(FactProcessError):
@@ -221,22 +224,6 @@ class HostPlatform(FactBase):
 # SystemdPid1
 
 
-def parse_systemd_pid1(lines: list[str]) -> bool:
-    """True when systemd is PID 1.
-
-    ``/run/systemd/system`` being a directory is systemd's own ``sd_booted()`` test; PID 1's
-    comm is checked too because a container image can ship that directory without running
-    systemd. (``readlink /proc/1/exe`` needs root, so comm is used.) WSL without
-    ``[boot] systemd=true`` has Microsoft's ``/init`` (comm ``init``) as PID 1.
-    """
-    values = dict(line.split("=", 1) for line in lines if "=" in line)
-    booted = values.get("sd_booted", "").strip() == "yes"
-    comm = values.get("pid1_comm", "").strip()
-    if not comm:
-        return booted
-    return booted and comm == "systemd"
-
-
 class SystemdPid1(FactBase):
     """Whether systemd runs as PID 1 (``/run/systemd/system`` + PID 1 comm).
 
@@ -246,10 +233,7 @@ class SystemdPid1(FactBase):
     """
 
     def command(self) -> str:
-        return (
-            'echo "pid1_comm=$(cat /proc/1/comm 2>/dev/null)"; '
-            "if [ -d /run/systemd/system ]; then echo sd_booted=yes; else echo sd_booted=no; fi"
-        )
+        return SYSTEMD_PID1_COMMAND
 
     @staticmethod
     def default() -> bool:
@@ -331,11 +315,9 @@ def parse_docker_info(lines: list[str] | str) -> dict[str, Any]:
 
 
 def is_docker_desktop_info(info: dict[str, Any]) -> bool:
-    """Docker Desktop's daemon reports ``OperatingSystem: Docker Desktop``, ``Name:
-    docker-desktop`` (WSL2 backend and Docker Desktop for Linux alike)."""
-    return (info.get("operating_system") or "") == "Docker Desktop" or (
-        info.get("name") or ""
-    ) == "docker-desktop"
+    """``probes.is_docker_desktop`` on the DockerState fact's ``info``."""
+    raw = {"OperatingSystem": info.get("operating_system"), "Name": info.get("name")}
+    return probes.is_docker_desktop(raw)
 
 
 def parse_docker_state(lines: list[str]) -> dict[str, Any]:
@@ -562,21 +544,12 @@ def _file_body(lines: list[str]) -> list[str] | None:
 
 def parse_daemon_json(text: str | None, path: str = DAEMON_JSON_PATH) -> dict[str, Any] | None:
     """Parse daemon.json text. None when absent; an empty file counts as ``{}`` (the deploy
-    rewrites it); invalid JSON or a non-object raises :class:`FactParseError` naming the file."""
-    if text is None:
-        return None
-    if not text.strip():
-        return {}
+    rewrites it); invalid JSON or a non-object raises :class:`FactParseError` naming the file
+    (``probes.parse_daemon_json``, as a pyinfra fact error)."""
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise FactParseError(
-            f"{path} is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno}); "
-            f"dockerd will refuse to start with it: fix or remove {path}"
-        ) from exc
-    if not isinstance(data, dict):
-        raise FactParseError(f"{path} must hold a JSON object, found {type(data).__name__}")
-    return data
+        return probes.parse_daemon_json(text, path)
+    except probes.ProbeParseError as exc:
+        raise FactParseError(str(exc)) from exc
 
 
 class DaemonJson(FactBase):

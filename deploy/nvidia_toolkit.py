@@ -24,15 +24,11 @@ from pyinfra.operations.util import any_changed
 from tgi_infra.config import HostConfig
 from tgi_infra.docker_engine import install_packages, missing_packages
 from tgi_infra.facts import DaemonJson
+from tgi_infra.probes import TOOLKIT_PACKAGES
 
 KEYRING = "/usr/share/keyrings/nvidia-container-toolkit-keyring.gpg"
 SOURCE_LIST = "/etc/apt/sources.list.d/nvidia-container-toolkit.list"
-PACKAGES = [
-    "nvidia-container-toolkit",
-    "nvidia-container-toolkit-base",
-    "libnvidia-container-tools",
-    "libnvidia-container1",
-]
+PACKAGES = list(TOOLKIT_PACKAGES)
 CDI_SPEC = "/var/run/cdi/nvidia.yaml"
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from tgi_infra.facts import WSL_LIB_DIR, wsl_conf_value
+from tgi_infra.probes import DAEMON_JSON_PATH
 
 SUPPORTED_DISTROS: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
     # id: (lowest, highest) VERSION_ID, inclusive
@@ -405,7 +406,7 @@ def _check_docker(p: _Problems, cfg: Any, facts: PreflightFacts) -> None:
     if facts.systemd and "hosts" in daemon:
         p.warning(
             "daemon-json-hosts",
-            '/etc/docker/daemon.json sets "hosts" while the systemd unit passes -H fd://: '
+            f'{DAEMON_JSON_PATH} sets "hosts" while the systemd unit passes -H fd://: '
             "dockerd refuses to start with both",
             'remove "hosts" from daemon.json or add a docker.service drop-in that drops -H',
         )

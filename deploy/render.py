@@ -19,6 +19,7 @@ from typing import Literal
 import jinja2
 from tgi_infra.config import HostConfig, TGIService, parse_extra_args
 from tgi_infra.launcher import CONTAINER_PORT
+from tgi_infra.probes import LABEL_HASH, LABEL_MANAGED  # noqa: F401 (one name: deploy, checks)
 
 # templates/ ships as the package ``tgi_infra.templates`` (package data), in a checkout and a wheel.
 TEMPLATES_DIR = Path(str(resources.files("tgi_infra.templates")))
@@ -36,8 +37,6 @@ ENV_FILE_MODE = 0o600
 SCRIPT_MODE = 0o755
 DATA_MODE = 0o644
 STOP_TIMEOUT_S = 30
-LABEL_MANAGED = "tgi-infra.managed"
-LABEL_HASH = "tgi-infra.config-hash"
 # What a machine's own tools (tgi_infra.local: status/start/stop/restart/logs) read from the
 # container alone, without the inventory: service name, model, engine, supervisor, port, unit.
 LABEL_SERVICE = "tgi-infra.service"

@@ -24,6 +24,7 @@ from pyinfra.operations import files, python, server, systemd
 from tgi_infra.config import HostConfig, TGIService
 from tgi_infra.context import DeployConfigError
 from tgi_infra.facts import ContainerState, DockerImagePresent
+from tgi_infra.probes import LABEL_HASH
 from tgi_infra.ready import Probe, wait_ready
 from tgi_infra.render import (
     RenderedService,
@@ -32,7 +33,7 @@ from tgi_infra.render import (
     unit_name,
 )
 
-HASH_LABEL = "tgi-infra.config-hash"
+HASH_LABEL = LABEL_HASH
 
 
 class HttpStatus(FactBase):

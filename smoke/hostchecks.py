@@ -30,14 +30,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tgi_infra import local
+from tgi_infra import local, probes
+from tgi_infra.probes import FAILED, PASSED, SKIPPED, WSL_NVIDIA_SMI
 from tgi_infra.smoke import hostchecks_parse as hp
 from tgi_infra.smoke.hostchecks_connect import Connection, testinfra_host
 
-PASSED, FAILED, SKIPPED = "passed", "failed", "skipped"
 LAYERS = ("connection", "docker", "nvidia-runtime", "container", "host")
 REPORT_LAYERS = (*LAYERS, "http")
-WSL_NVIDIA_SMI = "/usr/lib/wsl/lib/nvidia-smi"
 
 
 @dataclass(frozen=True)
@@ -178,11 +177,7 @@ def _timed(
 
 def check_connection(p: _Probe) -> str:
     try:
-        out = p.sh(
-            'echo "pid1_comm=$(cat /proc/1/comm 2>/dev/null)"; '
-            "if [ -d /run/systemd/system ]; then echo sd_booted=yes; "
-            "else echo sd_booted=no; fi"
-        )
+        out = p.sh(probes.SYSTEMD_PID1_COMMAND)
     except RuntimeError as exc:  # ssh exits 255: could not connect / authenticate
         raise Failed(
             f"cannot reach {p.name}",
@@ -331,8 +326,7 @@ def check_docker_runtimes(p: _Probe) -> str:
 
 def check_toolkit_packages(p: _Probe) -> str:
     _desktop_skip(p)
-    pkgs = " ".join(hp.TOOLKIT_PACKAGES)
-    out = p.sh(f"dpkg-query -W -f='${{Package}}\\t${{Version}}\\t${{db:Status-Abbrev}}\\n' {pkgs}")
+    out = p.sh(probes.toolkit_dpkg_command())
     installed = hp.parse_dpkg(out.stdout)
     pin = p.cfg.nvidia_toolkit_version
     problems = hp.package_problems(installed, pin)
@@ -354,17 +348,12 @@ def check_toolkit_packages(p: _Probe) -> str:
 def expected_hash(p: _Probe, svc: Any) -> str:
     """The config-hash label deploy/tgi_services.py puts on the container, computed the same
     way: this machine's secrets, systemd or docker supervisor, host GPU count."""
-    from tgi_infra.render import render_service, secrets_digest
+    from tgi_infra.render import render_for_deploy
 
-    rendered = render_service(
-        p.name,
-        p.cfg,
-        svc,
-        "systemd" if p.systemd else "docker",
-        host_gpu_count=p.gpu_count or None,
-        secrets_digest=secrets_digest(svc, p.settings.environ),
-    )
-    return rendered.config_hash
+    supervisor = "systemd" if p.systemd else "docker"
+    return render_for_deploy(
+        p.name, p.cfg, svc, supervisor, p.gpu_count, p.settings.environ
+    ).config_hash
 
 
 def _need_docker(p: _Probe) -> None:

@@ -10,43 +10,11 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-DAEMON_JSON = "/etc/docker/daemon.json"
-TOOLKIT_PACKAGES = (
-    "nvidia-container-toolkit",
-    "nvidia-container-toolkit-base",
-    "libnvidia-container-tools",
-    "libnvidia-container1",
-)
-
-
-class ParseError(Exception):
-    pass
-
-
-def systemd_pid1(text: str) -> bool:
-    """``pid1_comm=...`` / ``sd_booted=yes|no`` lines -> systemd is PID 1 (same test as
-    deploy/facts.py ``parse_systemd_pid1``, kept here so the checks need no pyinfra)."""
-    values = dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
-    booted = values.get("sd_booted", "").strip() == "yes"
-    comm = values.get("pid1_comm", "").strip()
-    return booted and (not comm or comm == "systemd")
-
-
-def parse_daemon_json(text: str | None) -> dict[str, Any] | None:
-    """daemon.json text -> dict; None when the file is absent; an empty file is ``{}``."""
-    if text is None:
-        return None
-    if not text.strip():
-        return {}
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ParseError(
-            f"{DAEMON_JSON} is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
-        ) from exc
-    if not isinstance(data, dict):
-        raise ParseError(f"{DAEMON_JSON} must hold a JSON object, found {type(data).__name__}")
-    return data
+# What reads a host is shared with the deploy's facts: tgi_infra.probes (no pyinfra there).
+from tgi_infra.probes import DAEMON_JSON_PATH as DAEMON_JSON  # noqa: F401
+from tgi_infra.probes import TOOLKIT_PACKAGES, is_docker_desktop, parse_daemon_json  # noqa: F401
+from tgi_infra.probes import ProbeParseError as ParseError
+from tgi_infra.probes import parse_systemd_pid1 as systemd_pid1  # noqa: F401
 
 
 def daemon_runtimes(daemon: dict[str, Any] | None) -> list[str]:
@@ -66,10 +34,6 @@ def parse_docker_info(text: str) -> dict[str, Any]:
 
 def info_runtimes(info: dict[str, Any]) -> list[str]:
     return sorted(info.get("Runtimes") or {})
-
-
-def is_docker_desktop(info: dict[str, Any]) -> bool:
-    return "docker desktop" in str(info.get("OperatingSystem") or "").lower()
 
 
 def parse_dpkg(text: str) -> dict[str, str]:
