@@ -1,7 +1,9 @@
 """deploy/render.py: golden renders, launcher flags TGI knows, shell hygiene, no secrets.
 
 Regenerate golden files after an intended change:
-    UPDATE_GOLDEN=1 .venv/bin/pytest tests/unit/test_render.py
+    UPDATE_GOLDEN=1 .venv/bin/pytest tests/unit/test_render.py -k golden
+That run writes the files and FAILS (an update run is never green); review `git diff`, then
+run again without UPDATE_GOLDEN.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import os
 import shlex
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -29,7 +32,8 @@ from tgi_infra.render import (
     secrets_digest,
 )
 
-GOLDEN = Path(__file__).parent / "golden"
+# TGI_GOLDEN_DIR: another copy of the golden files (test_golden_update_mode_fails uses it)
+GOLDEN = Path(os.environ.get("TGI_GOLDEN_DIR") or Path(__file__).parent / "golden")
 REFERENCE = Path(tgi_infra.__file__).resolve().parent / "reference" / "tgi"
 CANARY_TOKEN = "hf_CANARYcanaryCANARYcanary0123456789"
 CANARY_KEY = "api-key-CANARY-7f3a9c"
@@ -189,6 +193,9 @@ def test_golden(case):
         for rel, content in got.items():
             (case_dir / rel).parent.mkdir(parents=True, exist_ok=True)
             (case_dir / rel).write_text(content)
+        # an update run is never green: review the diff (git diff tests/unit/golden), then
+        # run again without UPDATE_GOLDEN
+        pytest.fail(f"golden files of {case} rewritten (UPDATE_GOLDEN=1); review and re-run")
     assert case_dir.is_dir(), f"no golden files for {case}; run with UPDATE_GOLDEN=1"
     expected = {
         str(p.relative_to(case_dir)): p.read_text() for p in case_dir.rglob("*") if p.is_file()
@@ -386,3 +393,29 @@ def test_absent_services_are_not_rendered():
         "h", {"tgi_services": [{"model_id": "x"}, {"name": "b", "model_id": "y", "present": False}]}
     )
     assert [r.service.name for r in render_host("h", host)] == ["tgi-service"]
+
+
+def test_golden_update_mode_writes_then_fails(tmp_path):
+    """UPDATE_GOLDEN=1 rewrites the golden files and fails; the next plain run passes."""
+    golden = tmp_path / "golden"
+    shutil.copytree(GOLDEN, golden)
+    stale = next(p for p in sorted(golden.rglob("*")) if p.is_file())
+    stale.write_text("stale\n")
+
+    def run(**env: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "pytest", __file__, "-q", "-p", "no:cacheprovider"]
+            + ["-k", "test_golden and not update_mode"],
+            env={**os.environ, "TGI_GOLDEN_DIR": str(golden), **env},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+    update = run(UPDATE_GOLDEN="1")
+    assert update.returncode == 1, update.stdout[-2000:]
+    assert f"{len(CASES)} failed" in update.stdout
+    assert "rewritten (UPDATE_GOLDEN=1); review and re-run" in update.stdout
+    assert stale.read_text() != "stale\n"
+    again = run()
+    assert again.returncode == 0, again.stdout[-2000:]

@@ -201,8 +201,7 @@ def test_semantic_checks_can_be_switched_off(standins, tmp_path, capsys) -> None
 
 
 def test_inventory_targets_end_to_end(standins, tmp_path, capsys, monkeypatch) -> None:
-    """--inventory: the service address, port, model id and key come from deploy.config."""
-    pytest.importorskip("deploy.config")
+    """--inventory: the service address, port, model id and key come from tgi_infra.config."""
     monkeypatch.setenv(API_KEY_ENV, "inv-key")
     keyed = standins.start(api_key="inv-key")
     plain = standins.start()

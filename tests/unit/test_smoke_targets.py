@@ -16,8 +16,6 @@ from tgi_infra.smoke.targets import (
 )
 from tgi_infra.smoke.tunnel import ssh_forward_command
 
-pytest.importorskip("deploy.config")
-
 INVENTORY = """
 gpu_hosts = [
     (
