@@ -2,7 +2,7 @@
 
 Validate and preview without touching any host:
     python -m tgi_infra validate inventories/gpu.py
-    python -m tgi_infra render inventories/gpu.py --out build/rendered
+    python -m tgi_infra render inventories/gpu.py --out build/rendered --systemd gpu_servers
 Deploy:
     export HF_TOKEN=hf_...          # read on THIS machine, written only to service.env (0600)
     pyinfra inventories/gpu.py deploy/main.py
