@@ -13,7 +13,7 @@ from pydantic import (
     BeforeValidator,
     Field,
 )
-from pydantic_core import PydanticUndefined
+from pydantic.fields import PydanticUndefined
 from tgi_infra.launcher import (
     CONFIG_OWNED_FLAGS,
     FLAGS_BY_NAME,
