@@ -113,10 +113,24 @@ def capture_requests(url: str) -> list[dict]:
         return orig_requests(self, request, **kwargs)
 
     httpx.Client.send, requests.Session.send = httpx_send, requests_send
+    try:  # openai >= 3 (and langchain-openai through it) send with httpx2
+        import httpx2
+    except ImportError:
+        httpx2 = None
+    if httpx2 is not None:
+        orig_httpx2 = httpx2.Client.send
+
+        def httpx2_send(self, request, *args, **kwargs):
+            keep(request.method, request.url, request.read(), request.headers)
+            return orig_httpx2(self, request, *args, **kwargs)
+
+        httpx2.Client.send = httpx2_send
     try:
         code = smoke_main(["--url", url, "--model-id", MODEL])
     finally:
         httpx.Client.send, requests.Session.send = orig_httpx, orig_requests
+        if httpx2 is not None:
+            httpx2.Client.send = orig_httpx2
     if code != 0:
         raise RuntimeError(f"smoke against the stand-in failed (exit {code})")
     return seen

@@ -10,6 +10,7 @@ import dataclasses
 import os
 import sys
 
+from tgi_infra.smoke import floors, load
 from tgi_infra.smoke.checks import CHECK_NAMES
 from tgi_infra.smoke.context import Settings
 from tgi_infra.smoke.targets import (
@@ -102,6 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="S",
         help="seconds between the two restart-count samples (3)",
     )
+    floors.add_arguments(p)
+    load.add_arguments(p)
     p.add_argument(
         "--json", metavar="PATH", help="write the report as JSON (smoke/report-schema.json)"
     )
@@ -179,15 +182,20 @@ def main(argv: list[str] | None = None) -> int:
         return int(exc.code or 0)
     try:
         check_host_args(args)
+        load_settings = load.settings_from_args(args)
         targets = [] if args.no_http else collect_targets(args)
         hosts = []
         if args.host_checks:
             from tgi_infra.smoke.hostchecks import inventory_hosts
 
             hosts = inventory_hosts(args.inventory, args.host, local=args.local)
-    except TargetConfigError as exc:
+    except (TargetConfigError, ValueError) as exc:
         print(f"tgi-smoke: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    if targets:
+        from tgi_infra.smoke import preload
+
+        preload.start()  # client-library imports overlap the network work
 
     import time
     from datetime import datetime, timezone
@@ -206,7 +214,14 @@ def main(argv: list[str] | None = None) -> int:
             inventory=args.inventory,
         )
         host_reports = run_hosts(hosts, host_settings, concurrency=args.concurrency)
-    settings = Settings(ready_timeout=args.ready_timeout, timeout=args.timeout)
+    settings = Settings(
+        ready_timeout=args.ready_timeout,
+        timeout=args.timeout,
+        progress=lambda line: print(f"tgi-smoke: {line}", file=sys.stderr, flush=True),
+        min_tokens_per_s=args.min_tokens_per_s,
+        max_ttft_s=args.max_ttft,
+        load=load_settings,
+    )
     report = run(targets, settings, concurrency=args.concurrency)
     report.hosts = host_reports
     report.started_at, report.duration_s = started_at, time.monotonic() - start

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -79,6 +80,13 @@ class CheckOutcome:
 class Settings:
     ready_timeout: float = 600.0
     timeout: float = 60.0
+    # progress lines while waiting for /health (the CLI prints them on stderr)
+    progress: Callable[[str], None] | None = field(default=None, compare=False)
+    # command-line floors (beat the inventory's smoke_min_tokens_per_s / smoke_max_ttft_s)
+    min_tokens_per_s: float | None = None
+    max_ttft_s: float | None = None
+    # --load: smoke/load.py LoadSettings (None: no load phase)
+    load: Any = None
 
 
 @dataclass
@@ -89,8 +97,15 @@ class TargetContext:
     base_url: str
     settings: Settings
     info: Info | None = None
-    request_count_baseline: float | None = None
+    request_count_baseline: float | None = None  # None: counter not listed yet (no request)
+    baseline_taken: bool = False
     baseline_error: str | None = None
+    # generate_stream's (ttft_s, total_s, tokens), for the throughput floor
+    stream_sample: tuple[float, float, int] | None = None
+    # the server said it is the lab's TGI stand-in (header x-tgi-standin), not a model
+    standin: bool = False
+    # the first check refused with HTTP 401 (the rest are not run)
+    auth_refused: str | None = None
     _http: httpx.Client | None = field(default=None, repr=False)
     _openai: openai.OpenAI | None = field(default=None, repr=False)
 

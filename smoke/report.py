@@ -61,6 +61,7 @@ def print_report(report: RunReport, console: Any = None) -> None:
                 style=None,
             )
         console.print(table)
+        _print_load(t, console)
         for c in t.checks:
             if c.status == FAILED:
                 console.print(f"[bold red]FAILED[/] {t.target.name} :: {c.name}", highlight=False)
@@ -102,16 +103,7 @@ def to_json(report: RunReport) -> dict[str, Any]:
                 "semantic": t.target.semantic,
                 "passed": t.passed,
                 "duration_s": round(t.duration_s, 4),
-                "checks": [
-                    {
-                        "name": c.name,
-                        "status": c.status,
-                        "duration_s": round(c.duration_s, 4),
-                        "message": c.message,
-                        "measurements": c.measurements,
-                    }
-                    for c in t.checks
-                ],
+                "checks": [_check_json(c) for c in t.checks],
             }
             for t in report.targets
         ],
@@ -121,6 +113,44 @@ def to_json(report: RunReport) -> dict[str, Any]:
 
         out["hosts"] = hosts_json(report)
     return out
+
+
+def _check_json(c) -> dict[str, Any]:
+    out = {
+        "name": c.name,
+        "status": c.status,
+        "duration_s": round(c.duration_s, 4),
+        "message": c.message,
+        "measurements": c.measurements,
+    }
+    if c.load is not None:
+        out["load"] = c.load
+    return out
+
+
+def _print_load(t, console: Any) -> None:
+    """The --load phase's percentiles, one table per target."""
+    from rich.table import Table
+
+    for c in t.checks:
+        if c.load is None:
+            continue
+        s = c.load
+        table = Table(
+            title=f"load {t.target.name}: {s['requests']} requests, {s['streams']} streams, "
+            f"{s['wall_s']:.1f}s, errors {s['errors']}"
+            + (f" ({s['error_rate'] * 100:.1f}%)" if s["error_rate"] is not None else "")
+            + f", {s['tokens_per_s']} output tokens/s",
+            title_justify="left",
+        )
+        table.add_column("latency (ms)")
+        for p in ("p50", "p95", "p99"):
+            table.add_column(p, justify="right")
+        rows = (("ttft", "time to first token"), ("itl", "inter-token"), ("e2e", "end to end"))
+        for key, label in rows:
+            cells = [s[key][p] for p in ("p50", "p95", "p99")]
+            table.add_row(label, *("n/a" if v is None else f"{v * 1000:.1f}" for v in cells))
+        console.print(table)
 
 
 def write_json(report: RunReport, path: str) -> None:
@@ -165,6 +195,14 @@ def to_junit(report: RunReport) -> ET.Element:
                 ET.SubElement(case, "skipped", message=c.message)
             if c.measurements:
                 ET.SubElement(case, "system-out").text = json.dumps(c.measurements)
+            if c.load is not None:
+                props = ET.SubElement(case, "properties")
+                for key in ("requests", "errors", "error_rate", "tokens_per_s"):
+                    ET.SubElement(props, "property", name=key, value=str(c.load[key]))
+                for series in ("ttft", "itl", "e2e"):
+                    for p, v in c.load[series].items():
+                        ET.SubElement(props, "property", name=f"{series}_{p}_s", value=str(v))
+                ET.SubElement(case, "system-out").text = json.dumps(c.load)
     if report.hosts:
         from tgi_infra.smoke.hostchecks_report import hosts_junit
 

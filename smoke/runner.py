@@ -23,6 +23,7 @@ class CheckResult:
     duration_s: float
     message: str = ""
     measurements: dict | None = None
+    load: dict | None = None  # the ``load`` phase's summary (smoke/load.py)
 
 
 @dataclass
@@ -60,11 +61,32 @@ class RunReport:
         }
 
 
+def _key_hint(ctx: TargetContext) -> str:
+    """What to do about an HTTP 401, said once per target."""
+    if ctx.target.api_key:
+        return (
+            f"the service refused the API key in ${ctx.target.api_key_env}: check that it holds "
+            "the key the service was deployed with (its API_KEY)"
+        )
+    return (
+        "the service requires an API key and none is configured for this target: put the key "
+        "in an environment variable and pass its name with --api-key-env NAME (--url "
+        "targets), or set api_key_env on the service in the inventory"
+    )
+
+
 def run_check(name: str, ctx: TargetContext) -> CheckResult:
     start = time.monotonic()
+    if ctx.auth_refused and name != "ready":
+        return CheckResult(
+            name, SKIPPED, 0.0, f"not run: the service answered HTTP 401 (see {ctx.auth_refused})"
+        )
     try:
         outcome = CHECKS[name](ctx)
     except CheckFailed as exc:
+        if exc.got.startswith("HTTP 401"):  # one clear failure instead of one per check
+            ctx.auth_refused = name
+            exc = CheckFailed(exc.sent, exc.expected, f"{exc.got}: {_key_hint(ctx)}")
         return CheckResult(name, FAILED, time.monotonic() - start, str(exc))
     except CheckSkipped as exc:
         return CheckResult(name, SKIPPED, time.monotonic() - start, str(exc))
@@ -123,11 +145,35 @@ def _run_checks(ctx: TargetContext, report: TargetReport) -> None:
             for n in CHECKS
             if n != "ready"
         ]
+        if ctx.settings.load is not None:
+            report.checks.append(CheckResult("load", SKIPPED, 0.0, "not run: service not ready"))
         return
     take_metrics_baseline(ctx)
     for name in CHECKS:
         if name != "ready":
             report.checks.append(run_check(name, ctx))
+    if ctx.settings.load is not None:
+        report.checks.append(run_load_check(ctx))
+
+
+def run_load_check(ctx: TargetContext) -> CheckResult:
+    """The --load phase as a ``load`` result: failed when a threshold is not met."""
+    from tgi_infra.smoke.load import describe, run_load
+
+    start = time.monotonic()
+    if ctx.auth_refused:
+        return CheckResult("load", SKIPPED, 0.0, "not run: the service answered HTTP 401")
+    summary = run_load(ctx, ctx.settings.load)
+    duration = time.monotonic() - start
+    line = describe(summary)
+    if summary["violations"]:
+        failure = CheckFailed(
+            f"--load: POST /generate_stream x {summary['streams']} concurrent streams",
+            "the --load-max/--load-min thresholds met and at least one request answered",
+            f"{'; '.join(summary['violations'])} ({line})",
+        )
+        return CheckResult("load", FAILED, duration, str(failure), load=summary)
+    return CheckResult("load", PASSED, duration, line, load=summary)
 
 
 def run(targets: list[Target], settings: Settings, concurrency: int = 8) -> RunReport:

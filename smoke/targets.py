@@ -41,6 +41,10 @@ class Target:
     api_key_env: str | None = None
     api_key: str | None = field(default=None, repr=False)
     semantic: bool = True
+    # throughput floor (inventory smoke_min_tokens_per_s / smoke_max_ttft_s; None: defaults)
+    min_tokens_per_s: float | None = None
+    max_ttft_s: float | None = None
+    cpu_mode: bool = False  # a CPU-mode service: no throughput floor
     host: str | None = None
     service: str | None = None
     # Set when the service binds loopback on a remote host: forward to (remote_bind, port).
@@ -167,6 +171,9 @@ def targets_from_inventory(path: str) -> list[Target]:
                 api_key_env=svc.api_key_env,
                 api_key=key,
                 semantic=bool(svc.smoke_semantic),
+                min_tokens_per_s=svc.smoke_min_tokens_per_s,
+                max_ttft_s=svc.smoke_max_ttft_s,
+                cpu_mode=svc.gpu_ids(host_cfg) == [],
                 host=host_name,
                 service=svc.name,
             )

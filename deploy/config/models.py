@@ -189,6 +189,21 @@ class TGIService(BaseModel):
         description="Run the context-QA semantic smoke checks against this service.",
         allowed="true or false",
     )
+    smoke_min_tokens_per_s: Annotated[float, Field(ge=0)] = _field(
+        5.0,
+        description="Smoke `throughput` floor: decode tokens/s of one stream "
+        "(`generate_stream`) below this fails, naming the likely causes (CPU fallback, a "
+        "shared GPU). Any GPU service clears the default widely; not checked on CPU-mode "
+        "services; `tgi-smoke --min-tokens-per-s` overrides it; 0 turns it off.",
+        allowed="a number >= 0",
+    )
+    smoke_max_ttft_s: Annotated[float, Field(ge=0)] = _field(
+        10.0,
+        description="Smoke `throughput` ceiling on the time to first token of one stream, in "
+        "seconds. Not checked on CPU-mode services; `tgi-smoke --max-ttft` overrides it; 0 "
+        "turns it off.",
+        allowed="a number >= 0",
+    )
 
     @field_validator("name", mode="after")
     @classmethod

@@ -17,6 +17,11 @@ FAULTS = {
     "wrong_model_id": "the server reports another model_id (/info, /v1/models, chat 'model')",
     "slow_tokens": "each token delayed by TGI_STANDIN_TOKEN_DELAY_S (default 2.0 with it)",
     "malformed_json": "/generate and /v1/chat/completions answer 200 with a broken JSON body",
+    "chat_bad_usage": "/v1/chat/completions: usage.total_tokens != prompt + completion tokens",
+    "echo_system": "chat answers repeat the first system message verbatim (a model that copies)",
+    "compat_404": "POST / answers 404 (a proxy that forwards only the documented routes)",
+    "accept_top_p_1": "top_p = 1.0 is accepted instead of rejected with 422 (no validation)",
+    "metrics_stale": "/metrics never shows a request (as if scraped from a process never used)",
 }
 CRASHES = ("crash_gated", "crash_nccl", "crash_at_start")
 

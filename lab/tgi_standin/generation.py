@@ -2,8 +2,10 @@
 
 Two behaviours:
 - context QA: if the prompt holds a question (a sentence ending in ``?``) and a fact sentence
-  ("X is Y", "X are Y", "X was Y") sharing a content word with it, the answer echoes that fact
-  with 2nd person turned into 1st ("Your name is Jean-baptiste" -> "My name is Jean-baptiste.");
+  ("X is Y", "X are Y", "X was Y") sharing a content word with it, the answer restates that
+  fact, never verbatim: 2nd person turned into 1st ("Your name is Jean-baptiste" -> "My name
+  is Jean-baptiste."), otherwise turned around ("The best year ever is 1986" -> "1986 is the
+  best year ever."). French name questions ("Comment tu t'appelle ?") match a "name" fact;
 - otherwise filler words drawn from a fixed word list by a hash of the inputs, 16..63 tokens,
   then the end-of-sequence token.
 Sampling (``do_sample``/temperature/top_k/top_p/typical_p) makes the filler depend on the seed;
@@ -33,6 +35,8 @@ _STOP_WORDS = set(
         "would should will about answer question"
     ).split()
 )
+# a few words that stand for a content word of the facts (the seed asks in French)
+_SYNONYMS = {"appelle": "name", "appelles": "name", "t'appelle": "name", "t'appelles": "name"}
 _SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+|\n+")
 _FACT = re.compile(r"\b(is|are|was|were)\b", re.IGNORECASE)
 _WORD = re.compile(r"[A-Za-z0-9\u00c0-\uffff'-]+")
@@ -44,7 +48,8 @@ def _h(*parts: object) -> int:
 
 
 def _content_words(sentence: str) -> set[str]:
-    return {w.lower() for w in _WORD.findall(sentence) if w.lower() not in _STOP_WORDS}
+    words = {w.lower() for w in _WORD.findall(sentence) if w.lower() not in _STOP_WORDS}
+    return {_SYNONYMS.get(w, w) for w in words}
 
 
 def _first_person(fact: str) -> str:
@@ -52,6 +57,20 @@ def _first_person(fact: str) -> str:
     out = re.sub(r"\bYour\b", "My", out)
     out = re.sub(r"\byour\b", "my", out)
     return out
+
+
+def _restate(fact: str) -> str:
+    """The fact in other words: 1st person, or "X is Y" turned into "Y is X"."""
+    mine = _first_person(fact)
+    if mine != fact:
+        return mine
+    match = _FACT.search(fact)
+    subject, value = fact[: match.start()].strip(), fact[match.end() :].strip()
+    if not subject or not value:
+        return fact
+    if subject.split()[0] in ("The", "A", "An"):
+        subject = subject[0].lower() + subject[1:]
+    return f"{value} {match.group(1).lower()} {subject}"
 
 
 def context_answer(source: str) -> str | None:
@@ -72,7 +91,7 @@ def context_answer(source: str) -> str | None:
         return None
     # Strip prompt decorations such as "Context:" / "System:" before the fact.
     best = re.sub(r"^[A-Za-z ]{1,20}:\s*", "", best) if ":" in best[:21] else best
-    return _first_person(best).rstrip(".!") + "."
+    return _restate(best.rstrip(".!")) + "."
 
 
 def filler_text(key: int, n_words: int) -> str:
@@ -126,13 +145,19 @@ def _top(piece: str, tid: int, lp: float, n: int, pos: int) -> list[dict]:
 
 
 def generate(
-    model_id: str, prompt: str, params: GenParams, qa_source: str | None = None
+    model_id: str,
+    prompt: str,
+    params: GenParams,
+    qa_source: str | None = None,
+    answer: str | None = None,
 ) -> Generation:
-    """Run the stand-in model on ``prompt`` (``qa_source``: text searched for context QA)."""
+    """Run the stand-in model on ``prompt`` (``qa_source``: text searched for context QA;
+    ``answer``: the text to produce instead, for the ``echo_system`` fault)."""
     seed = params.seed
     if params.sampling and seed is None:
         seed = _h("seed", model_id, prompt) % (2**63)
-    answer = context_answer(prompt if qa_source is None else qa_source)
+    if answer is None:
+        answer = context_answer(prompt if qa_source is None else qa_source)
     if answer is None:
         key = _h(model_id, prompt, seed if params.sampling else None)
         answer = filler_text(key, 16 + key % 48)

@@ -2,6 +2,11 @@
 
 Counters are rendered without a ``_total`` suffix, as metrics-exporter-prometheus does:
 ``tgi_request_count``, ``tgi_request_success``, ``tgi_request_failure{err="..."}``.
+
+Like metrics-exporter-prometheus, a metric is listed only once it was first touched: TGI calls
+``metrics::counter!(..).increment(1)`` / ``histogram!(..).record(..)`` at the use site
+(router/src/server.rs), which registers the metric then, so a TGI that has served no request
+yet exposes no ``tgi_request_*`` metric at all.
 """
 
 from __future__ import annotations
@@ -40,9 +45,9 @@ class Metrics:
 
     def __init__(self, max_input_tokens: int, max_total_tokens: int) -> None:
         self.lock = threading.Lock()
-        self.counters = {name: 0 for name in self.COUNTERS}
+        self.counters: dict[str, int] = {}  # registered on first increment
         self.failures: dict[str, int] = {}
-        self.queue_size = 0
+        self.queue_size: int | None = None  # set on the first request
         duration = _duration_buckets()
         inputs = [(max_input_tokens / 100.0) * (x + 1) for x in range(100)]
         totals = [(max_total_tokens / 100.0) * (x + 1) for x in range(100)]
@@ -59,7 +64,9 @@ class Metrics:
 
     def inc(self, name: str) -> None:
         with self.lock:
-            self.counters[name] += 1
+            self.counters[name] = self.counters.get(name, 0) + 1
+            if self.queue_size is None:
+                self.queue_size = 0
 
     def failure(self, err: str) -> None:
         with self.lock:
@@ -71,7 +78,7 @@ class Metrics:
 
     def success(self, duration: float, input_length: int, generated: int, max_new: int) -> None:
         with self.lock:
-            self.counters["tgi_request_success"] += 1
+            self.counters["tgi_request_success"] = self.counters.get("tgi_request_success", 0) + 1
             h = self.histograms
             h["tgi_request_duration"].observe(duration)
             h["tgi_request_validation_duration"].observe(min(duration, 0.0001))
@@ -86,13 +93,19 @@ class Metrics:
         lines: list[str] = []
         with self.lock:
             for name, help_text in self.COUNTERS.items():
+                if name not in self.counters:
+                    continue
                 lines += [f"# HELP {name} {help_text}", f"# TYPE {name} counter"]
                 lines.append(f"{name} {self.counters[name]}")
-            lines.append("# TYPE tgi_request_failure counter")
+            if self.failures:
+                lines.append("# TYPE tgi_request_failure counter")
             for err, value in sorted(self.failures.items()):
                 lines.append(f'tgi_request_failure{{err="{err}"}} {value}')
-            lines += ["# TYPE tgi_queue_size gauge", f"tgi_queue_size {self.queue_size}"]
+            if self.queue_size is not None:
+                lines += ["# TYPE tgi_queue_size gauge", f"tgi_queue_size {self.queue_size}"]
             for name, hist in self.histograms.items():
+                if not hist.total:
+                    continue
                 lines.append(f"# TYPE {name} histogram")
                 for bound, count in zip(hist.buckets, hist.counts, strict=True):
                     lines.append(f'{name}_bucket{{le="{bound!r}"}} {count}')

@@ -20,6 +20,7 @@ from .metrics import Metrics
 from .validation import BodyError, Limits, ValidationError, check_types, require_object, validate
 
 VERSION = "3.3.7"
+STANDIN_HEADER = "x-tgi-standin"
 DOCKER_LABEL = "sha-db931fc"
 GIT_SHA = "db931fc"
 
@@ -118,9 +119,14 @@ def run_job(
     *,
     qa_source: str | None = None,
     leading_space: bool = True,
+    echo: str | None = None,
 ) -> Job:
-    """Validate + generate; raises InferError (failure metric already counted)."""
+    """Validate + generate; raises InferError (failure metric already counted).
+
+    ``echo``: the "model" answers this text verbatim (fault ``echo_system``)."""
     started = time.monotonic()
+    if "accept_top_p_1" in state.faults and params.get("top_p") == 1.0:
+        params = {k: v for k, v in params.items() if k != "top_p"}
     try:
         valid = validate(inputs, params, state.limits)
     except ValidationError as exc:
@@ -140,7 +146,7 @@ def run_job(
         state.metrics.failure("incomplete")
         raise InferError(500, "Incomplete generation", "incomplete_generation", "incomplete")
     valid.params.leading_space = leading_space
-    gen = generation.generate(state.model_id, inputs, valid.params, qa_source)
+    gen = generation.generate(state.model_id, inputs, valid.params, qa_source, answer=echo)
     best_of = None
     if valid.best_of > 1:
         best_of = []
@@ -228,6 +234,8 @@ class Handler(BaseHTTPRequestHandler):
         self.log_request(code)
         self.send_response_only(code, message)
         self.send_header("Date", self.date_time_string())
+        # not TGI's: says "a stand-in answered" (the smoke suite prints it next to a pass)
+        self.send_header(STANDIN_HEADER, "lab/tgi_standin")
 
     def _send(self, status: int, body: bytes, content_type: str | None, headers=None) -> None:
         self.send_response(status)
@@ -351,6 +359,10 @@ class Handler(BaseHTTPRequestHandler):
                 self.close_connection = True
             return
         name, guarded = route
+        if name == "compat_generate" and "compat_404" in self.state.faults:
+            self.close_connection = True
+            self._send(404, b"", None, {"Connection": "close"})
+            return
         if guarded and not self.authorized():
             self.close_connection = True
             self._send(401, b"", None, {"Connection": "close"})
@@ -387,7 +399,12 @@ class Handler(BaseHTTPRequestHandler):
         self.send_json(200, self.state.info())
 
     def route_metrics(self) -> None:
-        self._send(200, self.state.metrics.render().encode(), "text/plain; charset=utf-8")
+        metrics = self.state.metrics
+        if "metrics_stale" in self.state.faults:  # as if scraped from a process never used
+            metrics = Metrics(
+                self.state.limits.max_input_tokens, self.state.limits.max_total_tokens
+            )
+        self._send(200, metrics.render().encode(), "text/plain; charset=utf-8")
 
     def route_models(self) -> None:
         model = self.state.served_model_id
@@ -625,18 +642,24 @@ class Handler(BaseHTTPRequestHandler):
         if body.get("stream"):
             self._chat_stream(body, prompt, plain, params, model, fp, logprobs)
             return
-        job = self._run_blocking(prompt, params, qa_source=plain, leading_space=False)
+        job = self._run_blocking(
+            prompt, params, qa_source=plain, leading_space=False, echo=self._echo(body)
+        )
         self._success(job, "chat_completions")
         payload = openai_compat.chat_completion(
             model, fp, job.gen, job.valid.input_length, logprobs
         )
+        if "chat_bad_usage" in self.state.faults:
+            payload["usage"]["total_tokens"] += 1
         if "malformed_json" in self.state.faults:
             self._broken(payload)
             return
         self.send_json(200, payload, self._headers_for(job))
 
     def _chat_stream(self, body, prompt, plain, params, model, fp, logprobs) -> None:
-        job = self._stream_job(prompt, params, qa_source=plain, leading_space=False)
+        job = self._stream_job(
+            prompt, params, qa_source=plain, leading_space=False, echo=self._echo(body)
+        )
         self.start_sse({"x-compute-characters": len(prompt)})
         if isinstance(job, InferError):
             self.sse(job.body())
@@ -667,6 +690,16 @@ class Handler(BaseHTTPRequestHandler):
             self._done()
         finally:
             self.state.release()
+
+    def _echo(self, body: dict) -> str | None:
+        """Fault ``echo_system``: the answer is the first system message, verbatim."""
+        if "echo_system" not in self.state.faults:
+            return None
+        for message in body.get("messages") or []:
+            if isinstance(message, dict) and message.get("role") == "system":
+                content = message.get("content")
+                return content if isinstance(content, str) else None
+        return None
 
     def _done(self) -> None:
         if "chat_no_done" not in self.state.faults:
