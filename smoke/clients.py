@@ -7,7 +7,6 @@ generation config (seed.SEED_CONFIG, mapped to the chat API's fields for chat mo
 
 from __future__ import annotations
 
-import importlib
 import time
 from typing import Any
 
@@ -72,16 +71,12 @@ def check_tgi_client(ctx: TargetContext) -> CheckOutcome:
     )
 
 
-def _installed(name: str) -> bool:
+def _langchain_hf(ctx: TargetContext) -> str | None:
+    """None when langchain-huggingface is not installed."""
     try:
-        importlib.import_module(name)
+        from langchain_huggingface import HuggingFaceEndpoint
     except ImportError:
-        return False
-    return True
-
-
-def _langchain_hf(ctx: TargetContext) -> str:
-    from langchain_huggingface import HuggingFaceEndpoint
+        return None
 
     params = {k: v for k, v in SEED_CONFIG.items()}
     sent = (
@@ -108,8 +103,12 @@ def _langchain_hf(ctx: TargetContext) -> str:
     return f"HuggingFaceEndpoint {len(text)} chars"
 
 
-def _langchain_openai(ctx: TargetContext) -> str:
-    from langchain_openai import ChatOpenAI
+def _langchain_openai(ctx: TargetContext) -> str | None:
+    """None when langchain-openai is not installed."""
+    try:
+        from langchain_openai import ChatOpenAI
+    except ImportError:
+        return None
 
     messages = [("system", "You are a helpful assistant."), ("human", FRENCH_NAME_QUESTION)]
     sent = (
@@ -138,15 +137,14 @@ def _langchain_openai(ctx: TargetContext) -> str:
 def check_langchain(ctx: TargetContext) -> CheckOutcome:
     """LangChain through its maintained integrations (the optional extra ``[langchain]``):
     ``HuggingFaceEndpoint`` on TGI's own API and ``ChatOpenAI`` on /v1/chat/completions."""
-    present = [name for name in LANGCHAIN_INTEGRATIONS if _installed(name)]
-    if not present:
-        raise CheckSkipped(LANGCHAIN_MISSING)
     start = time.monotonic()
-    found = []
-    if "langchain_huggingface" in present:
-        found.append(_langchain_hf(ctx))
-    if "langchain_openai" in present:
-        found.append(_langchain_openai(ctx))
-    missing = [n.replace("_", "-") for n in LANGCHAIN_INTEGRATIONS if n not in present]
+    results = {
+        "langchain_huggingface": _langchain_hf(ctx),
+        "langchain_openai": _langchain_openai(ctx),
+    }
+    found = [r for r in results.values() if r is not None]
+    if not found:
+        raise CheckSkipped(LANGCHAIN_MISSING)
+    missing = [n.replace("_", "-") for n, r in results.items() if r is None]
     note = f" ({', '.join(missing)} not installed)" if missing else ""
     return CheckOutcome("; ".join(found) + note, Measurements(latency_s=time.monotonic() - start))
