@@ -35,6 +35,10 @@ mkdir -p "$root/cli-tools/usr/bin" "$root/shared-sockets/guest-services"
 cp /usr/bin/docker "$root/cli-tools/usr/bin/docker"
 cp /opt/lab/docker-desktop-user-distro "$root/docker-desktop-user-distro"
 chmod 755 "$root/cli-tools/usr/bin/docker" "$root/docker-desktop-user-distro"
+# Desktop's engine runs in a VM, not a container: dockerd appends " (containerized)" to its
+# Operating System when /proc/1/cgroup names a cgroup (moby pkg/parsers/operatingsystem
+# IsContainerized); it is shown PID 1's line of a VM ("0::/") instead.
+printf '0::/\n' > /run/pid1-cgroup && mount --bind /run/pid1-cgroup /proc/1/cgroup || true
 # the user's Docker Desktop settings (Settings > Docker Engine): the lab's HTTP registry
 exec dockerd -H "unix://{PROXY_SOCK}" --insecure-registry mirror.lab:5000 \\
   >/var/log/dockerd.log 2>&1
