@@ -280,6 +280,17 @@ RUN systemctl enable ssh && systemctl mask getty@tty1.service console-getty.serv
 STOPSIGNAL SIGRTMIN+3
 CMD ["/lib/systemd/systemd"]
 """
+    if release == "trixie":
+        # Lab adaptation, not part of the deploy: these hosts are unprivileged containers whose
+        # /proc/sys is read-only, and Docker 26+ (trixie's docker.io) fails to start containers
+        # when it cannot disable IPv6 on their interface; Docker's own switch for that case
+        # (libnetwork: DOCKER_ALLOW_IPV6_ON_IPV4_INTERFACE) is set for dockerd. A real trixie
+        # host's /proc/sys is writable and needs none of it.
+        systemd_pid1 = (
+            "RUN mkdir -p /etc/systemd/system/docker.service.d && printf '[Service]\\n"
+            "Environment=DOCKER_ALLOW_IPV6_ON_IPV4_INTERFACE=1\\n' "
+            "> /etc/systemd/system/docker.service.d/lab-ipv6.conf\n" + systemd_pid1
+        )
     if kind == "linux":
         dockerfile = common + systemd_pid1
     elif kind == "wsl":
