@@ -21,6 +21,7 @@ from pyinfra.api.exceptions import OperationError
 from pyinfra.facts.files import File
 from pyinfra.operations import apt, files, python, server
 from pyinfra.operations.util import any_changed
+from tgi_infra import hostcmd
 from tgi_infra.config import HostConfig
 from tgi_infra.docker_engine import install_packages, missing_packages
 from tgi_infra.facts import DaemonJson
@@ -49,13 +50,13 @@ def _update_toolkit_source(state, host, repo: str, gpgkey_url: str) -> None:
         "apt-get update -o Dir::Etc::sourcelist=sources.list.d/nvidia-container-toolkit.list"
         " -o Dir::Etc::sourceparts=- -o APT::Get::List-Cleanup=0"
     )
-    ok, output = host.run_shell_command(cmd, print_output=False, print_input=False)
+    ok, output = hostcmd.run(state, host, cmd, print_output=False, print_input=False)
     text = "\n".join(line for line in output.stdout_lines + output.stderr_lines)
     # apt-get update exits 0 on some signature failures: read what it said too
     bad = ("NO_PUBKEY", "couldn't be verified", "is not signed", "BADSIG", "EXPKEYSIG")
     if ok and not any(marker in text for marker in bad):
         return
-    host.run_shell_command(f"mv -f {SOURCE_LIST} {SOURCE_LIST}.disabled", print_output=False)
+    hostcmd.run(state, host, f"mv -f {SOURCE_LIST} {SOURCE_LIST}.disabled", print_output=False)
     raise OperationError(
         f"host {host.name}: apt could not verify the NVIDIA Container Toolkit repository "
         f"{repo} with the key from {gpgkey_url}; the source was disabled "
@@ -139,7 +140,7 @@ def cdi(cfg: HostConfig, plan) -> None:
 
 def _gpu_proof(state, host, image: str, expected: int) -> None:
     cmd = f"docker run --rm --gpus all {shlex.quote(image)} nvidia-smi -L"
-    ok, output = host.run_shell_command(cmd, print_output=False)
+    ok, output = hostcmd.run(state, host, cmd, print_output=False)
     lines = [line for line in output.stdout_lines if line.startswith("GPU ")]
     if not ok or len(lines) < expected:
         said = "\n".join(output.stdout_lines + output.stderr_lines)

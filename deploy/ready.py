@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from pyinfra import logger
 from pyinfra.api.exceptions import OperationError
+from tgi_infra import hostcmd
 
 # (pattern in the container log, likely cause and fix)
 CAUSES: list[tuple[re.Pattern[str], str]] = [
@@ -98,14 +99,14 @@ def _http_cmd(probe: Probe, path: str, body: str | None = None) -> str:
     return f"umask 077; {script}{quoted} {shlex.quote(probe.url + path)} || true"
 
 
-def _run(host, cmd: str) -> str:
-    _, out = host.run_shell_command(cmd, print_output=False, print_input=False)
+def _run(state, host, cmd: str) -> str:
+    _, out = hostcmd.run(state, host, cmd, print_output=False, print_input=False)
     return "\n".join(out.stdout_lines).strip()
 
 
-def _fail(host, probe: Probe, why: str) -> None:
-    _, out = host.run_shell_command(
-        f"docker logs --tail 40 {shlex.quote(probe.name)} 2>&1", print_output=False
+def _fail(state, host, probe: Probe, why: str) -> None:
+    _, out = hostcmd.run(
+        state, host, f"docker logs --tail 40 {shlex.quote(probe.name)} 2>&1", print_output=False
     )
     log = "\n".join(out.stdout_lines + out.stderr_lines)
     raise OperationError(
@@ -124,20 +125,20 @@ def wait_ready(state, host, probe: Probe) -> None:
     status = "starting"
     while True:
         elapsed = time.monotonic() - start
-        parts = _run(host, _state_cmd(probe.name)).split()
+        parts = _run(state, host, _state_cmd(probe.name)).split()
         if len(parts) != 3:
-            _fail(host, probe, f"the container is missing ({' '.join(parts)})")
+            _fail(state, host, probe, f"the container is missing ({' '.join(parts)})")
         cstate, restarts, exit_code = parts[0], int(parts[1]), parts[2]
         first_restarts = restarts if first_restarts is None else first_restarts
         if cstate in ("exited", "dead"):
-            _fail(host, probe, f"the container {cstate} with code {exit_code}")
+            _fail(state, host, probe, f"the container {cstate} with code {exit_code}")
         if restarts - first_restarts >= 2 or cstate == "restarting" and restarts >= 3:
-            _fail(host, probe, f"the container is crash-looping ({restarts} restarts)")
+            _fail(state, host, probe, f"the container is crash-looping ({restarts} restarts)")
         if cstate == "running":
-            code = _run(host, _http_cmd(probe, "/health"))
+            code = _run(state, host, _http_cmd(probe, "/health"))
             if code == "200":
                 body = '{"inputs": "Hello", "parameters": {"max_new_tokens": 1}}'
-                gen = _run(host, _http_cmd(probe, "/generate", body))
+                gen = _run(state, host, _http_cmd(probe, "/generate", body))
                 if gen == "200":
                     logger.info(
                         f"{host.print_prefix}{probe.name} ready after {elapsed:.0f}s "
@@ -152,7 +153,7 @@ def wait_ready(state, host, probe: Probe) -> None:
                     else f"/health answered {code}"
                 )
         if elapsed > probe.timeout:
-            _fail(host, probe, f"timed out after {probe.timeout}s; last status: {status}")
+            _fail(state, host, probe, f"timed out after {probe.timeout}s; last status: {status}")
         if elapsed - last_report >= 15:
             logger.info(f"{host.print_prefix}waiting for {probe.name}: {status} ({elapsed:.0f}s)")
             last_report = elapsed

@@ -32,6 +32,7 @@ from tgi_infra.render import (
     render_for_deploy,
     unit_name,
 )
+from tgi_infra.supervision import supervisor as supervisor_for
 
 HASH_LABEL = LABEL_HASH
 
@@ -192,7 +193,7 @@ def deploy_services(cfg: HostConfig, plan) -> None:
                 f"environment variable {svc.api_key_env} is not set; set it to the API key (or "
                 "remove api_key_env to serve without a key). No host was changed."
             )
-    supervisor = "systemd" if plan.systemd else "docker"
+    supervisor = supervisor_for(plan.systemd, plan.docker_flavour == "docker-desktop")
     containers = host.get_fact(ContainerState, [s.name for s in cfg.tgi_services]) or {}
     for svc in cfg.tgi_services:
         if svc.present:

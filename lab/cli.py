@@ -6,6 +6,8 @@ python -m lab demo          lab up, real `pyinfra inventories/lab.py deploy/main
 python -m lab up [--fresh]  bring the lab up (hosts recreated bare with --fresh)
 python -m lab down [--purge]  remove the lab (caches kept unless --purge)
 python -m lab status        show the lab's hosts
+python -m lab profiles [--all | NAME...]  run host profiles (lab/profiles.py): deploy, smoke +
+                      host checks, second deploy; default: the CI set
 """
 
 from __future__ import annotations
@@ -72,6 +74,11 @@ STANDIN_ANSWERS = (
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["profiles"]:
+        from lab import profiles
+
+        return profiles.main(argv[1:])
     parser = argparse.ArgumentParser(
         prog="tgi-lab", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -83,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     p_down = sub.add_parser("down", help="remove the lab")
     p_down.add_argument("--purge", action="store_true", help="also remove caches and images")
     sub.add_parser("status", help="show the lab's hosts")
+    sub.add_parser("profiles", help="run host profiles (python -m lab profiles --help)")
     args = parser.parse_args(argv)
     if args.cmd == "demo":
         return demo(args.fresh)

@@ -31,11 +31,16 @@ import docker.errors
 
 LAB_DIR = Path(__file__).resolve().parent
 BASE_IMAGE = "tgi-lab/base:bookworm"
+# Debian releases the lab can build hosts of (debootstrap from Debian's archive); bookworm is
+# the default lab's, the others serve the host profiles (lab/profiles.py).
+RELEASES = {"bullseye": "11", "bookworm": "12", "trixie": "13"}
 INFRA_IMAGE = "tgi-lab/infra:1"
 # A lab instance (``TGI_LAB_INSTANCE``, see lab/lab.py) builds its own host and stand-in images,
 # so that two worktrees with different stand-ins do not rebuild each other's.
 _SUFFIX = f"-{os.environ['TGI_LAB_INSTANCE']}" if os.environ.get("TGI_LAB_INSTANCE") else ""
 HOST_IMAGES = {"linux": f"tgi-lab/host-linux:1{_SUFFIX}", "wsl": f"tgi-lab/host-wsl:1{_SUFFIX}"}
+# Host kinds of the profiles (lab/profiles.py; lab/host_kinds.py builds them)
+PROFILE_KINDS = ("linux-sudo", "wsl-systemd", "wsl-desktop")
 STANDIN_IMAGE = f"tgi-lab/tgi-standin:3.3.7{_SUFFIX}"
 INPUT_LABEL = "tgi-lab.inputs"
 
@@ -148,13 +153,22 @@ def _log(msg: str) -> None:
     print(f"[lab] {msg}", flush=True)
 
 
-def ensure_base(client: docker.DockerClient | None = None) -> str:
-    """debootstrap bookworm into a temp dir and ``docker import`` it, unless cached."""
+def base_image(release: str = "bookworm") -> str:
+    return f"tgi-lab/base:{release}"
+
+
+def ensure_base(client: docker.DockerClient | None = None, release: str = "bookworm") -> str:
+    """debootstrap ``release`` into a temp dir and ``docker import`` it, unless cached."""
     client = client or _client()
-    inputs = _digest(DEBIAN_MIRROR, *BASE_PACKAGES)
-    if _image_inputs(client, BASE_IMAGE) == inputs:
-        return BASE_IMAGE
-    _log(f"building {BASE_IMAGE} with debootstrap (about a minute)")
+    if release not in RELEASES:
+        raise ValueError(f"unknown Debian release {release!r}; allowed: {', '.join(RELEASES)}")
+    tag = base_image(release)
+    # bookworm's inputs stay what they were, so the default lab's cached base is kept
+    extra = () if release == "bookworm" else (release,)
+    inputs = _digest(DEBIAN_MIRROR, *extra, *BASE_PACKAGES)
+    if _image_inputs(client, tag) == inputs:
+        return tag
+    _log(f"building {tag} with debootstrap (about a minute)")
     with tempfile.TemporaryDirectory(prefix="tgi-lab-rootfs-") as tmp:
         rootfs = Path(tmp) / "rootfs"
         subprocess.run(
@@ -162,7 +176,7 @@ def ensure_base(client: docker.DockerClient | None = None) -> str:
                 "debootstrap",
                 "--variant=minbase",
                 "--include=" + ",".join(BASE_PACKAGES),
-                "bookworm",
+                release,
                 str(rootfs),
                 DEBIAN_MIRROR,
             ],
@@ -186,7 +200,7 @@ def ensure_base(client: docker.DockerClient | None = None) -> str:
                 "--change",
                 'CMD ["/bin/bash"]',
                 "-",
-                BASE_IMAGE,
+                tag,
             ],
             stdin=tar.stdout,
             check=True,
@@ -194,7 +208,7 @@ def ensure_base(client: docker.DockerClient | None = None) -> str:
         )
         if tar.wait() != 0:
             raise RuntimeError("tar of the debootstrap root failed")
-    return BASE_IMAGE
+    return tag
 
 
 def _build(client: docker.DockerClient, tag: str, dockerfile: str, files: dict[str, bytes]) -> str:
@@ -242,9 +256,17 @@ CMD ["/init"]
     )
 
 
-def ensure_host_image(kind: str, client: docker.DockerClient | None = None) -> str:
+def host_image_tag(kind: str, release: str = "bookworm") -> str:
+    if kind in HOST_IMAGES and release == "bookworm":
+        return HOST_IMAGES[kind]
+    return f"tgi-lab/host-{kind}:1-{release}{_SUFFIX}"
+
+
+def ensure_host_image(
+    kind: str, client: docker.DockerClient | None = None, release: str = "bookworm"
+) -> str:
     client = client or _client()
-    base = ensure_base(client)
+    base = ensure_base(client, release)
     common = f"""\
 FROM {base}
 COPY apt-proxy.conf /etc/apt/apt.conf.d/01lab-proxy
@@ -252,16 +274,25 @@ COPY sshd.conf /etc/ssh/sshd_config.d/lab.conf
 RUN mkdir -p /root/.ssh /run/sshd && chmod 700 /root/.ssh && ssh-keygen -A
 """
     files = {"apt-proxy.conf": APT_PROXY_CONF.encode(), "sshd.conf": SSHD_CONF.encode()}
-    if kind == "linux":
-        dockerfile = (
-            common
-            + """\
+    systemd_pid1 = """\
 RUN systemctl enable ssh && systemctl mask getty@tty1.service console-getty.service \\
     systemd-logind.service >/dev/null 2>&1 || true
 STOPSIGNAL SIGRTMIN+3
 CMD ["/lib/systemd/systemd"]
 """
+    if release == "trixie":
+        # Lab adaptation, not part of the deploy: these hosts are unprivileged containers whose
+        # /proc/sys is read-only, and Docker 26+ (trixie's docker.io) fails to start containers
+        # when it cannot disable IPv6 on their interface; Docker's own switch for that case
+        # (libnetwork: DOCKER_ALLOW_IPV6_ON_IPV4_INTERFACE) is set for dockerd. A real trixie
+        # host's /proc/sys is writable and needs none of it.
+        systemd_pid1 = (
+            "RUN mkdir -p /etc/systemd/system/docker.service.d && printf '[Service]\\n"
+            "Environment=DOCKER_ALLOW_IPV6_ON_IPV4_INTERFACE=1\\n' "
+            "> /etc/systemd/system/docker.service.d/lab-ipv6.conf\n" + systemd_pid1
         )
+    if kind == "linux":
+        dockerfile = common + systemd_pid1
     elif kind == "wsl":
         dockerfile = (
             common
@@ -280,9 +311,16 @@ CMD ["/init"]
                 "default-docker": WSL_DEFAULT_DOCKER.encode(),
             }
         )
+    elif kind in PROFILE_KINDS:
+        from lab.host_kinds import profile_kind_build
+
+        extra, more = profile_kind_build(kind)
+        dockerfile = common + extra + systemd_pid1
+        files.update(more)
     else:
-        raise ValueError(f"unknown lab host kind {kind!r}; allowed: linux, wsl")
-    return _build(client, HOST_IMAGES[kind], dockerfile, files)
+        allowed = ", ".join(("linux", "wsl", *PROFILE_KINDS))
+        raise ValueError(f"unknown lab host kind {kind!r}; allowed: {allowed}")
+    return _build(client, host_image_tag(kind, release), dockerfile, files)
 
 
 def ensure_standin_image(client: docker.DockerClient | None = None) -> str:

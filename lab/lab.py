@@ -67,8 +67,9 @@ PRESEEDED_DAEMON_JSON = {
 @dataclass
 class HostSpec:
     name: str
-    kind: str  # linux | wsl
+    kind: str  # linux | wsl, or a profile kind (lab/host_kinds.py)
     daemon_json: dict | None = None
+    release: str = "bookworm"  # Debian release of the host (lab/images.py RELEASES)
 
 
 DEFAULT_HOSTS = [
@@ -106,8 +107,8 @@ class LabState:
                 return h
         raise KeyError(f"no lab host {name!r}; lab hosts: {[h.name for h in self.hosts]}")
 
-    def save(self) -> Path:
-        path = Path(self.state_dir) / "state.json"
+    def save(self, name: str = "state.json") -> Path:
+        path = Path(self.state_dir) / name
         path.write_text(json.dumps(asdict(self), indent=2) + "\n")
         return path
 
@@ -244,11 +245,17 @@ def host_volume_name(name: str) -> str:
 
 def _start_host(client: docker.DockerClient, spec: HostSpec, sdir: Path, fresh: bool) -> LabHost:
     cname = host_container_name(spec.name)
-    image = images.ensure_host_image(spec.kind, client)
+    image = images.ensure_host_image(spec.kind, client, release=spec.release)
     keys = ("/root/.ssh/authorized_keys", sdir / "ssh" / "authorized_keys")
     container = None if fresh else _running(client, cname, mount=keys)
     if container is not None and container.image.id != client.images.get(image).id:
         container = None  # the host image changed: start this host again, bare
+    desktop = spec.kind == "wsl-desktop"
+    if container is not None and desktop:
+        from lab import docker_desktop
+
+        if _running(client, docker_desktop.engine_name(cname)) is None:
+            container = None  # its Docker Desktop stand-in is gone: start both again
     if container is None:
         remove_host(client, spec.name)
         _log(f"starting host {spec.name} ({spec.kind})")
@@ -270,7 +277,7 @@ def _start_host(client: docker.DockerClient, spec: HostSpec, sdir: Path, fresh: 
             security_opt=["seccomp=unconfined", "apparmor=unconfined"],
             cgroupns="host",
             # WSL's /init reaps orphans; without systemd the lab needs docker-init for that
-            init=spec.kind == "wsl",
+            init=spec.kind == "wsl",  # the profile kinds run systemd
             tmpfs={"/run": "rw,exec,mode=755", "/run/lock": "rw"},
             volumes={
                 "/sys/fs/cgroup": {"bind": "/sys/fs/cgroup", "mode": "rw"},
@@ -279,14 +286,37 @@ def _start_host(client: docker.DockerClient, spec: HostSpec, sdir: Path, fresh: 
                     "bind": "/root/.ssh/authorized_keys",
                     "mode": "ro",
                 },
+                **_profile_volumes(spec, sdir),
             },
         )
         if spec.daemon_json is not None:
             _put_file(container, "/etc/docker/daemon.json", json.dumps(spec.daemon_json, indent=2))
         container.start()
+        if desktop:
+            from lab import docker_desktop
+
+            labels = {LABEL: "engine", STATE_LABEL: str(sdir), INSTANCE_LABEL: INSTANCE}
+            docker_desktop.start_engine(
+                client, container, host_volume_name(spec.name), labels=labels
+            )
     addr = _address(container)
     _wait_port(addr, 22, 90, f"sshd on {spec.name}")
     return LabHost(spec.name, spec.kind, addr, cname, spec.daemon_json)
+
+
+def _profile_volumes(spec: HostSpec, sdir: Path) -> dict:
+    """Mounts of the profile host kinds: the deploy user's key, Docker Desktop's shares."""
+    if spec.kind == "linux-sudo":
+        keys = str(sdir / "ssh" / "authorized_keys")
+        from lab.host_kinds import DEPLOY_KEYS
+
+        return {keys: {"bind": DEPLOY_KEYS, "mode": "ro"}}
+    if spec.kind == "wsl-desktop":
+        from lab import docker_desktop
+
+        shared = docker_desktop.shared_volumes(host_volume_name(spec.name))
+        return {v: {"bind": p, "mode": "rw"} for v, p in shared.items()}
+    return {}
 
 
 def _put_file(container, path: str, content: str, mode: int = 0o644) -> None:
@@ -305,26 +335,35 @@ def _put_file(container, path: str, content: str, mode: int = 0o644) -> None:
 
 
 def remove_host(client: docker.DockerClient, name: str) -> None:
+    from lab import docker_desktop
+
+    docker_desktop.remove_engine(client, host_container_name(name))
     try:
         client.containers.get(host_container_name(name)).remove(force=True, v=True)
     except docker.errors.NotFound:
         pass
-    try:
-        client.volumes.get(host_volume_name(name)).remove(force=True)
-    except docker.errors.NotFound:
-        pass
+    volume = host_volume_name(name)
+    for vol in (volume, *docker_desktop.shared_volumes(volume), f"{volume[:-7]}-engine-docker"):
+        try:
+            client.volumes.get(vol).remove(force=True)
+        except docker.errors.NotFound:
+            pass
 
 
-def up(hosts: list[HostSpec] | None = None, fresh: bool = False) -> LabState:
-    """Bring the lab up (idempotent: running parts are kept unless ``fresh``)."""
+def up(
+    hosts: list[HostSpec] | None = None, fresh: bool = False, state_file: str = "state.json"
+) -> LabState:
+    """Bring the lab up (idempotent: running parts are kept unless ``fresh``). ``state_file``
+    (in the state directory) is where this set of hosts is recorded: the host profiles
+    (lab/profiles.py) keep theirs apart from the default lab's ``state.json``."""
     hosts = DEFAULT_HOSTS if hosts is None else hosts
     client = docker.from_env(timeout=600)
     sdir = state_dir()
     key = _ensure_ssh_key(sdir)
     mirror = _ensure_mirror(sdir)
     _ensure_network(client)
-    for kind in sorted({h.kind for h in hosts}):
-        images.ensure_host_image(kind, client)
+    for kind, release in sorted({(h.kind, h.release) for h in hosts}):
+        images.ensure_host_image(kind, client, release=release)
     _, registry_local = _ensure_infra(client, sdir)
     _push_standin(client, registry_local)
     state = LabState(
@@ -339,7 +378,7 @@ def up(hosts: list[HostSpec] | None = None, fresh: bool = False) -> LabState:
         tgi_image=f"{REGISTRY}/{TGI_REPOSITORY}:{TGI_TAG}",
         hosts=[_start_host(client, spec, sdir, fresh) for spec in hosts],
     )
-    path = state.save()
+    path = state.save(state_file)
     _log(f"lab up: {', '.join(f'{h.name}={h.address}' for h in state.hosts)} (state: {path})")
     return state
 

@@ -34,6 +34,7 @@ from tgi_infra import local, probes
 from tgi_infra.probes import FAILED, PASSED, SKIPPED, WSL_NVIDIA_SMI
 from tgi_infra.smoke import hostchecks_parse as hp
 from tgi_infra.smoke.hostchecks_connect import Connection, testinfra_host
+from tgi_infra.supervision import supervisor
 
 LAYERS = ("connection", "docker", "nvidia-runtime", "container", "host")
 REPORT_LAYERS = (*LAYERS, "http")
@@ -350,9 +351,8 @@ def expected_hash(p: _Probe, svc: Any) -> str:
     way: this machine's secrets, systemd or docker supervisor, host GPU count."""
     from tgi_infra.render import render_for_deploy
 
-    supervisor = "systemd" if p.systemd else "docker"
     return render_for_deploy(
-        p.name, p.cfg, svc, supervisor, p.gpu_count, p.settings.environ
+        p.name, p.cfg, svc, supervisor(p.systemd, p.desktop), p.gpu_count, p.settings.environ
     ).config_hash
 
 
@@ -372,7 +372,11 @@ def check_running(p: _Probe, svc: Any) -> str:
             p.redeploy,
         )
     if not c.running:
-        unit = f"; systemctl status tgi-{svc.name}.service --no-pager" if p.systemd else ""
+        unit = (
+            f"; systemctl status tgi-{svc.name}.service --no-pager"
+            if supervisor(p.systemd, p.desktop) == "systemd"
+            else ""
+        )
         raise Failed(
             f"container {svc.name} is not running",
             "State.Running = true",
