@@ -6,6 +6,10 @@
     tgi-infra variables            # markdown table of every inventory variable
     tgi-infra smoke ...            # the smoke suite (same as `tgi-smoke ...`)
     tgi-infra status|start|stop|restart|logs ...   # this machine's services (local_cli.py)
+    tgi-infra deploy inventories/gpu.py [pyinfra options, e.g. -y --limit HOST]
+
+`deploy` runs the real pyinfra CLI with the package's deploy/main.py (tgi_infra.runner): unlike
+plain `pyinfra`, it exits non-zero (130) when interrupted with Ctrl-C.
 
 Nothing connects to a host: the inventory is loaded with pyinfra's own loader
 (pyinfra_cli.inventory, which also reads group_data/), hosts are selected as pyinfra's
@@ -192,6 +196,32 @@ def cmd_smoke(argv: Sequence[str]) -> int:
     from tgi_infra.smoke.cli import main as smoke_main
 
     return smoke_main(list(argv))
+
+
+@subcommand(
+    "deploy",
+    "run the deploy: pyinfra INVENTORY <package>/main.py [pyinfra options]; exits 130 when "
+    "interrupted (plain pyinfra exits 0)",
+    passthrough=True,
+)
+def cmd_deploy(argv: Sequence[str]) -> int:
+    from tgi_infra.runner import pyinfra_command, run_step
+
+    argv = list(argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(
+            "usage: tgi-infra deploy INVENTORY [pyinfra options, e.g. -y --limit HOST]\n"
+            "runs pyinfra INVENTORY <tgi_infra>/main.py; exit status 130 when interrupted",
+            file=sys.stderr if not argv else sys.stdout,
+        )
+        return EXIT_INVALID if not argv else 0
+    inventory, extra = argv[0], argv[1:]
+    if not Path(inventory).is_file():
+        print(f"error: inventory file not found: {inventory}", file=sys.stderr)
+        return EXIT_INVALID
+    cmd = pyinfra_command(inventory, *extra)
+    print("deploying: pyinfra " + " ".join(cmd[3:]), file=sys.stderr, flush=True)
+    return run_step("the deploy (pyinfra)", cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:

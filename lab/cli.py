@@ -15,9 +15,10 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
-import subprocess
 import sys
 from pathlib import Path
+
+from tgi_infra.runner import EXIT_INTERRUPTED, pyinfra_command, run_step
 
 from lab import lab
 
@@ -37,8 +38,7 @@ def lab_env() -> dict[str, str]:
 
 
 def pyinfra_cmd(*extra: str) -> list[str]:
-    exe = Path(sys.executable).with_name("pyinfra")
-    return [str(exe), "-y", *extra, "inventories/lab.py", "deploy/main.py"]
+    return pyinfra_command("inventories/lab.py", "-y", *extra)
 
 
 def smoke_cmd(*extra: str) -> list[str]:
@@ -56,12 +56,13 @@ def demo(fresh: bool) -> int:
     )
     env = lab_env()
     print("\n[lab] deploying: " + " ".join(pyinfra_cmd()), flush=True)
-    rc = subprocess.run(pyinfra_cmd(), cwd=REPO, env=env).returncode
+    # run_step: an interrupt (Ctrl-C) is exit 130, not pyinfra's own 0
+    rc = run_step("the deploy (pyinfra)", pyinfra_cmd(), cwd=REPO, env=env)
     if rc != 0:
         print(f"[lab] pyinfra failed with exit code {rc}", file=sys.stderr)
         return rc
     print("\n[lab] smoke suite: " + " ".join(smoke_cmd()), flush=True)
-    rc = subprocess.run(smoke_cmd(), cwd=REPO, env=env).returncode
+    rc = run_step("the smoke suite", smoke_cmd(), cwd=REPO, env=env)
     print(STANDIN_ANSWERS, flush=True)
     return rc
 
@@ -93,7 +94,11 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("profiles", help="run host profiles (python -m lab profiles --help)")
     args = parser.parse_args(argv)
     if args.cmd == "demo":
-        return demo(args.fresh)
+        try:
+            return demo(args.fresh)
+        except KeyboardInterrupt:  # Ctrl-C outside the deploy and smoke steps (lab up)
+            print("interrupted: the demo stopped before it finished", file=sys.stderr)
+            return EXIT_INTERRUPTED
     if args.cmd == "up":
         lab.up(fresh=args.fresh)
     elif args.cmd == "down":
