@@ -15,10 +15,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from tgi_infra.runner import EXIT_INTERRUPTED, deploy_file
 
-REPO = Path(__file__).resolve().parents[2]
 IN_PROGRESS = "Loading: "  # pyinfra prints it when it starts running the deploy file
 
 
