@@ -20,11 +20,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pyinfra import host
+from pyinfra import host, state
 from pyinfra.api import deploy
 from pyinfra.context import ctx_state
 from pyinfra.operations.util import any_changed
-from tgi_infra import docker_engine, nvidia_toolkit, tgi_services
+from tgi_infra import daemon_state, docker_engine, host_watchdog, nvidia_toolkit, tgi_services
 from tgi_infra.config import ConfigError, HostConfig, load_host_config
 from tgi_infra.context import DeployConfigError, host_config
 from tgi_infra.preflight import HostPlan
@@ -46,6 +46,7 @@ def _config_and_plan(overrides: Mapping[str, Any] | None) -> tuple[HostConfig, H
                 raise DeployConfigError(
                     f"invalid overrides, no host was changed:\n{exc.report()}"
                 ) from None
+        host_watchdog.watch(state, host, cfg.host_timeout)  # a hung host fails alone
         _plans[key] = (cfg, preflight_plan(cfg))
     return _plans[key]
 
@@ -59,7 +60,11 @@ def deploy_gpu_host(overrides: Mapping[str, Any] | None = None) -> None:
     provisioning += nvidia_toolkit.install(cfg, plan)
     daemon_json.append(nvidia_toolkit.configure_runtime(cfg, plan))
     daemon_json = [op for op in daemon_json if op is not None]
-    docker_engine.ensure_running(cfg, plan, restart_if=any_changed(*daemon_json))
+    # restart when daemon.json changes now, or when the running daemon never read it (a deploy
+    # killed between the write and the restart): a fact decides (deploy/daemon_state.py)
+    stale = daemon_state.not_applied(plan)
+    restart_if = (lambda: True) if stale else any_changed(*daemon_json)
+    docker_engine.ensure_running(cfg, plan, restart_if=restart_if)
     nvidia_toolkit.cdi(cfg, plan)
     nvidia_toolkit.gpu_proof(cfg, plan, run_if=any_changed(*provisioning, *daemon_json))
 

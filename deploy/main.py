@@ -8,7 +8,7 @@ It reads like the steps a person takes on a GPU host:
 3. install Docker Engine (unless one is there; Docker Desktop on WSL is used as it is);
 4. install the NVIDIA Container Toolkit from its signed apt repository;
 5. configure the nvidia runtime in daemon.json (every existing key kept) and restart Docker only
-   if daemon.json changed;
+   if daemon.json changed or the running daemon does not match it;
 6. prove containers see the GPUs (skipped in CPU mode) whenever provisioning changed the host;
 7. install, start and wait for every TGI service.
 

@@ -327,6 +327,7 @@ HOST_ONLY_FIELDS = (
     "tgi_root",
     "image_mirror",
     "ready_timeout",
+    "host_timeout",
 )
 
 
@@ -405,6 +406,12 @@ class HostConfig(BaseModel):
         1800,
         description="Seconds the deploy waits for each service to answer.",
         allowed="an integer > 0",
+    )
+    host_timeout: Annotated[int, Field(strict=True, ge=5)] = _field(
+        60,
+        description="Seconds a host may go without answering over SSH (keepalive probes) "
+        "before the deploy drops it; the other hosts go on and the summary names it.",
+        allowed="an integer >= 5",
     )
     tgi_services: list[TGIService] = _field(
         default_factory=list,

@@ -1,0 +1,127 @@
+"""Does the running Docker daemon match ``/etc/docker/daemon.json``?
+
+dockerd reads daemon.json only when it starts. A deploy killed between "merge daemon.json" and
+"restart Docker" leaves a file that is right and a daemon that never read it; the next deploy
+sees an unchanged file and would not restart. :class:`RunningDockerSettings` reads what the
+daemon actually runs with (``docker info``, the Engine API's ``/info``: ``Runtimes``,
+``DefaultRuntime``, ``RegistryConfig``, ``LiveRestoreEnabled``, ``Debug``, ``DockerRootDir``);
+:func:`daemon_mismatches` names each daemon.json setting the daemon does not run with, and the
+deploy restarts Docker when there is any.
+
+Only settings that ``docker info`` reports are compared; the others (log options, ...) cannot be
+checked from outside and are left alone.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from typing import Any
+
+from pyinfra import host, logger
+from pyinfra.api import FactBase
+
+
+class RunningDockerSettings(FactBase):
+    """``docker info`` of the running daemon as a dict; None when no daemon answers."""
+
+    def command(self) -> str:
+        return (
+            "if command -v docker >/dev/null 2>&1; then "
+            "timeout 60 docker info --format '{{json .}}' 2>/dev/null; fi; true"
+        )
+
+    @staticmethod
+    def default() -> None:
+        return None
+
+    def process(self, output: list[str]) -> dict[str, Any] | None:
+        return parse_running_info(output)
+
+
+def parse_running_info(lines: list[str]) -> dict[str, Any] | None:
+    for line in lines:
+        if line.strip().startswith("{"):
+            try:
+                info = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            return info if info.get("ServerVersion") else None
+    return None
+
+
+def _norm_url(url: str) -> str:
+    return url.strip().rstrip("/")
+
+
+def _insecure_applied(entry: str, registry: dict[str, Any]) -> bool:
+    if "/" in entry:  # a CIDR network
+        try:
+            want = ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            return True  # dockerd would refuse it; not ours to judge here
+        for cidr in registry.get("InsecureRegistryCIDRs") or []:
+            text = cidr if isinstance(cidr, str) else ""
+            try:
+                if text and ipaddress.ip_network(text, strict=False) == want:
+                    return True
+            except ValueError:
+                continue
+        return False
+    index = (registry.get("IndexConfigs") or {}).get(entry)
+    return index is not None and index.get("Secure") is False
+
+
+def daemon_mismatches(daemon_json: dict[str, Any] | None, info: dict[str, Any] | None) -> list[str]:
+    """Each daemon.json setting the running daemon does not run with, in words.
+
+    Empty when there is nothing to compare (no file, or no daemon answering: a stopped daemon
+    reads the file when it starts)."""
+    if not daemon_json or not info:
+        return []
+    out: list[str] = []
+    runtimes = info.get("Runtimes") or {}
+    for name, spec in sorted((daemon_json.get("runtimes") or {}).items()):
+        if name not in runtimes:
+            out.append(f"runtime {name!r} not loaded (running: {', '.join(sorted(runtimes))})")
+            continue
+        want_path = (spec or {}).get("path") if isinstance(spec, dict) else None
+        have_path = (runtimes[name] or {}).get("path")
+        if want_path and have_path and want_path != have_path:
+            out.append(f"runtime {name!r}: path {have_path!r}, daemon.json says {want_path!r}")
+    want_default = daemon_json.get("default-runtime")
+    if want_default and info.get("DefaultRuntime") != want_default:
+        out.append(
+            f"default runtime {info.get('DefaultRuntime')!r}, daemon.json says {want_default!r}"
+        )
+    registry = info.get("RegistryConfig") or {}
+    for entry in daemon_json.get("insecure-registries") or []:
+        if isinstance(entry, str) and not _insecure_applied(entry, registry):
+            out.append(f"insecure registry {entry!r} not applied")
+    mirrors = {_norm_url(m) for m in registry.get("Mirrors") or []}
+    for mirror in daemon_json.get("registry-mirrors") or []:
+        if isinstance(mirror, str) and _norm_url(mirror) not in mirrors:
+            out.append(f"registry mirror {mirror!r} not applied")
+    for key, field in (("live-restore", "LiveRestoreEnabled"), ("debug", "Debug")):
+        if key in daemon_json and field in info and bool(daemon_json[key]) != bool(info[field]):
+            out.append(f"{key} is {info[field]!r}, daemon.json says {daemon_json[key]!r}")
+    data_root = str(daemon_json.get("data-root") or "").rstrip("/")
+    if data_root and info.get("DockerRootDir") and data_root != info["DockerRootDir"].rstrip("/"):
+        out.append(f"data-root is {info['DockerRootDir']!r}, daemon.json says {data_root!r}")
+    return out
+
+
+def not_applied(plan) -> list[str]:
+    """This host's daemon.json settings the running daemon lacks (logged; [] when it has all)."""
+    from tgi_infra.facts import DaemonJson
+
+    if plan.skip_engine_and_toolkit:
+        return []
+    mismatches = daemon_mismatches(host.get_fact(DaemonJson), host.get_fact(RunningDockerSettings))
+    if mismatches:
+        logger.warning(
+            f"{host.print_prefix}the running Docker daemon does not match daemon.json ("
+            + "; ".join(mismatches)
+            + "): Docker will be restarted"
+        )
+    return mismatches

@@ -1,0 +1,91 @@
+"""A host that stops answering fails alone, after a bounded time; the other hosts go on.
+
+Why pyinfra alone waits forever: its SSH connector (``pyinfra/connectors/ssh.py``) runs every
+command with no time limit unless the operation is given ``_timeout``; opening a channel waits
+up to paramiko's ``Transport.channel_timeout`` (one hour), and SFTP uploads block without limit.
+A host whose processes are frozen (``docker pause``, a hung kernel, a VM stopped by its
+hypervisor) keeps its TCP connection up, so nothing ever fails, and each pyinfra operation waits
+for every host before the next one starts: one hung host stalls the whole fleet.
+
+A per-command ``_timeout`` is the wrong bound here: a ``docker pull`` of a TGI image or the wait
+for a model download legitimately run for many minutes. What is bounded instead is how long a
+host may go without answering at all, the way OpenSSH's ``ServerAliveInterval`` /
+``ServerAliveCountMax`` do: every few seconds a ``keepalive@openssh.com`` global request goes to
+the host's sshd (which answers it at once, even while a long command runs); when no answer comes
+within ``tgi_host_timeout`` seconds, the SSH transport is closed. Every command waiting on that
+host then fails at once, pyinfra marks the host failed, the other hosts go on, and the end of the
+run names the host (:class:`DroppedHostsReport`).
+"""
+
+from __future__ import annotations
+
+import time
+
+import gevent
+from pyinfra import logger
+from pyinfra.api.state import BaseStateCallback
+
+KEEPALIVE_REQUEST = "keepalive@openssh.com"  # what OpenSSH's ServerAliveInterval sends
+MAX_PROBE_INTERVAL_S = 15.0
+
+# host name -> why it was dropped (read by DroppedHostsReport at the end of the run)
+dropped: dict[str, str] = {}
+_watched: set[str] = set()
+
+
+def probe_interval(timeout: float) -> float:
+    """Seconds between keepalives: a quarter of the timeout, between 1 and 15 s."""
+    return max(1.0, min(MAX_PROBE_INTERVAL_S, timeout / 4))
+
+
+def ssh_transport(host):
+    """The paramiko transport of a host reached over SSH; None for other connectors."""
+    client = getattr(host.connector, "client", None)
+    get_transport = getattr(client, "get_transport", None)
+    return get_transport() if get_transport else None
+
+
+class DroppedHostsReport(BaseStateCallback):
+    """After pyinfra's results table: one line per host dropped for not answering."""
+
+    @staticmethod
+    def host_disconnect(state, host):
+        if host.name in dropped:
+            logger.error(f"host {host.name}: dropped from this deploy: {dropped[host.name]}")
+
+
+def watch(state, host, timeout: int) -> bool:
+    """Start watching ``host`` (once per host); False when it is not reached over SSH."""
+    transport = ssh_transport(host)
+    if transport is None:
+        return False
+    if host.name in _watched:
+        return True
+    if not _watched:
+        state.add_callback_handler(DroppedHostsReport())
+    _watched.add(host.name)
+    # a channel that the host never confirms fails after the same bound, not paramiko's hour
+    transport.channel_timeout = timeout
+    gevent.spawn(_watch, host, transport, timeout)
+    return True
+
+
+def _watch(host, transport, timeout: int) -> None:
+    interval = probe_interval(timeout)
+    while transport.is_active():
+        gevent.sleep(interval)
+        if not transport.is_active():
+            return  # pyinfra disconnected at the end of the run
+        started = time.monotonic()
+        try:
+            with gevent.Timeout(timeout):
+                transport.global_request(KEEPALIVE_REQUEST, wait=True)
+        except gevent.Timeout:
+            silent = time.monotonic() - started
+            dropped[host.name] = (
+                f"no answer over SSH for {silent:.0f}s (tgi_host_timeout: {timeout}s); the host "
+                "is hung or unreachable: check it, then run the deploy again"
+            )
+            logger.error(f"{host.print_prefix}{dropped[host.name]}")
+            transport.close()  # every command waiting on this host fails now
+            return
