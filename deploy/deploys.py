@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pyinfra import host, state
+from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.context import ctx_state
 from pyinfra.operations.util import any_changed
@@ -46,7 +46,7 @@ def _config_and_plan(overrides: Mapping[str, Any] | None) -> tuple[HostConfig, H
                 raise DeployConfigError(
                     f"invalid overrides, no host was changed:\n{exc.report()}"
                 ) from None
-        host_watchdog.watch(state, host, cfg.host_timeout)  # a hung host fails alone
+        host_watchdog.watch(cfg.host_timeout)  # a hung host fails alone (tgi_host_timeout)
         _plans[key] = (cfg, preflight_plan(cfg))
     return _plans[key]
 

@@ -19,11 +19,15 @@ run names the host (:class:`DroppedHostsReport`).
 
 from __future__ import annotations
 
+import functools
 import time
 
 import gevent
+from paramiko.ssh_exception import SSHException
 from pyinfra import logger
+from pyinfra.api.exceptions import PyinfraError
 from pyinfra.api.state import BaseStateCallback
+from pyinfra.context import ctx_host, ctx_state
 
 KEEPALIVE_REQUEST = "keepalive@openssh.com"  # what OpenSSH's ServerAliveInterval sends
 MAX_PROBE_INTERVAL_S = 15.0
@@ -54,8 +58,10 @@ class DroppedHostsReport(BaseStateCallback):
             logger.error(f"host {host.name}: dropped from this deploy: {dropped[host.name]}")
 
 
-def watch(state, host, timeout: int) -> bool:
-    """Start watching ``host`` (once per host); False when it is not reached over SSH."""
+def watch(timeout: int) -> bool:
+    """Start watching the current host (once per host); False when it is not reached over SSH."""
+    # the real objects, not pyinfra's context proxies: the watchdog greenlet has no context
+    state, host = ctx_state.get(), ctx_host.get()
     transport = ssh_transport(host)
     if transport is None:
         return False
@@ -66,6 +72,12 @@ def watch(state, host, timeout: int) -> bool:
     _watched.add(host.name)
     # a channel that the host never confirms fails after the same bound, not paramiko's hour
     transport.channel_timeout = timeout
+    # a file transfer cut by the drop ends in EOFError or pyinfra's ConnectError ("Unable to
+    # establish SFTP connection"), which pyinfra does not catch there (they would end the whole
+    # run): make them the OSError pyinfra fails the host with
+    for name in ("put_file", "get_file"):
+        if hasattr(host.connector, name):
+            setattr(host.connector, name, _eof_as_oserror(getattr(host.connector, name), host))
     gevent.spawn(_watch, host, transport, timeout)
     return True
 
@@ -87,5 +99,30 @@ def _watch(host, transport, timeout: int) -> None:
                 "is hung or unreachable: check it, then run the deploy again"
             )
             logger.error(f"{host.print_prefix}{dropped[host.name]}")
-            transport.close()  # every command waiting on this host fails now
+            _drop(host, transport)
             return
+
+
+def _drop(host, transport) -> None:
+    """Close the SSH transport: every command waiting on the host fails now.
+
+    A channel still being opened then raises ``transport.get_exception()`` (the transport's
+    EOFError, which pyinfra does not catch): it raises an SSHException naming the cause instead,
+    which pyinfra catches and fails this host with."""
+    reason = f"host {host.name} dropped: {dropped[host.name]}"
+    transport.get_exception = lambda: SSHException(reason)
+    transport.close()
+
+
+def _eof_as_oserror(func, host):
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except (EOFError, PyinfraError, SSHException) as exc:
+            if host.name not in dropped and not isinstance(exc, EOFError):
+                raise
+            why = dropped.get(host.name, "the SSH connection closed")
+            raise ConnectionAbortedError(f"host {host.name}: {why}") from exc
+
+    return wrapper

@@ -1,0 +1,143 @@
+"""Faults during a deploy, on the container lab: a hung host, an interrupted deploy, a daemon that
+never read its daemon.json. Each test restores the lab (a deploy of the default inventory)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import docker
+import pytest
+
+from lab import lab
+from lab.conftest import REPO, lab_env, run_deploy
+
+HOSTS = ("lab-linux-1", "lab-linux-2", "lab-wsl-1")
+MANAGED = "/opt/tgi/tgi-service/tgi-service-stop.sh"  # a file every host's deploy writes
+
+
+def _container(state, name: str):
+    return docker.from_env().containers.get(state.host(name).container)
+
+
+def _start_deploy(overrides: dict | None = None) -> subprocess.Popen:
+    pyinfra = os.path.join(os.path.dirname(sys.executable), "pyinfra")
+    return subprocess.Popen(
+        [pyinfra, "-y", "inventories/lab.py", "deploy/main.py"],
+        cwd=REPO,
+        env=lab_env(overrides, PYTHONUNBUFFERED="1"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def _read_until(proc: subprocess.Popen, marker: str, timeout: float = 300) -> str:
+    seen = ""
+    deadline = time.monotonic() + timeout
+    assert proc.stdout is not None
+    while marker not in seen:
+        line = proc.stdout.readline()
+        assert line, f"the deploy ended before {marker!r}:\n{seen[-4000:]}"
+        assert time.monotonic() < deadline, f"no {marker!r} in {timeout}s:\n{seen[-4000:]}"
+        seen += line
+    return seen
+
+
+def test_hung_host_fails_alone_within_the_bound_and_is_named(deployed_lab):
+    timeout = 10
+    hung = "lab-linux-2"
+    for name in HOSTS:  # every host has one change to make: the others must make theirs
+        lab.exec_on(deployed_lab, name, f"rm -f {MANAGED}")
+    proc = _start_deploy({name: {"tgi_host_timeout": timeout} for name in HOSTS})
+    paused = None
+    try:
+        out = _read_until(proc, "--> Beginning operation run")
+        _container(deployed_lab, hung).pause()  # mid-deploy: connected, facts read
+        paused = time.monotonic()
+        rest, _ = proc.communicate(timeout=300)
+        took = time.monotonic() - paused
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        if paused is not None:
+            _container(deployed_lab, hung).unpause()
+    out += rest
+    # bound: one keepalive interval (timeout/4) + the timeout, plus the rest of a no-op run
+    assert took < timeout * 1.25 + 30, f"the run took {took:.0f}s after the pause:\n{out}"
+    assert proc.returncode == 1, out
+    summary = out.split("--> Results:")[-1]  # named again after pyinfra's results table
+    assert f"host {hung}: dropped from this deploy: no answer over SSH" in summary, out
+    assert "An internal exception occurred" not in out and "Traceback" not in out, out
+    for name in HOSTS:
+        present = lab.exec_on(deployed_lab, name, f"test -x {MANAGED} && echo yes", check=False)
+        assert (present.strip() == "yes") == (name != hung), (name, out)
+    print(f"hung host dropped; run ended {took:.1f}s after the pause (tgi_host_timeout={timeout})")
+    restored = run_deploy()
+    assert restored.returncode == 0, restored.output[-5000:]
+
+
+def test_daemon_json_changed_behind_dockers_back_is_applied_by_a_restart(deployed_lab):
+    host = "lab-linux-1"
+    path = "/etc/docker/daemon.json"
+    extra = "extra.lab:5999"
+    original = lab.exec_on(deployed_lab, host, f"cat {path}")
+    edited = json.loads(original)
+    edited["insecure-registries"] = [*edited.get("insecure-registries", []), extra]
+    # what a deploy killed between "merge daemon.json" and "restart Docker" leaves behind
+    lab.exec_on(deployed_lab, host, f"cat > {path} <<'EOF'\n{json.dumps(edited, indent=4)}\nEOF")
+    info = "docker info --format '{{json .RegistryConfig.IndexConfigs}}'"
+    try:
+        assert extra not in lab.exec_on(deployed_lab, host, info)
+        run = run_deploy()
+        assert run.returncode == 0, run.output[-5000:]
+        assert "the running Docker daemon does not match daemon.json" in run.output
+        assert f"insecure registry '{extra}' not applied" in run.output
+        assert extra in lab.exec_on(deployed_lab, host, info), "Docker was not restarted"
+        again = run_deploy()
+        assert again.returncode == 0, again.output[-5000:]
+        assert again.totals()["changed"] == 0, again.output[-5000:]
+    finally:
+        lab.exec_on(deployed_lab, host, f"cat > {path} <<'EOF'\n{original}\nEOF")
+        lab.exec_on(deployed_lab, host, "systemctl restart docker")
+        restored = run_deploy()
+        assert restored.returncode == 0, restored.output[-5000:]
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        [sys.executable, "-m", "tgi_infra", "deploy", "inventories/lab.py", "-y"],
+        [sys.executable, "-m", "lab", "demo"],
+        ["bash", "scripts/demo.sh"],
+    ],
+    ids=["tgi_infra-deploy", "lab-demo", "demo.sh"],
+)
+def test_interrupted_deploy_exits_non_zero(deployed_lab, entry):
+    for name in HOSTS:  # work to do, so the run is in its operations when interrupted
+        lab.exec_on(deployed_lab, name, f"rm -f {MANAGED}")
+    proc = subprocess.Popen(
+        entry,
+        cwd=REPO,
+        env=lab_env(PYTHONUNBUFFERED="1", TGI_LAB_REUSE="1"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,  # its own process group, like a terminal's foreground job
+    )
+    try:
+        out = _read_until(proc, "--> Beginning operation run", timeout=600)
+        os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C
+        rest, _ = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    out += rest
+    assert proc.returncode == 130, out[-4000:]
+    assert "interrupted: the deploy (pyinfra) stopped before it finished" in out
+    restored = run_deploy()
+    assert restored.returncode == 0, restored.output[-5000:]
