@@ -72,6 +72,10 @@ def watch(timeout: int) -> bool:
     _watched.add(host.name)
     # a channel that the host never confirms fails after the same bound, not paramiko's hour
     transport.channel_timeout = timeout
+    # a host that dies mid-deploy (reboot, sshd killed): opening a channel raises the
+    # transport's EOFError, which pyinfra does not catch (a traceback and the whole run ends);
+    # an SSHException naming the host fails that host alone
+    transport.get_exception = _closed_as_ssh_error(transport, host)
     # a file transfer cut by the drop ends in EOFError or pyinfra's ConnectError ("Unable to
     # establish SFTP connection"), which pyinfra does not catch there (they would end the whole
     # run): make them the OSError pyinfra fails the host with
@@ -106,12 +110,27 @@ def _watch(host, transport, timeout: int) -> None:
 def _drop(host, transport) -> None:
     """Close the SSH transport: every command waiting on the host fails now.
 
-    A channel still being opened then raises ``transport.get_exception()`` (the transport's
-    EOFError, which pyinfra does not catch): it raises an SSHException naming the cause instead,
-    which pyinfra catches and fails this host with."""
-    reason = f"host {host.name} dropped: {dropped[host.name]}"
-    transport.get_exception = lambda: SSHException(reason)
+    A channel still being opened then raises ``transport.get_exception()``: an SSHException
+    naming the cause (:func:`_closed_as_ssh_error`), which pyinfra fails this host with."""
     transport.close()
+
+
+def _closed_as_ssh_error(transport, host):
+    get_exception = transport.get_exception
+
+    def wrapper():
+        exc = get_exception()
+        if transport.is_active():
+            return exc
+        if exc is None or isinstance(exc, (EOFError, OSError)):
+            why = dropped.get(host.name) or (
+                f"the SSH connection closed ({type(exc).__name__ if exc else 'EOF'}): the host "
+                "went down, rebooted or its sshd stopped"
+            )
+            return SSHException(f"host {host.name}: {why}")
+        return exc
+
+    return wrapper
 
 
 def _eof_as_oserror(func, host):
