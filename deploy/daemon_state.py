@@ -20,6 +20,9 @@ from typing import Any
 
 from pyinfra import host, logger
 from pyinfra.api import FactBase
+from tgi_infra.preflight import PreflightProblem, format_problems
+
+DAEMON_JSON = "/etc/docker/daemon.json"
 
 
 class RunningDockerSettings(FactBase):
@@ -37,6 +40,53 @@ class RunningDockerSettings(FactBase):
 
     def process(self, output: list[str]) -> dict[str, Any] | None:
         return parse_running_info(output)
+
+
+class DaemonJsonText(FactBase):
+    """The text of ``/etc/docker/daemon.json``; None when absent. Unparsed on purpose: an
+    invalid file is a preflight problem (:func:`invalid_daemon_json`), not a fact error."""
+
+    def command(self) -> str:
+        path = DAEMON_JSON
+        return f"if [ -e {path} ]; then echo present; cat {path}; else echo absent; fi"
+
+    @staticmethod
+    def default() -> None:
+        return None
+
+    def process(self, output: list[str]) -> str | None:
+        if not output or output[0].strip() != "present":
+            return None
+        return "\n".join(output[1:])
+
+
+def invalid_daemon_json(host_name: str, text: str | None) -> PreflightProblem | None:
+    """The problem with daemon.json's text (file, JSON error, line and column), or None."""
+    from tgi_infra.facts import FactParseError, parse_daemon_json
+
+    try:
+        parse_daemon_json(text, DAEMON_JSON)
+    except FactParseError as exc:
+        return PreflightProblem(
+            host=host_name,
+            severity="error",
+            code="daemon-json-invalid",
+            found=str(exc).split("; dockerd")[0],
+            fix=f"dockerd refuses to start with it: fix {DAEMON_JSON} (or remove it) on the "
+            "host, then run the deploy again; the deploy does not rewrite a file it cannot read",
+        )
+    return None
+
+
+def check_daemon_json() -> None:
+    """Preflight: stop the deploy (no host changed) when this host's daemon.json is invalid."""
+    from tgi_infra.provision import PreflightError
+
+    problem = invalid_daemon_json(host.name, host.get_fact(DaemonJsonText))
+    if problem is not None:
+        raise PreflightError(
+            "preflight failed, no host was changed:\n" + format_problems([problem])
+        )
 
 
 def parse_running_info(lines: list[str]) -> dict[str, Any] | None:

@@ -40,6 +40,9 @@ def gather_facts() -> PreflightFacts:
 
 
 def preflight_plan(cfg: HostConfig) -> HostPlan:
+    from tgi_infra.daemon_state import check_daemon_json
+
+    check_daemon_json()  # first: the other facts read daemon.json too (one error, not four)
     problems, plan = check_host(host.name, cfg, gather_facts())
     if errors(problems):
         raise PreflightError("preflight failed, no host was changed:\n" + format_problems(problems))

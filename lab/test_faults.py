@@ -141,3 +141,25 @@ def test_interrupted_deploy_exits_non_zero(deployed_lab, entry):
     assert "interrupted: the deploy (pyinfra) stopped before it finished" in out
     restored = run_deploy()
     assert restored.returncode == 0, restored.output[-5000:]
+
+
+def test_invalid_daemon_json_fails_preflight_once_before_any_change(deployed_lab):
+    host = "lab-linux-2"
+    path = "/etc/docker/daemon.json"
+    original = lab.exec_on(deployed_lab, host, f"cat {path}")
+    broken = '{\n  "log-driver": "json-file",\n}\n'
+    lab.exec_on(deployed_lab, host, f"printf '%s' '{broken}' > {path}")
+    try:
+        run = run_deploy()
+        assert run.returncode == 1, run.output[-5000:]
+        assert run.output.count(f"{path} is not valid JSON") == 1, run.output[-5000:]
+        assert "line 3 column 1" in run.output
+        assert "daemon-json-invalid" in run.output and "no host was changed" in run.output
+        assert "Traceback" not in run.output and "could not process fact" not in run.output
+        assert "--> Beginning operation run" not in run.output, "operations ran"
+        assert "Grand total" not in run.output, "a results table with phantom errors"
+        assert lab.exec_on(deployed_lab, host, f"cat {path}") == broken, "the file was changed"
+    finally:
+        lab.exec_on(deployed_lab, host, f"cat > {path} <<'EOF'\n{original}\nEOF")
+    restored = run_deploy()
+    assert restored.returncode == 0, restored.output[-5000:]

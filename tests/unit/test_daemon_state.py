@@ -12,7 +12,13 @@ import json
 from pathlib import Path
 
 import pytest
-from tgi_infra.daemon_state import daemon_mismatches, parse_running_info
+from tgi_infra.daemon_state import (
+    DaemonJsonText,
+    daemon_mismatches,
+    invalid_daemon_json,
+    parse_running_info,
+)
+from tgi_infra.preflight import format_problems
 
 FIX = Path(__file__).parent / "fixtures"
 
@@ -80,3 +86,26 @@ def test_nothing_to_compare_without_a_file_or_a_running_daemon(lab_file):
     assert parse_running_info(down) is None
     assert daemon_mismatches(lab_file, None) == []
     assert daemon_mismatches(None, _info("info-docker-io-bookworm.json")) == []
+
+
+def test_invalid_daemon_json_is_one_preflight_error_naming_file_line_and_column():
+    text = (FIX / "daemon_json" / "invalid-trailing-comma.json").read_text()
+    problem = invalid_daemon_json("gpu-1", text)
+    assert problem is not None and problem.severity == "error"
+    shown = format_problems([problem])
+    assert shown.count("/etc/docker/daemon.json is not valid JSON") == 1, shown
+    assert "line 4 column 1" in shown, shown
+    assert shown.startswith("preflight: 1 error(s), 0 warning(s)\nhost gpu-1:"), shown
+    assert "Traceback" not in shown
+
+
+def test_valid_empty_or_absent_daemon_json_is_no_problem(lab_file):
+    assert invalid_daemon_json("gpu-1", json.dumps(lab_file)) is None
+    assert invalid_daemon_json("gpu-1", "") is None
+    assert invalid_daemon_json("gpu-1", None) is None
+
+
+def test_daemon_json_text_fact_keeps_the_file_as_written():
+    fact = DaemonJsonText()
+    assert fact.process(["absent"]) is None
+    assert fact.process(["present", "{", '  "a": 1,', "}"]) == '{\n  "a": 1,\n}'
