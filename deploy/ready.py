@@ -20,6 +20,13 @@ from tgi_infra import hostcmd
 # (pattern in the container log, likely cause and fix)
 CAUSES: list[tuple[re.Pattern[str], str]] = [
     (
+        # the docker CLI's answer when dockerd is not running (killed, crashed, stopped)
+        re.compile(r"Cannot connect to the Docker daemon|Is the docker daemon running", re.I),
+        "Docker daemon stopped while the service was starting: start it (`systemctl start "
+        "docker`, or `service docker start` without systemd), read why it stopped "
+        "(`journalctl -u docker`), then run the deploy again",
+    ),
+    (
         re.compile(r"out of memory|OutOfMemoryError|CUDA error: out of memory|OOM", re.I),
         "the GPU ran out of memory at warm-up: lower max_batch_prefill_tokens "
         "(and max_batch_total_tokens / max_total_tokens), quantize, or add GPUs",
@@ -109,9 +116,10 @@ def _fail(state, host, probe: Probe, why: str) -> None:
         state, host, f"docker logs --tail 40 {shlex.quote(probe.name)} 2>&1", print_output=False
     )
     log = "\n".join(out.stdout_lines + out.stderr_lines)
+    cause = likely_cause(f"{why}\n{log}")  # why: the daemon's own answer when inspect failed
     raise OperationError(
         f"host {host.name}: service {probe.name} is not ready: {why}\n"
-        f"likely cause: {likely_cause(log)}\n"
+        f"likely cause: {cause}\n"
         f"last log lines (docker logs --tail 40 {probe.name}):\n{log}"
     )
 
