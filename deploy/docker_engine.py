@@ -19,6 +19,7 @@ from pyinfra.api import deploy
 from pyinfra.facts.deb import DebPackages
 from pyinfra.facts.server import Users
 from pyinfra.operations import apt, files, server, systemd, sysvinit
+from tgi_infra import apt_install
 from tgi_infra.config import HostConfig
 from tgi_infra.context import DeployConfigError
 from tgi_infra.facts import DaemonJson, WslConf
@@ -61,7 +62,8 @@ def install_packages(title: str, packages: list[str], **kwargs) -> list:
     if not missing:
         host.noop(f"{title}: already installed")
         return []
-    return [apt.packages(name=title, packages=packages, update=True, **kwargs)]
+    # apt_install: apt update's warnings are shown when the install fails (mirror down)
+    return [apt_install.packages(title, packages, **kwargs)]
 
 
 @deploy("Install Docker Engine")

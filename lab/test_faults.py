@@ -163,3 +163,27 @@ def test_invalid_daemon_json_fails_preflight_once_before_any_change(deployed_lab
         lab.exec_on(deployed_lab, host, f"cat > {path} <<'EOF'\n{original}\nEOF")
     restored = run_deploy()
     assert restored.returncode == 0, restored.output[-5000:]
+
+
+def test_dockerd_killed_while_a_container_starts_is_named_as_the_cause(deployed_lab):
+    from lab.test_lab import lab_services
+
+    host = "lab-wsl-1"  # no systemd: nothing restarts dockerd behind the test's back
+    services = lab_services(host)
+    services[0]["env"] = {"TGI_STANDIN_WARMUP_S": "120"}  # recreated, and slow to answer
+    proc = _start_deploy({host: {"tgi_services": services}})
+    try:
+        _read_until(proc, "wait until ready")
+        time.sleep(2)
+        lab.exec_on(deployed_lab, host, "pkill -KILL -x dockerd")
+        out, _ = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        lab.exec_on(deployed_lab, host, "service docker start", check=False)
+    assert proc.returncode != 0, out[-4000:]
+    assert "service tgi-service is not ready" in out, out[-4000:]
+    assert "likely cause: Docker daemon stopped" in out, out[-4000:]
+    assert "likely cause: unknown" not in out
+    restored = run_deploy()
+    assert restored.returncode == 0, restored.output[-5000:]
