@@ -187,3 +187,33 @@ def test_dockerd_killed_while_a_container_starts_is_named_as_the_cause(deployed_
     assert "likely cause: unknown" not in out
     restored = run_deploy()
     assert restored.returncode == 0, restored.output[-5000:]
+
+
+def test_mirror_down_install_failure_names_the_unreachable_mirror(deployed_lab):
+    host = "lab-linux-2"
+    proxy = "/etc/apt/apt.conf.d/01lab-proxy"
+    original = lab.exec_on(deployed_lab, host, f"cat {proxy}")
+    # the apt mirror (the lab's apt cache) cannot be resolved; no package lists left; a
+    # package the deploy installs is missing
+    lab.exec_on(
+        deployed_lab,
+        host,
+        f"sed -i 's#http://mirror.lab:3142#http://mirror-down.lab:3142#' {proxy} && "
+        "rm -rf /var/lib/apt/lists/* && apt-get remove -y gnupg >/dev/null",
+    )
+    try:
+        run = run_deploy()
+        assert run.returncode != 0, run.output[-5000:]
+        assert "apt-get install ca-certificates curl gnupg failed" in run.output, run.output[-5000:]
+        # what apt says without lists: the package is unknown or has no candidate
+        assert (
+            "Unable to locate package gnupg" in run.output
+            or "Package 'gnupg' has no installation candidate" in run.output
+        ), run.output[-5000:]
+        assert "apt-get update reported" in run.output
+        assert "Could not resolve 'mirror-down.lab'" in run.output, run.output[-5000:]
+    finally:
+        lab.exec_on(deployed_lab, host, f"cat > {proxy} <<'EOF'\n{original}\nEOF")
+    restored = run_deploy()
+    assert restored.returncode == 0, restored.output[-5000:]
+    assert lab.exec_on(deployed_lab, host, "dpkg -s gnupg | grep -c 'ok installed'").strip() == "1"
