@@ -21,8 +21,9 @@ from typing import Any
 from pyinfra import host, logger
 from pyinfra.api import FactBase
 from tgi_infra.preflight import PreflightProblem, format_problems
+from tgi_infra.probes import DAEMON_JSON_PATH
 
-DAEMON_JSON = "/etc/docker/daemon.json"
+DAEMON_JSON = DAEMON_JSON_PATH
 
 
 class RunningDockerSettings(FactBase):
