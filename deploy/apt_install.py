@@ -14,6 +14,7 @@ import shlex
 
 from pyinfra import logger
 from pyinfra.operations import python
+from tgi_infra import hostcmd
 
 APT_ENV = "DEBIAN_FRONTEND=noninteractive"
 # as pyinfra's apt operations install (pyinfra/operations/apt.py: noninteractive_apt)
@@ -51,15 +52,16 @@ def failure_message(
 
 
 def _update_and_install(state, host, packages: list[str], extra: list[str]) -> bool:
-    ok, update = host.run_shell_command(
-        f"{APT_ENV} apt-get update 2>&1", print_output=False, print_input=False
+    # hostcmd.run: as the operation's own commands run (sudo/su from the host's settings)
+    ok, update = hostcmd.run(
+        state, host, f"{APT_ENV} apt-get update 2>&1", print_output=False, print_input=False
     )
     update_lines = update.stdout_lines + update.stderr_lines
     if not ok:
         logger.error(f"{host.print_prefix}apt-get update failed:\n" + "\n".join(update_lines[-20:]))
         return False
     cmd = " ".join([APT_ENV, INSTALL, *extra, *map(shlex.quote, packages)]) + " 2>&1"
-    ok, install = host.run_shell_command(cmd, print_output=False, print_input=False)
+    ok, install = hostcmd.run(state, host, cmd, print_output=False, print_input=False)
     if ok:
         return True
     install_lines = install.stdout_lines + install.stderr_lines
