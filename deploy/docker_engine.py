@@ -19,7 +19,7 @@ from pyinfra.api import deploy
 from pyinfra.facts.deb import DebPackages
 from pyinfra.facts.server import Users
 from pyinfra.operations import apt, files, server, systemd, sysvinit
-from tgi_infra import apt_install
+from tgi_infra import apt_install, atomic
 from tgi_infra.config import HostConfig
 from tgi_infra.context import DeployConfigError
 from tgi_infra.facts import DaemonJson, WslConf
@@ -103,11 +103,11 @@ def configure_daemon(cfg: HostConfig, plan):
     if merged is None:
         return None
     files.directory(name="Ensure /etc/docker", path="/etc/docker", mode="755")
-    return files.put(
+    return atomic.put(
         name="Merge settings into daemon.json (existing keys kept)",
-        src=io.StringIO(json.dumps(merged, indent=4, sort_keys=True) + "\n"),
+        content=json.dumps(merged, indent=4, sort_keys=True) + "\n",
         dest=DAEMON_JSON,
-        mode="644",
+        mode=0o644,
     )
 
 
@@ -150,11 +150,11 @@ def ensure_running(cfg: HostConfig, plan, restart_if=None) -> None:
     if not plan.systemd and plan.wsl:
         conf = merged_wsl_conf(host.get_fact(WslConf))
         if conf is not None:
-            files.put(
+            atomic.put(
                 name="Start dockerd at WSL boot (/etc/wsl.conf [boot])",
-                src=io.StringIO(conf),
+                content=conf,
                 dest="/etc/wsl.conf",
-                mode="644",
+                mode=0o644,
             )
     users = host.get_fact(Users) or {}
     for user in cfg.docker_users:

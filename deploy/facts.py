@@ -708,7 +708,10 @@ def parse_container_inspect(
     found map to None."""
     if isinstance(text, list):
         text = "\n".join(text)
-    items = json.loads(text) if text.strip() else []
+    if text.lstrip().startswith("["):
+        items = json.loads(text)
+    else:  # CONTAINER_FORMAT: one JSON object per line
+        items = [json.loads(line) for line in text.splitlines() if line.strip()]
     result: dict[str, dict[str, Any] | None] = {n: None for n in names or []}
     for item in items:
         name = (item.get("Name") or "").lstrip("/")
@@ -733,6 +736,15 @@ def _check_docker_ref(value: str, what: str) -> str:
     return value
 
 
+# Only the fields ContainerState needs, never ``.Config.Env`` (HF_TOKEN, API_KEY): pyinfra prints
+# fact output at -vv and more, and a full ``docker inspect`` would print the container's secrets.
+CONTAINER_FORMAT = (
+    '{"Name":{{json .Name}},"Id":{{json .Id}},"Image":{{json .Image}},'
+    '"RestartCount":{{json .RestartCount}},"State":{{json .State}},'
+    '"Config":{"Labels":{{json .Config.Labels}},"Image":{{json .Config.Image}}}}'
+)
+
+
 class ContainerState(FactBase):
     """``{name: {"running", "status", "restart_count", "labels", "image", "exit_code", ...}}``
     for the given container names; a missing container (or no docker) maps to None.
@@ -751,7 +763,8 @@ class ContainerState(FactBase):
         return (
             f"echo '{MARK}names {joined}'; "
             f"if command -v docker >/dev/null 2>&1; then echo '{MARK}inspect'; "
-            f"docker container inspect {joined} 2>/dev/null; "
+            f"docker container inspect --format {shlex.quote(CONTAINER_FORMAT)} {joined} "
+            "2>/dev/null; "
             f"else echo '{MARK}docker-missing'; fi; true"
         )
 

@@ -12,16 +12,15 @@
 
 from __future__ import annotations
 
-import io
 import shlex
 
 from pyinfra import host, logger
 from pyinfra.api import deploy
 from pyinfra.api.exceptions import OperationError
 from pyinfra.facts.files import File
-from pyinfra.operations import apt, files, python, server
+from pyinfra.operations import apt, python, server
 from pyinfra.operations.util import any_changed
-from tgi_infra import hostcmd
+from tgi_infra import atomic, hostcmd
 from tgi_infra.config import HostConfig
 from tgi_infra.docker_engine import install_packages, missing_packages
 from tgi_infra.facts import DaemonJson
@@ -75,11 +74,11 @@ def install(cfg: HostConfig, plan) -> list:
     key = apt.key(
         name="Add NVIDIA's apt key (dearmored)", src=cfg.nvidia_toolkit_gpgkey_url, dest=KEYRING
     )
-    source = files.put(
+    source = atomic.put(
         name="Add the NVIDIA Container Toolkit apt source",
-        src=io.StringIO(source_line(cfg)),
+        content=source_line(cfg),
         dest=SOURCE_LIST,
-        mode="644",
+        mode=0o644,
     )
     python.call(
         name="Update apt lists (NVIDIA source, signature checked)",

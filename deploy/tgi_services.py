@@ -13,7 +13,6 @@ container, unit and scripts, and keeps the model cache (the volume).
 
 from __future__ import annotations
 
-import io
 import os
 import shlex
 
@@ -21,9 +20,11 @@ from pyinfra import host, logger
 from pyinfra.api import FactBase, deploy
 from pyinfra.facts.files import File
 from pyinfra.operations import files, python, server, systemd
+from tgi_infra import atomic
 from tgi_infra.config import HostConfig, TGIService
 from tgi_infra.context import DeployConfigError
 from tgi_infra.facts import ContainerState, DockerImagePresent
+from tgi_infra.managed import MARKER, marker_content, remove_service_dir
 from tgi_infra.probes import LABEL_HASH
 from tgi_infra.ready import Probe, wait_ready
 from tgi_infra.render import (
@@ -64,37 +65,39 @@ def local_url(svc: TGIService) -> str:
 def _put_files(cfg: HostConfig, svc: TGIService, rendered: RenderedService, supervisor: str):
     base = cfg.service_dir(svc)
     files.directory(name="TGI service: directory", path=base, mode="755", user="root", group="root")
-    ops = []
+    # the marker first: `present: false` removes only what a marked directory holds of ours
+    ops = [
+        atomic.put(
+            name="TGI service: .tgi-infra-managed marker",
+            content=marker_content(svc.name),
+            dest=f"{base}/{MARKER}",
+            mode=0o644,
+        )
+    ]
     for rel, (content, mode) in sorted(rendered.files.items()):
         if rel.endswith(".service"):
             continue  # the unit goes to /etc/systemd/system
         ops.append(
-            files.put(
-                name="TGI service: rendered file",
-                src=io.StringIO(content),
-                dest=f"{base}/{rel}",
-                mode=f"{mode:o}",
-                user="root",
-                group="root",
+            atomic.put(
+                name="TGI service: rendered file", content=content, dest=f"{base}/{rel}", mode=mode
             )
         )
-    env = files.put(
+    # 0600 from creation to rename (deploy/atomic.py): never readable by others, not an instant
+    env = atomic.put(
         name="TGI service: service.env (0600, secrets)",
-        src=io.StringIO(env_file_content(svc, os.environ)),
+        content=env_file_content(svc, os.environ),
         dest=f"{base}/service.env",
-        mode="600",
-        user="root",
-        group="root",
+        mode=0o600,
     )
     ops.append(env)
     unit_op = None
     if supervisor == "systemd":
         unit = next(c for rel, (c, _) in rendered.files.items() if rel.endswith(".service"))
-        unit_op = files.put(
+        unit_op = atomic.put(
             name="TGI service: systemd unit",
-            src=io.StringIO(unit),
+            content=unit,
             dest=f"/etc/systemd/system/{unit_name(svc)}",
-            mode="644",
+            mode=0o644,
         )
         systemd.daemon_reload(name="systemctl daemon-reload", _if=unit_op.did_change)
     return ops, unit_op
@@ -174,10 +177,10 @@ def _remove_service(cfg: HostConfig, svc: TGIService, containers: dict, supervis
             name="Removed TGI service: container (model cache kept)",
             commands=[f"docker rm -f {shlex.quote(svc.name)}"],
         )
-    files.directory(
-        name="Removed TGI service: directory",
+    remove_service_dir(
+        name="Removed TGI service: tgi-infra's files and directory",
         path=cfg.service_dir(svc),
-        present=False,
+        service=svc.name,
     )
 
 

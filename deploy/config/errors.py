@@ -10,6 +10,10 @@ from pydantic import (
     BaseModel,
     ValidationError,
 )
+from tgi_infra.config.grammar import mask_secrets, masked
+
+# fields that hold the NAME of a secret's variable: a bad value may be the secret itself
+SECRET_NAME_FIELDS = ("hf_token_env", "api_key_env")
 
 # ---------------------------------------------------------------------------------------
 # errors
@@ -20,8 +24,9 @@ class ConfigError(Exception):
     """Every problem found, one message each; ``warnings`` are shown with them."""
 
     def __init__(self, errors: Iterable[str], warnings: Iterable[str] = ()):
-        self.errors = list(errors)
-        self.warnings = list(warnings)
+        # no message repeats a secret: a token pasted anywhere in the inventory is masked
+        self.errors = [mask_secrets(e) for e in errors]
+        self.warnings = [mask_secrets(w) for w in warnings]
         super().__init__("\n".join(self.errors))
 
     def report(self) -> str:
@@ -82,5 +87,13 @@ def _convert(
                 reason = str(err["msg"]).removeprefix("Value error, ")
                 if len(err["loc"]) > 1:
                     reason = f"item {'.'.join(map(str, err['loc'][1:]))}: {reason}"
-            out.append(_fmt(where, name, raw.get(field), reason, _allowed(model, field)))
+            value = raw.get(field)
+            if field in SECRET_NAME_FIELDS and isinstance(value, str):
+                why = f" ({reason})" if reason else ""
+                out.append(
+                    f"{where}field {name}: value {masked(value)} is not allowed{why}; "
+                    f"allowed: {_allowed(model, field)}"
+                )
+                continue
+            out.append(_fmt(where, name, value, reason, _allowed(model, field)))
     return out

@@ -97,6 +97,17 @@ def looks_like_token(value: str) -> bool:
     return bool(TOKEN_VALUE_RE.search(value))
 
 
+def masked(value: Any) -> str:
+    """What an error message shows of a value that may be a secret: its first 3 characters."""
+    text = str(value)
+    return f"'{text[:3]}…(masked, {len(text)} chars)'"
+
+
+def mask_secrets(text: str) -> str:
+    """``text`` with every token-looking substring (``hf_...``) masked."""
+    return TOKEN_VALUE_RE.sub(lambda m: f"{m.group()[:3]}…(masked)", text)
+
+
 # ---------------------------------------------------------------------------------------
 # field-level validators (raise ValueError with a reason; the allowed text is on the Field)
 # ---------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from tgi_infra.config.models import (
     HostConfig,
     TGIService,
 )
+from tgi_infra.config.paths import CONTROL_ALLOWED, first_control, shorten
 from tgi_infra.config.rules import (
     _args_env_problems,
     _semantic_problems,
@@ -48,6 +49,26 @@ def host_key(field: str) -> str:
 HOST_KEYS: dict[str, str] = {host_key(f): f for f in HOST_FIELD_NAMES}
 
 
+def _control_errors(where: str, raw: Mapping[str, Any], key_of=str) -> dict[str, str]:
+    """{field: message} for every field whose value holds a control character (newline, CR,
+    NUL, ...): the one rule for every value that reaches a command line or an env file."""
+    out: dict[str, str] = {}
+    for field, value in raw.items():
+        found = first_control(value)
+        if found:
+            bad, reason = found
+            out[str(field)] = (
+                f"{where}field {key_of(str(field))}: value {shorten(bad)} is not allowed "
+                f"({reason}); allowed: {CONTROL_ALLOWED}"
+            )
+    return out
+
+
+def _without_fields(messages: list[str], where: str, names: Iterable[str]) -> list[str]:
+    prefixes = tuple(f"{where}field {n}: " for n in names)
+    return [m for m in messages if not prefixes or not m.startswith(prefixes)]
+
+
 def load_host_config(
     host_name: str, data: Mapping[str, Any], sources: Mapping[str, str] | None = None
 ) -> HostConfig:
@@ -65,10 +86,13 @@ def load_host_config(
     warnings: list[str] = []
     host_raw = {f: data[host_key(f)] for f in HOST_ONLY_FIELDS if host_key(f) in data}
     base: HostConfig | None = None
+    control = _control_errors(where, host_raw, key_of=host_key)
+    errors += control.values()
     try:
         base = HostConfig.model_validate(host_raw)
     except ValidationError as exc:
-        errors += _convert(exc, HostConfig, host_raw, where, key_of=host_key)
+        converted = _convert(exc, HostConfig, host_raw, where, key_of=host_key)
+        errors += _without_fields(converted, where, map(host_key, control))
 
     for key in data:
         if not isinstance(key, str):
@@ -106,17 +130,23 @@ def load_host_config(
             continue
         name = raw.get("name", TGIService.model_fields["name"].default)
         label = name if isinstance(name, str) and name else f"#{index}"
+        where_svc = _svc_where(host_name, label)
+        control = _control_errors(where_svc, raw)
+        errors += control.values()
         try:
-            services.append((index, TGIService.model_validate(dict(raw))))
+            svc = TGIService.model_validate(dict(raw))
         except ValidationError as exc:
-            where_svc = _svc_where(host_name, label)
-            errors += _convert(exc, TGIService, raw, where_svc)
-            failed = {str(e["loc"][0]) for e in exc.errors() if e["loc"]}
+            errors += _without_fields(_convert(exc, TGIService, raw, where_svc), where_svc, control)
+            failed = {str(e["loc"][0]) for e in exc.errors() if e["loc"]} | set(control)
             errors += _args_env_problems(
                 where_svc,
                 raw.get("extra_args") if "extra_args" not in failed else None,
                 raw.get("env") if "env" not in failed else None,
             )
+            continue
+        if control:  # valid to the model but not to the command line: no further checks
+            continue
+        services.append((index, svc))
 
     host_gpus = host_raw.get("gpus", "all")
     e, w, resolved = _semantic_problems(host_name, host_gpus, services)

@@ -40,6 +40,8 @@ from tgi_infra.config.grammar import (
     _or,
     mirror_image,
 )
+from tgi_infra.config.paths import ALLOWED_TEXT as SYSTEM_PATHS_TEXT
+from tgi_infra.config.paths import ENV_FILE_LINE_MAX, system_path_reason
 from tgi_infra.launcher import (
     DTYPE_VALUES,
     QUANTIZE_VALUES,
@@ -154,7 +156,8 @@ class TGIService(BaseModel):
         "/var/lib/tgi/data",
         description="Host directory (or Docker volume name) mounted at `/data` (HF cache), "
         "shared between services.",
-        allowed="a normalised absolute path or a Docker volume name",
+        allowed="a Docker volume name, or a normalised absolute path that is not the Docker "
+        f"socket and {SYSTEM_PATHS_TEXT}",
     )
     hf_token_env: str | None = _field(
         "HF_TOKEN",
@@ -177,7 +180,8 @@ class TGIService(BaseModel):
         default_factory=dict,
         description="Extra non-secret container environment (written to service.env).",
         allowed="a mapping of env names to strings/numbers; no secrets, no launcher settings "
-        "the config owns",
+        f"the config owns; each `NAME=value` line at most {ENV_FILE_LINE_MAX} bytes (Docker's "
+        "--env-file limit)",
     )
     present: bool = _field(
         True,
@@ -266,7 +270,10 @@ class TGIService(BaseModel):
     @classmethod
     def _v_volume(cls, v: str) -> str:
         if v.startswith("/"):
-            return _check_abs_path(v)
+            reason = system_path_reason(_check_abs_path(v))
+            if reason:
+                raise ValueError(f"{reason}; it would be mounted read-write into the container")
+            return v
         if not VOLUME_NAME_RE.match(v) or len(v) < 2:
             raise ValueError("neither an absolute path nor a Docker volume name")
         return v
@@ -395,7 +402,7 @@ class HostConfig(BaseModel):
     tgi_root: str = _field(
         "/opt/tgi",
         description="Rendered files go to `<tgi_root>/<service name>/`.",
-        allowed="a normalised absolute path other than /",
+        allowed=f"a normalised absolute path, {SYSTEM_PATHS_TEXT}",
     )
     image_mirror: str | None = _field(
         None,
@@ -453,7 +460,10 @@ class HostConfig(BaseModel):
     @field_validator("tgi_root", mode="after")
     @classmethod
     def _v_root(cls, v: str) -> str:
-        return _check_abs_path(v)
+        reason = system_path_reason(_check_abs_path(v))
+        if reason:
+            raise ValueError(f"{reason}; `present: false` removes files under <tgi_root>/<name>")
+        return v
 
     @field_validator("image_mirror", mode="after")
     @classmethod

@@ -22,6 +22,7 @@ from tgi_infra.config.grammar import (
 from tgi_infra.config.models import (
     TGIService,
 )
+from tgi_infra.config.paths import env_line_reason, shorten
 from tgi_infra.launcher import (
     CONFIG_OWNED_FLAGS,
     FLAGS_BY_NAME,
@@ -57,6 +58,8 @@ def parse_extra_args(args: list[str]) -> tuple[list[tuple[str, str | None]], lis
             continue
         flag, eq, value = arg.partition("=")
         spec = FLAGS_BY_NAME.get(flag)
+        if eq and spec is not None and spec.env and SECRET_ENV_RE.search(spec.env):
+            arg = f"{flag}=…(masked)"  # the value of a secret flag is never repeated
         if spec is None:
             close = difflib.get_close_matches(flag, list(FLAGS_BY_NAME), n=1)
             hint = f"; did you mean {close[0]}?" if close else ""
@@ -110,6 +113,14 @@ def _args_env_problems(where: str, extra_args: Any, env: Any) -> list[str]:
     if not isinstance(env, Mapping):
         return errors
     for key, val in env.items():
+        if isinstance(key, str) and isinstance(val, str):
+            too_long = env_line_reason(key, val)
+            if too_long:
+                errors.append(
+                    f"{where}field env: value {key}={shorten(val)} is not allowed ({too_long}); "
+                    f"allowed: {_allowed(TGIService, 'env')}"
+                )
+                continue
         reason = None
         if not isinstance(key, str) or not ENV_KEY_RE.match(key):
             reason = "not an environment variable name"

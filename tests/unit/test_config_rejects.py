@@ -254,7 +254,7 @@ CASES = [
         "svc-a",
         "volume",
         "'data/models'",
-        "absolute path or a Docker volume name",
+        "a Docker volume name, or a normalised absolute path",
     ),
     (
         "extra-unknown-flag",
@@ -354,13 +354,20 @@ CASES = [
         "'MODEL_ID'",
         "set field model_id",
     ),
-    ("env-newline-value", one(env={"A": "x\ny"}), "svc-a", "env", "{'A': 'x\\ny'}", "newline"),
+    (
+        "env-newline-value",
+        one(env={"A": "x\ny"}),
+        "svc-a",
+        "env",
+        "'x\\ny'",
+        "control character '\\n'",
+    ),
     (
         "hf-token-env-is-a-token",
         one(hf_token_env="hf_abcdefghijklmnopqrstuv"),
         "svc-a",
         "hf_token_env",
-        "'hf_abcdefghijklmnopqrstuv'",
+        "'hf_…(masked, 25 chars)'",
         "looks like a token VALUE",
     ),
     (
@@ -368,7 +375,7 @@ CASES = [
         one(api_key_env="my-key"),
         "svc-a",
         "api_key_env",
-        "'my-key'",
+        "'my-…(masked, 6 chars)'",
         "[A-Z_][A-Z0-9_]*",
     ),
     (
