@@ -129,7 +129,8 @@ def load_host_config(
             )
             continue
         name = raw.get("name", TGIService.model_fields["name"].default)
-        label = name if isinstance(name, str) and name else f"#{index}"
+        ok_label = isinstance(name, str) and name and not first_control(name)
+        label = name if ok_label else f"#{index}"
         where_svc = _svc_where(host_name, label)
         control = _control_errors(where_svc, raw)
         errors += control.values()
