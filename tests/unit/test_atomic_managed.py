@@ -10,15 +10,7 @@ import stat
 import subprocess
 
 import pytest
-from tgi_infra import atomic, facts
-from tgi_infra.managed import (
-    MANAGED_FILES,
-    MARKER,
-    ManagedDir,
-    is_managed_name,
-    marker_content,
-    parse_managed_dir,
-)
+from tgi_infra import facts
 
 CANARY = "hf_FactCanary0123456789abcdefXYZ"
 
@@ -71,6 +63,7 @@ def run_put(**kwargs):
     from pyinfra.api.exceptions import PyinfraError
     from pyinfra.api.operation import add_op
     from pyinfra.api.operations import run_ops
+    from tgi_infra import atomic
 
     inventory = Inventory((["@local"], {}))
     state = State(inventory, Config())
@@ -132,12 +125,16 @@ def test_atomic_put_into_a_missing_directory_fails_and_creates_nothing(tmp_path)
     ],
 )
 def test_write_error_names_the_cause(detail, cause):
+    from tgi_infra import atomic
+
     msg = atomic.write_error("/opt/tgi/a/tgi-service-stop.sh", detail)
     assert msg.startswith("could not write /opt/tgi/a/tgi-service-stop.sh: ")
     assert cause in msg and "kept unchanged" in msg
 
 
 def test_stage_dir_is_hidden_next_to_the_file():
+    from tgi_infra import atomic
+
     assert atomic.stage_dir("/etc/docker/daemon.json") == "/etc/docker/.daemon.json.tgi-tmp"
 
 
@@ -145,6 +142,8 @@ def test_stage_dir_is_hidden_next_to_the_file():
 
 
 def test_only_the_deploys_names_are_managed():
+    from tgi_infra.managed import MANAGED_FILES, MARKER, is_managed_name, marker_content
+
     for name in (*MANAGED_FILES, MARKER, ".service.env.tgi-tmp", ".tgi-service.sh.tgi-tmp"):
         assert is_managed_name(name), name
     for name in ("notes.txt", "models", ".ssh", ".bashrc.tgi-tmp", "service.env.bak", "."):
@@ -153,6 +152,8 @@ def test_only_the_deploys_names_are_managed():
 
 
 def test_managed_dir_fact_on_real_directories(tmp_path):
+    from tgi_infra.managed import MARKER, ManagedDir, marker_content, parse_managed_dir
+
     d = tmp_path / "svc"
     assert parse_managed_dir(sh(ManagedDir().command(str(d)))) is None
     d.mkdir()
