@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 import posixpath
 import shlex
 
@@ -75,11 +76,18 @@ def _shell_guard(dest: str, script: str) -> str:
     )
 
 
-def _prepare_command(dest: str) -> StringCommand:
+def _prepare_command(dest: str, size: int) -> StringCommand:
     stage = shlex.quote(stage_dir(dest))
+    directory = shlex.quote(posixpath.dirname(dest) or "/")
+    # no upload into a full filesystem (SFTP would only say "size mismatch", after 3 retries)
+    space = (
+        f"avail=$(df -Pk -- {directory} 2>/dev/null | awk 'NR == 2 {{print $4}}'); "
+        f'if [ -n "$avail" ] && [ "$((avail * 1024))" -lt {size + 4096} ]; then '
+        'echo "No space left on device" >&2; false; fi'
+    )
     # the SSH login user (SUDO_USER under sudo) writes into it over SFTP; nobody else can enter
     script = (
-        f"rm -rf -- {stage} && (umask 077 && mkdir -- {stage}) && "
+        f"{space} && rm -rf -- {stage} && (umask 077 && mkdir -- {stage}) && "
         f'chown -- "${{SUDO_USER:-$(id -un)}}" {stage} && chmod 700 -- {stage}'
     )
     return StringCommand(_shell_guard(dest, script))
@@ -96,6 +104,11 @@ def _finish_command(dest: str, mode: int, user: str, group: str) -> StringComman
     return StringCommand(_shell_guard(dest, script))
 
 
+class _NoRetryWarnings(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.getMessage()).startswith("Failed to upload file, retrying")
+
+
 def _upload_function(data: bytes, dest: str, connector_arguments: dict):
     """A FunctionCommand body that uploads into the staging dir and names the cause on failure.
 
@@ -106,6 +119,8 @@ def _upload_function(data: bytes, dest: str, connector_arguments: dict):
 
     def atomic_upload(state, host):
         detail = ""
+        quiet = _NoRetryWarnings()
+        logger.addFilter(quiet)  # the cause is said once, below, not as 3 "retrying" warnings
         try:
             ok = host.put_file(
                 io.BytesIO(data),
@@ -118,6 +133,8 @@ def _upload_function(data: bytes, dest: str, connector_arguments: dict):
         except Exception as exc:  # paramiko raises OSError/IOError/SSHException variants
             ok = False
             detail = f"{type(exc).__name__}: {exc}"
+        finally:
+            logger.removeFilter(quiet)
         if ok:
             return True
         probe = (
@@ -161,7 +178,7 @@ def put(content: str | bytes, dest: str, mode: int, user: str = "root", group: s
     connector_arguments = {
         k: global_arguments[k] for k in CONNECTOR_ARGUMENT_KEYS if k in global_arguments
     }
-    yield _prepare_command(dest)
+    yield _prepare_command(dest, len(data))
     yield FunctionCommand(_upload_function(data, dest, connector_arguments), (), {})
     yield _finish_command(dest, mode, user, group)
 

@@ -126,6 +126,7 @@ def test_no_verbosity_prints_a_secret(deployed_lab):
 # -- atomic writes --------------------------------------------------------------------------------
 
 STOP = "/opt/tgi/tgi-small/tgi-service-stop.sh"
+LOGS = "/opt/tgi/tgi-small/tgi-service-logs.sh"
 
 
 @pytest.mark.parametrize(
@@ -146,15 +147,20 @@ STOP = "/opt/tgi/tgi-small/tgi-service-stop.sh"
     ],
 )
 def test_failed_write_keeps_the_old_file_and_names_the_cause(deployed_lab, fault, mount, cause):
+    """The review's full disk left a 0-byte script: a file the deploy creates (the logs script,
+    removed first) must not appear half-written, a file it replaces (the stop script, made
+    stale first) must keep its old content, and the output names the cause."""
     host = "lab-linux-1"
-    sh(deployed_lab, host, f"printf '#!/bin/sh\\n# old\\n' > {STOP}")
+    sh(deployed_lab, host, f"printf '#!/bin/sh\\n# old\\n' > {STOP} && rm -f {LOGS}")
     before = sh(deployed_lab, host, f"cat {STOP}")
     sh(deployed_lab, host, mount)
     try:
         run = deploy("--limit", host)
         assert run.returncode != 0, run.output[-3000:]
         assert cause in run.output, run.output[-4000:]
-        assert "size mismatch" not in run.output.split("tgi-service-stop.sh")[-1]
+        assert "size mismatch" not in run.output and "OSError" not in run.output, run.output
+        empty = sh(deployed_lab, host, "find /opt/tgi/tgi-small -type f -size 0").split()
+        assert not empty, f"empty files left: {empty}"
         assert sh(deployed_lab, host, f"cat {STOP}") == before, "the old file was not kept"
         assert "tgi-tmp" not in sh(deployed_lab, host, "ls -A /opt/tgi/tgi-small")
         assert "200" in sh(
@@ -165,6 +171,7 @@ def test_failed_write_keeps_the_old_file_and_names_the_cause(deployed_lab, fault
         sh(deployed_lab, host, "rm -f /opt/tgi/tgi-small/filler; rm -rf /root/keep", check=False)
     assert_ok(run_deploy(), "restoring deploy")
     assert "# old" not in sh(deployed_lab, host, f"cat {STOP}")
+    assert sh(deployed_lab, host, f"test -s {LOGS} && echo ok").strip() == "ok"
 
 
 # -- destructive paths ----------------------------------------------------------------------------
