@@ -8,6 +8,7 @@ repeatedly, fails the deploy at once with ``docker logs --tail`` and a hint.
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import time
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from pyinfra import logger
 from pyinfra.api.exceptions import OperationError
 from tgi_infra import hostcmd
+from tgi_infra.config.grammar import mask_secrets
 
 # (pattern in the container log, likely cause and fix)
 CAUSES: list[tuple[re.Pattern[str], str]] = [
@@ -82,6 +84,19 @@ class Probe:
     env_file: str
     timeout: int
     api_key: bool
+    # NAMES of the control machine's env vars holding this service's secrets (never the values)
+    secret_envs: tuple[str, ...] = ()
+
+
+def mask_log(log: str, secrets: list[str]) -> str:
+    """``log`` with every secret value (and any ``hf_...`` token) masked.
+
+    Real TGI's launcher logs its arguments with ``api_key: Some("<key>")`` in clear and starts
+    the router with ``--api-key <key>`` (launcher/src/main.rs): the log tail a failed deploy
+    prints must not carry them."""
+    for value in sorted((s for s in secrets if s), key=len, reverse=True):
+        log = log.replace(value, f"{value[:3]}…(masked)")
+    return mask_secrets(log)
 
 
 def _state_cmd(name: str) -> str:
@@ -116,6 +131,7 @@ def _fail(state, host, probe: Probe, why: str) -> None:
         state, host, f"docker logs --tail 40 {shlex.quote(probe.name)} 2>&1", print_output=False
     )
     log = "\n".join(out.stdout_lines + out.stderr_lines)
+    log = mask_log(log, [os.environ.get(n, "") for n in probe.secret_envs])
     cause = likely_cause(f"{why}\n{log}")  # why: the daemon's own answer when inspect failed
     raise OperationError(
         f"host {host.name}: service {probe.name} is not ready: {why}\n"

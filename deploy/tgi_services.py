@@ -155,6 +155,7 @@ def _wait_ready(cfg: HostConfig, svc: TGIService, **op_args) -> None:
             env_file=f"{cfg.service_dir(svc)}/service.env",
             timeout=cfg.ready_timeout,
             api_key=bool(svc.api_key_env),
+            secret_envs=tuple(n for n in (svc.hf_token_env, svc.api_key_env) if n),
         ),
         **op_args,
     )

@@ -168,3 +168,31 @@ def test_managed_dir_fact_on_real_directories(tmp_path):
     link = tmp_path / "link"
     link.symlink_to(d)
     assert parse_managed_dir(sh(ManagedDir().command(str(link)))) is None, "symlink followed"
+
+
+# -- the log tail of a failed service ------------------------------------------------------------
+
+# What real TGI's launcher logs (launcher/src/main.rs: `tracing::info!("{:#?}", args)` with the
+# derived Debug of Args, and the router started with `--api-key <key>`), text and JSON format.
+TGI_LOG = """\
+2026-01-08T15:02:49.101Z  INFO text_generation_launcher: Args {
+    model_id: "Qwen/Qwen2.5-0.5B-Instruct",
+    api_key: Some(
+        "key-from-env-5f0c2e",
+    ),
+    json_output: false,
+}
+{"timestamp":"2026-01-08T15:02:50Z","level":"INFO","fields":{"message":"Args {\\n    api_key: \
+Some(\\n        \\"key-from-env-5f0c2e\\",\\n    ),\\n}"},"target":"text_generation_launcher"}
+2026-01-08T15:02:55.000Z ERROR text_generation_launcher: Webserver Crashed: ["text-generation-\
+router", "--api-key", "key-from-env-5f0c2e"] HF_TOKEN=hf_FromEnvToken0123456789abcdef
+"""
+
+
+def test_failed_service_log_tail_masks_the_secrets():
+    from tgi_infra.ready import mask_log
+
+    out = mask_log(TGI_LOG, ["key-from-env-5f0c2e", "hf_FromEnvToken0123456789abcdef", ""])
+    assert "key-from-env-5f0c2e" not in out and "hf_FromEnvToken0123456789abcdef" not in out
+    assert out.count("key…(masked)") == 3 and "hf_…(masked)" in out
+    assert "Webserver Crashed" in out and 'model_id: "Qwen/Qwen2.5-0.5B-Instruct"' in out
