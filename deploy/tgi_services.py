@@ -1,14 +1,16 @@
 """TGI services: rendered scripts, a supervised container per service, ready when the deploy ends.
 
 Per service, under ``<tgi_root>/<name>/``: the rendered scripts (creation, start, stop, logs),
-the env file (root:root 0600: the only place the HF token and API key are written), and on
-systemd hosts a unit ``tgi-<name>.service`` that supervises the container (Docker's restart
-policy alone where systemd does not run, as on WSL by default).
+the env file (root:root 0600 from creation; the HF token and API key also live in the
+container's environment, see README "Security"), and on systemd hosts a unit
+``tgi-<name>.service`` that supervises the container (Docker's restart policy alone where systemd
+does not run, as on WSL by default). Every file is written atomically (``deploy/atomic.py``).
 
 The container carries the label ``tgi-infra.config-hash``: it is recreated only when that hash
 changed, or when it is missing or stopped. The image is pulled only when absent. The deploy waits
 for each (re)started service to answer (``deploy/ready.py``). ``present: false`` removes the
-container, unit and scripts, and keeps the model cache (the volume).
+container, the unit and only the files the deploy wrote (``deploy/managed.py``), and keeps the
+model cache (the volume).
 """
 
 from __future__ import annotations
