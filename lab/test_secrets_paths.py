@@ -60,14 +60,14 @@ echo $! > /tmp/nobody-reader.pid
 @pytest.fixture()
 def sudo_deployer(deployed_lab):
     """A login user with passwordless sudo on lab-linux-1, connected as inventories/gpu.py's
-    example does (``ssh_user`` + ``_sudo``). It is in the docker group because the readiness
-    wait (deploy/ready.py) runs its probes without sudo (a limitation outside this test)."""
+    example does (``ssh_user`` + ``_sudo``)."""
     host = "lab-linux-1"
     key = Path(deployed_lab.ssh_key).with_suffix(".pub").read_text()
     sh(
         deployed_lab,
         host,
-        "id deployer >/dev/null 2>&1 || useradd -m -s /bin/bash -G docker deployer; "
+        "id deployer >/dev/null 2>&1 || useradd -m -s /bin/bash deployer; "
+        "gpasswd -d deployer docker >/dev/null 2>&1 || true; "
         "install -d -m 700 -o deployer -g deployer /home/deployer/.ssh; "
         f"printf '%s\\n' '{key.strip()}' > /home/deployer/.ssh/authorized_keys; "
         "chown deployer:deployer /home/deployer/.ssh/authorized_keys; "
