@@ -34,6 +34,7 @@ class HubAnswer:
     ok: bool
     message: str  # the problem, or a note
     size: int | None = None  # bytes of the weights TGI downloads
+    unreachable: bool = False  # no answer from the Hub: a note, not an error
 
 
 def _weights_size(siblings) -> int | None:
@@ -93,6 +94,7 @@ def hub_check(
             False,
             f"cannot reach the Hub at {where} ({type(exc).__name__}); on an air-gapped host set "
             "tgi_hub_check: false (the check is then skipped)",
+            unreachable=True,
         )
     return HubAnswer(True, "", _weights_size(info.siblings))
 
@@ -205,7 +207,10 @@ def check_service(
         answer = hub_check(
             svc.model_id, svc.revision, token or None, token_env, environ.get("HF_ENDPOINT")
         )
-        if not answer.ok and not token and host_has_token:
+        if answer.unreachable:
+            # not an error: the swap still prefetches before touching a running container
+            notes.append(f"{where}: Hub check not done: {answer.message}")
+        elif not answer.ok and not token and host_has_token:
             notes.append(
                 f"{where}: {token_env} is not set here, the host keeps its own token: the Hub "
                 f"check without a token said: {answer.message}"
