@@ -48,6 +48,7 @@ def write_report(out: Path) -> None:
         _load("smoke"),
         _load("fleet"),
         meta.get("notes", []),
+        _load("fleet_change"),
     )
     out.write_text(text)
     print(f"wrote {out}")

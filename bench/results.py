@@ -108,6 +108,7 @@ def render(
     smoke: dict | None,
     fleet: dict | None,
     notes: list[str],
+    fleet_change: dict | None = None,
 ) -> str:
     out = ["# Benchmark results", "", f"Produced by: `{command}`", "", "## Machine", ""]
     out += _table(["", ""], [[k, v] for k, v in machine.items()])
@@ -203,6 +204,8 @@ def render(
         out += _table(
             ["hosts", "wall (s)", "per host (ms)", "peak RSS (MiB)", "valid samples"], rows
         )
+    if fleet_change:
+        out += fleet_change_section(fleet_change)
     if notes:
         out += ["", "## Notes", ""] + [f"- {n}" for n in notes]
     out += ["", "## Raw samples", "", "### Deploys", ""]
@@ -276,3 +279,38 @@ def render(
             ],
         )
     return "\n".join(out) + "\n"
+
+
+def fleet_change_section(res: dict) -> list[str]:
+    """Issue 14: seconds unavailable per host for a model change, and rolling three hosts."""
+    import statistics
+
+    out = ["", "## 5. Changing a running fleet (lab, `python -m bench.fleet_change`)", ""]
+    out += [
+        f"Model change on one host (lab-wsl-1), weights not cached, stand-in download "
+        f"{res['download_s']:g} s and warm-up {res['warmup_s']:g} s; `/health` polled every "
+        "0.1 s on the host; longest run of non-200 answers (seconds).",
+        "",
+    ]
+    rows = []
+    for flow, label in (
+        ("before", "before: stop + `docker rm -f`, create, start (download inside the window)"),
+        ("after", "after: prefetch with `download-weights`, then swap (old kept until ready)"),
+    ):
+        vals = [s["unavailable_s"] for s in res["samples"] if s["flow"] == flow]
+        med = f"{statistics.median(vals):.2f}" if vals else "-"
+        rows.append([label, med, ", ".join(f"{v:.2f}" for v in vals), str(len(vals))])
+    out += _table(["flow", "median unavailable (s)", "samples", "n"], rows)
+    if res.get("rollout"):
+        out += [
+            "",
+            "Rolling a model change over three hosts, one at a time, each gated by "
+            "the smoke checks ready,info,generate,chat (`tgi-deploy rollout --batch 1`):",
+            "",
+        ]
+        out += _table(
+            ["wall (s)", "exit", "summary"],
+            [[f"{r['wall_s']:.1f}", str(r["rc"]), r["summary"].replace("\n", "<br>")]
+             for r in res["rollout"]],
+        )  # fmt: skip
+    return out

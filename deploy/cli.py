@@ -5,6 +5,7 @@
         [--systemd PATTERN] [--no-systemd PATTERN] [--gpu-count HOST=N]
     tgi-infra variables            # markdown table of every inventory variable
     tgi-infra smoke ...            # the smoke suite (same as `tgi-smoke ...`)
+    tgi-infra rollout inventories/gpu.py --batch 2   # deploys N hosts at a time (rollout.py)
     tgi-infra status|start|stop|restart|logs ...   # this machine's services (local_cli.py)
     tgi-infra deploy inventories/gpu.py [pyinfra options, e.g. -y --limit HOST]
 
@@ -189,6 +190,24 @@ def cmd_render(args: argparse.Namespace) -> int:
 def cmd_variables(args: argparse.Namespace) -> int:
     sys.stdout.write(inventory_variables_markdown())
     return 0
+
+
+def _configure_rollout(p: argparse.ArgumentParser) -> None:
+    from tgi_infra import rollout
+
+    rollout.add_arguments(p)
+
+
+@subcommand(
+    "rollout", "roll a change N hosts at a time, smoke-gated (deploys!)", _configure_rollout
+)
+def cmd_rollout(args: argparse.Namespace) -> int:
+    from tgi_infra import rollout
+
+    loaded = load(args.inventory)
+    configs = validate_inventory(loaded.items(), sources=loaded.sources())  # nothing runs if bad
+    _print_warnings(configs.warnings)
+    return rollout.cmd_rollout(args, list(configs))
 
 
 @subcommand("smoke", "run the smoke suite (tgi-infra smoke --help)", passthrough=True)

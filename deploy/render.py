@@ -293,6 +293,9 @@ def _digest(files: dict[str, tuple[str, int]], image: str, svc: TGIService, supe
     h.update(f"image\0{image}\0supervisor\0{supervisor}\0".encode())
     for target, source in sorted(secret_vars(svc).items()):
         h.update(f"secret\0{target}\0{source}\0".encode())
+    # the env file's non-secret lines are config (the secrets' values are not: issue 14)
+    for key, value in sorted(svc.env.items()):
+        h.update(f"env\0{key}\0{value}\0".encode())
     return h.hexdigest()
 
 
@@ -312,9 +315,10 @@ def render_service(
       or "docker" (no systemd as PID 1, e.g. WSL2: `docker run -d --restart unless-stopped`).
     host_gpu_count: GPUs the host has (from facts); only used for `gpus: "all"` without
       `num_shard`, where it becomes `--num-shard`; unknown -> flag omitted.
-    secrets_digest: `secrets_digest(svc, environ)`; mixed into `config_hash` (and so into the
-      container label) so that a changed token recreates the container.  Rendered files
-      carry only this digest, never a secret.
+    secrets_digest: accepted for callers of the earlier API and ignored: secrets are not part
+      of `config_hash` (a deploy from a machine without the token must not restart anything;
+      a changed token is applied from the env file, see `tgi_services.py`), so the hash
+      rendered offline equals the deployed one.
     """
     if supervisor not in SUPERVISORS:
         raise ValueError(f"supervisor must be one of {SUPERVISORS}, not {supervisor!r}")
@@ -323,8 +327,6 @@ def render_service(
         host_name, host_cfg, svc, supervisor, _HASH_PLACEHOLDER, host_gpu_count
     )
     config_hash = _digest(draft, image, svc, supervisor)
-    if secrets_digest:
-        config_hash = hashlib.sha256(f"{config_hash}\0{secrets_digest}".encode()).hexdigest()
     files, argv = _render_files(host_name, host_cfg, svc, supervisor, config_hash, host_gpu_count)
     return RenderedService(
         host_name=host_name,

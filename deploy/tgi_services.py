@@ -22,7 +22,7 @@ from pyinfra import host, logger
 from pyinfra.api import FactBase, deploy
 from pyinfra.facts.files import File
 from pyinfra.operations import files, python, server, systemd
-from tgi_infra import atomic
+from tgi_infra import atomic, env_secrets, preflight_live, swap
 from tgi_infra.config import HostConfig, TGIService
 from tgi_infra.context import DeployConfigError
 from tgi_infra.facts import ContainerState, DockerImagePresent
@@ -64,7 +64,13 @@ def local_url(svc: TGIService) -> str:
     return f"http://{addr}:{svc.port}"
 
 
-def _put_files(cfg: HostConfig, svc: TGIService, rendered: RenderedService, supervisor: str):
+def _put_files(
+    cfg: HostConfig,
+    svc: TGIService,
+    rendered: RenderedService,
+    supervisor: str,
+    env_plan: env_secrets.EnvPlan,
+):
     base = cfg.service_dir(svc)
     files.directory(name="TGI service: directory", path=base, mode="755", user="root", group="root")
     # the marker first: `present: false` removes only what a marked directory holds of ours
@@ -84,30 +90,65 @@ def _put_files(cfg: HostConfig, svc: TGIService, rendered: RenderedService, supe
                 name="TGI service: rendered file", content=content, dest=f"{base}/{rel}", mode=mode
             )
         )
-    # 0600 from creation to rename (deploy/atomic.py): never readable by others, not an instant
-    env = atomic.put(
-        name="TGI service: service.env (0600, secrets)",
-        content=env_file_content(svc, os.environ),
-        dest=f"{base}/service.env",
-        mode=0o600,
-    )
-    ops.append(env)
+    if env_plan.content is not None:
+        # 0600 from creation to rename (deploy/atomic.py): never readable by others, not an instant
+        env = atomic.put(
+            name="TGI service: service.env (0600, secrets)",
+            content=env_file_content(svc, os.environ),
+            dest=f"{base}/service.env",
+            mode=0o600,
+        )
+        ops.append(env)
+    else:  # content kept (no secret there to write): still root:root 0600
+        files.file(
+            name="TGI service: service.env kept (0600, secrets)",
+            path=f"{base}/service.env",
+            mode="600",
+            user="root",
+            group="root",
+        )
+    if env_plan.merge is not None:
+        staged = f"{base}/.service.env.new"
+        atomic.put(
+            name="TGI service: service.env non-secret lines (0600)",
+            content=env_plan.merge,
+            dest=staged,
+            mode=0o600,
+        )
+        server.shell(
+            name="TGI service: service.env, keeping the host's secrets",
+            commands=[env_secrets.merge_command(f"{base}/service.env", staged, env_plan.keep)],
+        )
     unit_op = None
     if supervisor == "systemd":
         unit = next(c for rel, (c, _) in rendered.files.items() if rel.endswith(".service"))
+        existed = bool(host.get_fact(File, f"/etc/systemd/system/{unit_name(svc)}"))
         unit_op = atomic.put(
             name="TGI service: systemd unit",
             content=unit,
             dest=f"/etc/systemd/system/{unit_name(svc)}",
             mode=0o644,
         )
-        systemd.daemon_reload(name="systemctl daemon-reload", _if=unit_op.did_change)
+        # A daemon-reload can strip running GPU containers of their GPUs (NVIDIA/nvidia-docker
+        # #1730): only a changed unit systemd already knows needs one; a new unit is loaded on
+        # demand, and the unit names no model or image, so a model change never reloads.
+        if existed:
+            systemd.daemon_reload(name="systemctl daemon-reload", _if=unit_op.did_change)
     return ops, unit_op
 
 
 def _ensure_service(cfg: HostConfig, plan, svc: TGIService, containers: dict, supervisor: str):
     rendered = render_for_deploy(host.name, cfg, svc, supervisor, plan.gpu_count, os.environ)
-    _, unit_op = _put_files(cfg, svc, rendered, supervisor)
+    env_path = f"{cfg.service_dir(svc)}/service.env"
+    on_host = host.get_fact(
+        env_secrets.EnvFileDigests,
+        env_path,
+        tuple(env_secrets.missing_targets(svc, os.environ)),
+    )
+    env_plan = env_secrets.plan_env(svc, os.environ, on_host)
+    for note in env_plan.notes:
+        logger.info(f"{host.print_prefix}{note}")
+    _, unit_op = _put_files(cfg, svc, rendered, supervisor, env_plan)
     image = cfg.image_for(svc)
     if not host.get_fact(DockerImagePresent, image):
         server.shell(
@@ -119,7 +160,10 @@ def _ensure_service(cfg: HostConfig, plan, svc: TGIService, containers: dict, su
     have_hash = ((current or {}).get("labels") or {}).get(HASH_LABEL)
     base = cfg.service_dir(svc)
     unit = unit_name(svc)
-    if current is None or have_hash != rendered.config_hash or not current.get("running"):
+    running = bool(current and current.get("running"))
+    if running and (have_hash != rendered.config_hash or env_plan.changed):
+        _swap(cfg, svc, rendered, supervisor, have_hash, env_plan)
+    elif current is None or have_hash != rendered.config_hash or not running:
         why = (
             "missing"
             if current is None
@@ -130,7 +174,8 @@ def _ensure_service(cfg: HostConfig, plan, svc: TGIService, containers: dict, su
         # the creation script stops the unit, replaces the container and starts it again
         cmds = [f"bash {shlex.quote(base)}/tgi-service-creation.sh"]
         if supervisor == "systemd":
-            cmds.append(f"systemctl enable {unit}")
+            # --no-reload: `enable` reloads systemd by default (NVIDIA/nvidia-docker#1730)
+            cmds.append(f"systemctl --no-reload enable {unit}")
         logger.info(f"{host.print_prefix}{svc.name}: (re)create container: {why}")
         start = server.shell(name="TGI service: (re)create container", commands=cmds)
         _wait_ready(cfg, svc, _if=start.did_change)
@@ -147,19 +192,60 @@ def _ensure_service(cfg: HostConfig, plan, svc: TGIService, containers: dict, su
             _wait_ready(cfg, svc)
 
 
+def _probe(cfg: HostConfig, svc: TGIService) -> Probe:
+    return Probe(
+        name=svc.name,
+        url=local_url(svc),
+        env_file=f"{cfg.service_dir(svc)}/service.env",
+        timeout=cfg.ready_timeout,
+        api_key=bool(svc.api_key_env),
+        secret_envs=tuple(n for n in (svc.hf_token_env, svc.api_key_env) if n),
+    )
+
+
 def _wait_ready(cfg: HostConfig, svc: TGIService, **op_args) -> None:
     python.call(
         name="TGI service: wait until ready (/health 200, one-token /generate)",
         function=wait_ready,
-        probe=Probe(
-            name=svc.name,
-            url=local_url(svc),
-            env_file=f"{cfg.service_dir(svc)}/service.env",
-            timeout=cfg.ready_timeout,
-            api_key=bool(svc.api_key_env),
-            secret_envs=tuple(n for n in (svc.hf_token_env, svc.api_key_env) if n),
-        ),
+        probe=_probe(cfg, svc),
         **op_args,
+    )
+
+
+def _swap(cfg, svc, rendered, supervisor, have_hash, env_plan) -> None:
+    """A running container whose config or env file changed: prefetch, then replace it,
+    keeping the old one until the new one is ready (``swap.py``)."""
+    if have_hash != rendered.config_hash:
+        why = "config changed"
+    elif env_plan.secrets_changed:
+        why = "the token in service.env changed: applied with one restart"
+    else:
+        why = "service.env changed: applied with one restart"
+    base = cfg.service_dir(svc)
+    spec = swap.Swap(
+        name=svc.name,
+        unit=unit_name(svc) if supervisor == "systemd" else None,
+        creation_script=f"{base}/tgi-service-creation.sh",
+        image=rendered.image,
+        env_file=f"{base}/service.env",
+        volume=svc.volume,
+        model_id=svc.model_id,
+        revision=svc.revision,
+        why=why,
+        keep_previous=os.environ.get("TGI_INFRA_KEEP_PREVIOUS") == "1",  # rollout.py
+    )
+    logger.info(f"{host.print_prefix}{svc.name}: {why}: prefetch, then swap")
+    if have_hash != rendered.config_hash:
+        python.call(
+            name="TGI service: prefetch weights (old container serving)",
+            function=swap.prefetch,
+            swap=spec,
+        )
+    python.call(
+        name="TGI service: replace the running container (previous kept until ready)",
+        function=swap.replace,
+        swap=spec,
+        probe=_probe(cfg, svc),
     )
 
 
@@ -200,6 +286,7 @@ def deploy_services(cfg: HostConfig, plan) -> None:
                 "remove api_key_env to serve without a key). No host was changed."
             )
     supervisor = supervisor_for(plan.systemd, plan.docker_flavour == "docker-desktop")
+    preflight_live.check_host(cfg)  # Hub, disk, ports: raises before any host is changed
     containers = host.get_fact(ContainerState, [s.name for s in cfg.tgi_services]) or {}
     for svc in cfg.tgi_services:
         if svc.present:

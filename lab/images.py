@@ -335,10 +335,17 @@ def ensure_standin_image(client: docker.DockerClient | None = None) -> str:
         b"#!/bin/sh\n# Lab stand-in of TGI's launcher (see tgi_standin/CONTRACT.md)\n"
         b'PYTHONPATH=/opt/tgi_standin exec python3 -m tgi_standin "$@"\n'
     )
+    files["text-generation-server"] = (
+        b"#!/bin/sh\n# Lab stand-in of TGI's text-generation-server (download-weights only)\n"
+        b"PYTHONPATH=/opt/tgi_standin exec python3 -c "
+        b"'import sys; from tgi_standin.weights import server_main; sys.exit(server_main())' "
+        b'"$@"\n'
+    )
     dockerfile = f"""\
 FROM {base}
 COPY tgi_standin /opt/tgi_standin/tgi_standin
 COPY text-generation-launcher /usr/local/bin/text-generation-launcher
+COPY text-generation-server /usr/local/bin/text-generation-server
 ENV PORT=80 HUGGINGFACE_HUB_CACHE=/data PYTHONUNBUFFERED=1
 LABEL org.opencontainers.image.title="TGI stand-in (tgi-lab)"
 ENTRYPOINT ["text-generation-launcher"]

@@ -26,4 +26,7 @@ def lab_host_data(state: dict, address: str) -> dict:
         # the older of the mirror's two versions: proves the pin, not apt's newest
         "tgi_nvidia_toolkit_version": os.environ.get("TGI_LAB_TOOLKIT_VERSION", "1.17.7-1"),
         "tgi_ready_timeout": 300,
+        # air-gapped: no Hub (lab/test_fleet_changes.py turns the check on per host against
+        # the Hub stand-in, lab/hub_standin, through HF_ENDPOINT)
+        "tgi_hub_check": False,
     }

@@ -335,6 +335,7 @@ HOST_ONLY_FIELDS = (
     "image_mirror",
     "ready_timeout",
     "host_timeout",
+    "hub_check",
 )
 
 
@@ -419,6 +420,13 @@ class HostConfig(BaseModel):
         description="Seconds a host may go without answering over SSH (keepalive probes) "
         "before the deploy drops it; the other hosts go on and the summary names it.",
         allowed="an integer >= 5",
+    )
+    hub_check: bool = _field(
+        True,
+        description="Before any change, check with huggingface_hub (endpoint `HF_ENDPOINT`) that "
+        "the token can read each model and that its weights fit the volume; `false` on "
+        "air-gapped hosts (skipped with a note).",
+        allowed="true or false",
     )
     tgi_services: list[TGIService] = _field(
         default_factory=list,

@@ -7,6 +7,7 @@ Image layout (``image_files()`` returns it as ``{path inside the image: bytes}``
 
     /opt/tgi_standin/tgi_standin/*.py, CONTRACT.md   this package, importable as ``tgi_standin``
     /usr/local/bin/text-generation-launcher           sh wrapper: python3 -m tgi_standin "$@"
+    /usr/local/bin/text-generation-server             sh wrapper: download-weights (weights.py)
 
 ``dockerfile(base_image)`` writes a Dockerfile for a build context holding those files, with the
 real image's ``ENTRYPOINT ["text-generation-launcher"]``, ``PORT=80`` and ``HF_HOME=/data``.
@@ -19,6 +20,7 @@ from pathlib import Path
 PACKAGE_DIR = Path(__file__).resolve().parent
 IMAGE_ROOT = "/opt/tgi_standin"
 LAUNCHER_PATH = "/usr/local/bin/text-generation-launcher"
+SERVER_PATH = "/usr/local/bin/text-generation-server"  # download-weights only (weights.py)
 _DEV_ONLY = {"_gen_spec.py"}
 
 
@@ -40,6 +42,12 @@ def image_files(root: str = IMAGE_ROOT) -> dict[str, bytes]:
         if path.is_file() and path.suffix in (".py", ".md") and path.name not in _DEV_ONLY
     }
     files[LAUNCHER_PATH.lstrip("/")] = wrapper_script(root)
+    files[SERVER_PATH.lstrip("/")] = (
+        "#!/bin/sh\n# TGI stand-in: text-generation-server download-weights (weights.py)\n"
+        f'PYTHONPATH="{root}${{PYTHONPATH:+:$PYTHONPATH}}" exec python3 -c '
+        "'import sys; from tgi_standin.weights import server_main; sys.exit(server_main())' "
+        '"$@"\n'
+    ).encode()
     return files
 
 
@@ -49,7 +57,7 @@ def dockerfile(base_image: str) -> str:
         f"FROM {base_image}\n"
         "COPY opt/ /opt/\n"
         "COPY usr/ /usr/\n"
-        f"RUN chmod 0755 {LAUNCHER_PATH}\n"
+        f"RUN chmod 0755 {LAUNCHER_PATH} {SERVER_PATH}\n"
         "ENV HF_HOME=/data PORT=80\n"
         "WORKDIR /usr/src\n"
         'ENTRYPOINT ["text-generation-launcher"]\n'

@@ -11,7 +11,7 @@ import threading
 import time
 
 from . import faults as faults_mod
-from . import launcher_args
+from . import launcher_args, weights
 from .logs import Logger
 from .metrics import Metrics
 from .server import StandinServer, State
@@ -110,6 +110,13 @@ def main(argv: list[str] | None = None, environ: dict[str, str] | None = None) -
         return _terminated(logger, received)
     if "crash_gated" in active:
         return crash("crash_gated")
+    try:  # the launcher runs `text-generation-server download-weights` (slow when not cached)
+        if not weights.ensure_weights(model_id, v["revision"], environ, logger, stop):
+            return _terminated(logger, received)
+    except weights.DownloadError as exc:
+        logger.error(f"Download encountered an error: \n{exc}")
+        logger.raw("Error: DownloadError", stream=sys.stderr)
+        return 1
     logger.info(f"Successfully downloaded weights for {model_id}", target="download")
     for rank in range(resolved.num_shard):
         logger.info(f"Starting shard rank={rank}", target="shard-manager")

@@ -348,7 +348,36 @@ def test_config_hash_is_stable_labelled_and_sensitive():
     d2 = secrets_digest(host.tgi_services[0], {"HF_TOKEN": "hf_two"})
     s1 = render_service("one-gpu", host, host.tgi_services[0], secrets_digest=d1)
     s2 = render_service("one-gpu", host, host.tgi_services[0], secrets_digest=d2)
-    assert len({s1.config_hash, s2.config_hash, r.config_hash}) == 3
+    # issue 14: secrets are out of the config hash (a token change is applied from the env
+    # file, not by a config change), and the hash equals the one render_host prints
+    offline = render_host("one-gpu", host)[0]
+    assert s1.config_hash == s2.config_hash == r.config_hash == offline.config_hash
+    # the env file's non-secret part (svc.env) is config: it is in the hash
+    with_env = load_host_config(
+        "one-gpu",
+        {"tgi_services": [{**CASES["one-gpu"][0]["tgi_services"][0], "env": {"A": "1"}}]},
+    )
+    other_env = load_host_config(
+        "one-gpu",
+        {"tgi_services": [{**CASES["one-gpu"][0]["tgi_services"][0], "env": {"A": "2"}}]},
+    )
+    h1 = render_service("one-gpu", with_env, with_env.tgi_services[0]).config_hash
+    h2 = render_service("one-gpu", other_env, other_env.tgi_services[0]).config_hash
+    assert len({h1, h2, r.config_hash}) == 3
+
+
+def test_unit_file_does_not_change_with_the_model_or_image():
+    """A model or image change must not rewrite the unit (no daemon-reload: NVIDIA's
+    nvidia-docker#1730, running GPU containers lose their GPUs on a reload)."""
+    host, _ = rendered_case("one-gpu")
+    base = CASES["one-gpu"][0]["tgi_services"][0]
+    other = load_host_config(
+        "one-gpu", {"tgi_services": [{**base, "model_id": "org/another", "image": "x/y:2"}]}
+    )
+    a = render_service("h", host, host.tgi_services[0], "systemd")
+    b = render_service("h", other, other.tgi_services[0], "systemd")
+    assert a.config_hash != b.config_hash
+    assert a.files[a.unit_name] == b.files[b.unit_name]
 
 
 def test_supervisor_controls_restart_policy_and_unit():

@@ -16,7 +16,7 @@ docker rm -f tgi-secure >/dev/null 2>&1 || true
 docker run -d \
   --name tgi-secure \
   --label tgi-infra.managed=true \
-  --label tgi-infra.config-hash=23a33523f58489eeb02ed0a2844554dc7c128131427d0f9ef878294bd682c7d4 \
+  --label tgi-infra.config-hash=6f4d484f2a4de7fde7b14be991a50f3008d740ef86c401735b464dbf145befea \
   --label tgi-infra.service=tgi-secure \
   --label tgi-infra.model-id=google/gemma-2-9b-it \
   --label tgi-infra.engine=tgi \

@@ -18,7 +18,7 @@ docker rm -f tgi-llama-70b >/dev/null 2>&1 || true
 docker create \
   --name tgi-llama-70b \
   --label tgi-infra.managed=true \
-  --label tgi-infra.config-hash=0bf82e17bc6ae963aa55c6bdfbb56bf772f8aae9155e7529af8b25d2ed8f8161 \
+  --label tgi-infra.config-hash=84f69be597cd744f600cec428e0cbc4ab7b5500031d9cbfc7b622b156d9c8c67 \
   --label tgi-infra.service=tgi-llama-70b \
   --label tgi-infra.model-id=meta-llama/Llama-3.1-70B-Instruct \
   --label tgi-infra.engine=tgi \

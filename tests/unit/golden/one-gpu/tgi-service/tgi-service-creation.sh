@@ -18,7 +18,7 @@ docker rm -f tgi-service >/dev/null 2>&1 || true
 docker create \
   --name tgi-service \
   --label tgi-infra.managed=true \
-  --label tgi-infra.config-hash=d0775fae44e1e01bd6bc7f4c5ebb6719eb955672dc4c01aded283efbe3823bad \
+  --label tgi-infra.config-hash=aa8eb31811c320dc267c75d53842ab341c43c3542e9a78a448405749f81d01a8 \
   --label tgi-infra.service=tgi-service \
   --label tgi-infra.model-id=HuggingFaceTB/SmolLM2-1.7B-Instruct \
   --label tgi-infra.engine=tgi \

@@ -18,7 +18,7 @@ docker rm -f tgi-awq >/dev/null 2>&1 || true
 docker create \
   --name tgi-awq \
   --label tgi-infra.managed=true \
-  --label tgi-infra.config-hash=5b5b04ad7de24a31b69287106fa1e68644b25f19ee79a7541e1adec6e920844e \
+  --label tgi-infra.config-hash=cda1b8053d1814c37b321e14740b0f36a7a6a4949e576f4717cbaaf1e5bd39c1 \
   --label tgi-infra.service=tgi-awq \
   --label tgi-infra.model-id=TheBloke/Llama-2-13B-chat-AWQ \
   --label tgi-infra.engine=tgi \

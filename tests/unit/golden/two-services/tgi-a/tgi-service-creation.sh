@@ -18,7 +18,7 @@ docker rm -f tgi-a >/dev/null 2>&1 || true
 docker create \
   --name tgi-a \
   --label tgi-infra.managed=true \
-  --label tgi-infra.config-hash=6404cb54a9b76267dec0af7eb9276027505b934e0b6013d97869216134e062e2 \
+  --label tgi-infra.config-hash=d3c8ee1ea8bf52d0fe649ed18300c7804ec0ea2ef8a6d387d47ffe25b8f35cc6 \
   --label tgi-infra.service=tgi-a \
   --label tgi-infra.model-id=Qwen/Qwen2.5-7B-Instruct \
   --label tgi-infra.engine=tgi \

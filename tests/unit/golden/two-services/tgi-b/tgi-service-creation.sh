@@ -18,7 +18,7 @@ docker rm -f tgi-b >/dev/null 2>&1 || true
 docker create \
   --name tgi-b \
   --label tgi-infra.managed=true \
-  --label tgi-infra.config-hash=2bcf27a29a8207875376eb3d14746ad115fc799e64ec20b5bb643bbd6ec8cd28 \
+  --label tgi-infra.config-hash=dd946494137cd8b2e230ea48a68359d860ec9e5b93e029204f136895033a6447 \
   --label tgi-infra.service=tgi-b \
   --label tgi-infra.model-id=mistralai/Mistral-7B-Instruct-v0.3 \
   --label tgi-infra.engine=tgi \

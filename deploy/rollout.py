@@ -1,0 +1,169 @@
+"""``tgi-deploy rollout``: roll a change across a fleet N hosts at a time, gated by smoke checks.
+
+pyinfra's own ``--serial`` runs each *operation* host by host and ``--parallel`` bounds how many
+hosts run an operation at once; neither waits for a host to be proven before touching the
+next, so the rollout drives pyinfra itself, one batch at a time with ``--limit``:
+
+1. ``pyinfra -y --limit <host>... <inventory> deploy/main.py`` for the batch, with
+   ``TGI_INFRA_KEEP_PREVIOUS=1``: every replaced container keeps its predecessor, stopped, as
+   ``<name>-previous`` (``swap.py``); a service that does not become ready is rolled back by the
+   deploy itself;
+2. the smoke checks (a chosen subset of ``tgi_infra.smoke``; default ``ready,info,generate,
+   chat``) against every service of the batch's hosts;
+3. every host that passed is committed (``deploy/swap_finish.py``, ``TGI_SWAP_FINISH=commit``:
+   the previous containers are removed); the first failing host stops the rollout and is rolled
+   back (``TGI_SWAP_FINISH=rollback``: its previous containers serve again); later batches are
+   not touched.
+
+The summary lists the hosts done, rolled back and untouched; exit 0 only when every host is done.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_CHECKS = ("ready", "info", "generate", "chat")
+PACKAGE_DIR = Path(__file__).resolve().parent
+KEEP_PREVIOUS_ENV = "TGI_INFRA_KEEP_PREVIOUS"
+FINISH_ENV = "TGI_SWAP_FINISH"
+
+
+@dataclass
+class Summary:
+    done: list[str] = field(default_factory=list)
+    rolled_back: list[str] = field(default_factory=list)
+    untouched: list[str] = field(default_factory=list)
+    causes: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def text(self) -> str:
+        lines = [
+            f"rollout summary ({self.seconds:.0f}s):",
+            f"  done:        {', '.join(self.done) or '-'}",
+            f"  rolled back: {', '.join(self.rolled_back) or '-'}",
+            f"  untouched:   {', '.join(self.untouched) or '-'}",
+        ]
+        for host, cause in self.causes.items():
+            lines.append(f"  {host}: {cause}")
+        return "\n".join(lines)
+
+
+def batches(hosts: list[str], size: int) -> list[list[str]]:
+    if size < 1:
+        raise ValueError(f"--batch must be at least 1, not {size}")
+    return [hosts[i : i + size] for i in range(0, len(hosts), size)]
+
+
+def _pyinfra(inventory: str, deploy: Path, hosts: list[str], env: dict[str, str]) -> int:
+    exe = Path(sys.executable).with_name("pyinfra")
+    cmd = [str(exe), "-y"]
+    for h in hosts:
+        cmd += ["--limit", h]
+    cmd += [inventory, str(deploy)]
+    print(f"[rollout] {' '.join(cmd)}", flush=True)
+    return subprocess.run(cmd, env=env).returncode
+
+
+def smoke_failures(inventory: str, hosts: list[str], checks: tuple[str, ...]) -> dict[str, str]:
+    """host -> first failed check (service: check: message) among its services."""
+    from tgi_infra.smoke.checks import CHECKS, take_metrics_baseline
+    from tgi_infra.smoke.context import Settings, TargetContext
+    from tgi_infra.smoke.runner import PASSED, reachable_url, run_check
+    from tgi_infra.smoke.targets import targets_from_inventory
+
+    settings = Settings(ready_timeout=120.0, timeout=60.0)
+    failures: dict[str, str] = {}
+    for target in targets_from_inventory(inventory):
+        if target.host not in hosts or target.host in failures:
+            continue
+        with reachable_url(target, settings) as url:
+            ctx = TargetContext(target=target, base_url=url, settings=settings)
+            try:
+                for name in ("ready", *[c for c in checks if c != "ready"]):
+                    if name not in CHECKS:
+                        raise ValueError(f"unknown smoke check {name!r}; known: {list(CHECKS)}")
+                    result = run_check(name, ctx)
+                    if name == "ready" and result.status == PASSED:
+                        take_metrics_baseline(ctx)
+                    print(f"[rollout] {target.host}/{target.service}: {name}: {result.status}")
+                    if result.status != PASSED:
+                        failures[target.host] = f"{target.service}: {name}: {result.message}"
+                        break
+            finally:
+                ctx.close()
+    return failures
+
+
+def rollout(
+    inventory: str,
+    hosts: list[str],
+    batch: int,
+    checks: tuple[str, ...] = DEFAULT_CHECKS,
+    deploy: Path = PACKAGE_DIR / "main.py",
+) -> Summary:
+    start = time.monotonic()
+    summary = Summary()
+    groups = batches(hosts, batch)
+    env = dict(os.environ, **{KEEP_PREVIOUS_ENV: "1"})
+    for i, group in enumerate(groups):
+        print(f"[rollout] batch {i + 1}/{len(groups)}: {', '.join(group)}", flush=True)
+        rc = _pyinfra(inventory, deploy, group, env)
+        failed = smoke_failures(inventory, group, checks)
+        if rc != 0:
+            for h in group:
+                failed.setdefault(h, f"the deploy failed (pyinfra exit {rc}); see its output")
+        good = [h for h in group if h not in failed]
+        if good:
+            _pyinfra(inventory, PACKAGE_DIR / "swap_finish.py", good, {**env, FINISH_ENV: "commit"})
+            summary.done += good
+        if failed:
+            bad = [h for h in group if h in failed]
+            back = _pyinfra(
+                inventory, PACKAGE_DIR / "swap_finish.py", bad, {**env, FINISH_ENV: "rollback"}
+            )
+            if back != 0:
+                failed = {h: f"{failed[h]}; ROLLBACK FAILED (pyinfra exit {back})" for h in bad}
+            summary.rolled_back += bad
+            summary.causes.update({h: failed[h] for h in bad})
+            summary.untouched = [h for g in groups[i + 1 :] for h in g]
+            break
+    summary.seconds = time.monotonic() - start
+    return summary
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("inventory", help="pyinfra inventory file, e.g. inventories/gpu.py")
+    p.add_argument("--batch", type=int, default=1, help="hosts changed at once (1)")
+    p.add_argument(
+        "--checks",
+        default=",".join(DEFAULT_CHECKS),
+        help=f"smoke checks each host must pass before the next batch ({','.join(DEFAULT_CHECKS)})",
+    )
+    p.add_argument("--limit", action="append", help="only these hosts, in inventory order")
+
+
+def cmd_rollout(args: argparse.Namespace, hosts: list[str]) -> int:
+    from tgi_infra.smoke.checks import CHECK_NAMES
+
+    if args.limit:
+        hosts = [h for h in hosts if h in args.limit]
+    checks = tuple(c.strip() for c in args.checks.split(",") if c.strip())
+    unknown = [c for c in checks if c not in CHECK_NAMES]
+    if unknown or args.batch < 1:
+        print(
+            f"error: --checks {','.join(unknown)}: unknown smoke check(s); allowed: "
+            f"{','.join(CHECK_NAMES)}"
+            if unknown
+            else f"error: --batch {args.batch}: at least 1",
+            file=sys.stderr,
+        )
+        return 2
+    summary = rollout(args.inventory, hosts, args.batch, checks)
+    print(summary.text(), flush=True)
+    return 0 if not summary.rolled_back else 1

@@ -1,0 +1,203 @@
+"""Change a running TGI service without leaving the host with nothing to serve.
+
+A running container whose config (or env file) changed is replaced in three steps, all while
+the old one keeps serving until the last possible moment:
+
+1. **prefetch** (``prefetch``): the new image is pulled (by the deploy, before this) and the new
+   model's weights are downloaded into the shared volume with TGI's own downloader from the
+   new image, ``text-generation-server download-weights <model> --revision <rev>``, in a
+   throwaway container that reads the token from the service's 0600 env file
+   (``--env-file``, never argv). Its progress lines are shown as they come.
+2. **swap** (``replace``): the old container is stopped and renamed ``<name>-previous`` (kept,
+   with its config), the creation script creates and starts the new one under the service's
+   name, and the deploy waits until it is ready (``ready.wait_ready``). Only then is the
+   previous container removed.
+3. **rollback**: if the new container does not become ready, it is removed, the previous one
+   gets its name back and is started again (same container, same config), the deploy waits for
+   it, and the operation fails naming the cause (the new container's log tail and likely cause).
+
+Ports: the old and new containers publish the same host port, and Docker cannot publish one
+port twice, so they cannot run side by side. The old one is stopped just before the new one is
+started; with the weights already cached the unavailable window is the new container's start
+and warm-up only, and a failure costs one more start of the old container (its weights are
+cached too). Running both (a second port, then a switch) would need a proxy in front of every
+service; that trade-off is not taken.
+"""
+
+from __future__ import annotations
+
+import shlex
+import time
+from dataclasses import dataclass
+
+from pyinfra import logger
+from pyinfra.api.exceptions import OperationError
+from tgi_infra import hostcmd
+from tgi_infra.ready import Probe, likely_cause, wait_ready
+
+PREVIOUS_SUFFIX = "-previous"
+PREFETCH_SUFFIX = "-prefetch"
+
+
+@dataclass(frozen=True)
+class Swap:
+    name: str  # the container (and service) name
+    unit: str | None  # systemd unit that supervises it; None: Docker's restart policy
+    creation_script: str  # rendered tgi-service-creation.sh on the host
+    image: str
+    env_file: str
+    volume: str
+    model_id: str
+    revision: str | None
+    why: str  # what changed, for the log
+    keep_previous: bool = False  # a rollout commits or rolls back after its smoke checks
+
+    @property
+    def previous(self) -> str:
+        return self.name + PREVIOUS_SUFFIX
+
+
+def prefetch_command(swap: Swap) -> str:
+    """``docker run`` of TGI's downloader from the new image; the token only via --env-file."""
+    argv = [
+        "docker", "run", "--rm",
+        "--name", swap.name + PREFETCH_SUFFIX,
+        "--env-file", swap.env_file,
+        "-v", f"{swap.volume}:/data",
+        "--entrypoint", "text-generation-server",
+        swap.image,
+        "download-weights", swap.model_id,
+    ]  # fmt: skip
+    if swap.revision:
+        argv += ["--revision", swap.revision]
+    return " ".join(shlex.quote(a) for a in argv) + " 2>&1"
+
+
+def stop_command(swap: Swap, name: str) -> str:
+    """Stop the supervisor, then the container itself (a container started by hand, outside
+    the unit, must not keep the port)."""
+    stop = f"docker stop -t 30 {shlex.quote(name)} >/dev/null"
+    if swap.unit:
+        return f"systemctl stop {shlex.quote(swap.unit)}; {stop}"
+    return stop
+
+
+def start_command(swap: Swap, name: str) -> str:
+    if swap.unit:
+        u = shlex.quote(swap.unit)
+        return f"systemctl reset-failed {u} 2>/dev/null || true; systemctl start {u}"
+    return f"docker start {shlex.quote(name)}"
+
+
+def _sh(host, cmd: str, print_output: bool = False) -> tuple[bool, str]:
+    # with the host's sudo/su settings, as every command of the deploy (deploy/hostcmd.py)
+    ok, out = hostcmd.run(host.state, host, cmd, print_output=print_output, print_input=False)
+    return ok, "\n".join(out.stdout_lines + out.stderr_lines).strip()
+
+
+def prefetch(state, host, swap: Swap) -> None:
+    """python.call target: download the new weights while the old container serves."""
+    logger.info(
+        f"{host.print_prefix}{swap.name}: prefetching {swap.model_id} with the new image "
+        f"({swap.why}); the running container keeps serving"
+    )
+    start = time.monotonic()
+    _sh(host, f"docker rm -f {shlex.quote(swap.name + PREFETCH_SUFFIX)} >/dev/null 2>&1 || true")
+    ok, out = _sh(host, prefetch_command(swap), print_output=True)
+    if not ok:
+        raise OperationError(
+            f"host {host.name}: service {swap.name}: downloading {swap.model_id} failed; the "
+            f"running container was not touched.\nlikely cause: {likely_cause(out)}\n"
+            f"output of text-generation-server download-weights:\n{out[-4000:]}"
+        )
+    logger.info(
+        f"{host.print_prefix}{swap.name}: weights of {swap.model_id} in the cache "
+        f"({time.monotonic() - start:.0f}s)"
+    )
+
+
+def replace(state, host, swap: Swap, probe: Probe) -> None:
+    """python.call target: stop+keep the old container, start the new one, roll back on failure."""
+    name, prev = shlex.quote(swap.name), shlex.quote(swap.previous)
+    # a leftover of an interrupted swap, while the service's own container exists, is stale
+    _sh(host, f"docker inspect {name} >/dev/null 2>&1 && docker rm -f {prev} >/dev/null 2>&1")
+    start = time.monotonic()
+    ok, out = _sh(host, f"{stop_command(swap, swap.name)} && docker rename {name} {prev}")
+    if not ok:
+        _sh(host, start_command(swap, swap.name))
+        raise OperationError(
+            f"host {host.name}: service {swap.name}: could not stop and set aside the running "
+            f"container (it was started again):\n{out}"
+        )
+    ok, out = _sh(host, f"bash {shlex.quote(swap.creation_script)}")
+    try:
+        if not ok:
+            raise OperationError(
+                f"host {host.name}: service {swap.name}: the creation script failed:\n{out}"
+            )
+        wait_ready(state, host, probe)
+    except OperationError as exc:
+        _rollback(state, host, swap, probe, str(exc))
+    if swap.keep_previous:
+        kept = f"previous container kept, stopped, as {swap.previous} until the smoke checks"
+    else:
+        _sh(host, f"docker rm -f {prev}")
+        kept = "previous container removed"
+    logger.info(
+        f"{host.print_prefix}{swap.name}: replaced ({swap.why}); not serving for "
+        f"{time.monotonic() - start:.1f}s; {kept}"
+    )
+
+
+def _rollback(state, host, swap: Swap, probe: Probe, cause: str) -> None:
+    name, prev = shlex.quote(swap.name), shlex.quote(swap.previous)
+    logger.warning(
+        f"{host.print_prefix}{swap.name}: the new container is not ready; rolling back to the "
+        "previous container"
+    )
+    stop_new = stop_command(swap, swap.name) + " >/dev/null 2>&1; " if swap.unit else ""
+    ok, out = _sh(
+        host,
+        f"{stop_new}docker rm -f {name} >/dev/null 2>&1; docker rename {prev} {name} && "
+        f"{start_command(swap, swap.name)}",
+    )
+    restored = "the previous container was restored and serves again"
+    if ok:
+        # systemctl start returns before `docker start -a` has run: the container still reads
+        # as exited from its stop; wait until it runs before probing it
+        _sh(host, _until_running(name))
+        try:
+            wait_ready(state, host, probe)
+        except OperationError as again:
+            restored = f"the previous container was restored but is not ready either: {again}"
+    else:
+        restored = f"restoring the previous container failed: {out}"
+    raise OperationError(
+        f"host {host.name}: service {swap.name}: change not applied ({swap.why}), rolled back: "
+        f"{restored}.\ncause: {cause}"
+    )
+
+
+def _until_running(quoted_name: str, seconds: int = 30) -> str:
+    running = f"docker inspect -f '{{{{.State.Running}}}}' {quoted_name} 2>/dev/null"
+    return f'for i in $(seq {seconds * 2}); do [ "$({running})" = true ] && break; sleep 0.5; done'
+
+
+def finish(state, host, action: str, name_: str, unit: str | None, probe: Probe) -> None:
+    """python.call target of ``swap_finish.py``: commit or roll back a kept previous container."""
+    prev = name_ + PREVIOUS_SUFFIX
+    ok, _ = _sh(host, f"docker inspect {shlex.quote(prev)} >/dev/null 2>&1")
+    if not ok:
+        logger.info(f"{host.print_prefix}{name_}: no previous container: nothing to {action}")
+        return
+    if action == "commit":
+        _sh(host, f"docker rm -f {shlex.quote(prev)}")
+        logger.info(f"{host.print_prefix}{name_}: change kept, {prev} removed")
+        return
+    spec = Swap(name_, unit, "", "", "", "", "", None, "smoke checks failed")
+    try:
+        _rollback(state, host, spec, probe, "the smoke checks failed after the change")
+    except OperationError as exc:
+        if "serves again" not in str(exc):
+            raise
+        logger.warning(f"{host.print_prefix}{name_}: rolled back, the previous container serves")
