@@ -16,8 +16,8 @@ import stat
 
 import httpx
 import pytest
-from lab.tgi_standin import launcher_args
 
+from lab.tgi_standin import launcher_args
 from tests.unit.test_tgi_standin import JEAN, Standin, post, run_launcher
 
 
@@ -73,7 +73,8 @@ def test_gpu_count_from_the_device_lists():
     assert launcher_args.num_cuda_devices({"CUDA_VISIBLE_DEVICES": "0,1"}) == 2
     assert launcher_args.num_cuda_devices({"NVIDIA_VISIBLE_DEVICES": "0,1,2"}) == 3
     # CUDA_VISIBLE_DEVICES wins even when empty (env::var is Ok(""); "".split(',') has 1 part)
-    assert launcher_args.num_cuda_devices({"CUDA_VISIBLE_DEVICES": "", "NVIDIA_VISIBLE_DEVICES": "0,1"}) == 1
+    both = {"CUDA_VISIBLE_DEVICES": "", "NVIDIA_VISIBLE_DEVICES": "0,1"}
+    assert launcher_args.num_cuda_devices(both) == 1
     assert launcher_args.num_cuda_devices({"ZE_AFFINITY_MASK": "0,1"}) == 2
     assert launcher_args.num_cuda_devices({"PATH": "/nonexistent"}) is None
 
