@@ -7,13 +7,13 @@
   deploy fails with apt's own signature error;
 - the four packages, all pinned to ``nvidia_toolkit_version`` when it is set;
 - ``nvidia-ctk runtime configure --runtime=docker`` only when daemon.json lacks the runtime;
-- optional CDI spec; the GPU proof (``docker run --gpus all <cuda_image> nvidia-smi -L``).
+- optional CDI spec; the GPU proof (``docker run --gpus all <cuda_image> nvidia-smi
+  --query-gpu=uuid``: the container sees the host's GPUs, by UUID).
 """
 
 from __future__ import annotations
 
 import io
-import shlex
 
 from pyinfra import host, logger
 from pyinfra.api import deploy
@@ -24,7 +24,8 @@ from pyinfra.operations.util import any_changed
 from tgi_infra import hostcmd
 from tgi_infra.config import HostConfig
 from tgi_infra.docker_engine import install_packages, missing_packages
-from tgi_infra.facts import DaemonJson
+from tgi_infra.facts import DaemonJson, NvidiaGpus
+from tgi_infra.gpu_proof import PROOF_QUERY, compare_gpu_uuids, proof_command
 from tgi_infra.probes import TOOLKIT_PACKAGES
 
 KEYRING = "/usr/share/keyrings/nvidia-container-toolkit-keyring.gpg"
@@ -138,18 +139,22 @@ def cdi(cfg: HostConfig, plan) -> None:
         )
 
 
-def _gpu_proof(state, host, image: str, expected: int) -> None:
-    cmd = f"docker run --rm --gpus all {shlex.quote(image)} nvidia-smi -L"
+def _gpu_proof(state, host, image: str, expected: list[str]) -> None:
+    """``expected``: the host's GPU UUIDs; the container must see exactly those."""
+    cmd = proof_command(image)
     ok, output = hostcmd.run(state, host, cmd, print_output=False)
-    lines = [line for line in output.stdout_lines if line.startswith("GPU ")]
-    if not ok or len(lines) < expected:
+    problem = compare_gpu_uuids(expected, output.stdout_lines) if ok else "the command failed"
+    if problem:
         said = "\n".join(output.stdout_lines + output.stderr_lines)
         raise OperationError(
-            f"host {host.name}: GPU proof failed: `{cmd}` saw {len(lines)} GPU(s), expected "
-            f"{expected}. Check the driver (`nvidia-smi`), `nvidia-ctk --version` and "
-            f"`docker info | grep -i runtimes`. Output:\n{said}"
+            f"host {host.name}: GPU proof failed: `{cmd}`: {problem}. Check the driver "
+            f"(`nvidia-smi -L`), `nvidia-ctk --version` and `docker info | grep -i runtimes`. "
+            f"Output:\n{said}"
         )
-    logger.info(f"{host.print_prefix}GPU proof: {len(lines)} GPU(s) visible inside a container")
+    logger.info(
+        f"{host.print_prefix}GPU proof: the host's {len(expected)} GPU(s) visible inside a "
+        "container (UUIDs match)"
+    )
 
 
 @deploy("GPU proof")
@@ -163,9 +168,9 @@ def gpu_proof(cfg: HostConfig, plan, run_if) -> None:
         host.noop("GPU proof skipped: CPU mode (gpus: none)")
         return
     python.call(
-        name="GPU proof: docker run --gpus all <tgi_cuda_image> nvidia-smi -L",
+        name=f"GPU proof: docker run --gpus all <tgi_cuda_image> {PROOF_QUERY}",
         function=_gpu_proof,
         image=cfg.cuda_image_resolved,
-        expected=plan.gpu_count,
+        expected=[g["uuid"] for g in (host.get_fact(NvidiaGpus) or {}).get("gpus") or []],
         _if=run_if,
     )
