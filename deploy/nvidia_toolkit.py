@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import io
+import shlex
 
 from pyinfra import host, logger
 from pyinfra.api import deploy
@@ -27,11 +28,13 @@ from tgi_infra.docker_engine import install_packages, missing_packages
 from tgi_infra.facts import DaemonJson, NvidiaGpus
 from tgi_infra.gpu_proof import PROOF_QUERY, compare_gpu_uuids, proof_command
 from tgi_infra.probes import TOOLKIT_PACKAGES
+from tgi_infra.toolkit_upkeep import blank_daemon_json_command
 
 KEYRING = "/usr/share/keyrings/nvidia-container-toolkit-keyring.gpg"
 SOURCE_LIST = "/etc/apt/sources.list.d/nvidia-container-toolkit.list"
 PACKAGES = list(TOOLKIT_PACKAGES)
 CDI_SPEC = "/var/run/cdi/nvidia.yaml"
+DAEMON_JSON = "/etc/docker/daemon.json"
 
 
 def source_line(cfg: HostConfig) -> str:
@@ -119,10 +122,19 @@ def configure_runtime(cfg: HostConfig, plan):
     if runtime_configured(host.get_fact(DaemonJson), cfg.nvidia_runtime_default):
         host.noop("daemon.json already has the nvidia runtime")
         return None
+    return server.shell(
+        name="nvidia-ctk runtime configure --runtime=docker", commands=runtime_commands(cfg)
+    )
+
+
+def runtime_commands(cfg: HostConfig, daemon_json: str = DAEMON_JSON) -> list[str]:
+    """A blank daemon.json made ``{}`` (nvidia-ctk fails on it), then nvidia-ctk."""
     cmd = "nvidia-ctk runtime configure --runtime=docker"
+    if daemon_json != DAEMON_JSON:
+        cmd += f" --config={shlex.quote(daemon_json)}"
     if cfg.nvidia_runtime_default:
         cmd += " --set-as-default"
-    return server.shell(name="nvidia-ctk runtime configure --runtime=docker", commands=[cmd])
+    return [blank_daemon_json_command(daemon_json), cmd]
 
 
 @deploy("Generate the CDI spec")

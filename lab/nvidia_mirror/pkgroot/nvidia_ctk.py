@@ -286,10 +286,10 @@ def runtime_configure(args: list[str]) -> int:
     if opts.get("set_as_default"):
         config["default-runtime"] = name
     if opts.get("cdi"):
-        features = config.get("features")
-        features = features if isinstance(features, dict) else {}
-        features["cdi"] = True
-        config["features"] = features
+        # pkg/config/engine/docker/docker.go EnableCDI: `config["features"].(map[string]bool)`
+        # never holds for a decoded map[string]interface{}, so the map is REPLACED: any other
+        # feature the user had is dropped, as by the real tool.
+        config["features"] = {"cdi": True}
 
     output = go_marshal_indent(config)
     if opts.get("dry_run"):
