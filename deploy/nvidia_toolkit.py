@@ -28,7 +28,14 @@ from tgi_infra.docker_engine import install_packages, missing_packages
 from tgi_infra.facts import DaemonJson, NvidiaGpus
 from tgi_infra.gpu_proof import PROOF_QUERY, compare_gpu_uuids, proof_command
 from tgi_infra.probes import TOOLKIT_PACKAGES
-from tgi_infra.toolkit_upkeep import blank_daemon_json_command
+from tgi_infra.toolkit_upkeep import (
+    ToolkitCandidates,
+    ToolkitKeyFingerprints,
+    blank_daemon_json_command,
+    key_rotated,
+    pin_missing_from_lists,
+    replace_keyring_command,
+)
 
 KEYRING = "/usr/share/keyrings/nvidia-container-toolkit-keyring.gpg"
 SOURCE_LIST = "/etc/apt/sources.list.d/nvidia-container-toolkit.list"
@@ -85,12 +92,17 @@ def install(cfg: HostConfig, plan) -> list:
         dest=SOURCE_LIST,
         mode="644",
     )
+    rotated = _replace_rotated_key(cfg)
+    # refresh when key or source changed, or when the pinned version is not in the lists yet
+    pin = cfg.nvidia_toolkit_version
+    refresh = pin_missing_from_lists(pin, host.get_fact(ToolkitCandidates))
     python.call(
-        name="Update apt lists (NVIDIA source, signature checked)",
+        name="Update apt lists (NVIDIA source, signature checked)"
+        + (f": {pin} not in them" if refresh else ""),
         function=_update_toolkit_source,
         repo=cfg.nvidia_toolkit_repo_url,
         gpgkey_url=cfg.nvidia_toolkit_gpgkey_url,
-        _if=any_changed(key, source),
+        **({} if refresh else {"_if": any_changed(key, source, *rotated)}),
     )
     specs = package_specs(cfg)
     if missing_packages(specs):
@@ -104,7 +116,23 @@ def install(cfg: HostConfig, plan) -> list:
         )
     else:
         host.noop("NVIDIA Container Toolkit packages already installed")
-    return [*ops, key, source]
+    return [*ops, key, source, *rotated]
+
+
+def _replace_rotated_key(cfg: HostConfig) -> list:
+    """Replace the keyring when the key published at the gpgkey URL is another one (NVIDIA
+    rotates keys; ``apt.key`` without a key id never touches an existing keyring)."""
+    url = cfg.nvidia_toolkit_gpgkey_url
+    fingerprints = host.get_fact(ToolkitKeyFingerprints, keyring=KEYRING, url=url)
+    if not key_rotated(fingerprints):
+        return []
+    return [
+        server.shell(
+            name="Replace NVIDIA's apt key: the published key changed "
+            f"({', '.join(fingerprints['keyring'])} -> {', '.join(fingerprints['published'])})",
+            commands=[replace_keyring_command(KEYRING, url)],
+        )
+    ]
 
 
 def runtime_configured(daemon: dict | None, set_as_default: bool) -> bool:
