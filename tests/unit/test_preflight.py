@@ -412,31 +412,4 @@ def test_errors_come_first_and_format_names_host_found_fix():
     assert format_problems([]) == "preflight: no problems"
 
 
-# --------------------------------------------------------------------------------------------
-# real system: THIS machine through pyinfra's @local connector (no GPU, docker.io, no systemd)
-
-
-@pytest.fixture(scope="module")
-def local_facts():
-    from pyinfra.api import Config, Inventory, State
-    from pyinfra.api.connect import connect_all
-
-    inventory = Inventory((["@local"], {}))
-    state = State(inventory, Config())
-    connect_all(state)
-    return PreflightFacts.gather(inventory.get_host("@local"))
-
-
-def test_real_machine_cpu_mode_passes(local_facts):
-    problems, plan = check_host("local", cfg("none"), local_facts)
-    assert errors(problems) == [], format_problems(problems)
-    assert plan.docker_flavour == "docker.io" and not plan.wsl
-    assert plan.arch in ("amd64", "arm64") and plan.codename == "bookworm"
-    expected_start = "systemd" if Path("/run/systemd/system").is_dir() else "service"
-    assert plan.dockerd_start == expected_start
-
-
-def test_real_machine_gpu_mode_needs_a_driver(local_facts):
-    problems = preflight("local", cfg(), local_facts)
-    assert codes(problems, "error") == ["no-driver"]
-    assert problems[0].fix == NO_DRIVER_FIX
+# The same rules on real facts of known hosts: lab/test_facts_on_hosts.py (not this machine).
