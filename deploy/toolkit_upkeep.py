@@ -1,8 +1,9 @@
 """Keeping the NVIDIA Container Toolkit set-up right after the first deploy (issue 12):
 
 * a blank ``/etc/docker/daemon.json`` made ``{}`` before ``nvidia-ctk runtime configure``
-  (Docker accepts a 0-byte or whitespace-only file; nvidia-ctk fails on it with
-  "unable to load config for runtime docker: EOF": pkg/config/engine/docker/option.go);
+  (Docker 23+ accepts a 0-byte or whitespace-only file - moby PR #42393 -, 20.10 refuses to
+  start with it - moby issue #41268 -; nvidia-ctk fails on it with "unable to load config for
+  runtime docker: EOF": pkg/config/engine/docker/option.go);
 * the apt lists refreshed when the pinned ``nvidia_toolkit_version`` is not in them
   (:class:`ToolkitCandidates`, ``apt-cache madison``);
 * the signing keyring replaced when the published key's fingerprint differs from the keyring's
