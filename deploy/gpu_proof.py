@@ -1,7 +1,8 @@
 """The GPU proof's command and verdict: the GPUs a container sees are the host's GPUs.
 
-NVIDIA's toolkit e2e tests (``tests/e2e`` of nvidia-container-toolkit) compare what
-``nvidia-smi -L`` prints inside a container with the host's; a count alone passes a container
+NVIDIA's toolkit e2e tests (nvidia-container-toolkit, tests/e2e/nvidia-container-toolkit_test.go)
+expect the container's ``nvidia-smi -L`` (a line per GPU with its UUID) to equal the host's; a
+count alone passes a container
 that sees other GPUs (or the same number of wrong ones). The deploy compares UUIDs: the host's
 come from the ``NvidiaGpus`` fact (``--query-gpu=...,uuid``), the container's from
 ``nvidia-smi --query-gpu=uuid --format=csv,noheader``.
