@@ -3,7 +3,8 @@
 * The real ``nvidia-ctk runtime configure`` fails on an empty or whitespace-only daemon.json
   (pkg/config/engine/docker/option.go ``loadConfig``: ``json.NewDecoder(...).Decode`` returns
   ``EOF``; configure.go: "unable to load config for runtime docker: EOF") while Docker 23+
-  accepts the file (moby PR #42393; 20.10 refuses to start with it, moby issue #41268). The deploy makes such a file ``{}`` right before it calls nvidia-ctk.
+  accepts the file (moby PR #42393; 20.10 refuses to start with it, moby issue #41268). The
+  deploy makes such a file ``{}`` right before it calls nvidia-ctk.
 * pkg/config/engine/docker/docker.go ``EnableCDI``: ``config["features"].(map[string]bool)``
   never holds for a decoded map (``map[string]interface{}``), so the real tool REPLACES the
   ``features`` map with ``{"cdi": true}``, dropping the user's other features.
