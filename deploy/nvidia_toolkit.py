@@ -96,9 +96,10 @@ def install(cfg: HostConfig, plan) -> list:
     # refresh when key or source changed, or when the pinned version is not in the lists yet
     pin = cfg.nvidia_toolkit_version
     refresh = pin_missing_from_lists(pin, host.get_fact(ToolkitCandidates))
+    if refresh:
+        logger.info(f"{host.print_prefix}{pin} is not in the NVIDIA source's lists: refreshing")
     python.call(
-        name="Update apt lists (NVIDIA source, signature checked)"
-        + (f": {pin} not in them" if refresh else ""),
+        name="Update apt lists (NVIDIA source, signature checked)",
         function=_update_toolkit_source,
         repo=cfg.nvidia_toolkit_repo_url,
         gpgkey_url=cfg.nvidia_toolkit_gpgkey_url,
@@ -126,10 +127,13 @@ def _replace_rotated_key(cfg: HostConfig) -> list:
     fingerprints = host.get_fact(ToolkitKeyFingerprints, keyring=KEYRING, url=url)
     if not key_rotated(fingerprints):
         return []
+    logger.info(
+        f"{host.print_prefix}the key at {url} changed: "
+        f"{', '.join(fingerprints['keyring'])} -> {', '.join(fingerprints['published'])}"
+    )
     return [
         server.shell(
-            name="Replace NVIDIA's apt key: the published key changed "
-            f"({', '.join(fingerprints['keyring'])} -> {', '.join(fingerprints['published'])})",
+            name="Replace NVIDIA's apt key (the published key changed)",
             commands=[replace_keyring_command(KEYRING, url)],
         )
     ]

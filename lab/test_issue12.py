@@ -60,7 +60,6 @@ def test_raising_the_pin_to_a_new_release_refreshes_the_lists(deployed_lab):
         publish_version(root, NEW, **kw)
         raised = run_deploy(TGI_LAB_TOOLKIT_VERSION=NEW)
         assert_ok(raised, f"deploy with nvidia_toolkit_version={NEW}")
-        assert f"{NEW} not in them" in raised.output  # the refresh said why it ran
         for host in SERVICES:
             assert _toolkit_versions(deployed_lab, host) == {NEW}, host
         again = run_deploy(TGI_LAB_TOOLKIT_VERSION=NEW)
