@@ -8,7 +8,7 @@ what it cannot, and what it relies on. Pure functions over the preflight facts a
   architecture says so by naming it: any other image repository in the service's ``image`` is
   taken as built for this host, and the preflight notes say so.
 * **Docker that apt does not manage.** The deploy installs and restarts Docker Engine from apt
-  (``docker.io`` / ``docker-ce``) and configures ``/etc/docker/daemon.json``. A snap's dockerd
+  (``docker.io`` / ``docker-ce``) and configures Docker's ``daemon.json``. A snap's dockerd
   reads ``/var/snap/docker/current/config/daemon.json`` and runs as ``snap.docker.dockerd``;
   static binaries have whatever unit (or none) their owner made; Docker Desktop for Linux runs
   containers in a VM without the host's GPUs. None of these can be managed: refused, with what
@@ -23,6 +23,7 @@ from __future__ import annotations
 from typing import Any
 
 from tgi_infra.config.grammar import split_image
+from tgi_infra.probes import DAEMON_JSON_PATH
 
 # Repositories of images published for linux/amd64 only (TGI's GitHub workflow
 # .github/workflows/build.yaml builds `platforms: linux/amd64`; no arm64 manifest exists).
@@ -89,7 +90,7 @@ def unmanaged_docker_problem(docker: dict[str, Any], wsl: bool) -> tuple[str, st
             "docker-snap",
             f"Docker from a snap ({cli}): its dockerd runs as snap.docker.dockerd and reads "
             f"{SNAP_DAEMON_JSON}, so the deploy could neither install/upgrade that engine, nor "
-            "put the nvidia runtime where it reads it (nvidia-ctk writes /etc/docker/daemon.json), "
+            f"put the nvidia runtime where it reads it (nvidia-ctk writes {DAEMON_JSON_PATH}), "
             "nor restart it; installing the apt engine next to it would make two engines fight "
             "over /var/run/docker.sock. Nothing was changed",
             "`snap remove --purge docker` (its containers and images go with it; `docker save` "
@@ -109,7 +110,7 @@ def unmanaged_docker_problem(docker: dict[str, Any], wsl: bool) -> tuple[str, st
         return (
             "docker-desktop-native",
             "`docker` talks to Docker Desktop for Linux, which runs containers in a VM without "
-            "the host's NVIDIA GPUs and has no /etc/docker/daemon.json or docker.service the "
+            f"the host's NVIDIA GPUs and has no {DAEMON_JSON_PATH} or docker.service the "
             "deploy could configure; the deploy would neither install the engine over it nor "
             "configure it. Nothing was changed",
             "`docker context use default` for the deploy user (root), so `docker` talks to "

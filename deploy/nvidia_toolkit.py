@@ -27,7 +27,7 @@ from tgi_infra.config import HostConfig
 from tgi_infra.docker_engine import install_packages, missing_packages
 from tgi_infra.facts import DaemonJson, NvidiaGpus
 from tgi_infra.gpu_proof import PROOF_QUERY, compare_gpu_uuids, proof_command
-from tgi_infra.probes import TOOLKIT_PACKAGES
+from tgi_infra.probes import DAEMON_JSON_PATH, TOOLKIT_PACKAGES
 from tgi_infra.toolkit_upkeep import (
     ToolkitCandidates,
     ToolkitKeyFingerprints,
@@ -41,7 +41,7 @@ KEYRING = "/usr/share/keyrings/nvidia-container-toolkit-keyring.gpg"
 SOURCE_LIST = "/etc/apt/sources.list.d/nvidia-container-toolkit.list"
 PACKAGES = list(TOOLKIT_PACKAGES)
 CDI_SPEC = "/var/run/cdi/nvidia.yaml"
-DAEMON_JSON = "/etc/docker/daemon.json"
+DAEMON_JSON = DAEMON_JSON_PATH
 
 
 def source_line(cfg: HostConfig) -> str:
