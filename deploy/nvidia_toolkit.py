@@ -7,7 +7,8 @@
   deploy fails with apt's own signature error;
 - the four packages, all pinned to ``nvidia_toolkit_version`` when it is set;
 - ``nvidia-ctk runtime configure --runtime=docker`` only when daemon.json lacks the runtime;
-- optional CDI spec; the GPU proof (``docker run --gpus all <cuda_image> nvidia-smi -L``).
+- optional CDI spec; the GPU proof (``docker run --gpus all <cuda_image> nvidia-smi
+  --query-gpu=uuid``: the container sees the host's GPUs, by UUID).
 """
 
 from __future__ import annotations
@@ -23,13 +24,23 @@ from pyinfra.operations.util import any_changed
 from tgi_infra import atomic, hostcmd
 from tgi_infra.config import HostConfig
 from tgi_infra.docker_engine import install_packages, missing_packages
-from tgi_infra.facts import DaemonJson
-from tgi_infra.probes import TOOLKIT_PACKAGES
+from tgi_infra.facts import DaemonJson, NvidiaGpus
+from tgi_infra.gpu_proof import PROOF_QUERY, compare_gpu_uuids, proof_command
+from tgi_infra.probes import DAEMON_JSON_PATH, TOOLKIT_PACKAGES
+from tgi_infra.toolkit_upkeep import (
+    ToolkitCandidates,
+    ToolkitKeyFingerprints,
+    blank_daemon_json_command,
+    key_rotated,
+    pin_missing_from_lists,
+    replace_keyring_command,
+)
 
 KEYRING = "/usr/share/keyrings/nvidia-container-toolkit-keyring.gpg"
 SOURCE_LIST = "/etc/apt/sources.list.d/nvidia-container-toolkit.list"
 PACKAGES = list(TOOLKIT_PACKAGES)
 CDI_SPEC = "/var/run/cdi/nvidia.yaml"
+DAEMON_JSON = DAEMON_JSON_PATH
 
 
 def source_line(cfg: HostConfig) -> str:
@@ -80,12 +91,18 @@ def install(cfg: HostConfig, plan) -> list:
         dest=SOURCE_LIST,
         mode=0o644,
     )
+    rotated = _replace_rotated_key(cfg)
+    # refresh when key or source changed, or when the pinned version is not in the lists yet
+    pin = cfg.nvidia_toolkit_version
+    refresh = pin_missing_from_lists(pin, host.get_fact(ToolkitCandidates))
+    if refresh:
+        logger.info(f"{host.print_prefix}{pin} is not in the NVIDIA source's lists: refreshing")
     python.call(
         name="Update apt lists (NVIDIA source, signature checked)",
         function=_update_toolkit_source,
         repo=cfg.nvidia_toolkit_repo_url,
         gpgkey_url=cfg.nvidia_toolkit_gpgkey_url,
-        _if=any_changed(key, source),
+        **({} if refresh else {"_if": any_changed(key, source, *rotated)}),
     )
     specs = package_specs(cfg)
     if missing_packages(specs):
@@ -99,7 +116,26 @@ def install(cfg: HostConfig, plan) -> list:
         )
     else:
         host.noop("NVIDIA Container Toolkit packages already installed")
-    return [*ops, key, source]
+    return [*ops, key, source, *rotated]
+
+
+def _replace_rotated_key(cfg: HostConfig) -> list:
+    """Replace the keyring when the key published at the gpgkey URL is another one (NVIDIA
+    rotates keys; ``apt.key`` without a key id never touches an existing keyring)."""
+    url = cfg.nvidia_toolkit_gpgkey_url
+    fingerprints = host.get_fact(ToolkitKeyFingerprints, keyring=KEYRING, url=url)
+    if not key_rotated(fingerprints):
+        return []
+    logger.info(
+        f"{host.print_prefix}the key at {url} changed: "
+        f"{', '.join(fingerprints['keyring'])} -> {', '.join(fingerprints['published'])}"
+    )
+    return [
+        server.shell(
+            name="Replace NVIDIA's apt key (the published key changed)",
+            commands=[replace_keyring_command(KEYRING, url)],
+        )
+    ]
 
 
 def runtime_configured(daemon: dict | None, set_as_default: bool) -> bool:
@@ -117,10 +153,19 @@ def configure_runtime(cfg: HostConfig, plan):
     if runtime_configured(host.get_fact(DaemonJson), cfg.nvidia_runtime_default):
         host.noop("daemon.json already has the nvidia runtime")
         return None
+    return server.shell(
+        name="nvidia-ctk runtime configure --runtime=docker", commands=runtime_commands(cfg)
+    )
+
+
+def runtime_commands(cfg: HostConfig, daemon_json: str = DAEMON_JSON) -> list[str]:
+    """A blank daemon.json made ``{}`` (nvidia-ctk fails on it), then nvidia-ctk."""
     cmd = "nvidia-ctk runtime configure --runtime=docker"
+    if daemon_json != DAEMON_JSON:
+        cmd += f" --config={shlex.quote(daemon_json)}"
     if cfg.nvidia_runtime_default:
         cmd += " --set-as-default"
-    return server.shell(name="nvidia-ctk runtime configure --runtime=docker", commands=[cmd])
+    return [blank_daemon_json_command(daemon_json), cmd]
 
 
 @deploy("Generate the CDI spec")
@@ -137,18 +182,22 @@ def cdi(cfg: HostConfig, plan) -> None:
         )
 
 
-def _gpu_proof(state, host, image: str, expected: int) -> None:
-    cmd = f"docker run --rm --gpus all {shlex.quote(image)} nvidia-smi -L"
+def _gpu_proof(state, host, image: str, expected: list[str]) -> None:
+    """``expected``: the host's GPU UUIDs; the container must see exactly those."""
+    cmd = proof_command(image)
     ok, output = hostcmd.run(state, host, cmd, print_output=False)
-    lines = [line for line in output.stdout_lines if line.startswith("GPU ")]
-    if not ok or len(lines) < expected:
+    problem = compare_gpu_uuids(expected, output.stdout_lines) if ok else "the command failed"
+    if problem:
         said = "\n".join(output.stdout_lines + output.stderr_lines)
         raise OperationError(
-            f"host {host.name}: GPU proof failed: `{cmd}` saw {len(lines)} GPU(s), expected "
-            f"{expected}. Check the driver (`nvidia-smi`), `nvidia-ctk --version` and "
-            f"`docker info | grep -i runtimes`. Output:\n{said}"
+            f"host {host.name}: GPU proof failed: `{cmd}`: {problem}. Check the driver "
+            f"(`nvidia-smi -L`), `nvidia-ctk --version` and `docker info | grep -i runtimes`. "
+            f"Output:\n{said}"
         )
-    logger.info(f"{host.print_prefix}GPU proof: {len(lines)} GPU(s) visible inside a container")
+    logger.info(
+        f"{host.print_prefix}GPU proof: the host's {len(expected)} GPU(s) visible inside a "
+        "container (UUIDs match)"
+    )
 
 
 @deploy("GPU proof")
@@ -162,9 +211,9 @@ def gpu_proof(cfg: HostConfig, plan, run_if) -> None:
         host.noop("GPU proof skipped: CPU mode (gpus: none)")
         return
     python.call(
-        name="GPU proof: docker run --gpus all <tgi_cuda_image> nvidia-smi -L",
+        name=f"GPU proof: docker run --gpus all <tgi_cuda_image> {PROOF_QUERY}",
         function=_gpu_proof,
         image=cfg.cuda_image_resolved,
-        expected=plan.gpu_count,
+        expected=[g["uuid"] for g in (host.get_fact(NvidiaGpus) or {}).get("gpus") or []],
         _if=run_if,
     )

@@ -20,6 +20,12 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from tgi_infra.facts import WSL_LIB_DIR, wsl_conf_value
+from tgi_infra.host_support import (
+    image_arch_notes,
+    image_arch_problems,
+    unmanaged_docker_problem,
+    wsl_boot_notes,
+)
 from tgi_infra.probes import DAEMON_JSON_PATH
 
 SUPPORTED_DISTROS: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
@@ -269,8 +275,8 @@ def _check_platform(p: _Problems, platform: dict[str, Any]) -> None:
         p.error(
             "arch",
             f"unsupported architecture {arch!r}",
-            f"use an {' or '.join(SUPPORTED_ARCHES)} host (NVIDIA Container Toolkit and TGI "
-            "images exist only for those)",
+            f"use an {' or '.join(SUPPORTED_ARCHES)} host (NVIDIA Container Toolkit packages "
+            "exist only for those; TGI's images only for amd64)",
         )
     if platform.get("wsl") and platform.get("wsl_version") == 1:
         p.error(
@@ -368,16 +374,11 @@ def _check_docker(p: _Problems, cfg: Any, facts: PreflightFacts) -> None:
                     f"remove the unused engine (`apt-get purge {names}`), or turn off Docker "
                     "Desktop's WSL integration for this distro to use the in-distro engine",
                 )
-        else:
-            p.warning(
-                "docker-desktop-native",
-                "Docker Desktop found on a native Linux host: it runs containers in a VM "
-                "without NVIDIA GPU access",
-                f"the deploy installs the {source} engine; point the CLI at it with "
-                "`docker context use default` (or uninstall Docker Desktop)",
-            )
         if wsl:
             return
+    unmanaged = unmanaged_docker_problem(docker, wsl)
+    if unmanaged:
+        p.error(*unmanaged)
 
     if "docker-ce" in packages and source == "distro":
         p.error(
@@ -393,14 +394,6 @@ def _check_docker(p: _Problems, cfg: Any, facts: PreflightFacts) -> None:
             f"docker.io {packages['docker.io']} is installed but docker_source is docker-ce "
             "(docker-ce conflicts with it; apt would remove docker.io)",
             "set docker_source: distro, or `apt-get purge docker.io` first",
-        )
-    if flavour == "other":
-        p.warning(
-            "docker-unmanaged",
-            f"a docker CLI not installed by apt is on PATH ({docker.get('cli_path')}), e.g. a "
-            "snap or static binaries; two engines would compete for /var/run/docker.sock",
-            "remove it (`snap remove docker` / delete the binaries) before the deploy installs "
-            "the apt engine",
         )
     daemon = facts.daemon_json or {}
     if facts.systemd and "hosts" in daemon:
@@ -450,6 +443,22 @@ def _check_toolkit(p: _Problems, cfg: Any, facts: PreflightFacts) -> None:
         )
 
 
+def _check_image_arch(p: _Problems, cfg: Any, facts: PreflightFacts) -> None:
+    arch = (facts.platform or {}).get("arch")
+    if arch not in SUPPORTED_ARCHES:
+        return  # the "arch" error says it
+    for name, image in image_arch_problems(cfg, arch):
+        p.error(
+            "image-arch",
+            f"service {name}: image {image} is published for linux/amd64 only and this host "
+            f"is {arch}",
+            f"set the service's image to a TGI image built for linux/{arch} (your own build, "
+            "e.g. from TGI's Dockerfile; any image other than "
+            "ghcr.io/huggingface/text-generation-inference is taken as built for this host), "
+            "or deploy the service to an amd64 host",
+        )
+
+
 def preflight(host_name: str, cfg: Any, facts: PreflightFacts) -> list[PreflightProblem]:
     """Every problem with this host, errors first (pure)."""
     p = _Problems(host_name)
@@ -459,6 +468,7 @@ def preflight(host_name: str, cfg: Any, facts: PreflightFacts) -> list[Preflight
     _check_docker(p, cfg, facts)
     _check_init(p, facts)
     _check_toolkit(p, cfg, facts)
+    _check_image_arch(p, cfg, facts)
     return sorted(p, key=lambda x: x.severity != "error")
 
 
@@ -466,7 +476,9 @@ def check_host(
     host_name: str, cfg: Any, facts: PreflightFacts
 ) -> tuple[list[PreflightProblem], HostPlan]:
     """:func:`preflight` and :func:`plan_host` together."""
-    return preflight(host_name, cfg, facts), plan_host(host_name, cfg, facts)
+    plan = plan_host(host_name, cfg, facts)
+    plan.notes += image_arch_notes(cfg, plan.arch) + wsl_boot_notes(plan)
+    return preflight(host_name, cfg, facts), plan
 
 
 def errors(problems: list[PreflightProblem]) -> list[PreflightProblem]:

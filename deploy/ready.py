@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from pyinfra import logger
 from pyinfra.api.exceptions import OperationError
-from tgi_infra import hostcmd
+from tgi_infra import envfile, hostcmd
 from tgi_infra.config.grammar import mask_secrets
 
 # (pattern in the container log, likely cause and fix)
@@ -111,10 +111,11 @@ def _http_cmd(probe: Probe, path: str, body: str | None = None) -> str:
         curl += ["-H", "Content-Type: application/json", "-d", body]
     script = ""
     if probe.api_key:
+        # read like Docker's env-file (literal value), never sourced: see tgi_infra.envfile
         script = (
             "h=$(mktemp); trap 'rm -f \"$h\"' EXIT; "
-            f"(set -a; . {shlex.quote(probe.env_file)}; "
-            'printf "Authorization: Bearer %s\\n" "$API_KEY") > "$h"; '
+            "{ printf 'Authorization: Bearer '; "
+            f'{envfile.value_command(probe.env_file, "API_KEY")}; }} > "$h"; '
         )
         curl += ["-H", '@"$h"']
     quoted = " ".join(a if a == '@"$h"' else shlex.quote(a) for a in curl)

@@ -33,6 +33,7 @@ STOP_SCRIPT = "tgi-service-stop.sh"
 LOGS_SCRIPT = "tgi-service-logs.sh"
 ENV_FILE = "service.env"
 ENV_EXAMPLE = "service.env.example"
+CPU_FLAG = "--disable-custom-kernels"
 ENV_FILE_MODE = 0o600
 SCRIPT_MODE = 0o755
 DATA_MODE = 0o644
@@ -138,6 +139,9 @@ def launcher_args(
         raise ValueError(f"service {svc.name}: bad extra_args: {'; '.join(problems)}")
     for flag, value in pairs:
         args += [flag] if value is None else [flag, value]
+    if svc.gpu_ids(host_cfg) == [] and CPU_FLAG not in (flag for flag, _ in pairs):
+        # TGI's README, CPU: "drop `--gpus all` and add `--disable-custom-kernels`"
+        args.append(CPU_FLAG)
     return args
 
 

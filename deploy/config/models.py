@@ -99,12 +99,13 @@ class TGIService(BaseModel):
     )
     quantize: Literal[QUANTIZE_VALUES] | None = _field(  # type: ignore[valid-type]
         None,
-        description="`--quantize`; cannot be combined with `dtype`.",
+        description="`--quantize`; cannot be combined with `dtype` (except bitsandbytes*).",
         allowed=_or(QUANTIZE_VALUES),
     )
     dtype: Literal[DTYPE_VALUES] | None = _field(  # type: ignore[valid-type]
         None,
-        description="`--dtype`; cannot be combined with `quantize`.",
+        description="`--dtype`; cannot be combined with `quantize` other than bitsandbytes, "
+        "bitsandbytes-nf4, bitsandbytes-fp4 (TGI's server cli.py).",
         allowed=_or(DTYPE_VALUES),
     )
     max_input_tokens: PosInt | None = _field(
@@ -119,8 +120,9 @@ class TGIService(BaseModel):
     )
     max_batch_prefill_tokens: PosInt | None = _field(
         None,
-        description="`--max-batch-prefill-tokens`; must be >= `max_input_tokens`.",
-        allowed="an integer >= max_input_tokens and <= max_batch_total_tokens, or null",
+        description="`--max-batch-prefill-tokens`; below `max_input_tokens` only with chunked "
+        "prefill (TGI v3 backend; a warning).",
+        allowed="an integer <= max_batch_total_tokens, or null",
     )
     max_batch_total_tokens: PosInt | None = _field(
         None,

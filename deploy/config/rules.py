@@ -30,6 +30,9 @@ from tgi_infra.launcher import (
     SHORT_FLAGS,
 )
 
+# server/text_generation_server/cli.py (TGI 3.3.7, serve): --dtype is allowed with these
+DTYPE_COMPATIBLE_QUANTIZE = (None, "bitsandbytes", "bitsandbytes-nf4", "bitsandbytes-fp4")
+
 # ---------------------------------------------------------------------------------------
 # rules spanning fields / services (TGI's startup checks, host-wide uniqueness)
 # ---------------------------------------------------------------------------------------
@@ -177,7 +180,8 @@ def _service_problems(host_name: str, svc: TGIService, label: str) -> tuple[list
                 "leaves some idle"
             )
 
-    if svc.quantize is not None and svc.dtype is not None:
+    # server/text_generation_server/cli.py (serve): dtype goes with no quantizer but bitsandbytes
+    if svc.quantize not in DTYPE_COMPATIBLE_QUANTIZE and svc.dtype is not None:
         err("dtype", svc.dtype, f"TGI refuses --dtype together with --quantize {svc.quantize}")
 
     t_in, t_tot = svc.max_input_tokens, svc.max_total_tokens
@@ -187,7 +191,13 @@ def _service_problems(host_name: str, svc: TGIService, label: str) -> tuple[list
     if t_tot is not None and t_btot is not None and t_tot > t_btot:
         err("max_total_tokens", t_tot, f"must be <= max_batch_total_tokens ({t_btot})")
     if t_in is not None and t_pre is not None and t_pre < t_in:
-        err("max_batch_prefill_tokens", t_pre, f"must be >= max_input_tokens ({t_in})")
+        # backends/v3/src/main.rs refuses it only `&& !support_chunking`: legal on v3 (chunked
+        # prefill with flash attention), refused for a model/backend that cannot chunk
+        warnings.append(
+            f"{where}field max_batch_prefill_tokens: {t_pre} is below max_input_tokens ({t_in}): "
+            "long prompts are prefilled in chunks; TGI refuses this at start-up for a model or "
+            "attention backend without chunking support (then raise it to >= max_input_tokens)"
+        )
     if t_pre is not None and t_btot is not None and t_pre > t_btot:
         err("max_batch_prefill_tokens", t_pre, f"must be <= max_batch_total_tokens ({t_btot})")
 

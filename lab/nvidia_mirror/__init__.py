@@ -7,10 +7,13 @@ from .build import (
     DEFAULT_KEY_NAME,
     KEYRING_PATH,
     LIST_PATH,
+    ROTATED_KEY_NAME,
     MirrorInfo,
     apt_source_line,
     build_mirror,
+    publish_version,
     resign_with_other_key,
+    rotate_key,
 )
 from .packages import ARCHES, PACKAGES, VERSIONS
 
@@ -23,6 +26,9 @@ __all__ = [
     "VERSIONS",
     "MirrorInfo",
     "apt_source_line",
+    "ROTATED_KEY_NAME",
     "build_mirror",
+    "publish_version",
     "resign_with_other_key",
+    "rotate_key",
 ]

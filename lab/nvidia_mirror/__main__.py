@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from .build import DEFAULT_KEY_NAME, REAL_BASE_URL, build_mirror
+from .packages import VERSIONS
 from .serve import make_server
 
 
@@ -22,6 +23,13 @@ def main(argv: list[str] | None = None) -> int:
     build.add_argument("--key-name", default=DEFAULT_KEY_NAME)
     build.add_argument("--base-url", default=REAL_BASE_URL, help="URL written in the .list")
     build.add_argument("--wrong-key", action="store_true", help="sign with a non-published key")
+    build.add_argument(
+        "--publish",
+        metavar="VERSION",
+        action="append",
+        default=[],
+        help="also publish this toolkit version (e.g. 1.18.0-1), as NVIDIA does for a release",
+    )
     serve = sub.add_parser("serve", help="serve OUT_DIR over HTTP (OUT_DIR is <base>)")
     serve.add_argument("out_dir", type=Path)
     serve.add_argument("--port", type=int, default=8000, help="0 picks a free port")
@@ -35,8 +43,10 @@ def main(argv: list[str] | None = None) -> int:
             args.key_name,
             wrong_key=args.wrong_key,
             base_url=args.base_url,
+            versions=tuple(dict.fromkeys([*VERSIONS, *args.publish])),
         )
         print(f"mirror: {info.root}")
+        print(f"versions: {' '.join(info.versions)}")
         print(f"key fingerprint: {info.key_fingerprint}")
         print(f"signed by: {info.signer_fingerprint}")
         print(f"rebuilt: {info.rebuilt}")

@@ -68,15 +68,15 @@ def list_file_text(base_url: str) -> str:
     return f"deb {base}/stable/deb/$(ARCH) /\n#deb {base}/experimental/deb/$(ARCH) /\n"
 
 
-def _inputs_hash(fingerprint: str, base_url: str) -> str:
+def _inputs_hash(fingerprint: str, base_url: str, versions: tuple[str, ...]) -> str:
     digest = hashlib.sha256()
     for path in source_files():
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
-    digest.update(json.dumps([fingerprint, base_url, VERSIONS, ARCHES]).encode())
+    digest.update(json.dumps([fingerprint, base_url, list(versions), ARCHES]).encode())
     return digest.hexdigest()
 
 
-def _expected_files(root: Path) -> list[Path]:
+def _expected_files(root: Path, versions: tuple[str, ...]) -> list[Path]:
     files = [root / "gpgkey", root / LIST_PATH]
     for arch in ARCHES:
         arch_dir = root / "stable" / "deb" / arch
@@ -84,7 +84,7 @@ def _expected_files(root: Path) -> list[Path]:
         files += [
             arch_dir / deb_filename(spec, version, arch)
             for spec in PACKAGES
-            for version in VERSIONS
+            for version in versions
         ]
     return files
 
@@ -115,7 +115,9 @@ def _locked(out_dir: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _build_content(root: Path, home: Path, fingerprint: str, base_url: str) -> None:
+def _build_content(
+    root: Path, home: Path, fingerprint: str, base_url: str, versions: tuple[str, ...]
+) -> None:
     (root / "gpgkey").write_text(export_public_key(home, fingerprint))
     list_file = root / LIST_PATH
     list_file.parent.mkdir(parents=True, exist_ok=True)
@@ -124,7 +126,7 @@ def _build_content(root: Path, home: Path, fingerprint: str, base_url: str) -> N
         arch_dir = root / "stable" / "deb" / arch
         arch_dir.mkdir(parents=True, exist_ok=True)
         for spec in PACKAGES:
-            for version in VERSIONS:
+            for version in versions:
                 build_deb(spec, version, arch, arch_dir)
         write_packages(arch_dir)
         write_release(arch_dir, arch)
@@ -143,14 +145,18 @@ def build_mirror(
     wrong_key: bool = False,
     base_url: str = REAL_BASE_URL,
     key_algorithm: str = "ed25519",
+    versions: tuple[str, ...] = VERSIONS,
 ) -> MirrorInfo:
     """Build (or reuse) the mirror in ``out_dir``; returns its :class:`MirrorInfo`.
 
     ``gnupg_home`` holds the signing key (created with ``gpg --quick-gen-key`` when no key
     named ``key_name`` is there). ``wrong_key=True`` signs the Release files with a second key
     while ``gpgkey`` still publishes the first one, so apt must refuse the mirror.
-    ``base_url`` only changes the URL written into the ``.list`` file.
+    ``base_url`` only changes the URL written into the ``.list`` file. ``versions``: the
+    toolkit versions published (see :func:`publish_version` and :func:`rotate_key` for what
+    NVIDIA does after a host was deployed: a new release, a new signing key).
     """
+    versions = tuple(versions)
     root = Path(out_dir).resolve()
     home = Path(gnupg_home).resolve() if gnupg_home else default_gnupg_home(root)
     rebuilt = False
@@ -159,14 +165,14 @@ def build_mirror(
         signer = fingerprint
         if wrong_key:
             signer = ensure_key(home, key_name + WRONG_KEY_SUFFIX, key_algorithm)
-        inputs = _inputs_hash(fingerprint, base_url)
+        inputs = _inputs_hash(fingerprint, base_url, versions)
         stamp = _read_stamp(root)
-        complete = all(p.is_file() for p in _expected_files(root))
+        complete = all(p.is_file() for p in _expected_files(root, versions))
         if stamp.get("inputs") != inputs or not complete:
             staging = root.with_name(root.name + ".building")
             shutil.rmtree(staging, ignore_errors=True)
             staging.mkdir(parents=True)
-            _build_content(staging, home, fingerprint, base_url)
+            _build_content(staging, home, fingerprint, base_url, versions)
             _sign(staging, home, signer)
             _write_stamp(staging, {"inputs": inputs, "signer": signer, "key": fingerprint})
             old = root.with_name(root.name + ".old")
@@ -181,6 +187,7 @@ def build_mirror(
             _write_stamp(root, {**stamp, "signer": signer})
     return MirrorInfo(
         root=root,
+        versions=list(versions),
         key_fingerprint=fingerprint,
         signer_fingerprint=signer,
         gnupg_home=home,
@@ -193,3 +200,35 @@ def resign_with_other_key(
 ) -> MirrorInfo:
     """Re-sign an existing mirror with a key that is NOT the published ``gpgkey``."""
     return build_mirror(out_dir, gnupg_home, key_name, wrong_key=True)
+
+
+ROTATED_KEY_NAME = DEFAULT_KEY_NAME + " (rotated)"
+
+
+def publish_version(
+    out_dir: Path,
+    version: str,
+    gnupg_home: Path | None = None,
+    *,
+    base_url: str = REAL_BASE_URL,
+    key_name: str = DEFAULT_KEY_NAME,
+) -> MirrorInfo:
+    """NVIDIA publishes a new release: the mirror lists ``version`` too (packages built like
+    the others, indexes re-made and re-signed; the existing versions stay)."""
+    versions = tuple(dict.fromkeys([*VERSIONS, version]))
+    return build_mirror(out_dir, gnupg_home, key_name, base_url=base_url, versions=versions)
+
+
+def rotate_key(
+    out_dir: Path,
+    gnupg_home: Path | None = None,
+    *,
+    base_url: str = REAL_BASE_URL,
+    versions: tuple[str, ...] = VERSIONS,
+    key_name: str = ROTATED_KEY_NAME,
+) -> MirrorInfo:
+    """NVIDIA rotates its signing key (libnvidia-container issue 109): ``gpgkey`` publishes a
+    NEW key and every Release is signed with it, so a host keeping the old keyring gets
+    NO_PUBKEY until it fetches the new key. :func:`build_mirror` with the default name goes
+    back to the first key."""
+    return build_mirror(out_dir, gnupg_home, key_name, base_url=base_url, versions=versions)

@@ -34,6 +34,10 @@ class PackageSpec:
     files: tuple[tuple[str, str], ...]  # (path installed on the host, template in pkgroot/)
     summary: str
     mimics: str
+    # from 1.18.0 on (packaging/debian/control at v1.18.0), when it differs
+    depends_from_1_18: tuple[str, ...] | None = None
+    # DEBIAN/<script> -> template in pkgroot/ (packaging/debian/<package>.<script>)
+    scripts: tuple[tuple[str, str], ...] = ()
 
 
 PACKAGES: tuple[PackageSpec, ...] = (
@@ -63,6 +67,7 @@ PACKAGES: tuple[PackageSpec, ...] = (
         ),
         summary="NVIDIA Container Toolkit Base (STAND-IN)",
         mimics="nvidia-container-toolkit-base: nvidia-ctk and nvidia-container-runtime",
+        scripts=(("postinst", "nvidia-container-toolkit-base.postinst"),),
     ),
     PackageSpec(
         name="nvidia-container-toolkit",
@@ -75,8 +80,26 @@ PACKAGES: tuple[PackageSpec, ...] = (
         files=(("usr/bin/nvidia-container-runtime-hook", "nvidia-container-runtime-hook.sh"),),
         summary="NVIDIA Container toolkit (STAND-IN)",
         mimics="nvidia-container-toolkit: nvidia-container-runtime-hook",
+        depends_from_1_18=(
+            "nvidia-container-toolkit-base (= {version})",
+            "libnvidia-container-tools (= {version})",
+            "libnvidia-container-tools (<< 2.0.0)",
+        ),
+        scripts=(
+            ("postinst", "nvidia-container-toolkit.postinst"),
+            ("postrm", "nvidia-container-toolkit.postrm"),
+        ),
     ),
 )
+
+
+def depends_for(spec: PackageSpec, version: str) -> tuple[str, ...]:
+    """The Depends of ``spec`` at ``version``: 1.18 pins the tools exactly (``(= V)``)."""
+    upstream = tuple(int(p) for p in upstream_version(version).split(".")[:2])
+    deps = (
+        spec.depends_from_1_18 if spec.depends_from_1_18 and upstream >= (1, 18) else spec.depends
+    )
+    return tuple(d.format(version=version) for d in deps)
 
 
 def upstream_version(version: str) -> str:
@@ -115,8 +138,9 @@ def _control(spec: PackageSpec, version: str, arch: str, installed_kib: int) -> 
         f"Maintainer: {MAINTAINER}",
         f"Installed-Size: {installed_kib}",
     ]
-    if spec.depends:
-        lines.append("Depends: " + ", ".join(d.format(version=version) for d in spec.depends))
+    depends = depends_for(spec, version)
+    if depends:
+        lines.append("Depends: " + ", ".join(depends))
     lines += [
         f"Section: {spec.section}",
         "Priority: optional",
@@ -156,6 +180,9 @@ def build_deb(spec: PackageSpec, version: str, arch: str, out_dir: Path) -> Path
         debian = tree / "DEBIAN"
         debian.mkdir()
         (debian / "control").write_text(_control(spec, version, arch, max(1, size // 1024)))
+        for script, template in spec.scripts:
+            (debian / script).write_text(render_template(template, version))
+            (debian / script).chmod(0o755)
         for path in sorted(tree.rglob("*"), reverse=True) + [tree]:
             if path.is_dir():
                 path.chmod(0o755)

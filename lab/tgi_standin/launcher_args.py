@@ -13,9 +13,13 @@ Two kinds of failure, like the real launcher:
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 from dataclasses import dataclass, field
 
 from .launcher_spec import ARGUMENTS
+
+DTYPE_COMPATIBLE_QUANTIZE = (None, "bitsandbytes", "bitsandbytes-nf4", "bitsandbytes-fp4")
 
 VERSION = "3.3.7"
 PROG = "text-generation-launcher"
@@ -288,11 +292,45 @@ def help_text() -> str:
     return "\n".join(lines) + "\n"
 
 
+def _nvidia_smi_uuids(environ: dict[str, str]) -> str | None:
+    """``nvidia-smi --query-gpu=uuid --format=csv,noheader`` lines joined by ``,``; None when
+    the command cannot be run (Rust's ``Command::output().ok()?``)."""
+    smi = shutil.which("nvidia-smi", path=environ.get("PATH", os.defpath))
+    if smi is None:
+        return None
+    try:
+        out = subprocess.run(
+            [smi, "--query-gpu=uuid", "--format=csv,noheader"], capture_output=True, timeout=60
+        ).stdout.decode(errors="replace")
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return ",".join(line for line in out.splitlines() if line.strip())
+
+
 def num_cuda_devices(environ: dict[str, str]) -> int | None:
-    devices = environ.get("CUDA_VISIBLE_DEVICES") or environ.get("NVIDIA_VISIBLE_DEVICES")
-    if not devices:
+    """launcher/src/main.rs ``num_cuda_devices`` (3.3.7): CUDA_VISIBLE_DEVICES, else
+    NVIDIA_VISIBLE_DEVICES (``all``/``void``: the GPUs nvidia-smi lists), else ZE_AFFINITY_MASK;
+    the count is the number of comma-separated parts (an empty value counts 1, like Rust's split).
+    """
+    if "CUDA_VISIBLE_DEVICES" in environ:
+        devices: str | None = environ["CUDA_VISIBLE_DEVICES"]
+    elif "NVIDIA_VISIBLE_DEVICES" in environ:
+        devices = environ["NVIDIA_VISIBLE_DEVICES"]
+        if devices.strip() in ("all", "void"):
+            devices = _nvidia_smi_uuids(environ)
+    else:
+        devices = environ.get("ZE_AFFINITY_MASK")
+    if devices is None:
         return None
     return len(devices.split(","))
+
+
+def support_chunking(args: LauncherArgs, environ: dict[str, str]) -> bool:
+    """What the shard reports as ``support_chunking`` for a flash model (the stand-in plays one):
+    models/model.py ``support_chunking and PREFILL_CHUNKING`` (globals.py: env PREFILL_CHUNKING,
+    default "1"), turned off when speculating."""
+    chunking = environ.get("PREFILL_CHUNKING", "1").lower() in ("1", "true")
+    return chunking and not (args.values.get("speculate") or 0)
 
 
 def find_num_shard(args: LauncherArgs, environ: dict[str, str]) -> int:
@@ -344,7 +382,8 @@ def resolve(args: LauncherArgs, environ: dict[str, str] | None = None) -> Resolv
             "Both `max_input_tokens` and `max_input_length` are set. Please define only "
             "`max_input_tokens` as `max_input_length is deprecated for naming consistency."
         )
-    if v["dtype"] is not None and v["quantize"] is not None:
+    # server/text_generation_server/cli.py (serve): dtype goes with no quantizer or bitsandbytes*
+    if v["dtype"] is not None and v["quantize"] not in DTYPE_COMPATIBLE_QUANTIZE:
         raise ArgumentValidation(
             "Only 1 can be set between `dtype` and `quantize`, as they both decide how goes "
             "the final model."
@@ -368,7 +407,8 @@ def resolve(args: LauncherArgs, environ: dict[str, str] | None = None) -> Resolv
         raise ArgumentValidation(
             f"`max_input_tokens`({max_input}) must be < `max_total_tokens`({max_total})"
         )
-    if max_input > prefill:
+    # backends/v3/src/main.rs: `max_input_tokens > max_batch_prefill_tokens && !support_chunking`
+    if max_input > prefill and not support_chunking(args, environ):
         raise ArgumentValidation(
             "`max_batch_prefill_tokens` must be >= `max_input_tokens`. "
             f"Given: {prefill} and {max_input}"

@@ -184,9 +184,10 @@ def details_dict(job: Job) -> dict:
     return out
 
 
-# Routes: (method, path) -> (handler name, guarded by --api-key). server.rs puts `/`, /generate,
-# /generate_stream, /v1/chat/completions, /v1/completions, /vertex and /tokenize behind the key;
-# health, info, metrics, models, /chat_tokenize and /invocations are merged outside that layer.
+# Routes: (method, path) -> (handler name, guarded by --api-key). server.rs (3.3.7, `base_routes`)
+# puts `/`, /generate, /generate_stream, /v1/chat/completions, /v1/completions, /vertex,
+# /invocations and /tokenize behind the key; `info_routes` (health, info, metrics, models,
+# /chat_tokenize) are merged outside that layer.
 ROUTES = {
     ("GET", "/"): ("health", False),
     ("GET", "/health"): ("health", False),
@@ -201,7 +202,7 @@ ROUTES = {
     ("POST", "/v1/completions"): ("completions", True),
     ("POST", "/tokenize"): ("tokenize", True),
     ("POST", "/chat_tokenize"): ("chat_tokenize", False),
-    ("POST", "/invocations"): ("invocations", False),
+    ("POST", "/invocations"): ("invocations", True),
 }
 _PATHS = {path for _, path in ROUTES}
 

@@ -1,8 +1,9 @@
 """Host checks against this machine through testinfra's real ``local://`` backend.
 
-This machine runs a real Docker Engine (no systemd, no NVIDIA toolkit, no GPU), so: the docker
-layer passes, the nvidia-runtime layer fails for real (no daemon.json runtime, no packages), and
-the container layer is exercised with real containers made here from ``tgi-lab/base:bookworm``
+This machine runs a real Docker Engine (the suite needs one), so: the docker layer passes, the
+nvidia-runtime layer fails for real whatever this machine has (the pinned toolkit version exists
+nowhere), and the container layer is exercised with real containers made here from
+``tgi-lab/base:bookworm``
 (stand-ins for TGI containers: the checks only read their state, labels and published ports),
 each in one of the states a broken deploy leaves behind.
 """
@@ -25,6 +26,7 @@ from tgi_infra.smoke.tunnel import free_local_port
 
 REPO = Path(__file__).resolve().parents[2]
 IMAGE = "tgi-lab/base:bookworm"
+PIN = "0.0.1-i12test"
 SCHEMA = json.loads((REPO / "smoke" / "report-schema.json").read_text())
 
 
@@ -53,7 +55,9 @@ class Machine:
         self.data = {
             "tgi_gpus": "none",
             "tgi_root": str(self.root),
-            "tgi_nvidia_toolkit_version": "1.17.8-1",
+            # a version no machine has: the nvidia-runtime layer fails here whatever this
+            # machine has installed (the lab checks a real toolkit: lab/test_host_checks.py)
+            "tgi_nvidia_toolkit_version": PIN,
             "tgi_services": [
                 {
                     "name": self.names[k],
@@ -146,17 +150,12 @@ def test_docker_py_layer_reports_a_dead_daemon(machine, monkeypatch) -> None:
     assert r.check("running", machine.names["ok"]).status == SKIPPED
 
 
-def test_nvidia_runtime_layer_fails_without_the_toolkit(report) -> None:
-    """This machine has no nvidia runtime and no toolkit: the real failure, with the fix."""
-    dj = report.check("daemon_json")
-    assert dj.status == FAILED
-    assert dj.expected == '"nvidia" in /etc/docker/daemon.json "runtimes"'
-    restart = "systemctl restart docker" if _systemd_pid1() else "service docker restart"
-    assert dj.next_step == f"nvidia-ctk runtime configure --runtime=docker && {restart}"
-    assert report.check("docker_runtimes").status == FAILED
+def test_nvidia_runtime_layer_fails_when_the_toolkit_is_not_the_pinned_one(report) -> None:
+    """No machine has the pinned version: the real dpkg answer, with the fix. (daemon.json and
+    docker's runtimes on a host with and without the toolkit: lab/test_host_checks.py.)"""
     pk = report.check("toolkit_packages")
-    assert pk.status == FAILED and "nvidia-container-toolkit not installed" in pk.found
-    assert "nvidia-container-toolkit=1.17.8-1" in pk.next_step
+    assert pk.status == FAILED and pk.expected.endswith(f"installed at {PIN}")
+    assert f"nvidia-container-toolkit={PIN}" in pk.next_step
     assert report.first_failing_layer() == "nvidia-runtime"
 
 
@@ -264,7 +263,7 @@ def test_cli_local_host_checks_json_and_junit(machine, tmp_path) -> None:
     assert layers == {
         "connection": "passed",
         "docker": "passed",
-        "nvidia-runtime": "failed",
+        "nvidia-runtime": "failed",  # the pin no machine has
         "container": "passed",
         "host": "passed",
     }, proc.stdout

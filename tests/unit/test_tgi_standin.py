@@ -214,10 +214,6 @@ def test_bad_flags_exit_2_with_clap_message(argv, env, needle):
             + ["--max-batch-total-tokens", "4000"],
             "`max_total_tokens` must be <= `max_batch_total_tokens`",
         ),
-        (
-            ["--max-input-tokens", "3000", "--max-batch-prefill-tokens", "2000"],
-            "`max_batch_prefill_tokens` must be >= `max_input_tokens`",
-        ),
         (["--dtype", "float16", "--quantize", "awq"], "Only 1 can be set between `dtype`"),
         (["--max-input-tokens", "10", "--max-input-length", "10"], "`max_input_length"),
         (["--sharded", "true", "--num-shard", "1"], "`sharded` is true but `num_shard` <= 1"),

@@ -63,8 +63,14 @@ def _logfmt_value(text: str) -> str:
     return text if safe and text else json.dumps(text, ensure_ascii=False)
 
 
+QUIET = os.environ.get("NVIDIA_CTK_QUIET", "").lower() in ("1", "true")
+
+
 def log(level: str, message: str) -> None:
-    """Write one log line to stderr the way logrus does (colour form only on a terminal)."""
+    """Write one log line to stderr the way logrus does (colour form only on a terminal).
+    ``--quiet`` (cmd/nvidia-ctk/main.go) sets the level to error."""
+    if QUIET and level != "error":
+        return
     short, color = _LEVELS[level]
     if sys.stderr.isatty():
         line = f"\x1b[{color}m{short}\x1b[0m[0000] {message:<44} \n"
@@ -286,10 +292,10 @@ def runtime_configure(args: list[str]) -> int:
     if opts.get("set_as_default"):
         config["default-runtime"] = name
     if opts.get("cdi"):
-        features = config.get("features")
-        features = features if isinstance(features, dict) else {}
-        features["cdi"] = True
-        config["features"] = features
+        # pkg/config/engine/docker/docker.go EnableCDI: `config["features"].(map[string]bool)`
+        # never holds for a decoded map[string]interface{}, so the map is REPLACED: any other
+        # feature the user had is dropped, as by the real tool.
+        config["features"] = {"cdi": True}
 
     output = go_marshal_indent(config)
     if opts.get("dry_run"):
@@ -352,9 +358,66 @@ def cdi_generate(args: list[str]) -> int:
     return 0
 
 
+# --- config (cmd/nvidia-ctk/config/config.go): what the base package's postinst runs ---------
+
+CONFIG_STRING_FLAGS = {
+    "config-file": "config",
+    "config": "config",
+    "c": "config",
+    "output": "output",
+    "o": "output",
+}
+CONFIG_BOOL_FLAGS = {"in-place": "in_place", "i": "in_place", "help": "help", "h": "help"}
+
+# A shortened form of the real default (config.GetDefault()); the stand-ins do not read it.
+DEFAULT_CONFIG_TOML = """# STAND-IN nvidia-container-runtime config (shortened)
+#accept-nvidia-visible-devices-as-volume-mounts = false
+#accept-nvidia-visible-devices-envvar-when-unprivileged = true
+disable-require = false
+supported-driver-capabilities = "compat32,compute,display,graphics,ngx,utility,video"
+
+[nvidia-container-cli]
+environment = []
+ldconfig = "@/sbin/ldconfig"
+load-kmods = true
+
+[nvidia-container-runtime]
+log-level = "info"
+mode = "auto"
+runtimes = ["docker-runc", "runc", "crun"]
+
+[nvidia-ctk]
+path = "nvidia-ctk"
+"""
+
+
+def config_command(args: list[str]) -> int:
+    """``nvidia-ctk config [--config-file F] [--in-place | --output O]``: load the config file
+    (defaults when it does not exist) and save it (``--in-place``: back to the file, its folder
+    created; else to stdout). ``--set`` is not supported by the stand-in."""
+    opts, rest = parse_flags(args, CONFIG_STRING_FLAGS, CONFIG_BOOL_FLAGS)
+    if rest:
+        raise UsageError(f"unexpected arguments: {' '.join(rest)}")
+    path = opts.get("config") or "/etc/nvidia-container-runtime/config.toml"
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except FileNotFoundError:
+        text = DEFAULT_CONFIG_TOML
+    output = path if opts.get("in_place") else opts.get("output", "")
+    if not output:
+        sys.stdout.write(text)
+        return 0
+    os.makedirs(os.path.dirname(output) or ".", exist_ok=True)
+    with open(output, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    return 0
+
+
 # --- top level --------------------------------------------------------------------------------
 
 COMMANDS = {("runtime", "configure"): runtime_configure, ("cdi", "generate"): cdi_generate}
+SINGLE_COMMANDS = {"config": config_command}
 
 
 def main(argv: list[str]) -> int:
@@ -367,7 +430,11 @@ def main(argv: list[str]) -> int:
         if flag in ("help", "h"):
             sys.stdout.write(USAGE)
             return 0
-        if flag not in ("debug", "d", "debug=true", "debug=false"):
+        if flag in ("quiet", "quiet=true"):
+            global QUIET
+            QUIET = True
+            continue
+        if flag not in ("debug", "d", "debug=true", "debug=false", "quiet=false"):
             sys.stderr.write(f"Incorrect Usage: flag provided but not defined: -{flag}\n\n")
             sys.stderr.write(USAGE)
             return 1
@@ -375,11 +442,14 @@ def main(argv: list[str]) -> int:
         sys.stdout.write(USAGE)
         return 0
     command = COMMANDS.get(tuple(args[:2]))
+    rest = args[2:]
+    if command is None and args[0] in SINGLE_COMMANDS:
+        command, rest = SINGLE_COMMANDS[args[0]], args[1:]
     try:
         if command is None:
             sys.stderr.write(USAGE)
             raise CommandError(f"No help topic for '{' '.join(args[:2])}'")
-        return command(args[2:])
+        return command(rest)
     except UsageError as err:
         sys.stderr.write(f"Incorrect Usage: {err}\n\n")
         log("error", str(err))

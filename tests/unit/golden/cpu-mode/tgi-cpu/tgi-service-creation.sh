@@ -16,7 +16,7 @@ docker rm -f tgi-cpu >/dev/null 2>&1 || true
 docker run -d \
   --name tgi-cpu \
   --label tgi-infra.managed=true \
-  --label tgi-infra.config-hash=f07f91251d8d8f9405da4b1ebabd5fc9e95a2f9e9a4a65e470a2c18cd4f349db \
+  --label tgi-infra.config-hash=491457a8371769f0d17cf7d2c78e402258d110f3fabc42eaae229b57fb9d5763 \
   --label tgi-infra.service=tgi-cpu \
   --label tgi-infra.model-id=/data/models/tiny-gpt2 \
   --label tgi-infra.engine=tgi \
@@ -30,4 +30,5 @@ docker run -d \
   registry.lab:5000/huggingface/text-generation-inference:3.3.7 \
   --model-id /data/models/tiny-gpt2 \
   --num-shard 1 \
-  --port 80
+  --port 80 \
+  --disable-custom-kernels
