@@ -11,8 +11,8 @@ from pathlib import Path
 
 from lab.inventory_data import lab_host_data
 
-_instance = os.environ.get("TGI_LAB_INSTANCE", "")
-_default = f"/tmp/bench-state-{_instance}" if _instance else "/tmp/bench-state"  # as bench.lab_hosts
+_instance = os.environ.get("TGI_LAB_INSTANCE", "")  # the default state dir as in bench.lab_hosts
+_default = f"/tmp/bench-state-{_instance}" if _instance else "/tmp/bench-state"
 _state_dir = Path(os.environ.get("TGI_LAB_STATE_DIR", _default))
 _state = json.loads((_state_dir / "state.json").read_text())
 _limit = int(os.environ.get("BENCH_HOSTS", "0")) or None

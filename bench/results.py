@@ -109,9 +109,17 @@ def render(
     fleet: dict | None,
     notes: list[str],
     fleet_change: dict | None = None,
+    peers: dict | None = None,
+    peers_notes: list[str] | None = None,
 ) -> str:
     out = ["# Benchmark results", "", f"Produced by: `{command}`", "", "## Machine", ""]
     out += _table(["", ""], [[k, v] for k, v in machine.items()])
+    peers_raw: list[str] = []
+    if peers:
+        from bench import peers_results
+
+        section, peers_raw = peers_results.render(peers, peers_notes or [])
+        out += [""] + section
     dmed = deploy_medians(deploy)
     smed = smoke_medians(smoke["samples"]) if smoke else {}
     out += ["", "## Targets", ""]
@@ -208,7 +216,7 @@ def render(
         out += fleet_change_section(fleet_change)
     if notes:
         out += ["", "## Notes", ""] + [f"- {n}" for n in notes]
-    out += ["", "## Raw samples", "", "### Deploys", ""]
+    out += ["", "## Raw samples"] + peers_raw + ["", "### Deploys", ""]
     out += _table(
         [
             "scenario",
