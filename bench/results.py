@@ -122,12 +122,12 @@ def render(
         out += [""] + section
     dmed = deploy_medians(deploy)
     smed = smoke_medians(smoke["samples"]) if smoke else {}
-    out += ["", "## Targets", ""]
+    out += ["", "## Targets against our own Ansible port (bench/ansible/)", ""]
     out += _table(
         ["target", "measured (medians)", "verdict"],
         [[t, m, _verdict(ok)] for t, m, ok in check_targets(dmed, smed)],
     )
-    out += ["", "## 1-2. Deploys: first provisioning and no-op re-run (medians, seconds)", ""]
+    out += ["", "## 1-2. Deploys vs our own Ansible port: first and no-op re-run (medians, s)", ""]
     rows = []
     for scen in ("first", "noop"):
         for n in sorted({s["hosts"] for s in deploy}):
