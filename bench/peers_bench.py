@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import shutil
+import subprocess
 import time
 from pathlib import Path
 
@@ -54,6 +55,14 @@ def loadavg() -> str:
     """``/proc/loadavg``'s three load averages (what ``uptime`` shows)."""
     with open("/proc/loadavg") as f:
         return " ".join(f.read().split()[:3])
+
+
+def commit() -> str:
+    """The checkout measured: ``git describe --always --dirty`` of the repository."""
+    out = subprocess.run(
+        ["git", "describe", "--always", "--dirty"], cwd=REPO, capture_output=True, text=True
+    )
+    return out.stdout.strip() or "unknown"
 
 
 def run_tool(tool: str, n: int) -> tuple[Timed, int | None]:
@@ -114,6 +123,7 @@ def measure(
     run = {
         "command": command,
         "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "commit": commit(),
         "tools": tools,
         "load": [],
         "samples": [],

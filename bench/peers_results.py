@@ -88,7 +88,11 @@ def _mib(kb: int | None) -> str:
 def run_tables(run: dict) -> list[str]:
     samples, tools = run["samples"], run["tools"]
     sizes = sorted({s["hosts"] for s in samples})
-    out = [f"Command: `{run['command']}` (started {run['started']})", ""]
+    out = [
+        f"Command: `{run['command']}` (started {run['started']}, checkout"
+        f" {run.get('commit', 'not recorded')})",
+        "",
+    ]
     out += _table(
         ["hosts", "load average before (1/5/15 min)", "after"],
         [[str(x["hosts"]), x["before"], x["after"] or "n/a (interrupted)"] for x in run["load"]],

@@ -349,6 +349,7 @@ def test_peers_targets_medians_with_spread_and_load_in_results():
     run = {
         "command": "python -m bench run --only peers --sizes 8",
         "started": "2026-11-25 19:00 UTC",
+        "commit": "abc1234",
         "tools": ["pyinfra", "peers"],
         "load": [{"hosts": 8, "before": "1.00 2.00 3.00", "after": None}],
         "samples": s,
@@ -359,6 +360,7 @@ def test_peers_targets_medians_with_spread_and_load_in_results():
     assert row in text
     assert "| noop | 8 | 6.00 [5.00-7.00] (n=2) | 35.00 [30.00-40.00] (n=2) | 0.17x |" in text
     assert "| 8 | 1.00 2.00 3.00 | n/a (interrupted) |" in text
+    assert "(started 2026-11-25 19:00 UTC, checkout abc1234)" in text
     assert "MISSED" in text and "- a note" in text and "`python -m bench run --only peers" in text
     assert text.count("| noop | pyinfra | 8 |") == 3  # every raw sample, the invalid one too
 
