@@ -1,8 +1,11 @@
 """``python -m bench run --out bench/RESULTS.md``: the whole benchmark (see bench/README.md).
 
-Sections (``--only``): ``deploy`` (scenarios 1-2 on the bench lab hosts), ``smoke`` (scenario 3,
-local stand-ins), ``fleet`` (scenario 4, simulated hosts). Raw samples go to ``bench/raw/*.json``;
-RESULTS.md is written from every raw file present, so sections can be re-run on their own.
+Sections (``--only``): ``peers`` (scenario 0: this package vs the published Ansible roles of
+bench/peers/, on the bench lab hosts; every run is appended to ``bench/raw/peers.json`` as one
+table), ``deploy`` (scenarios 1-2 on the bench lab hosts, vs our own Ansible port), ``smoke``
+(scenario 3, local stand-ins), ``fleet`` (scenario 4, simulated hosts). Raw samples go to
+``bench/raw/*.json``; RESULTS.md is written from every raw file present, so sections can be
+re-run on their own.
 ``python -m bench report`` rewrites RESULTS.md from the raw files; ``python -m bench down``
 removes the bench hosts (and nothing else).
 """
@@ -22,7 +25,7 @@ from bench.results import render
 
 HERE = Path(__file__).resolve().parent
 RAW = HERE / "raw"
-SECTIONS = ("deploy", "smoke", "fleet")
+SECTIONS = ("peers", "deploy", "smoke", "fleet")
 
 
 def _ints(text: str) -> list[int]:
@@ -49,6 +52,8 @@ def write_report(out: Path) -> None:
         _load("fleet"),
         meta.get("notes", []),
         _load("fleet_change"),
+        _load("peers"),
+        meta.get("peers_notes", []),
     )
     out.write_text(text)
     print(f"wrote {out}")
@@ -71,6 +76,11 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--smoke-sizes", type=_ints, default=[1, 16])
     run.add_argument("--smoke-reps", type=int, default=5)
     run.add_argument("--fleet-sizes", type=_ints, default=[100, 500])
+    run.add_argument(
+        "--peers-tools",
+        default="pyinfra,peers",
+        help="tools of the peers section, in A/B order (pyinfra,peers; add ansible for the port)",
+    )
     run.add_argument("--only", default=",".join(SECTIONS), help="sections to run (all)")
     run.add_argument("--keep-hosts", action="store_true", help="leave the bench hosts running")
     rep = sub.add_parser("report", help="rewrite RESULTS.md from bench/raw/")
@@ -98,6 +108,18 @@ def main(argv: list[str] | None = None) -> int:
     meta["machine"] = machine.describe()
     (RAW / "meta.json").write_text(json.dumps(meta, indent=1))
     try:
+        if "peers" in only:
+            from bench import peers_bench
+
+            peers_bench.measure(
+                args.sizes,
+                args.reps,
+                args.noop_reps,
+                [t for t in args.peers_tools.split(",") if t],
+                command,
+                _log,
+                RAW / "peers.json",
+            )
         if "deploy" in only:
             from bench import deploys
 

@@ -11,7 +11,9 @@ from pathlib import Path
 
 from lab.inventory_data import lab_host_data
 
-_state_dir = Path(os.environ.get("TGI_LAB_STATE_DIR", "/tmp/bench-state"))
+_instance = os.environ.get("TGI_LAB_INSTANCE", "")  # the default state dir as in bench.lab_hosts
+_default = f"/tmp/bench-state-{_instance}" if _instance else "/tmp/bench-state"
+_state_dir = Path(os.environ.get("TGI_LAB_STATE_DIR", _default))
 _state = json.loads((_state_dir / "state.json").read_text())
 _limit = int(os.environ.get("BENCH_HOSTS", "0")) or None
 

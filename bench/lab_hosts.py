@@ -2,7 +2,10 @@
 
 They run on the shared lab network and use the shared infra container (apt cache, registry,
 NVIDIA mirror stand-in, reached as ``mirror.lab``), with a state directory of their own
-(``$TGI_LAB_STATE_DIR``, default ``/tmp/bench-state``: its SSH key and ``state.json``).
+(``$TGI_LAB_STATE_DIR``, default ``/tmp/bench-state`` or ``/tmp/bench-state-<instance>`` with
+``TGI_LAB_INSTANCE``: its SSH key and ``state.json``). Container, volume, network and infra names
+all come from ``lab.lab``, so with ``TGI_LAB_INSTANCE`` the bench hosts are that instance's
+(``tgi-<instance>-bench-1`` on ``tgi-lab-<instance>``).
 
 ``lab.lab.up()`` is not called here on purpose: it recreates the shared infra container
 whenever that container mounts another state directory's ``www`` (and every checkout's lab uses
@@ -21,7 +24,7 @@ import docker
 
 from lab import lab
 
-DEFAULT_STATE_DIR = "/tmp/bench-state"
+DEFAULT_STATE_DIR = f"/tmp/bench-state-{lab.INSTANCE}" if lab.INSTANCE else "/tmp/bench-state"
 MAX_HOSTS = 8
 
 

@@ -109,17 +109,25 @@ def render(
     fleet: dict | None,
     notes: list[str],
     fleet_change: dict | None = None,
+    peers: dict | None = None,
+    peers_notes: list[str] | None = None,
 ) -> str:
     out = ["# Benchmark results", "", f"Produced by: `{command}`", "", "## Machine", ""]
     out += _table(["", ""], [[k, v] for k, v in machine.items()])
+    peers_raw: list[str] = []
+    if peers:
+        from bench import peers_results
+
+        section, peers_raw = peers_results.render(peers, peers_notes or [])
+        out += [""] + section
     dmed = deploy_medians(deploy)
     smed = smoke_medians(smoke["samples"]) if smoke else {}
-    out += ["", "## Targets", ""]
+    out += ["", "## Targets against our own Ansible port (bench/ansible/)", ""]
     out += _table(
         ["target", "measured (medians)", "verdict"],
         [[t, m, _verdict(ok)] for t, m, ok in check_targets(dmed, smed)],
     )
-    out += ["", "## 1-2. Deploys: first provisioning and no-op re-run (medians, seconds)", ""]
+    out += ["", "## 1-2. Deploys vs our own Ansible port: first and no-op re-run (medians, s)", ""]
     rows = []
     for scen in ("first", "noop"):
         for n in sorted({s["hosts"] for s in deploy}):
@@ -208,7 +216,7 @@ def render(
         out += fleet_change_section(fleet_change)
     if notes:
         out += ["", "## Notes", ""] + [f"- {n}" for n in notes]
-    out += ["", "## Raw samples", "", "### Deploys", ""]
+    out += ["", "## Raw samples"] + peers_raw + ["", "### Deploys", ""]
     out += _table(
         [
             "scenario",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -212,3 +213,196 @@ def test_bench_host_count_is_bounded(n):
     with pytest.raises(ValueError):
         host_names(n)
     assert host_names(2) == ["bench-1", "bench-2"]
+
+
+# --- the published Ansible roles (bench/peers/) -------------------------------------------------
+
+
+def test_vendored_roles_are_the_published_files(tmp_path):
+    import shutil
+
+    from bench.peers_bench import PEERS, vendored_mismatches
+
+    assert vendored_mismatches() == []
+    for role in ("geerlingguy.docker", "nvidia.nvidia_container_toolkit"):
+        assert (PEERS / "roles" / role / "LICENSE").is_file()
+    notice = (PEERS / "README.md").read_text()
+    assert "68d6a6d" in notice and "3957a42f" in notice
+    # an edited, a removed and an added file are each caught
+    copy = tmp_path / "peers"
+    shutil.copytree(PEERS, copy)
+    main = copy / "roles/nvidia.nvidia_container_toolkit/tasks/main.yml"
+    main.write_text(main.read_text().replace('"Ubuntu"', '"Debian"'))
+    (copy / "roles/geerlingguy.docker/vars/Debian.yml").unlink()
+    (copy / "roles/geerlingguy.docker/tasks/extra.yml").write_text("---\n")
+    assert vendored_mismatches(copy) == [
+        "changed: roles/nvidia.nvidia_container_toolkit/tasks/main.yml",
+        "missing: roles/geerlingguy.docker/vars/Debian.yml",
+        "not in the manifest: roles/geerlingguy.docker/tasks/extra.yml",
+    ]
+
+
+def _peers_play() -> dict:
+    import yaml
+
+    from bench.peers_bench import PEERS
+
+    (play,) = yaml.safe_load((PEERS / "site.yml").read_text())
+    return play
+
+
+def test_peers_playbook_adapts_the_roles_only_through_variables_they_read():
+    """Every parameter given to a published role is a variable that role reads (a misspelt one
+    would silently change nothing), and the play has no tasks of its own beside the roles."""
+    from bench.peers_bench import PEERS
+
+    play = _peers_play()
+    assert not {"tasks", "pre_tasks", "post_tasks", "handlers"} & set(play)
+    roles = {r["role"] if isinstance(r, dict) else r: r for r in play["roles"]}
+    assert list(roles) == ["geerlingguy.docker", "nvidia.nvidia_container_toolkit", "tgi_service"]
+    for name in ("geerlingguy.docker", "nvidia.nvidia_container_toolkit"):
+        text = "\n".join(p.read_text() for p in (PEERS / "roles" / name).rglob("*.yml"))
+        params = [k for k in roles[name] if k != "role"]
+        assert params
+        for key in params:
+            assert key in text, f"{name} never reads {key}"
+    assert roles["nvidia.nvidia_container_toolkit"]["ansible_distribution"] == "Ubuntu"
+
+
+def test_peers_daemon_json_carries_the_runtime_the_toolkit_role_checks_for():
+    """geerlingguy.docker writes daemon.json whole; the toolkit role's check must find its
+    runtime there, or each role undoes the other on every run (never a no-op)."""
+    from bench.peers_bench import PEERS
+
+    options = _peers_play()["roles"][0]["docker_daemon_options"]
+    check = (PEERS / "roles/nvidia.nvidia_container_toolkit/tasks/docker.yml").read_text()
+    assert '"nvidia-container-runtime", "/usr/bin/nvidia-container-runtime"' in check
+    assert options["runtimes"]["nvidia"]["path"] == "nvidia-container-runtime"
+    assert "default-runtime" not in options  # deploy/main.py's default: not the default runtime
+    assert _peers_play()["roles"][1]["nvidia_container_toolkit_set_as_default_runtime"] is False
+
+
+def test_run_timed_tree_memory_sums_every_process_of_the_tree():
+    # three children, each holding 60 MiB of its own: the largest single process holds ~70 MiB,
+    # the tree ~3 x 60 MiB
+    code = (
+        "import os, time, sys\n"
+        "kids = []\n"
+        "for _ in range(3):\n"
+        "    pid = os.fork()\n"
+        "    if pid == 0:\n"
+        "        b = bytearray(60 * 1024 * 1024); b[::4096] = b'x' * len(b[::4096])\n"
+        "        time.sleep(1.5); os._exit(0)\n"
+        "    kids.append(pid)\n"
+        "for pid in kids: os.waitpid(pid, 0)\n"
+    )
+    t = run_timed([sys.executable, "-c", code], tree_memory=True)
+    assert t.returncode == 0, t.output
+    assert t.max_rss_kb < 120 * 1024, t.max_rss_kb
+    assert t.tree_pss_kb >= 3 * 60 * 1024, t.tree_pss_kb
+    assert t.tree_rss_kb >= t.tree_pss_kb
+    assert t.tree_procs >= 4  # GNU time's child + the python parent + 3 children seen at once
+    assert run_timed([sys.executable, "-c", "pass"]).tree_pss_kb is None  # only when asked
+
+
+def _peer_sample(scen, tool, n, rep, wall, valid=True, pss=100 * 1024):
+    return {
+        "scenario": scen,
+        "tool": tool,
+        "hosts": n,
+        "rep": rep,
+        "wall_s": wall,
+        "max_rss_kb": 70 * 1024,
+        "tree_pss_kb": pss,
+        "tree_rss_kb": pss + 1024,
+        "tree_procs": 3,
+        "returncode": 0,
+        "changes": 0,
+        "valid": valid,
+    }
+
+
+def test_peers_targets_medians_with_spread_and_load_in_results():
+    from bench import peers_results
+
+    s = [
+        _peer_sample("first", "pyinfra", 8, 1, 100.0),
+        _peer_sample("first", "pyinfra", 8, 2, 120.0),
+        _peer_sample("first", "peers", 8, 1, 160.0),
+        _peer_sample("first", "peers", 8, 2, 180.0),
+        _peer_sample("noop", "pyinfra", 8, 1, 5.0),
+        _peer_sample("noop", "pyinfra", 8, 2, 7.0),
+        _peer_sample("noop", "pyinfra", 8, 3, 500.0, valid=False),
+        _peer_sample("noop", "peers", 8, 1, 30.0),
+        _peer_sample("noop", "peers", 8, 2, 40.0),
+    ]
+    checks = {t: (m, ok) for t, m, ok in peers_results.check_targets(s)}
+    assert checks[peers_results.TARGETS["noop8_vs_peers"]] == ("6.00 s vs 35.00 s = 0.17x", True)
+    assert checks[peers_results.TARGETS["noop8_abs"]][1] is True
+    first8 = peers_results.TARGETS["first_vs_peers"].format(n=8, s="s")
+    assert checks[first8] == ("110.00 s vs 170.00 s = 0.65x", True)  # 0.647 <= 0.7
+    first1 = peers_results.TARGETS["first_vs_peers"].format(n=1, s="")
+    assert checks[first1][1] is None  # not measured, not "met"
+    s[0]["wall_s"] = s[1]["wall_s"] = 130.0  # 130 / 170 = 0.76
+    checks = {t: ok for t, _, ok in peers_results.check_targets(s)}
+    assert checks[first8] is False
+    run = {
+        "command": "python -m bench run --only peers --sizes 8",
+        "started": "2026-11-25 19:00 UTC",
+        "commit": "abc1234",
+        "tools": ["pyinfra", "peers"],
+        "load": [{"hosts": 8, "before": "1.00 2.00 3.00", "after": None}],
+        "samples": s,
+    }
+    section, raw = peers_results.render({"runs": [run]}, ["a note"])
+    text = "\n".join(section + raw)
+    row = "| first | 8 | 130.00 [130.00-130.00] (n=2) | 170.00 [160.00-180.00] (n=2) | 0.76x |"
+    assert row in text
+    assert "| noop | 8 | 6.00 [5.00-7.00] (n=2) | 35.00 [30.00-40.00] (n=2) | 0.17x |" in text
+    assert "| 8 | 1.00 2.00 3.00 | n/a (interrupted) |" in text
+    assert "(started 2026-11-25 19:00 UTC, checkout abc1234)" in text
+    assert "MISSED" in text and "- a note" in text and "`python -m bench run --only peers" in text
+    assert text.count("| noop | pyinfra | 8 |") == 3  # every raw sample, the invalid one too
+
+
+def test_bench_state_dir_and_host_names_follow_the_lab_instance():
+    """With TGI_LAB_INSTANCE the bench keeps its own state directory (SSH key, state.json) and
+    its hosts are that instance's containers, volumes and network, not another lab's."""
+    import os
+    import subprocess
+
+    code = (
+        "import json, os\n"
+        "from bench import lab_hosts\n"
+        "from lab import lab\n"
+        "print(json.dumps([lab_hosts.DEFAULT_STATE_DIR, lab.host_container_name('bench-1'),"
+        " lab.host_volume_name('bench-1'), lab.NETWORK, lab.INFRA_NAME]))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("TGI_LAB_STATE_DIR",)}
+    env["TGI_LAB_INSTANCE"] = "zz9"
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    ).stdout
+    assert json.loads(out) == [
+        "/tmp/bench-state-zz9",
+        "tgi-zz9-bench-1",
+        "tgi-lab-zz9-bench-1-docker",
+        "tgi-lab-zz9",
+        "tgi-lab-infra-zz9",
+    ]
+    # bench/inventory.py (read by pyinfra, no TGI_LAB_STATE_DIR) looks in the same default place
+    import shutil
+    import uuid
+
+    env["TGI_LAB_INSTANCE"] = instance = f"t{uuid.uuid4().hex[:10]}"
+    sdir = Path(f"/tmp/bench-state-{instance}")
+    sdir.mkdir()
+    try:
+        (sdir / "state.json").write_text(json.dumps({"hosts": []}))
+        inv = "import runpy; print(runpy.run_path('bench/inventory.py')['_state_dir'])"
+        out = subprocess.run(
+            [sys.executable, "-c", inv], env=env, capture_output=True, text=True, check=True
+        ).stdout
+    finally:
+        shutil.rmtree(sdir)
+    assert out.strip() == str(sdir)
