@@ -54,7 +54,7 @@ def test_download_weights_cli_errors_follow_typer(tmp_path):
     assert offline.returncode == 1 and "download-weights org/absent" in offline.stdout
 
 
-def test_launcher_cold_start_downloads_and_is_slower_than_a_warm_one(tmp_path):
+def test_launcher_cold_start_downloads_and_takes_the_download_time(tmp_path):
     busy = socket.socket()  # the launcher exits at bind time: the start-up is what is timed
     busy.bind(("127.0.0.1", 0))
     busy.listen()
@@ -71,10 +71,12 @@ def test_launcher_cold_start_downloads_and_is_slower_than_a_warm_one(tmp_path):
         return time.monotonic() - t0, proc.stdout
 
     cold, out_cold = launch()
-    warm, out_warm = launch()
+    _, out_warm = launch()
     assert "Download file: model.safetensors" in out_cold
     assert "Skipping download" in out_warm and "Download file" not in out_warm
-    assert cold - warm > 1.0, (cold, warm)
+    # a lower bound only (the download sleeps at least that long): no upper bound on a loaded
+    # machine; that the warm start skips the download is shown by its log above
+    assert cold >= 1.5, cold
     busy.close()
 
 
