@@ -143,7 +143,13 @@ def ensure_running(cfg: HostConfig, plan, restart_if=None) -> None:
         sysvinit.service(name="Docker running (no systemd)", service="docker", running=True)
     if restart_if is not None:  # decided when it runs
         # decided when it runs: the engine may have been installed (and started) by this deploy
-        restart = "systemctl restart docker" if plan.systemd else "service docker restart"
+        # reset-failed first: docker.service allows 3 starts in 60 s (StartLimitBurst), and a
+        # first deploy may start it (install), restart it (daemon.json) and restart it again
+        restart = (
+            "systemctl reset-failed docker.service 2>/dev/null; systemctl restart docker"
+            if plan.systemd
+            else "service docker restart"
+        )
         server.shell(
             name="Restart Docker (daemon.json changed)", commands=[restart], _if=restart_if
         )

@@ -103,7 +103,8 @@ def test_daemon_json_changed_behind_dockers_back_is_applied_by_a_restart(deploye
         assert again.totals()["changed"] == 0, again.output[-5000:]
     finally:
         lab.exec_on(deployed_lab, host, f"cat > {path} <<'EOF'\n{original}\nEOF")
-        lab.exec_on(deployed_lab, host, "systemctl restart docker")
+        # several restarts within a minute: docker.service's start limit would refuse this one
+        lab.exec_on(deployed_lab, host, "systemctl reset-failed docker; systemctl restart docker")
         restored = run_deploy()
         assert restored.returncode == 0, restored.output[-5000:]
 
@@ -173,8 +174,9 @@ def test_dockerd_killed_while_a_container_starts_is_named_as_the_cause(deployed_
     services[0]["env"] = {"TGI_STANDIN_WARMUP_S": "120"}  # recreated, and slow to answer
     proc = _start_deploy({host: {"tgi_services": services}})
     try:
-        _read_until(proc, "wait until ready")
-        time.sleep(2)
+        # the new container is up and warming (the ready wait's first progress line): both the
+        # plain path and the swap of a running service (deploy/swap.py) print it
+        _read_until(proc, "waiting for tgi-service")
         lab.exec_on(deployed_lab, host, "pkill -KILL -x dockerd")
         out, _ = proc.communicate(timeout=300)
     finally:
