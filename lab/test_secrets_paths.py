@@ -43,7 +43,7 @@ def sh(state, host: str, cmd: str, check: bool = True) -> str:
 # -- secrets --------------------------------------------------------------------------------------
 
 READER = r"""
-rm -f /tmp/nobody-raw /tmp/nobody-tries /tmp/nobody-example
+rm -f /tmp/nobody-raw /tmp/nobody-tries /tmp/nobody-tries.new /tmp/nobody-example
 touch /tmp/nobody-raw /tmp/nobody-tries /tmp/nobody-example
 chown nobody /tmp/nobody-raw /tmp/nobody-tries /tmp/nobody-example
 setpriv --reuid=nobody --regid=nogroup --clear-groups sh -c '
@@ -51,7 +51,10 @@ setpriv --reuid=nobody --regid=nogroup --clear-groups sh -c '
   i=0
   while :; do
     cat DIR/service.env DIR/.service.env.tgi-tmp/* /tmp/pyinfra-* >> /tmp/nobody-raw 2>/dev/null
-    i=$((i + 1)); [ $((i % 50)) -ne 0 ] || echo $i > /tmp/nobody-tries
+    # the count is replaced by a rename: a kill between truncation and write of a plain `>`
+    # would leave the file empty and read as 0 tries
+    i=$((i + 1)); [ $((i % 50)) -ne 0 ] ||
+      { echo $i > /tmp/nobody-tries.new && mv -f /tmp/nobody-tries.new /tmp/nobody-tries; }
   done' > /dev/null 2>&1 &
 echo $! > /tmp/nobody-reader.pid
 """
@@ -93,11 +96,19 @@ def test_env_file_is_never_readable_by_another_user(deployed_lab, sudo_deployer,
             assert_ok(run, f"deploy {i} ({login})")
             assert "service.env (0600, secrets)" in run.output
     finally:
+        alive = sh(
+            deployed_lab,
+            host,
+            "kill -0 $(cat /tmp/nobody-reader.pid) 2>/dev/null && echo alive || echo gone",
+            check=False,
+        )
         sh(deployed_lab, host, "kill $(cat /tmp/nobody-reader.pid)", check=False)
         time.sleep(0.5)
     example = sh(deployed_lab, host, "cat /tmp/nobody-example")
     tries = int(sh(deployed_lab, host, "cat /tmp/nobody-tries").strip() or 0)
-    assert "Managed by tgi-infra" in example and tries > 100, f"reader did not run ({tries})"
+    assert "Managed by tgi-infra" in example, f"reader could not start: {example!r}"
+    assert "alive" in alive, f"the reader ended during the deploys (after {tries} tries)"
+    assert tries > 100, f"reader did not run ({tries} tries)"
     raw = sh(deployed_lab, host, "cat /tmp/nobody-raw")
     leaked = sorted(set(re.findall(r"hf_Rotate\w+", raw)))
     assert not leaked and "HF_TOKEN=" not in raw, f"nobody read {leaked} in {tries} loops"

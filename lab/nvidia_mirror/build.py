@@ -129,7 +129,7 @@ def _build_content(
             for version in versions:
                 build_deb(spec, version, arch, arch_dir)
         write_packages(arch_dir)
-        write_release(arch_dir, arch)
+        write_release(arch_dir, arch, published=len(versions))
 
 
 def _sign(root: Path, home: Path, signer: str) -> None:

@@ -31,9 +31,18 @@ def write_packages(arch_dir: Path) -> None:
             gz.write(result.stdout.encode())
 
 
-def write_release(arch_dir: Path, arch: str) -> Path:
+def release_epoch(published: int) -> int:
+    """The Release ``Date`` of a mirror that has seen ``published`` releases.
+
+    NVIDIA's repository gets a new ``Date`` with every publish; apt compares it with the Date of
+    the lists it holds. Reproducible (the same versions give the same bytes) and later for every
+    release added (:func:`lab.nvidia_mirror.publish_version`): one day per release."""
+    return SOURCE_DATE_EPOCH + 86400 * max(published - 1, 0)
+
+
+def write_release(arch_dir: Path, arch: str, published: int = 1) -> Path:
     """The Release file of a flat repository: metadata plus hashes of the index files."""
-    date = datetime.datetime.fromtimestamp(SOURCE_DATE_EPOCH, datetime.timezone.utc)
+    date = datetime.datetime.fromtimestamp(release_epoch(published), datetime.timezone.utc)
     lines = [
         f"Origin: {ORIGIN}",
         f"Label: {LABEL}",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 import pytest
@@ -97,6 +98,20 @@ def test_base_postinst_runs_the_packaged_nvidia_ctk_config(tmp_path):
     assert "/usr/bin/nvidia-ctk --quiet config --config-file=" in postinst
 
 
+def test_a_publish_advances_the_release_date(mirror_root, gnupg_home):
+    """NVIDIA's Release gets a new Date with every publish (apt keeps the Date of its lists)."""
+
+    def date(info) -> str:
+        text = (info.arch_dir("amd64") / "Release").read_text()
+        return re.search(r"^Date: (.+)$", text, re.M).group(1)
+
+    first = date(build_mirror(mirror_root, gnupg_home))
+    published = date(publish_version(mirror_root, NEW, gnupg_home))
+    assert first != published
+    assert parsedate_to_datetime(published) > parsedate_to_datetime(first)
+    assert date(build_mirror(mirror_root, gnupg_home)) == first  # reproducible
+
+
 def test_rotated_key_publishes_and_signs_with_a_new_key(mirror_root, gnupg_home, tmp_path):
     first = build_mirror(mirror_root, gnupg_home)
     old_keyring = _dearmor(first.root, tmp_path / "old.gpg")
@@ -129,7 +144,8 @@ def test_apt_finds_a_new_release_only_after_an_update(mirror_root, gnupg_home, s
     ]
     stale = apt("apt-get", "install", "-s", *pinned)
     assert stale.returncode != 0 and f"Version '{NEW}' for" in stale.output
-    assert apt("apt-get", "update").returncode == 0
+    update = apt("apt-get", "update")
+    assert update.returncode == 0 and not re.search(r"^(W|E):", update.output, re.M), update.output
     fresh = apt("apt-get", "install", "-s", *pinned)
     assert fresh.returncode == 0, fresh.output
     assert re.search(rf"^Inst nvidia-container-toolkit \({re.escape(NEW)} ", fresh.stdout, re.M)
