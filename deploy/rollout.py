@@ -16,17 +16,24 @@ next, so the rollout drives pyinfra itself, one batch at a time with ``--limit``
    not touched.
 
 The summary lists the hosts done, rolled back and untouched; exit 0 only when every host is done.
+
+pyinfra runs through :func:`tgi_infra.runner.run_step` (and ``tgi_infra.pyinfra_entry``: a dead
+host is one line): plain pyinfra exits 0 on Ctrl-C, so an interrupted batch would have looked
+deployed. An interrupt (Ctrl-C, ``kill -INT``) stops the rollout where it is: no smoke checks,
+no commit or rollback, later batches untouched; the summary names the interrupted batch and the
+rollout exits 130 (:data:`tgi_infra.runner.EXIT_INTERRUPTED`).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from tgi_infra.runner import EXIT_INTERRUPTED, run_step
 
 DEFAULT_CHECKS = ("ready", "info", "generate", "chat")
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -41,6 +48,7 @@ class Summary:
     untouched: list[str] = field(default_factory=list)
     causes: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
+    interrupted: list[str] = field(default_factory=list)
 
     def text(self) -> str:
         lines = [
@@ -49,6 +57,11 @@ class Summary:
             f"  rolled back: {', '.join(self.rolled_back) or '-'}",
             f"  untouched:   {', '.join(self.untouched) or '-'}",
         ]
+        if self.interrupted:
+            lines.append(
+                f"  interrupted: {', '.join(self.interrupted)} (may be partly changed: run the "
+                "rollout again)"
+            )
         for host, cause in self.causes.items():
             lines.append(f"  {host}: {cause}")
         return "\n".join(lines)
@@ -60,14 +73,21 @@ def batches(hosts: list[str], size: int) -> list[list[str]]:
     return [hosts[i : i + size] for i in range(0, len(hosts), size)]
 
 
+class Interrupted(Exception):
+    """A pyinfra step was interrupted (SIGINT): the rollout stops where it is."""
+
+
 def _pyinfra(inventory: str, deploy: Path, hosts: list[str], env: dict[str, str]) -> int:
-    exe = Path(sys.executable).with_name("pyinfra")
-    cmd = [str(exe), "-y"]
+    cmd = [sys.executable, "-m", "tgi_infra.pyinfra_entry", "-y"]
     for h in hosts:
         cmd += ["--limit", h]
     cmd += [inventory, str(deploy)]
-    print(f"[rollout] {' '.join(cmd)}", flush=True)
-    return subprocess.run(cmd, env=env).returncode
+    print(f"[rollout] pyinfra {' '.join(cmd[3:])}", flush=True)
+    what = "the deploy (pyinfra)" if deploy.name == "main.py" else f"pyinfra {deploy.name}"
+    rc = run_step(what, cmd, env=env)
+    if rc == EXIT_INTERRUPTED:
+        raise Interrupted
+    return rc
 
 
 def smoke_failures(inventory: str, hosts: list[str], checks: tuple[str, ...]) -> dict[str, str]:
@@ -100,6 +120,31 @@ def smoke_failures(inventory: str, hosts: list[str], checks: tuple[str, ...]) ->
     return failures
 
 
+def _batch(
+    inventory: str, deploy: Path, group: list[str], checks: tuple[str, ...], env, summary: Summary
+) -> bool:
+    """Deploy, check and commit or roll back one batch; True when the rollout must stop."""
+    rc = _pyinfra(inventory, deploy, group, env)
+    failed = smoke_failures(inventory, group, checks)
+    if rc != 0:
+        for h in group:
+            failed.setdefault(h, f"the deploy failed (pyinfra exit {rc}); see its output")
+    good = [h for h in group if h not in failed]
+    finish = PACKAGE_DIR / "swap_finish.py"
+    if good:
+        _pyinfra(inventory, finish, good, {**env, FINISH_ENV: "commit"})
+        summary.done += good
+    if not failed:
+        return False
+    bad = [h for h in group if h in failed]
+    back = _pyinfra(inventory, finish, bad, {**env, FINISH_ENV: "rollback"})
+    if back != 0:
+        failed = {h: f"{failed[h]}; ROLLBACK FAILED (pyinfra exit {back})" for h in bad}
+    summary.rolled_back += bad
+    summary.causes.update({h: failed[h] for h in bad})
+    return True
+
+
 def rollout(
     inventory: str,
     hosts: list[str],
@@ -113,24 +158,12 @@ def rollout(
     env = dict(os.environ, **{KEEP_PREVIOUS_ENV: "1"})
     for i, group in enumerate(groups):
         print(f"[rollout] batch {i + 1}/{len(groups)}: {', '.join(group)}", flush=True)
-        rc = _pyinfra(inventory, deploy, group, env)
-        failed = smoke_failures(inventory, group, checks)
-        if rc != 0:
-            for h in group:
-                failed.setdefault(h, f"the deploy failed (pyinfra exit {rc}); see its output")
-        good = [h for h in group if h not in failed]
-        if good:
-            _pyinfra(inventory, PACKAGE_DIR / "swap_finish.py", good, {**env, FINISH_ENV: "commit"})
-            summary.done += good
-        if failed:
-            bad = [h for h in group if h in failed]
-            back = _pyinfra(
-                inventory, PACKAGE_DIR / "swap_finish.py", bad, {**env, FINISH_ENV: "rollback"}
-            )
-            if back != 0:
-                failed = {h: f"{failed[h]}; ROLLBACK FAILED (pyinfra exit {back})" for h in bad}
-            summary.rolled_back += bad
-            summary.causes.update({h: failed[h] for h in bad})
+        try:
+            stop = _batch(inventory, deploy, group, checks, env, summary)
+        except (Interrupted, KeyboardInterrupt):  # stop here: no smoke, commit or rollback
+            summary.interrupted = [h for h in group if h not in summary.done]
+            stop = True
+        if stop:
             summary.untouched = [h for g in groups[i + 1 :] for h in g]
             break
     summary.seconds = time.monotonic() - start
@@ -166,4 +199,6 @@ def cmd_rollout(args: argparse.Namespace, hosts: list[str]) -> int:
         return 2
     summary = rollout(args.inventory, hosts, args.batch, checks)
     print(summary.text(), flush=True)
+    if summary.interrupted:
+        return EXIT_INTERRUPTED
     return 0 if not summary.rolled_back else 1
