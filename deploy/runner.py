@@ -4,9 +4,9 @@ pyinfra 3's CLI installs its own SIGINT handler (``pyinfra_cli/main.py``:
 ``click.echo("Exiting upon user request!"); sys.exit(0)``): a deploy stopped with Ctrl-C
 exits **0**, so a script or CI job cannot tell it from a finished one. Every entry point this
 project ships (``python -m tgi_infra deploy``, ``python -m tgi_infra rollout``, ``python -m lab
-demo``, ``scripts/demo.sh``)
-runs pyinfra through :func:`run_step`, which returns :data:`EXIT_INTERRUPTED` (130, the shell's
-128 + SIGINT) when the run was interrupted, whatever the child's own exit status.
+demo``, ``scripts/demo.sh``) runs pyinfra through :func:`run_step`, which returns
+:data:`EXIT_INTERRUPTED` (130, the shell's 128 + SIGINT) when the run was interrupted, whatever
+the child's own exit status.
 
 Ctrl-C in a terminal reaches the whole foreground process group (this process and pyinfra);
 ``kill -INT`` of this process alone reaches only this one: it is then passed on to the child.
