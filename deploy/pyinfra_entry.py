@@ -6,6 +6,10 @@ protocol banner" and a full traceback through the ``paramiko.transport`` logger,
 pyinfra's own one-line ``[host] SSH error (<cause>)``. The deploy wrapper (``python -m tgi_infra
 deploy``, :mod:`tgi_infra.runner`) runs pyinfra through this module so a dead host is that one
 line. ``--debug`` keeps paramiko's logging as it is.
+
+Plain ``pyinfra inventories/gpu.py deploy/main.py`` connects to the hosts after it imports the
+inventory and before it loads the deploy file, so the shipped inventories call
+:func:`quiet_paramiko` themselves (a user's own inventory can do the same).
 """
 
 from __future__ import annotations
@@ -13,14 +17,16 @@ from __future__ import annotations
 import logging
 import sys
 
-from pyinfra_cli.main import main  # first: pyinfra_cli patches the standard library with gevent
 
-
-def quiet_paramiko(argv: list[str]) -> None:
-    if "--debug" not in argv:
+def quiet_paramiko(argv: list[str] | None = None) -> None:
+    """Silence paramiko's logging unless ``--debug`` is in ``argv`` (default: this process's
+    command line, i.e. pyinfra's when an inventory calls it)."""
+    if "--debug" not in (sys.argv[1:] if argv is None else argv):
         logging.getLogger("paramiko").setLevel(logging.CRITICAL)
 
 
 if __name__ == "__main__":
+    from pyinfra_cli.main import main  # patches the standard library with gevent
+
     quiet_paramiko(sys.argv[1:])
     main()

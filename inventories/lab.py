@@ -10,7 +10,11 @@ import json
 import os
 from pathlib import Path
 
+from tgi_infra.pyinfra_entry import quiet_paramiko
+
 from lab.inventory_data import lab_host_data
+
+quiet_paramiko()  # a dead host is one line (see inventories/gpu.py)
 
 _state_dir = Path(
     os.environ.get("TGI_LAB_STATE_DIR", Path(__file__).resolve().parent.parent / "lab/.state")
