@@ -153,6 +153,8 @@ def load_host_config(
     e, w, resolved = _semantic_problems(host_name, host_gpus, services)
     errors += e
     warnings += w
+    errors = _with_sources(errors, where, sources)
+    warnings = _with_sources(warnings, where, sources)
     if errors or base is None:
         raise ConfigError(errors, warnings)
     host = base.model_copy(update={"tgi_services": resolved})
@@ -170,6 +172,26 @@ class ValidatedInventory(dict):
 
 def _set_in(sources: Mapping[str, str], key: str) -> str:
     return f" (set in {sources[key]})" if key in sources else ""
+
+
+def _message_key(message: str, where: str) -> str | None:
+    """The host data key a message is about: ``tgi_<field>`` for ``host h: field tgi_x: ...``,
+    ``tgi_services`` for every ``host h: service s: ...`` message."""
+    if message.startswith(f"{where}field "):
+        return message.removeprefix(f"{where}field ").split(":", 1)[0]
+    if message.startswith(f"{where}service "):
+        return "tgi_services"
+    return None
+
+
+def _with_sources(messages: list[str], where: str, sources: Mapping[str, str]) -> list[str]:
+    """Each message about a value ends with the file that set it (``; set in <file>``), as
+    unknown variables name theirs: a bad value in ``group_data/<group>.py`` names that file."""
+    out = []
+    for message in messages:
+        key = _message_key(message, where)
+        out.append(f"{message}; set in {sources[key]}" if key in sources else message)
+    return out
 
 
 def validate_inventory(
