@@ -40,6 +40,7 @@ from tgi_infra.probes import (  # noqa: F401  (re-exported: facts.X is the publi
     WSL_CONF_PATH,
     WSL_LIB_DIR,
     WSL_NVIDIA_SMI,
+    parse_nvidia_smi_csv,
     parse_systemd_pid1,
 )
 
@@ -401,37 +402,6 @@ class DockerState(FactBase):
 
 # --------------------------------------------------------------------------------------------
 # NvidiaGpus
-
-
-def _parse_mib(value: str) -> int | None:
-    match = re.fullmatch(r"\s*(\d+)\s*(MiB)?\s*", value)
-    return int(match.group(1)) if match else None
-
-
-def parse_nvidia_smi_csv(lines: list[str]) -> list[dict[str, Any]]:
-    """Parse ``nvidia-smi --query-gpu=index,name,memory.total,driver_version,uuid
-    --format=csv,noheader`` lines, e.g. ``0, NVIDIA H100 80GB HBM3, 81559 MiB, 550.54.15,
-    GPU-...``. Raises ``ValueError`` on a line that is not such a record.
-    """
-    gpus = []
-    for line in lines:
-        if not line.strip():
-            continue
-        fields = [f.strip() for f in line.split(",")]
-        if len(fields) < 5 or not fields[0].isdigit():
-            raise ValueError(f"not an nvidia-smi CSV record: {line!r}")
-        # a GPU name never contains a comma in practice; be safe and rejoin the middle
-        index, *name_parts, memory, driver, uuid = fields
-        gpus.append(
-            {
-                "index": int(index),
-                "name": ", ".join(name_parts),
-                "memory_mib": _parse_mib(memory),
-                "driver_version": driver,
-                "uuid": uuid,
-            }
-        )
-    return gpus
 
 
 def parse_nvidia_gpus(lines: list[str]) -> dict[str, Any]:

@@ -5,7 +5,9 @@ expect the container's ``nvidia-smi -L`` (a line per GPU with its UUID) to equal
 count alone passes a container
 that sees other GPUs (or the same number of wrong ones). The deploy compares UUIDs: the host's
 come from the ``NvidiaGpus`` fact (``--query-gpu=...,uuid``), the container's from
-``nvidia-smi --query-gpu=uuid --format=csv,noheader``.
+``nvidia-smi --query-gpu=uuid --format=csv,noheader``. The smoke host checks run the same query
+inside each service's container and compare it the same way (``expected_uuids``: the host GPUs
+a service with device ids is given).
 """
 
 from __future__ import annotations
@@ -24,6 +26,12 @@ def proof_command(image: str) -> str:
 
 def container_uuids(lines: list[str]) -> list[str]:
     return [line.strip() for line in lines if _UUID_RE.match(line.strip())]
+
+
+def expected_uuids(host_gpus: list[dict], ids: list[int] | None) -> list[str]:
+    """UUIDs of the host GPUs (records of ``tgi_infra.probes.parse_nvidia_smi_csv``) a container
+    given ``ids`` (``--gpus device=...``, nvidia-smi indexes; None: all) must see."""
+    return [g["uuid"] for g in host_gpus if ids is None or g["index"] in ids]
 
 
 def compare_gpu_uuids(host: list[str], container_lines: list[str]) -> str | None:

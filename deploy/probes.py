@@ -9,6 +9,7 @@ pydantic/jinja2/testinfra copied in.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 # section marker printed between the parts of a multi-part command's output
@@ -44,6 +45,37 @@ SYSTEMD_PID1_COMMAND = (
     'echo "pid1_comm=$(cat /proc/1/comm 2>/dev/null)"; '
     "if [ -d /run/systemd/system ]; then echo sd_booted=yes; else echo sd_booted=no; fi"
 )
+
+
+def _parse_mib(value: str) -> int | None:
+    match = re.fullmatch(r"\s*(\d+)\s*(MiB)?\s*", value)
+    return int(match.group(1)) if match else None
+
+
+def parse_nvidia_smi_csv(lines: list[str]) -> list[dict[str, Any]]:
+    """Parse ``nvidia-smi --query-gpu=index,name,memory.total,driver_version,uuid
+    --format=csv,noheader`` lines, e.g. ``0, NVIDIA H100 80GB HBM3, 81559 MiB, 550.54.15,
+    GPU-...``. Raises ``ValueError`` on a line that is not such a record.
+    """
+    gpus = []
+    for line in lines:
+        if not line.strip():
+            continue
+        fields = [f.strip() for f in line.split(",")]
+        if len(fields) < 5 or not fields[0].isdigit():
+            raise ValueError(f"not an nvidia-smi CSV record: {line!r}")
+        # a GPU name never contains a comma in practice; be safe and rejoin the middle
+        index, *name_parts, memory, driver, uuid = fields
+        gpus.append(
+            {
+                "index": int(index),
+                "name": ", ".join(name_parts),
+                "memory_mib": _parse_mib(memory),
+                "driver_version": driver,
+                "uuid": uuid,
+            }
+        )
+    return gpus
 
 
 class ProbeParseError(ValueError):

@@ -11,7 +11,8 @@ runtime or the GPU is at fault. Layers, lowest first (the first failing one is t
 - ``container`` (per service): running, ``tgi-infra.config-hash`` label equal to what the deploy
   renders now (else "drifted"), not restarting, port listening on the bind address, env file
   0600 root:root;
-- ``host``: free disk on the model volume, GPUs visible inside the container (GPU mode only);
+- ``host``: free disk on the model volume, the host's GPUs inside the container by UUID, as the
+  deploy's GPU proof compares them (``tgi_infra.gpu_proof``; GPU mode only);
 - ``http``: the HTTP smoke checks (smoke/checks.py), reported next to these.
 
 Every failure names what was expected, what was found and the next command to run.
@@ -31,7 +32,8 @@ from pathlib import Path
 from typing import Any
 
 from tgi_infra import local, probes
-from tgi_infra.probes import FAILED, PASSED, SKIPPED, WSL_NVIDIA_SMI
+from tgi_infra.gpu_proof import PROOF_QUERY, compare_gpu_uuids, expected_uuids
+from tgi_infra.probes import FAILED, NVIDIA_SMI_QUERY, PASSED, SKIPPED, WSL_NVIDIA_SMI
 from tgi_infra.smoke import hostchecks_parse as hp
 from tgi_infra.smoke.hostchecks_connect import Connection, testinfra_host
 from tgi_infra.supervision import supervisor
@@ -118,6 +120,7 @@ class _Probe:
         self.desktop = False
         self.containers: dict[str, hp.ContainerInfo | None] = {}
         self.gpu_count: int | None = None
+        self.gpus: list[dict[str, Any]] | None = None  # nvidia-smi records (probes), host side
         # On this machine, as this user: the Docker API through docker-py (tgi_infra.local),
         # where it is installed; over SSH, with sudo, or in a minimal copy: the docker CLI.
         self.docker_py = conn.ssh is None and not conn.sudo and local.docker_py_available()
@@ -478,6 +481,8 @@ def check_disk(p: _Probe, volume: str) -> str:
 
 
 def check_gpus(p: _Probe, svc: Any) -> str:
+    """The container sees exactly the host GPUs it was given, by UUID (the deploy's GPU proof,
+    ``tgi_infra.gpu_proof``: a count passes a container that sees other GPUs)."""
     if p.cfg.cpu_mode:
         raise Skipped("CPU mode (host gpus: none): no GPU to check")
     ids = svc.gpu_ids(p.cfg)
@@ -487,34 +492,50 @@ def check_gpus(p: _Probe, svc: Any) -> str:
     c = p.containers.get(svc.name)
     if c is None or not c.running:
         raise Skipped("not run: container not running")
-    want = p.gpu_count if ids is None else len(ids)
-    out = p.sh(f"docker exec {shlex.quote(svc.name)} nvidia-smi -L")
-    have = hp.count_gpu_lines(out.stdout)
-    if out.rc != 0 or want is None or have != want:
+    hint = p.hint(
+        f"docker exec {svc.name} {PROOF_QUERY}; nvidia-smi -L; "
+        "docker info --format '{{json .Runtimes}}'"
+    )
+    if not p.gpus:
+        raise Failed(
+            f"cannot read the host's GPUs for {svc.name}",
+            f"`nvidia-smi --query-gpu={NVIDIA_SMI_QUERY}` on the host lists its GPUs",
+            "no GPU listed (driver not loaded, or nvidia-smi missing)",
+            hint,
+        )
+    want = expected_uuids(p.gpus, ids)
+    out = p.sh(f"docker exec {shlex.quote(svc.name)} {PROOF_QUERY}")
+    if out.rc != 0:
         said = (out.stderr or out.stdout).strip().splitlines()
+        problem: str | None = f"exit {out.rc}: {said[-1] if said else ''}"
+    else:
+        problem = compare_gpu_uuids(want, out.stdout.splitlines())
+    if problem:
         raise Failed(
             f"GPUs inside {svc.name} do not match",
-            f"{want if want is not None else 'the host GPUs'} GPU(s) in `nvidia-smi -L` "
-            "inside the container",
-            f"{have} GPU(s)" + (f"; exit {out.rc}: {said[-1] if said else ''}" if out.rc else ""),
-            p.hint(
-                f"docker exec {svc.name} nvidia-smi -L; nvidia-smi -L; "
-                "docker info --format '{{json .Runtimes}}'"
-            ),
+            f"the host's GPU(s) {', '.join(want)} inside the container",
+            problem,
+            hint,
         )
-    return f"{have} GPU(s) visible inside the container"
+    return f"{len(want)} GPU(s) inside the container, the host's by UUID"
 
 
-def _host_gpu_count(p: _Probe) -> int | None:
+def read_host_gpus(p: _Probe) -> None:
+    """The host's GPUs (index, uuid, ...) with the deploy's query and parser; ``gpu_count``."""
+    p.gpus, p.gpu_count = None, None
     if p.cfg.cpu_mode:
-        return None
+        return
     out = p.sh(
         "smi=$(command -v nvidia-smi 2>/dev/null || echo " + WSL_NVIDIA_SMI + "); "
-        '"$smi" --query-gpu=index --format=csv,noheader'
+        f'"$smi" --query-gpu={NVIDIA_SMI_QUERY} --format=csv,noheader'
     )
     if out.rc != 0:
-        return None
-    return hp.count_gpu_indexes(out.stdout) or None
+        return
+    try:
+        p.gpus = probes.parse_nvidia_smi_csv(out.stdout.splitlines())
+    except ValueError:
+        return
+    p.gpu_count = len(p.gpus) or None
 
 
 # -- run -------------------------------------------------------------------------------------
@@ -552,7 +573,7 @@ def run_host(
     _timed(report, "nvidia-runtime", "docker_runtimes", lambda: check_docker_runtimes(p))
     _timed(report, "nvidia-runtime", "toolkit_packages", lambda: check_toolkit_packages(p))
 
-    p.gpu_count = _host_gpu_count(p)
+    read_host_gpus(p)
     second: dict[str, hp.ContainerInfo | None] = {}
     if p.docker_ok and services:
         p.containers = p.inspect()

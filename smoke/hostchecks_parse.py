@@ -73,16 +73,6 @@ def parse_df_avail_bytes(text: str) -> tuple[int, str]:
     return int(fields[3]) * 1024, fields[5]
 
 
-def count_gpu_lines(text: str) -> int:
-    """``nvidia-smi -L`` lines (``GPU 0: NVIDIA H100 ... (UUID: ...)``)."""
-    return sum(1 for line in text.splitlines() if line.startswith("GPU "))
-
-
-def count_gpu_indexes(text: str) -> int:
-    """``nvidia-smi --query-gpu=index --format=csv,noheader``: one digit line per GPU."""
-    return sum(1 for line in text.splitlines() if line.strip().isdigit())
-
-
 @dataclass(frozen=True)
 class ContainerInfo:
     name: str

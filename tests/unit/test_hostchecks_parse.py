@@ -65,7 +65,7 @@ def test_dpkg_and_pinned_versions() -> None:
     assert hp.package_problems(full, "1.17.8-1") == []
 
 
-def test_df_and_gpu_counts() -> None:
+def test_df() -> None:
     df = (
         "Filesystem 1024-blocks Used Available Capacity Mounted on\n"
         "/dev/sda1 100 50 2048 50% /var\n"
@@ -73,10 +73,6 @@ def test_df_and_gpu_counts() -> None:
     assert hp.parse_df_avail_bytes(df) == (2048 * 1024, "/var")
     with pytest.raises(hp.ParseError):
         hp.parse_df_avail_bytes("df: /nope: No such file or directory\n")
-    smi = "GPU 0: NVIDIA H100 80GB HBM3 (UUID: GPU-1)\nGPU 1: NVIDIA H100 80GB HBM3 (UUID: GPU-2)\n"
-    assert hp.count_gpu_lines(smi) == 2
-    assert hp.count_gpu_lines("NVIDIA-SMI has failed\n") == 0
-    assert hp.count_gpu_indexes("0\n1\n2\n") == 3
 
 
 def _item(name: str, running=True, restarts=0, started="t0", labels=None) -> dict:
