@@ -215,15 +215,18 @@ def test_host_layer_disk_and_cpu_mode_gpus(report, machine) -> None:
 
 
 def test_gpu_mode_and_low_disk(machine) -> None:
-    """GPU mode on a machine without GPUs: nvidia-smi inside the container sees none."""
+    """GPU mode on a machine without GPUs: no host GPU to find inside the container (the UUID
+    comparison itself is tested on written nvidia-smi output: test_hostchecks_gpus.py)."""
     ok_only = machine.data["tgi_services"][:1]
     cfg = load_host_config("local-1", {**machine.data, "tgi_gpus": "all", "tgi_services": ok_only})
     settings = HostCheckSettings(min_free_gb=1e9, restart_window_s=0.1, inventory="inv.py")
     r = run_host("local-1", cfg, Connection("local-1", None), settings)
     gpus = r.check("gpus", machine.names["ok"])
     assert gpus.status == FAILED
-    assert gpus.found.startswith("0 GPU(s)")
-    assert gpus.next_step.startswith(f"docker exec {machine.names['ok']} nvidia-smi -L")
+    assert gpus.found.startswith("no GPU listed"), gpus.found
+    assert gpus.next_step.startswith(
+        f"docker exec {machine.names['ok']} nvidia-smi --query-gpu=uuid"
+    )
     disk = r.check(f"disk_free {machine.volume}")
     assert disk.status == FAILED and disk.expected == ">= 1e+09 GB free"
     assert disk.next_step.startswith(f"df -h {machine.volume}")
