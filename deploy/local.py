@@ -19,7 +19,10 @@ container's output and systemd's own lines); one supervised by Docker's restart 
 systemd, as on WSL) through the Docker API.
 
 Errors say what is wrong and how to fix it: no Docker daemon, no permission on its socket,
-no such service (with the known ones), systemctl refused.
+no such service (with the known ones), systemctl refused. Nothing this module returns or raises
+carries the service's secrets: the values of ``HF_TOKEN`` / ``API_KEY`` in the container's env
+(from ``service.env``) are masked in its logs, the ready wait's log tail and every error (real
+TGI's launcher logs ``api_key: Some("<key>")`` in clear).
 
 Imports stay light (docker, requests are imported when used): the host checks import this
 module inside hosts that have only pydantic/jinja2/testinfra (smoke/hostchecks.py).
@@ -35,6 +38,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from tgi_infra.config.grammar import mask_values
 from tgi_infra.render import (
     LABEL_ENGINE,
     LABEL_HASH,
@@ -52,6 +56,8 @@ DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 HEALTHY = "healthy"
 STOPPED = "stopped"
 UNREACHABLE = "unreachable"
+# the secrets service.env hands the container (deploy/render.py env_file): masked in any output
+SECRET_ENV_KEYS = ("HF_TOKEN", "API_KEY")
 
 
 class LocalError(Exception):
@@ -255,8 +261,27 @@ def _service(attrs: dict[str, Any]) -> Service:
     )
 
 
+def _env(attrs: dict[str, Any]) -> dict[str, str]:
+    items = (attrs.get("Config") or {}).get("Env") or []
+    return dict(item.partition("=")[::2] for item in items)
+
+
+def _secrets(attrs: dict[str, Any]) -> list[str]:
+    """The secret values in the container's env (never shown: see :func:`_masked`)."""
+    env = _env(attrs)
+    return [env[k] for k in SECRET_ENV_KEYS if env.get(k)]
+
+
+def _masked(text: str, attrs: dict[str, Any]) -> str:
+    return mask_values(text, _secrets(attrs))
+
+
 def _managed(c) -> list[Any]:
-    return c.containers.list(all=True, filters={"label": f"{LABEL_MANAGED}=true"})
+    # ignore_removed: docker-py lists ids, then inspects each; one removed in between (a deploy
+    # replacing it, `docker rm` elsewhere) is left out instead of raising NotFound
+    return c.containers.list(
+        all=True, filters={"label": f"{LABEL_MANAGED}=true"}, ignore_removed=True
+    )
 
 
 def services() -> list[Service]:
@@ -274,8 +299,13 @@ def _container(name: str):
 
 def status(name: str) -> Service:
     """One service's model, engine, supervisor, port, health and config hash."""
+    import docker.errors
+
     ct = _container(name)
-    ct.reload()
+    try:
+        ct.reload()
+    except docker.errors.NotFound:  # removed since it was listed
+        raise NoSuchService(name, [s.name for s in services()]) from None
     return _service(ct.attrs)
 
 
@@ -308,18 +338,20 @@ def _act(name: str, verb: str) -> Service:
 
     ct = _container(name)
     svc = _service(ct.attrs)
-    if svc.supervisor == "systemd":
-        _systemctl(verb, svc.unit or f"tgi-{name}.service")
-    else:
-        try:
-            if verb == "start":
-                ct.start()
-            elif verb == "stop":
-                ct.stop(timeout=STOP_TIMEOUT_S)
-            else:
-                ct.restart(timeout=STOP_TIMEOUT_S)
-        except docker.errors.APIError as exc:
-            raise LocalError(f"docker {verb} {ct.name} failed: {exc.explanation or exc}") from None
+    try:
+        if svc.supervisor == "systemd":
+            _systemctl(verb, svc.unit or f"tgi-{name}.service")
+        elif verb == "start":
+            ct.start()
+        elif verb == "stop":
+            ct.stop(timeout=STOP_TIMEOUT_S)
+        else:
+            ct.restart(timeout=STOP_TIMEOUT_S)
+    except docker.errors.APIError as exc:
+        why = _masked(str(exc.explanation or exc), ct.attrs)
+        raise LocalError(f"docker {verb} {ct.name} failed: {why}") from None
+    except SupervisorError as exc:
+        raise SupervisorError(_masked(str(exc), ct.attrs)) from None
     return status(name)
 
 
@@ -347,8 +379,12 @@ def _journalctl(unit: str, tail: int, follow: bool) -> list[str]:
 
 def logs(name: str, tail: int = 200) -> str:
     """The last ``tail`` lines: the unit's journal for a systemd service (container output
-    and systemd's start/stop lines), the container's log otherwise."""
+    and systemd's start/stop lines), the container's log otherwise; secrets masked."""
     ct = _container(name)
+    return _masked(_raw_logs(ct, tail), ct.attrs)
+
+
+def _raw_logs(ct, tail: int) -> str:
     svc = _service(ct.attrs)
     if svc.supervisor == "systemd" and svc.unit:
         try:
@@ -367,9 +403,27 @@ def logs(name: str, tail: int = 200) -> str:
     return ct.logs(tail=tail, timestamps=True).decode(errors="replace")
 
 
+def _lines(chunks: Iterator[str]) -> Iterator[str]:
+    """Whole lines from chunks that may split them (a secret split across two chunks would
+    escape the mask)."""
+    pending = ""
+    for chunk in chunks:
+        pending += chunk
+        *whole, pending = pending.split("\n")
+        for line in whole:
+            yield line + "\n"
+    if pending:
+        yield pending
+
+
 def follow_logs(name: str, tail: int = 200) -> Iterator[str]:
-    """Lines as they come (until interrupted)."""
+    """Lines as they come (until interrupted), secrets masked."""
     ct = _container(name)
+    for line in _lines(_follow_chunks(ct, tail)):
+        yield _masked(line, ct.attrs)
+
+
+def _follow_chunks(ct, tail: int) -> Iterator[str]:
     svc = _service(ct.attrs)
     if svc.supervisor == "systemd" and svc.unit:
         argv = _journalctl(svc.unit, tail, True)
@@ -426,23 +480,22 @@ def _not_ready(svc: Service, why: str) -> None:
     from tgi_infra.ready import likely_cause
 
     try:
-        log = logs(svc.name, tail=40)
+        log = logs(svc.name, tail=40)  # masked
+        attrs = _container(svc.name).attrs
     except LocalError as exc:
-        log = f"(log unreadable: {exc})"
+        log, attrs = f"(log unreadable: {exc})", {}
     raise NotReady(
-        f"service {svc.name} {why}\nlikely cause: {likely_cause(log)}\nlast log lines:\n{log}"
+        _masked(
+            f"service {svc.name} {why}\nlikely cause: {likely_cause(log)}\nlast log lines:\n{log}",
+            attrs,
+        )
     )
 
 
 def api_key(name: str) -> str | None:
     """The API key the container serves with (its ``API_KEY``, from service.env), for clients
     on this machine; None when the service needs none. Never printed by this module."""
-    ct = _container(name)
-    for item in (ct.attrs.get("Config") or {}).get("Env") or []:
-        key, _, value = item.partition("=")
-        if key == "API_KEY" and value:
-            return value
-    return None
+    return _env(_container(name).attrs).get("API_KEY") or None
 
 
 def smoke(name: str, semantic: bool = True, ready_timeout: float = 600.0, timeout: float = 60.0):

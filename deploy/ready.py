@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pyinfra import logger
 from pyinfra.api.exceptions import OperationError
 from tgi_infra import envfile, hostcmd
-from tgi_infra.config.grammar import mask_secrets
+from tgi_infra.config.grammar import mask_values
 
 # (pattern in the container log, likely cause and fix)
 CAUSES: list[tuple[re.Pattern[str], str]] = [
@@ -94,9 +94,7 @@ def mask_log(log: str, secrets: list[str]) -> str:
     Real TGI's launcher logs its arguments with ``api_key: Some("<key>")`` in clear and starts
     the router with ``--api-key <key>`` (launcher/src/main.rs): the log tail a failed deploy
     prints must not carry them."""
-    for value in sorted((s for s in secrets if s), key=len, reverse=True):
-        log = log.replace(value, f"{value[:3]}…(masked)")
-    return mask_secrets(log)
+    return mask_values(log, secrets)
 
 
 def _state_cmd(name: str) -> str:

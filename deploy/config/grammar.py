@@ -108,6 +108,14 @@ def mask_secrets(text: str) -> str:
     return TOKEN_VALUE_RE.sub(lambda m: f"{m.group()[:3]}…(masked)", text)
 
 
+def mask_values(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every one of ``secrets`` (values, longest first) and any token-looking
+    substring masked: what a log tail or an error message may show."""
+    for value in sorted((v for v in secrets if v), key=len, reverse=True):
+        text = text.replace(value, f"{value[:3]}…(masked)")
+    return mask_secrets(text)
+
+
 # ---------------------------------------------------------------------------------------
 # field-level validators (raise ValueError with a reason; the allowed text is on the Field)
 # ---------------------------------------------------------------------------------------
