@@ -18,7 +18,9 @@ from typing import Literal
 
 import jinja2
 from tgi_infra.config import HostConfig, TGIService, parse_extra_args
-from tgi_infra.launcher import CONTAINER_PORT
+from tgi_infra.config.rules import parse_engine_args
+from tgi_infra.engines import EngineSpec, engine_spec
+from tgi_infra.engines.sglang import KEY_WRAPPER
 from tgi_infra.probes import LABEL_HASH, LABEL_MANAGED  # noqa: F401 (one name: deploy, checks)
 
 # templates/ ships as the package ``tgi_infra.templates`` (package data), in a checkout and a wheel.
@@ -46,7 +48,7 @@ LABEL_ENGINE = "tgi-infra.engine"
 LABEL_SUPERVISOR = "tgi-infra.supervisor"
 LABEL_PORT = "tgi-infra.port"
 LABEL_UNIT = "tgi-infra.unit"
-ENGINE = "tgi"
+ENGINE = "tgi"  # the default engine (svc.engine is the service's own)
 HEADER = "Managed by tgi-infra (deploy/render.py): edits are overwritten by the next deploy."
 _HASH_PLACEHOLDER = "0" * 64
 
@@ -71,7 +73,10 @@ def secret_vars(svc: TGIService) -> dict[str, str]:
     if svc.hf_token_env:
         out["HF_TOKEN"] = svc.hf_token_env
     if svc.api_key_env:
-        out["API_KEY"] = svc.api_key_env
+        # API_KEY for every engine (what the readiness wait, `tgi-infra local` and the smoke
+        # suite read); vLLM reads its own VLLM_API_KEY as well
+        for name in engine_spec(svc.engine).api_key_env_names:
+            out[name] = svc.api_key_env
     return out
 
 
@@ -105,10 +110,21 @@ def secrets_digest(svc: TGIService, environ: Mapping[str, str]) -> str:
     return hashlib.sha256(payload).hexdigest()
 
 
+def engine_model_path(svc: TGIService) -> str:
+    """The model as the engine sees it: a Hub id as is, a local path under /data moved to the
+    engine's cache mount (the volume is mounted there)."""
+    spec = engine_spec(svc.engine)
+    if svc.model_id.startswith("/data/") and spec.cache_mount != "/data":
+        return spec.cache_mount + svc.model_id.removeprefix("/data")
+    return svc.model_id
+
+
 def launcher_args(
     svc: TGIService, host_cfg: HostConfig, host_gpu_count: int | None = None
 ) -> list[str]:
-    """`text-generation-launcher` argv after the image (no secrets: API_KEY comes by env)."""
+    """The engine's argv after the image (no secrets: API keys come by env)."""
+    if svc.engine != "tgi":
+        return _engine_args(engine_spec(svc.engine), svc, host_cfg, host_gpu_count)
     args = ["--model-id", svc.model_id]
     if svc.revision:
         args += ["--revision", svc.revision]
@@ -133,7 +149,7 @@ def launcher_args(
             args += ["--" + fname.replace("_", "-"), str(value)]
     if svc.cuda_graphs is not None:
         args += ["--cuda-graphs", ",".join(map(str, svc.cuda_graphs))]
-    args += ["--port", str(CONTAINER_PORT)]
+    args += ["--port", str(engine_spec("tgi").container_port)]
     pairs, problems = parse_extra_args(svc.extra_args)
     if problems:  # validated configs never get here
         raise ValueError(f"service {svc.name}: bad extra_args: {'; '.join(problems)}")
@@ -142,6 +158,50 @@ def launcher_args(
     if svc.gpu_ids(host_cfg) == [] and CPU_FLAG not in (flag for flag, _ in pairs):
         # TGI's README, CPU: "drop `--gpus all` and add `--disable-custom-kernels`"
         args.append(CPU_FLAG)
+    return args
+
+
+def _engine_args(
+    spec: EngineSpec, svc: TGIService, host_cfg: HostConfig, host_gpu_count: int | None
+) -> list[str]:
+    """vLLM / SGLang argv after the image: the command, the model, then one flag per common
+    setting (``spec.settings``), the engine's fixed flags, then `extra_args`."""
+    model = engine_model_path(svc)
+    if spec.name == "vllm":
+        args = [model]  # `vllm serve MODEL` (the image's entrypoint is `vllm serve`)
+    elif svc.api_key_env:
+        # SGLang reads its key only from --api-key: added in-process from API_KEY (sglang.py)
+        args = ["python3", "-c", KEY_WRAPPER, "--model-path", model]
+    else:
+        args = [*spec.command, "--model-path", model]
+    s = spec.settings
+    if svc.revision:
+        args += [s["revision"].flag, svc.revision]
+    num_shard = svc.resolved_num_shard(host_cfg, host_gpu_count)
+    if num_shard is not None:
+        args += [s["num_shard"].flag, str(num_shard)]
+    for fname in (
+        "quantize",
+        "dtype",
+        "max_total_tokens",
+        "max_batch_prefill_tokens",
+        "max_batch_total_tokens",
+        "max_concurrent_requests",
+    ):
+        value = getattr(svc, fname)
+        if value is not None:  # validation refused the settings this engine lacks
+            args += [s[fname].flag, str(value)]
+    if svc.cuda_graphs == [0]:
+        args.append("--enforce-eager" if spec.name == "vllm" else "--disable-cuda-graph")
+    elif svc.cuda_graphs is not None:
+        args += [s["cuda_graphs"].flag, *map(str, svc.cuda_graphs)]
+    if spec.name == "sglang":
+        args += ["--host", "0.0.0.0", "--port", str(spec.container_port), "--enable-metrics"]
+    pairs, problems = parse_engine_args(spec, svc.extra_args)
+    if problems:  # validated configs never get here
+        raise ValueError(f"service {svc.name}: bad extra_args: {'; '.join(problems)}")
+    for flag, values in pairs:
+        args += [flag, *values]
     return args
 
 
@@ -157,7 +217,15 @@ def _gpu_args(svc: TGIService, host_cfg: HostConfig) -> list[str]:
 
 def _publish(svc: TGIService) -> str:
     bind = f"[{svc.bind}]" if ":" in svc.bind else svc.bind
-    return f"{bind}:{svc.port}:{CONTAINER_PORT}"
+    return f"{bind}:{svc.port}:{engine_spec(svc.engine).container_port}"
+
+
+def _ipc_args(svc: TGIService) -> tuple[str, ...]:
+    """TGI: `--shm-size` (its README); vLLM/SGLang: `--ipc=host` as their Docker docs, or
+    `--shm-size` when shm_size is set explicitly."""
+    if svc.engine == "tgi" or "shm_size" in svc.model_fields_set:
+        return ("--shm-size", svc.shm_size)
+    return ("--ipc=host",)
 
 
 def docker_args(
@@ -175,7 +243,7 @@ def docker_args(
         ("--label", f"{LABEL_HASH}={config_hash}"),
         ("--label", f"{LABEL_SERVICE}={svc.name}"),
         ("--label", f"{LABEL_MODEL}={svc.model_id}"),
-        ("--label", f"{LABEL_ENGINE}={ENGINE}"),
+        ("--label", f"{LABEL_ENGINE}={svc.engine}"),
         ("--label", f"{LABEL_SUPERVISOR}={supervisor}"),
         ("--label", f"{LABEL_PORT}={svc.port}"),
     ]
@@ -186,9 +254,9 @@ def docker_args(
     if gpu:
         groups.append(tuple(gpu))
     groups += [
-        ("--shm-size", svc.shm_size),
+        _ipc_args(svc),
         ("-p", _publish(svc)),
-        ("-v", f"{svc.volume}:/data"),
+        ("-v", f"{svc.volume}:{engine_spec(svc.engine).cache_mount}"),
         ("--env-file", env_path),
     ]
     return groups
@@ -242,7 +310,7 @@ def _render_files(
     image = host_cfg.image_for(svc)
     groups = docker_args(svc, host_cfg, config_hash, supervisor, host_gpu_count)
     largs = launcher_args(svc, host_cfg, host_gpu_count)
-    # one launcher flag (with its value) per line
+    # one launcher flag (with its values) per line; the command (and vLLM's MODEL) on the first
     lgroups: list[list[str]] = []
     for arg in largs:
         if arg.startswith("--") or not lgroups:
@@ -258,6 +326,9 @@ def _render_files(
         "name": svc.name,
         "name_q": _q(svc.name),
         "model_id": svc.model_id,
+        "engine": engine_spec(svc.engine).title,
+        "program": engine_spec(svc.engine).program,
+        "engine_note": "" if svc.engine == "tgi" else f", engine {engine_spec(svc.engine).title}",
         "image_q": _q(image),
         "unit": unit,
         "unit_q": _q(unit),
@@ -295,6 +366,8 @@ def _digest(files: dict[str, tuple[str, int]], image: str, svc: TGIService, supe
         h.update(f"{name}\0{mode:o}\0{len(content)}\0".encode())
         h.update(content.encode())
     h.update(f"image\0{image}\0supervisor\0{supervisor}\0".encode())
+    if svc.engine != "tgi":  # TGI's hash stays what it was before engines (no restarts)
+        h.update(f"engine\0{svc.engine}\0".encode())
     for target, source in sorted(secret_vars(svc).items()):
         h.update(f"secret\0{target}\0{source}\0".encode())
     # the env file's non-secret lines are config (the secrets' values are not: issue 14)

@@ -143,6 +143,7 @@ def load_host_config(
                 where_svc,
                 raw.get("extra_args") if "extra_args" not in failed else None,
                 raw.get("env") if "env" not in failed else None,
+                raw.get("engine", "tgi") if "engine" not in failed else None,
             )
             continue
         if control:  # valid to the model but not to the command line: no further checks

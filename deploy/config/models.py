@@ -13,6 +13,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PrivateAttr,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -42,10 +43,7 @@ from tgi_infra.config.grammar import (
 )
 from tgi_infra.config.paths import ALLOWED_TEXT as SYSTEM_PATHS_TEXT
 from tgi_infra.config.paths import ENV_FILE_LINE_MAX, system_path_reason
-from tgi_infra.launcher import (
-    DTYPE_VALUES,
-    QUANTIZE_VALUES,
-)
+from tgi_infra.engines.spec import ENGINE_NAMES, engine_spec
 
 # ---------------------------------------------------------------------------------------
 # models
@@ -63,6 +61,13 @@ class TGIService(BaseModel):
         "`tgi-<name>.service`.",
         allowed="letters, digits, `_.-`, starting with a letter or digit, at most 64 chars",
     )
+    engine: Literal[ENGINE_NAMES] = _field(  # type: ignore[valid-type]
+        "tgi",
+        description="Serving engine: `tgi` (text-generation-launcher), `vllm` (`vllm serve`) or "
+        "`sglang` (`sglang.launch_server`). The common settings below map to each engine's own "
+        "flags (README: Engines); a setting an engine lacks is refused.",
+        allowed="tgi, vllm or sglang",
+    )
     model_id: str = _field(
         description="Hugging Face model id (`org/name` or `name`) or a local path under "
         "`/data` (the mounted volume).",
@@ -76,8 +81,10 @@ class TGIService(BaseModel):
     )
     image: ImageRef = _field(
         DEFAULT_IMAGE,
-        description="TGI image; its registry is replaced by `image_mirror` when that is set.",
+        description="Engine image; its registry is replaced by `image_mirror` when that is set.",
         allowed="a Docker image reference (`[registry/]path[:tag][@digest]`)",
+        default_doc=f'`"{DEFAULT_IMAGE}"`; vllm: `"vllm/vllm-openai:v0.33.0"`; sglang: '
+        '`"lmsysorg/sglang:v0.5.23"`',
     )
     gpus: Annotated[Any, BeforeValidator(_check_gpus)] = _field(
         None,
@@ -97,16 +104,23 @@ class TGIService(BaseModel):
         description="`--sharded`; TGI refuses `true` with one shard and `false` with more.",
         allowed="true, false or null",
     )
-    quantize: Literal[QUANTIZE_VALUES] | None = _field(  # type: ignore[valid-type]
+    quantize: str | None = _field(
         None,
-        description="`--quantize`; cannot be combined with `dtype` (except bitsandbytes*).",
-        allowed=_or(QUANTIZE_VALUES),
+        description="`--quantize` (vllm, sglang: `--quantization`); TGI: cannot be combined "
+        "with `dtype` (except bitsandbytes*).",
+        allowed="tgi: " + _or(engine_spec("tgi").quantize_values) + "; vllm and sglang: a "
+        "value of their `--quantization` (listed in the error)",
     )
-    dtype: Literal[DTYPE_VALUES] | None = _field(  # type: ignore[valid-type]
+    dtype: str | None = _field(
         None,
-        description="`--dtype`; cannot be combined with `quantize` other than bitsandbytes, "
-        "bitsandbytes-nf4, bitsandbytes-fp4 (TGI's server cli.py).",
-        allowed=_or(DTYPE_VALUES),
+        description="`--dtype`; TGI: cannot be combined with `quantize` other than "
+        "bitsandbytes, bitsandbytes-nf4, bitsandbytes-fp4 (TGI's server cli.py).",
+        allowed="tgi: "
+        + _or(engine_spec("tgi").dtype_values)
+        + "; vllm: "
+        + _or(engine_spec("vllm").dtype_values)
+        + "; sglang: "
+        + _or(engine_spec("sglang").dtype_values),
     )
     max_input_tokens: PosInt | None = _field(
         None,
@@ -238,6 +252,28 @@ class TGIService(BaseModel):
         if v is not None and (not REVISION_RE.match(v) or ".." in v):
             raise ValueError("not a git ref or commit sha")
         return v
+
+    @field_validator("quantize", "dtype", mode="after")
+    @classmethod
+    def _v_engine_values(cls, v: str | None, info: ValidationInfo) -> str | None:
+        engine = info.data.get("engine")
+        if v is None or engine is None:  # engine invalid: reported on its own
+            return v
+        spec = engine_spec(engine)
+        if info.field_name == "quantize":
+            values, flag = spec.quantize_values, spec.settings["quantize"].flag
+        else:
+            values, flag = spec.dtype_values, spec.settings["dtype"].flag
+        if v not in values:
+            raise ValueError(f"{spec.title}'s {flag} takes {', '.join(values)}")
+        return v
+
+    @model_validator(mode="after")
+    def _v_engine_image(self) -> TGIService:
+        # the image default follows the engine (TGI's default is the field's own)
+        if "image" not in self.model_fields_set and self.engine != "tgi":
+            self.image = engine_spec(self.engine).image
+        return self
 
     @field_validator("cuda_graphs", mode="after")
     @classmethod

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -23,6 +24,7 @@ from tgi_infra.config.models import (
     TGIService,
 )
 from tgi_infra.config.paths import env_line_reason, shorten
+from tgi_infra.engines.spec import EngineSpec, engine_spec
 from tgi_infra.launcher import (
     CONFIG_OWNED_FLAGS,
     FLAGS_BY_NAME,
@@ -105,12 +107,106 @@ def parse_extra_args(args: list[str]) -> tuple[list[tuple[str, str | None]], lis
     return pairs, problems
 
 
-def _args_env_problems(where: str, extra_args: Any, env: Any) -> list[str]:
+_SECRET_FLAG_RE = re.compile(r"(api|admin|secret|auth)[-_]?key|password|-token$")
+
+
+def parse_engine_args(
+    spec: EngineSpec, args: list[str]
+) -> tuple[list[tuple[str, list[str]]], list[str]]:
+    """`extra_args` of an argparse engine (vLLM, SGLang), checked against its flag list from
+    the reference dump: (flag, values) pairs and problems (without prefixes). A switch has no
+    values, a flag one, an nargs '+' flag one or more up to the next flag."""
+    pairs: list[tuple[str, list[str]]] = []
+    problems: list[str] = []
+    seen: set[str] = set()
+    who = f"{spec.title}'s {spec.program}"
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        i += 1
+        if not arg.startswith("-") or arg == "-":
+            problems.append(
+                f"value {arg!r} is not allowed (a value without a flag; {spec.title}'s model is "
+                "set by model_id)"
+            )
+            continue
+        name, eq, value = arg.partition("=")
+        flag = spec.flag(name)
+        if flag is None:
+            close = difflib.get_close_matches(name, [n for n in spec.flags if n.startswith("--")])
+            hint = f"; did you mean {close[0]}?" if close else ""
+            problems.append(f"value {arg!r} is not allowed ({who} has no {name}{hint})")
+            continue
+        values: list[str] = []
+        if flag.takes_value:
+            if eq:
+                values = [value]
+            else:
+                while i < len(args) and not (args[i].startswith("-") and len(args[i]) > 1):
+                    values.append(args[i])
+                    i += 1
+                    if not flag.multi:
+                        break
+                if not values:
+                    problems.append(f"value {arg!r} is not allowed ({name} needs a value)")
+                    continue
+        elif eq:
+            problems.append(f"value {arg!r} is not allowed ({name} is a switch without value)")
+            continue
+        owned = next((spec.owned[n] for n in flag.names if n in spec.owned), None)
+        forbidden = next((spec.forbidden[n] for n in flag.names if n in spec.forbidden), None)
+        if owned:
+            problems.append(
+                f"value {arg!r} is not allowed (the config sets {name} for {spec.title}; use "
+                f"field {owned})"
+            )
+        elif forbidden:
+            problems.append(f"value {arg!r} is not allowed ({name}: {forbidden})")
+        elif flag.name in seen:
+            problems.append(f"value {arg!r} is not allowed ({name} is given twice)")
+        elif flag.choices and any(v not in flag.choices for v in values):
+            bad = next(v for v in values if v not in flag.choices)
+            problems.append(
+                f"value {bad!r} is not allowed ({spec.title}'s {name} takes "
+                f"{', '.join(flag.choices)})"
+            )
+        elif values and (
+            any(looks_like_token(v) for v in values) or _SECRET_FLAG_RE.search(flag.name)
+        ):
+            problems.append(
+                f"value for {name} is not allowed (it looks like a secret; secrets go through "
+                "hf_token_env/api_key_env and service.env)"
+            )
+        else:
+            pairs.append((flag.name, values))
+        seen.add(flag.name)
+    return pairs, problems
+
+
+def _extra_args_allowed(engine: str) -> str:
+    if engine == "tgi":
+        return _allowed(TGIService, "extra_args")
+    spec = engine_spec(engine)
+    return (
+        f"flags of {spec.program} ({spec.title} {spec.image.rsplit(':', 1)[-1]}, "
+        f"deploy/reference/{spec.name}) that the config does not set, with values from their "
+        "choices; no secrets"
+    )
+
+
+def _args_env_problems(where: str, extra_args: Any, env: Any, engine: Any = "tgi") -> list[str]:
     """extra_args / env rules; also run on raw data of a service with other field errors."""
     errors: list[str] = []
-    if isinstance(extra_args, list) and all(isinstance(a, str) for a in extra_args):
-        _, problems = parse_extra_args(extra_args)
-        allowed_extra = _allowed(TGIService, "extra_args")
+    if (
+        isinstance(extra_args, list)
+        and all(isinstance(a, str) for a in extra_args)
+        and engine in ("tgi", "vllm", "sglang")
+    ):
+        if engine == "tgi":
+            _, problems = parse_extra_args(extra_args)
+        else:
+            _, problems = parse_engine_args(engine_spec(engine), extra_args)
+        allowed_extra = _extra_args_allowed(engine)
         for p in problems:
             errors.append(f"{where}field extra_args: {p}; allowed: {allowed_extra}")
     if not isinstance(env, Mapping):
@@ -129,7 +225,7 @@ def _args_env_problems(where: str, extra_args: Any, env: Any) -> list[str]:
             reason = "not an environment variable name"
         elif SECRET_ENV_RE.search(key.upper()):
             reason = "secret-looking names go through hf_token_env / api_key_env"
-        elif key in _OWNED_ENV:
+        elif engine == "tgi" and key in _OWNED_ENV:
             reason = f"the launcher reads it; set field {_OWNED_ENV[key].split(' ')[0]} instead"
         elif isinstance(val, str) and looks_like_token(val):
             reason = "its value looks like a token; secrets go through hf_token_env / api_key_env"
@@ -152,6 +248,8 @@ def _service_problems(host_name: str, svc: TGIService, label: str) -> tuple[list
 
     ids = svc.gpu_ids()
     cpu_svc = ids == []
+    if svc.engine != "tgi":
+        return _other_engine_problems(host_name, svc, label)
 
     if cpu_svc:
         if svc.num_shard not in (None, 1):
@@ -202,6 +300,77 @@ def _service_problems(host_name: str, svc: TGIService, label: str) -> tuple[list
         err("max_batch_prefill_tokens", t_pre, f"must be <= max_batch_total_tokens ({t_btot})")
 
     errors += _args_env_problems(where, svc.extra_args, svc.env)
+    return errors, warnings
+
+
+# common settings whose "unset" is None (the others always have a value)
+_OPTIONAL_SETTINGS = (
+    "revision",
+    "num_shard",
+    "sharded",
+    "quantize",
+    "dtype",
+    "max_input_tokens",
+    "max_total_tokens",
+    "max_batch_prefill_tokens",
+    "max_batch_total_tokens",
+    "max_concurrent_requests",
+    "cuda_graphs",
+    "api_key_env",
+)
+
+
+def _other_engine_problems(
+    host_name: str, svc: TGIService, label: str
+) -> tuple[list[str], list[str]]:
+    """vLLM and SGLang: a setting the engine lacks is refused naming the engine; GPUs only."""
+    spec = engine_spec(svc.engine)
+    where = _svc_where(host_name, label)
+    errors: list[str] = []
+    warnings: list[str] = []
+
+    def err(field: str, value: Any, reason: str, allowed: str | None = None) -> None:
+        errors.append(_fmt(where, field, value, reason, allowed or _allowed(TGIService, field)))
+
+    has = [f for f in _OPTIONAL_SETTINGS if spec.has(f)]
+    for field in _OPTIONAL_SETTINGS:
+        value = getattr(svc, field)
+        if value is not None and not spec.has(field):
+            err(
+                field,
+                value,
+                f"engine {spec.name}: {spec.title} has no such setting: "
+                f"{spec.settings[field].note}",
+                f"null for engine {spec.name}; {spec.title} takes {', '.join(has)}",
+            )
+    ids = svc.gpu_ids()
+    if ids == []:
+        err(
+            "gpus",
+            svc.gpus,
+            f"engine {spec.name}: {spec.image.split(':')[0]} is a CUDA image; CPU mode is TGI-only",
+            f'GPUs for engine {spec.name} ("all", a count or device ids), or engine tgi',
+        )
+    elif ids is not None and svc.num_shard is not None and svc.num_shard > len(ids):
+        err("num_shard", svc.num_shard, f"only {len(ids)} GPU(s) assigned by gpus={svc.gpus!r}")
+    if svc.cuda_graphs is not None and svc.engine == "sglang" and svc.cuda_graphs != [0]:
+        err(
+            "cuda_graphs",
+            svc.cuda_graphs,
+            "engine sglang: only [0] (--disable-cuda-graph) maps to SGLang; set batch sizes "
+            "with extra_args --cuda-graph-bs-decode",
+            "[0] or null for engine sglang",
+        )
+    n = svc.resolved_num_shard()
+    if (n or 0) > 1 and "shm_size" in svc.model_fields_set and shm_bytes(svc.shm_size) <= _GIB:
+        warnings.append(
+            f"{where}field shm_size: {svc.shm_size!r} is small for a tensor-parallel "
+            f"{spec.title} service (NCCL uses /dev/shm); leave shm_size unset for --ipc=host"
+        )
+    t_tot, t_btot = svc.max_total_tokens, svc.max_batch_total_tokens
+    if spec.has("max_batch_total_tokens") and t_tot and t_btot and t_tot > t_btot:
+        err("max_total_tokens", t_tot, f"must be <= max_batch_total_tokens ({t_btot})")
+    errors += _args_env_problems(where, svc.extra_args, svc.env, svc.engine)
     return errors, warnings
 
 

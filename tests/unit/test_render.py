@@ -144,6 +144,49 @@ CASES: dict[str, tuple[dict, str]] = {
         },
         "docker",
     ),
+    # issue 16: the other engines behind the same fields
+    "vllm-two-gpus": (
+        {
+            "tgi_services": [
+                {
+                    "name": "vllm-qwen",
+                    "engine": "vllm",
+                    "model_id": "Qwen/Qwen2.5-7B-Instruct",
+                    "revision": "main",
+                    "gpus": [0, 1],
+                    "dtype": "bfloat16",
+                    "max_total_tokens": 8192,
+                    "max_concurrent_requests": 64,
+                    "api_key_env": "TGI_API_KEY",
+                    "extra_args": ["--gpu-memory-utilization", "0.85", "--enable-prefix-caching"],
+                    "port": 8000,
+                }
+            ]
+        },
+        "systemd",
+    ),
+    "sglang-api-key": (
+        {
+            "tgi_services": [
+                {
+                    "name": "sglang-llama",
+                    "engine": "sglang",
+                    "model_id": "meta-llama/Llama-3.1-8B-Instruct",
+                    "hf_token_env": "MY_HF_TOKEN",
+                    "api_key_env": "TGI_API_KEY",
+                    "gpus": 1,
+                    "quantize": "fp8",
+                    "max_total_tokens": 16384,
+                    "cuda_graphs": [0],
+                    "shm_size": "16g",
+                    "extra_args": ["--attention-backend", "flashinfer"],
+                    "port": 30000,
+                    "bind": "0.0.0.0",
+                }
+            ]
+        },
+        "docker",
+    ),
 }
 
 
@@ -208,6 +251,8 @@ def test_golden(case):
 def test_every_launcher_flag_in_every_script_is_known_to_tgi():
     reference = launcher_reference()
     for case, r in all_rendered():
+        if r.service.engine != "tgi":
+            continue  # test_render_engines.py checks vLLM's and SGLang's flags
         argv = docker_command(r.files[CREATE_SCRIPT][0])
         assert argv[:2] in (["docker", "create"], ["docker", "run"])
         assert argv.count(r.image) == 1, (case, argv)
@@ -303,6 +348,8 @@ def test_secrets_never_reach_rendered_files():
                 assert CANARY_TOKEN not in content
             if svc.api_key_env:
                 assert f"\nAPI_KEY={CANARY_KEY}\n" in content
+                if svc.engine == "vllm":  # vLLM reads VLLM_API_KEY
+                    assert f"\nVLLM_API_KEY={CANARY_KEY}\n" in content
             else:
                 assert "API_KEY=" not in content
 
