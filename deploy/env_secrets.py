@@ -22,6 +22,9 @@ from pyinfra.api import FactBase
 from tgi_infra.config import TGIService
 from tgi_infra.render import env_file_content, secret_vars
 
+# the secret lines of service.env (VLLM_API_KEY: vLLM's copy of API_KEY)
+SECRET_NAMES = ("HF_TOKEN", "API_KEY", "VLLM_API_KEY")
+
 
 class EnvFileDigests(FactBase):
     """sha256 of ``path``: whole, without the lines of ``without``, without any secret line;
@@ -29,7 +32,7 @@ class EnvFileDigests(FactBase):
 
     def command(self, path: str, without: tuple[str, ...] = ()) -> str:
         p = shlex.quote(path)
-        names = "|".join(["HF_TOKEN", "API_KEY"])
+        names = "|".join(SECRET_NAMES)
         drop = shlex.quote(f"^({'|'.join(without)})=") if without else "'^$^'"
         return (
             f"if [ -f {p} ]; then sha256sum < {p} | cut -d' ' -f1; "
@@ -84,7 +87,7 @@ def plan_env(svc: TGIService, environ: Mapping[str, str], on_host: dict | None) 
         if sha256(content) == on_host["full"]:
             return EnvPlan()
         # only secrets differ when the non-secret lines are the same as the host's
-        public_same = sha256(_without(content, ["HF_TOKEN", "API_KEY"])) == on_host["public"]
+        public_same = sha256(_without(content, list(SECRET_NAMES))) == on_host["public"]
         return EnvPlan(content=content, changed=True, secrets_changed=public_same)
     sources = ", ".join(secret_vars(svc)[t] for t in keep)
     notes = [

@@ -1,13 +1,23 @@
-"""Wait until a TGI service answers, or fail with its last log lines and the likely cause.
+"""Wait until a service answers, or fail with its last log lines and the likely cause.
 
-Ready means: the port is open, ``/health`` answers 200 and a one-token ``/generate`` is answered.
-TGI binds its port only after the weights are downloaded and warm-up is done, so a first start
-can take many minutes: progress is shown while waiting. A container that exits, or restarts
-repeatedly, fails the deploy at once with ``docker logs --tail`` and a hint.
+Ready means: the port is open, ``/health`` answers 200 and a one-token request is answered, per
+engine (``tgi_infra.engines``):
+
+- TGI binds its port only after the weights are downloaded and warm-up is done; then
+  ``/health`` 200 and a one-token ``/generate``;
+- vLLM has no listener until the engine is initialised; then ``/health`` 200 (503 only when the
+  engine died) and a one-token ``/v1/completions``;
+- SGLang listens early and answers ``/health`` 503 while it starts (loading, warm-up), 200 once
+  its own test generation passed; then a one-token native ``/generate``.
+
+A first start can take many minutes: progress is shown while waiting. A container that exits,
+or restarts repeatedly, fails the deploy at once with ``docker logs --tail`` and the likely
+cause, matched on the engine's own log lines (``ENGINE_CAUSES``) before the common ones.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -70,8 +80,93 @@ CAUSES: list[tuple[re.Pattern[str], str]] = [
 ]
 
 
-def likely_cause(log: str) -> str:
-    for pattern, cause in CAUSES:
+# Each engine's own failure lines, matched before CAUSES (whose OOM and argument hints name
+# TGI's settings). Patterns follow the engines' messages (vllm/v1/core/kv_cache_utils.py,
+# vllm/config, argparse; sglang/srt/mem_cache, sglang/srt/server_args.py).
+_VLLM_SHM = (
+    "NCCL / shared memory failed between tensor-parallel workers: leave shm_size unset (the "
+    "container then runs with --ipc=host, as vLLM's docs say) or raise it (e.g. 16g), and check "
+    "the GPUs assigned"
+)
+_SGLANG_SHM = _VLLM_SHM.replace("tensor-parallel workers", "tensor-parallel ranks").replace(
+    "vLLM's", "SGLang's"
+)
+ENGINE_CAUSES: dict[str, list[tuple[re.Pattern[str], str]]] = {
+    "vllm": [
+        (
+            re.compile(
+                r"No available memory for the cache blocks|CUDA out of memory|"
+                r"OutOfMemoryError|is larger than the maximum number of tokens that can be "
+                r"stored in KV cache",
+                re.I,
+            ),
+            "vLLM ran out of GPU memory at start (weights + KV cache): lower max_total_tokens "
+            "(--max-model-len) or max_concurrent_requests (--max-num-seqs), quantize, raise "
+            "num_shard over more GPUs, or tune --gpu-memory-utilization in extra_args",
+        ),
+        (
+            re.compile(
+                r"Unknown quantization method|argument --quantization/-q: invalid|"
+                r"Quantization method specified in the model config .* does not match|"
+                r"quantization.*is not supported",
+                re.I,
+            ),
+            "vLLM does not know this quantization, or it does not match the model's own "
+            "quantization_config: set quantize to the model's method (or leave it unset: vLLM "
+            "reads it from the model's config)",
+        ),
+        (
+            re.compile(r"NCCL error|ncclSystemError|ncclInternalError|Bus error|/dev/shm", re.I),
+            _VLLM_SHM,
+        ),
+        (
+            re.compile(r"error: unrecognized arguments|error: argument [-\w/]+: invalid", re.I),
+            "vllm serve refused its arguments: check extra_args against `vllm serve --help` of "
+            "this image (the deploy checks them against vLLM 0.33.0's flags)",
+        ),
+    ],
+    "sglang": [
+        (
+            re.compile(
+                r"Not enough memory\. Please try to increase --mem-fraction-static|"
+                r"CUDA out of memory|OutOfMemoryError",
+                re.I,
+            ),
+            "SGLang ran out of GPU memory at start: lower max_batch_total_tokens "
+            "(--max-total-tokens) or max_total_tokens (--context-length), quantize, raise "
+            "num_shard over more GPUs, or tune --mem-fraction-static in extra_args",
+        ),
+        (
+            re.compile(
+                r"argument --quantization: invalid choice|Unknown quantization|"
+                r"quantization.*is not supported|does not match the quantization",
+                re.I,
+            ),
+            "SGLang does not know this quantization, or it does not match the model's own "
+            "quantization_config: set quantize to the model's method (or leave it unset)",
+        ),
+        (
+            re.compile(r"NCCL error|ncclSystemError|ncclInternalError|Bus error|/dev/shm", re.I),
+            _SGLANG_SHM,
+        ),
+        (
+            re.compile(r"error: unrecognized arguments|error: argument [-\w/]+: invalid", re.I),
+            "sglang.launch_server refused its arguments: check extra_args against "
+            "`python3 -m sglang.launch_server --help` of this image",
+        ),
+    ],
+    "tgi": [
+        (
+            re.compile(r"error: invalid value '[^']*' for '--quantize", re.I),
+            "TGI does not know this quantization: set quantize to one of TGI's values (or "
+            "leave it unset)",
+        ),
+    ],
+}
+
+
+def likely_cause(log: str, engine: str = "tgi") -> str:
+    for pattern, cause in [*ENGINE_CAUSES.get(engine, []), *CAUSES]:
         if pattern.search(log):
             return cause
     return "unknown: read the log lines above (`docker logs` of the container)"
@@ -86,6 +181,15 @@ class Probe:
     api_key: bool
     # NAMES of the control machine's env vars holding this service's secrets (never the values)
     secret_envs: tuple[str, ...] = ()
+    engine: str = "tgi"
+    model: str = ""  # the model name the engine serves (vLLM's one-token request names it)
+
+    def ready_request(self) -> tuple[str, str]:
+        """(path, JSON body) of the one-token request that proves the engine generates."""
+        from tgi_infra.engines import engine_spec
+
+        path, body = engine_spec(self.engine).ready_request
+        return path, body.replace("{model}", json.dumps(self.model))
 
 
 def mask_log(log: str, secrets: list[str]) -> str:
@@ -131,12 +235,28 @@ def _fail(state, host, probe: Probe, why: str) -> None:
     )
     log = "\n".join(out.stdout_lines + out.stderr_lines)
     log = mask_log(log, [os.environ.get(n, "") for n in probe.secret_envs])
-    cause = likely_cause(f"{why}\n{log}")  # why: the daemon's own answer when inspect failed
+    # why: the daemon's own answer when inspect failed
+    cause = likely_cause(f"{why}\n{log}", probe.engine)
     raise OperationError(
         f"host {host.name}: service {probe.name} is not ready: {why}\n"
         f"likely cause: {cause}\n"
         f"last log lines (docker logs --tail 40 {probe.name}):\n{log}"
     )
+
+
+def health_status(engine: str, code: str) -> str:
+    """What a /health answer other than 200 means while the engine starts."""
+    if code in ("", "000"):
+        if engine == "sglang":
+            return "port not open yet (SGLang starting)"
+        if engine == "vllm":
+            return "port not open yet (vLLM listens once the engine is up: download / load)"
+        return "port not open yet (downloading / warming up)"
+    if engine == "sglang" and code == "503":
+        return "/health answered 503 (SGLang loading weights / warming up)"
+    if engine == "vllm" and code == "503":
+        return "/health answered 503 (vLLM's engine is dead: EngineDeadError)"
+    return f"/health answered {code}"
 
 
 def wait_ready(state, host, probe: Probe) -> None:
@@ -160,21 +280,17 @@ def wait_ready(state, host, probe: Probe) -> None:
         if cstate == "running":
             code = _run(state, host, _http_cmd(probe, "/health"))
             if code == "200":
-                body = '{"inputs": "Hello", "parameters": {"max_new_tokens": 1}}'
-                gen = _run(state, host, _http_cmd(probe, "/generate", body))
+                path, body = probe.ready_request()
+                gen = _run(state, host, _http_cmd(probe, path, body))
                 if gen == "200":
                     logger.info(
                         f"{host.print_prefix}{probe.name} ready after {elapsed:.0f}s "
-                        "(/health 200, one-token /generate answered)"
+                        f"(/health 200, one-token {path} answered)"
                     )
                     return
-                status = f"/generate answered {gen or 'nothing'}"
+                status = f"{path} answered {gen or 'nothing'}"
             else:
-                status = (
-                    "port not open yet (downloading / warming up)"
-                    if code in ("", "000")
-                    else f"/health answered {code}"
-                )
+                status = health_status(probe.engine, code)
         if elapsed > probe.timeout:
             _fail(state, host, probe, f"timed out after {probe.timeout}s; last status: {status}")
         if elapsed - last_report >= 15:

@@ -4,10 +4,15 @@ A running container whose config (or env file) changed is replaced in three step
 the old one keeps serving until the last possible moment:
 
 1. **prefetch** (``prefetch``): the new image is pulled (by the deploy, before this) and the new
-   model's weights are downloaded into the shared volume with TGI's own downloader from the
-   new image, ``text-generation-server download-weights <model> --revision <rev>``, in a
-   throwaway container that reads the token from the service's 0600 env file
-   (``--env-file``, never argv). Its progress lines are shown as they come.
+   model's weights are downloaded into the shared volume in a throwaway container of the new
+   image that reads the token from the service's 0600 env file (``--env-file``, never argv).
+   Its progress lines are shown as they come. TGI: its own downloader,
+   ``text-generation-server download-weights <model> --revision <rev>``. vLLM and SGLang have
+   no downloader command of their own; both images ship huggingface_hub, whose CLI
+   ``hf download <model> --revision <rev>`` fills the same HF cache the engine reads
+   (``/root/.cache/huggingface``, where the volume is mounted), limited to the files an engine
+   loads (``PREFETCH_INCLUDE``: safetensors weights, configs, tokenizer files). A model given
+   as a local path is not downloaded (nothing to fetch).
 2. **swap** (``replace``): the old container is stopped and renamed ``<name>-previous`` (kept,
    with its config), the creation script creates and starts the new one under the service's
    name, and the deploy waits until it is ready (``ready.wait_ready``). Only then is the
@@ -51,14 +56,48 @@ class Swap:
     revision: str | None
     why: str  # what changed, for the log
     keep_previous: bool = False  # a rollout commits or rolls back after its smoke checks
+    engine: str = "tgi"
 
     @property
     def previous(self) -> str:
         return self.name + PREVIOUS_SUFFIX
 
 
+# what `hf download` fetches for vLLM/SGLang: the files their loaders read (safetensors first;
+# a model with only .bin weights gets those at start, as without a prefetch)
+PREFETCH_INCLUDE = (
+    "*.json",
+    "*.safetensors",
+    "*.model",
+    "*.txt",
+    "*.tiktoken",
+    "*.jinja",
+    "*.py",
+)
+
+
+def prefetch_program(engine: str) -> str:
+    return "text-generation-server download-weights" if engine == "tgi" else "hf download"
+
+
 def prefetch_command(swap: Swap) -> str:
-    """``docker run`` of TGI's downloader from the new image; the token only via --env-file."""
+    """``docker run`` of the engine image's downloader; the token only via --env-file."""
+    if swap.engine != "tgi":
+        from tgi_infra.engines import engine_spec
+
+        argv = [
+            "docker", "run", "--rm",
+            "--name", swap.name + PREFETCH_SUFFIX,
+            "--env-file", swap.env_file,
+            "-v", f"{swap.volume}:{engine_spec(swap.engine).cache_mount}",
+            "--entrypoint", "hf",
+            swap.image,
+            "download", swap.model_id,
+        ]  # fmt: skip
+        if swap.revision:
+            argv += ["--revision", swap.revision]
+        argv += ["--include", *PREFETCH_INCLUDE]
+        return " ".join(shlex.quote(a) for a in argv) + " 2>&1"
     argv = [
         "docker", "run", "--rm",
         "--name", swap.name + PREFETCH_SUFFIX,
@@ -101,14 +140,17 @@ def prefetch(state, host, swap: Swap) -> None:
         f"{host.print_prefix}{swap.name}: prefetching {swap.model_id} with the new image "
         f"({swap.why}); the running container keeps serving"
     )
+    if swap.engine != "tgi" and swap.model_id.startswith("/"):
+        logger.info(f"{host.print_prefix}{swap.name}: {swap.model_id} is a local path: no prefetch")
+        return
     start = time.monotonic()
     _sh(host, f"docker rm -f {shlex.quote(swap.name + PREFETCH_SUFFIX)} >/dev/null 2>&1 || true")
     ok, out = _sh(host, prefetch_command(swap), print_output=True)
     if not ok:
         raise OperationError(
             f"host {host.name}: service {swap.name}: downloading {swap.model_id} failed; the "
-            f"running container was not touched.\nlikely cause: {likely_cause(out)}\n"
-            f"output of text-generation-server download-weights:\n{out[-4000:]}"
+            f"running container was not touched.\nlikely cause: {likely_cause(out, swap.engine)}\n"
+            f"output of {prefetch_program(swap.engine)}:\n{out[-4000:]}"
         )
     logger.info(
         f"{host.print_prefix}{swap.name}: weights of {swap.model_id} in the cache "

@@ -25,12 +25,14 @@ from pyinfra.operations import files, python, server, systemd
 from tgi_infra import atomic, env_secrets, preflight_live, swap
 from tgi_infra.config import HostConfig, TGIService
 from tgi_infra.context import DeployConfigError
+from tgi_infra.engines import engine_spec
 from tgi_infra.facts import ContainerState, DockerImagePresent
 from tgi_infra.managed import MARKER, marker_content, remove_service_dir
 from tgi_infra.probes import LABEL_HASH
 from tgi_infra.ready import Probe, wait_ready
 from tgi_infra.render import (
     RenderedService,
+    engine_model_path,
     env_file_content,
     render_for_deploy,
     unit_name,
@@ -200,12 +202,15 @@ def _probe(cfg: HostConfig, svc: TGIService) -> Probe:
         timeout=cfg.ready_timeout,
         api_key=bool(svc.api_key_env),
         secret_envs=tuple(n for n in (svc.hf_token_env, svc.api_key_env) if n),
+        engine=svc.engine,
+        model=engine_model_path(svc),
     )
 
 
 def _wait_ready(cfg: HostConfig, svc: TGIService, **op_args) -> None:
     python.call(
-        name="TGI service: wait until ready (/health 200, one-token /generate)",
+        name=f"{engine_spec(svc.engine).title} service: wait until ready (/health 200, "
+        f"one-token {engine_spec(svc.engine).ready_request[0]})",
         function=wait_ready,
         probe=_probe(cfg, svc),
         **op_args,
@@ -232,6 +237,7 @@ def _swap(cfg, svc, rendered, supervisor, have_hash, env_plan) -> None:
         model_id=svc.model_id,
         revision=svc.revision,
         why=why,
+        engine=svc.engine,
         keep_previous=os.environ.get("TGI_INFRA_KEEP_PREVIOUS") == "1",  # rollout.py
     )
     logger.info(f"{host.print_prefix}{svc.name}: {why}: prefetch, then swap")

@@ -1,0 +1,195 @@
+"""Issue 16: the `engine` field and what each engine accepts (deploy/engines, config rules).
+
+Every error names host, service, field, value, the engine and what that engine allows; the
+flag lists come from the reference dumps (deploy/reference/vllm, deploy/reference/sglang)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import tgi_infra
+from tgi_infra.config import ConfigError, load_host_config
+from tgi_infra.engines import engine_spec
+from tgi_infra.swap import Swap, prefetch_command
+
+REFERENCE = Path(tgi_infra.__file__).resolve().parent / "reference"
+
+
+def errors_of(**svc) -> list[str]:
+    data = {"tgi_services": [{"name": "svc-a", "model_id": "org/model", **svc}]}
+    with pytest.raises(ConfigError) as exc:
+        load_host_config("gpu-1", data)
+    return exc.value.errors
+
+
+def one_error(**svc) -> str:
+    errs = errors_of(**svc)
+    assert len(errs) == 1, errs
+    assert errs[0].startswith("host gpu-1: service svc-a: field "), errs[0]
+    return errs[0]
+
+
+def test_engine_defaults_to_tgi_and_sets_the_image():
+    cfg = load_host_config("h", {"tgi_services": [{"model_id": "org/m"}]})
+    assert cfg.tgi_services[0].engine == "tgi"
+    assert cfg.tgi_services[0].image.startswith("ghcr.io/huggingface/text-generation-inference:")
+    for engine, image in (
+        ("vllm", "vllm/vllm-openai:v0.33.0"),
+        ("sglang", "lmsysorg/sglang:v0.5.23"),
+    ):
+        cfg = load_host_config("h", {"tgi_services": [{"model_id": "org/m", "engine": engine}]})
+        assert cfg.tgi_services[0].image == image
+        custom = {"model_id": "org/m", "engine": engine, "image": "reg.lab/x:1"}
+        assert (
+            load_host_config("h", {"tgi_services": [custom]}).tgi_services[0].image == "reg.lab/x:1"
+        )
+
+
+def test_unknown_engine():
+    msg = one_error(engine="llama.cpp")
+    assert "field engine: value 'llama.cpp' is not allowed" in msg
+    assert "tgi, vllm or sglang" in msg
+
+
+@pytest.mark.parametrize(
+    ("engine", "field", "value", "words"),
+    [
+        ("vllm", "sharded", True, "vLLM shards by tensor parallelism alone"),
+        ("vllm", "max_input_tokens", 4000, "--max-model-len"),
+        ("vllm", "max_batch_total_tokens", 65536, "--gpu-memory-utilization"),
+        ("sglang", "sharded", False, "SGLang shards by tensor parallelism alone"),
+        ("sglang", "max_input_tokens", 4000, "--context-length"),
+    ],
+)
+def test_a_setting_the_engine_lacks_is_refused_naming_the_engine(engine, field, value, words):
+    msg = one_error(engine=engine, **{field: value})
+    assert f"field {field}: value {value!r} is not allowed" in msg
+    assert f"engine {engine}" in msg and words in msg
+    assert "allowed: null for engine" in msg and "num_shard" in msg  # what it does take
+
+
+@pytest.mark.parametrize(
+    ("engine", "field", "value", "flag", "allowed_sample"),
+    [
+        ("vllm", "quantize", "eetq", "--quantization", "awq_marlin"),
+        ("sglang", "quantize", "exl2", "--quantization", "w8a8_fp8"),
+        ("tgi", "quantize", "awq_marlin", "--quantize", "bitsandbytes-nf4"),
+        ("vllm", "dtype", "fp8", "--dtype", "half"),
+        ("tgi", "dtype", "half", "--dtype", "bfloat16"),
+    ],
+)
+def test_values_are_checked_against_the_engines_own_list(
+    engine, field, value, flag, allowed_sample
+):
+    msg = one_error(engine=engine, **{field: value})
+    assert f"field {field}: value {value!r} is not allowed" in msg
+    assert f"{engine_spec(engine).title}'s {flag} takes" in msg and allowed_sample in msg
+
+
+def test_each_engines_quantization_list_is_the_reference():
+    vllm_q = json.loads((REFERENCE / "vllm" / "quantization-methods.json").read_text())
+    assert list(engine_spec("vllm").quantize_values) == vllm_q
+    dump = json.loads((REFERENCE / "sglang" / "launch-server-args.json").read_text())
+    sg = next(a for a in dump["arguments"] if "--quantization" in (a.get("flags") or ()))
+    assert list(engine_spec("sglang").quantize_values) == sg["choices"]
+
+
+@pytest.mark.parametrize(
+    ("engine", "args", "words"),
+    [
+        ("vllm", ["--no-such-flag"], "vLLM's vllm serve has no --no-such-flag"),
+        ("vllm", ["--gpu-memory-utilisation", "0.8"], "did you mean --gpu-memory-utilization"),
+        ("vllm", ["--tensor-parallel-size", "2"], "use field num_shard"),
+        ("vllm", ["-tp", "2"], "use field num_shard"),
+        ("vllm", ["--api-key", "k"], "use field api_key_env"),
+        ("vllm", ["--config", "x.yaml"], "YAML file"),
+        ("vllm", ["--uvicorn-log-level", "loud"], "vLLM's --uvicorn-log-level takes"),
+        ("vllm", ["Qwen/Qwen2.5"], "a value without a flag"),
+        ("vllm", ["--max-num-seqs", "8"], "use field max_concurrent_requests"),
+        ("sglang", ["--model-path", "x/y"], "use field model_id"),
+        ("sglang", ["--host", "127.0.0.1"], "use field bind"),
+        ("sglang", ["--enable-metrics"], "always rendered"),
+        ("sglang", ["--attention-backend", "nope"], "SGLang's --attention-backend takes"),
+        ("sglang", ["--enable-mixed-chunk=1"], "a switch without value"),
+        ("sglang", ["--mem-fraction-static"], "needs a value"),
+        ("tgi", ["--tensor-parallel-size", "2"], "TGI's launcher has no --tensor-parallel-size"),
+    ],
+)
+def test_extra_args_are_checked_against_the_engines_flag_list(engine, args, words):
+    # an unknown flag's value is reported on its own too ("a value without a flag")
+    msg = errors_of(engine=engine, extra_args=args)[0]
+    assert msg.startswith("host gpu-1: service svc-a: field extra_args: "), msg
+    assert "field extra_args: value" in msg and words in msg, msg
+    if engine != "tgi":
+        assert f"deploy/reference/{engine}" in msg  # what that engine allows
+
+
+def test_valid_engine_specific_extra_args_pass():
+    ok = [
+        ("vllm", ["--gpu-memory-utilization", "0.85", "--enable-prefix-caching"]),
+        ("vllm", ["--kv-cache-dtype=fp8", "--cudagraph-metrics", "--uvicorn-log-level=debug"]),
+        ("sglang", ["--mem-fraction-static", "0.8", "--cuda-graph-bs-decode", "1", "2", "4"]),
+        ("sglang", ["--attention-backend", "flashinfer", "--enable-mixed-chunk"]),
+    ]
+    for engine, args in ok:
+        svc = {"model_id": "org/m", "engine": engine, "extra_args": args}
+        load_host_config("h", {"tgi_services": [svc]})
+
+
+def test_a_secret_in_extra_args_is_refused_and_not_repeated():
+    token = "hf_abcdefghijklmnopqrstuvwxyz0123"
+    msg = one_error(engine="vllm", extra_args=["--hf-token", token])
+    assert token not in msg and "secret" in msg
+
+
+def test_cpu_mode_is_tgi_only():
+    data = {
+        "tgi_gpus": "none",
+        "tgi_services": [{"name": "s", "model_id": "o/m", "engine": "vllm"}],
+    }
+    with pytest.raises(ConfigError) as exc:
+        load_host_config("cpu-1", data)
+    (msg,) = exc.value.errors
+    assert msg.startswith("host cpu-1: service s: field gpus:") and "CPU mode is TGI-only" in msg
+
+
+def test_sglang_cuda_graphs_only_zero():
+    msg = one_error(engine="sglang", cuda_graphs=[1, 2])
+    assert "--cuda-graph-bs-decode" in msg and "[0] or null for engine sglang" in msg
+    load_host_config(
+        "h", {"tgi_services": [{"model_id": "o/m", "engine": "sglang", "cuda_graphs": [0]}]}
+    )
+
+
+def test_owned_and_forbidden_flags_are_flags_of_the_engine():
+    for engine in ("vllm", "sglang"):
+        spec = engine_spec(engine)
+        for flag in [*spec.owned, *spec.forbidden]:
+            assert spec.flag(flag) is not None, (engine, flag)
+        for name, setting in spec.settings.items():
+            if name in ("port", "bind", "shm_size"):
+                continue  # docker options and container ports, not engine flags
+            if setting.flag and setting.flag.startswith("--") and " " not in setting.flag:
+                assert spec.flag(setting.flag) is not None, (engine, name, setting.flag)
+
+
+def test_prefetch_per_engine():
+    base = dict(
+        name="svc",
+        unit=None,
+        creation_script="/opt/tgi/svc/tgi-service-creation.sh",
+        image="vllm/vllm-openai:v0.33.0",
+        env_file="/opt/tgi/svc/service.env",
+        volume="/var/lib/tgi/data",
+        model_id="org/m",
+        revision="main",
+        why="config changed",
+    )
+    cmd = prefetch_command(Swap(**base, engine="vllm"))
+    assert "--entrypoint hf vllm/vllm-openai:v0.33.0 download org/m --revision main" in cmd
+    assert "-v /var/lib/tgi/data:/root/.cache/huggingface" in cmd
+    assert "--env-file /opt/tgi/svc/service.env" in cmd and "'*.safetensors'" in cmd
+    tgi = prefetch_command(Swap(**base))
+    assert "--entrypoint text-generation-server" in tgi and ":/data " in tgi
