@@ -83,8 +83,8 @@ class TGIService(BaseModel):
         DEFAULT_IMAGE,
         description="Engine image; its registry is replaced by `image_mirror` when that is set.",
         allowed="a Docker image reference (`[registry/]path[:tag][@digest]`)",
-        default_doc=f'`"{DEFAULT_IMAGE}"`; vllm: `"vllm/vllm-openai:v0.33.0"`; sglang: '
-        '`"lmsysorg/sglang:v0.5.23"`',
+        default_doc=f'`"{DEFAULT_IMAGE}"` (tgi); `"vllm/vllm-openai:v0.33.0"` (vllm); '
+        '`"lmsysorg/sglang:v0.5.23"` (sglang)',
     )
     gpus: Annotated[Any, BeforeValidator(_check_gpus)] = _field(
         None,

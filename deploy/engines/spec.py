@@ -125,3 +125,59 @@ class _Engines:
 
 
 ENGINES = _Engines()
+
+
+COMMON_FIELDS: tuple[str, ...] = (
+    "model_id",
+    "revision",
+    "num_shard",
+    "sharded",
+    "quantize",
+    "dtype",
+    "max_input_tokens",
+    "max_total_tokens",
+    "max_batch_prefill_tokens",
+    "max_batch_total_tokens",
+    "max_concurrent_requests",
+    "cuda_graphs",
+    "api_key_env",
+    "port",
+    "bind",
+    "shm_size",
+)
+
+
+def engines_markdown() -> str:
+    """README's engine table: what each common setting becomes per engine."""
+    specs = [engine_spec(n) for n in ENGINE_NAMES]
+    head = "| setting | " + " | ".join(f"`engine: {s.name}`" for s in specs) + " |"
+    rows = [head, "|---" * (len(specs) + 1) + "|"]
+
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|")
+
+    rows.append("| image (default) | " + " | ".join(f"`{s.image}`" for s in specs) + " |")
+    rows.append(
+        "| command | "
+        + " | ".join(
+            f"`{s.program}`" + (f" (`{' '.join(s.command)}`)" if s.command else "") for s in specs
+        )
+        + " |"
+    )
+    rows.append(
+        "| container port, cache mount | "
+        + " | ".join(f"{s.container_port}, `{s.cache_mount}`" for s in specs)
+        + " |"
+    )
+    rows.append("| readiness | " + " | ".join(cell(s.readiness_note) for s in specs) + " |")
+    for name in COMMON_FIELDS:
+        cells = []
+        for s in specs:
+            setting = s.settings[name]
+            if setting.flag is None:
+                cells.append(cell(f"refused: {setting.note}"))
+            else:
+                text = f"`{setting.flag}`"
+                cells.append(cell(text + (f" ({setting.note})" if setting.note else "")))
+        rows.append(f"| `{name}` | " + " | ".join(cells) + " |")
+    return "\n".join(rows) + "\n"

@@ -7,11 +7,13 @@ ghcr.io/huggingface/text-generation-inference:3.3.7 --model-id $model`.
 from __future__ import annotations
 
 from tgi_infra import launcher
-from tgi_infra.config.grammar import DEFAULT_IMAGE
 from tgi_infra.engines.spec import EngineSpec, Flag, Setting
 
 
 def spec() -> EngineSpec:
+    # here, not at the top: tgi_infra.config's models read the engine specs
+    from tgi_infra.config.grammar import DEFAULT_IMAGE
+
     flags: dict[str, Flag] = {}
     for f in launcher.LAUNCHER_FLAGS:
         flag = Flag(

@@ -238,7 +238,7 @@ def test_variables_markdown_documents_every_field():
         assert f"| `{host_key(name)}` |" in md
     for name in TGIService.model_fields:
         assert f"| `{name}` |" in md
-    assert '| `image` | `"ghcr.io/huggingface/text-generation-inference:3.3.7"` |' in md
+    assert '| `image` | `"ghcr.io/huggingface/text-generation-inference:3.3.7"` (tgi); ' in md
     assert "| `model_id` | required |" in md
     assert "| `tgi_ready_timeout` | `1800` |" in md
     assert '`"all"` (`"none"` on a CPU-mode host)' in md

@@ -193,3 +193,14 @@ def test_prefetch_per_engine():
     assert "--env-file /opt/tgi/svc/service.env" in cmd and "'*.safetensors'" in cmd
     tgi = prefetch_command(Swap(**base))
     assert "--entrypoint text-generation-server" in tgi and ":/data " in tgi
+
+
+def test_readme_engine_table_matches_the_specs():
+    import re
+
+    from tgi_infra.engines.spec import engines_markdown
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    m = re.search(r"<!-- engines-table:start -->\n(.*)<!-- engines-table:end -->", readme, re.S)
+    assert m, "README lacks the engine table"
+    assert m.group(1) == engines_markdown(), "README's engine table is stale"
