@@ -39,6 +39,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from tgi_infra.config.grammar import mask_values
+from tgi_infra.engines import ENGINE_NAMES, engine_spec
 from tgi_infra.render import (
     LABEL_ENGINE,
     LABEL_HASH,
@@ -198,9 +199,13 @@ def _model_from_args(args: list[str]) -> str | None:
     return None
 
 
-def _published(attrs: dict[str, Any]) -> tuple[str | None, int | None]:
-    """(host address, host port) container port 80 is published on, as configured."""
-    bindings = ((attrs.get("HostConfig") or {}).get("PortBindings") or {}).get(CONTAINER_PORT_KEY)
+def _published(attrs: dict[str, Any], engine: str = "tgi") -> tuple[str | None, int | None]:
+    """(host address, host port) the engine's container port (TGI 80, vLLM 8000, SGLang
+    30000) is published on, as configured."""
+    key = CONTAINER_PORT_KEY
+    if engine in ENGINE_NAMES and engine != "tgi":
+        key = f"{engine_spec(engine).container_port}/tcp"
+    bindings = ((attrs.get("HostConfig") or {}).get("PortBindings") or {}).get(key)
     for b in bindings or []:
         if b.get("HostPort"):
             return b.get("HostIp") or "0.0.0.0", int(b["HostPort"])
@@ -233,7 +238,7 @@ def _service(attrs: dict[str, Any]) -> Service:
     labels = config.get("Labels") or {}
     state = attrs.get("State") or {}
     name = labels.get(LABEL_SERVICE) or (attrs.get("Name") or "").lstrip("/")
-    bind, port = _published(attrs)
+    bind, port = _published(attrs, labels.get(LABEL_ENGINE) or "tgi")
     if port is None and (labels.get(LABEL_PORT) or "").isdigit():
         port = int(labels[LABEL_PORT])
     supervisor = labels.get(LABEL_SUPERVISOR) or (

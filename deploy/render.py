@@ -328,6 +328,7 @@ def _render_files(
         "model_id": svc.model_id,
         "engine": engine_spec(svc.engine).title,
         "program": engine_spec(svc.engine).program,
+        "cache_mount": engine_spec(svc.engine).cache_mount,
         "engine_note": "" if svc.engine == "tgi" else f", engine {engine_spec(svc.engine).title}",
         "image_q": _q(image),
         "unit": unit,

@@ -8,11 +8,13 @@ the old one keeps serving until the last possible moment:
    image that reads the token from the service's 0600 env file (``--env-file``, never argv).
    Its progress lines are shown as they come. TGI: its own downloader,
    ``text-generation-server download-weights <model> --revision <rev>``. vLLM and SGLang have
-   no downloader command of their own; both images ship huggingface_hub, whose CLI
-   ``hf download <model> --revision <rev>`` fills the same HF cache the engine reads
-   (``/root/.cache/huggingface``, where the volume is mounted), limited to the files an engine
-   loads (``PREFETCH_INCLUDE``: safetensors weights, configs, tokenizer files). A model given
-   as a local path is not downloaded (nothing to fetch).
+   no downloader command of their own; both images ship huggingface_hub, whose
+   ``snapshot_download`` (the function behind ``hf download``; called from ``python3 -c`` because
+   its signature is stable across huggingface_hub versions, where the CLI's options changed)
+   fills the same HF cache the engine reads (``/root/.cache/huggingface``, where the volume is
+   mounted), limited to the files an engine loads (``PREFETCH_INCLUDE``: safetensors weights,
+   configs, tokenizer files). A model given as a local path is not downloaded (nothing to
+   fetch).
 2. **swap** (``replace``): the old container is stopped and renamed ``<name>-previous`` (kept,
    with its config), the creation script creates and starts the new one under the service's
    name, and the deploy waits until it is ready (``ready.wait_ready``). Only then is the
@@ -63,7 +65,7 @@ class Swap:
         return self.name + PREVIOUS_SUFFIX
 
 
-# what `hf download` fetches for vLLM/SGLang: the files their loaders read (safetensors first;
+# what the prefetch fetches for vLLM/SGLang: the files their loaders read (safetensors first;
 # a model with only .bin weights gets those at start, as without a prefetch)
 PREFETCH_INCLUDE = (
     "*.json",
@@ -76,8 +78,19 @@ PREFETCH_INCLUDE = (
 )
 
 
+# python3 -c PREFETCH_SCRIPT MODEL REVISION PATTERN...: HF_TOKEN comes from the environment
+# (--env-file), never argv; huggingface_hub reads it itself
+PREFETCH_SCRIPT = (
+    "import sys; from huggingface_hub import snapshot_download; "
+    "path = snapshot_download(sys.argv[1], revision=sys.argv[2] or None, "
+    "allow_patterns=sys.argv[3:]); print(f'weights of {sys.argv[1]} in {path}')"
+)
+
+
 def prefetch_program(engine: str) -> str:
-    return "text-generation-server download-weights" if engine == "tgi" else "hf download"
+    if engine == "tgi":
+        return "text-generation-server download-weights"
+    return "huggingface_hub.snapshot_download"
 
 
 def prefetch_command(swap: Swap) -> str:
@@ -90,13 +103,11 @@ def prefetch_command(swap: Swap) -> str:
             "--name", swap.name + PREFETCH_SUFFIX,
             "--env-file", swap.env_file,
             "-v", f"{swap.volume}:{engine_spec(swap.engine).cache_mount}",
-            "--entrypoint", "hf",
+            "--entrypoint", "python3",
             swap.image,
-            "download", swap.model_id,
+            "-c", PREFETCH_SCRIPT,
+            swap.model_id, swap.revision or "", *PREFETCH_INCLUDE,
         ]  # fmt: skip
-        if swap.revision:
-            argv += ["--revision", swap.revision]
-        argv += ["--include", *PREFETCH_INCLUDE]
         return " ".join(shlex.quote(a) for a in argv) + " 2>&1"
     argv = [
         "docker", "run", "--rm",

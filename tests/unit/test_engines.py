@@ -6,13 +6,17 @@ flag lists come from the reference dumps (deploy/reference/vllm, deploy/referenc
 from __future__ import annotations
 
 import json
+import os
+import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import tgi_infra
 from tgi_infra.config import ConfigError, load_host_config
 from tgi_infra.engines import engine_spec
-from tgi_infra.swap import Swap, prefetch_command
+from tgi_infra.swap import PREFETCH_SCRIPT, Swap, prefetch_command
 
 REFERENCE = Path(tgi_infra.__file__).resolve().parent / "reference"
 
@@ -188,9 +192,13 @@ def test_prefetch_per_engine():
         why="config changed",
     )
     cmd = prefetch_command(Swap(**base, engine="vllm"))
-    assert "--entrypoint hf vllm/vllm-openai:v0.33.0 download org/m --revision main" in cmd
-    assert "-v /var/lib/tgi/data:/root/.cache/huggingface" in cmd
-    assert "--env-file /opt/tgi/svc/service.env" in cmd and "'*.safetensors'" in cmd
+    argv = shlex.split(cmd.removesuffix(" 2>&1"))
+    at = argv.index("vllm/vllm-openai:v0.33.0")
+    assert argv[at - 2 : at] == ["--entrypoint", "python3"]
+    assert argv[at + 1 : at + 3] == ["-c", PREFETCH_SCRIPT]
+    assert argv[at + 3 : at + 5] == ["org/m", "main"] and "*.safetensors" in argv[at + 5 :]
+    assert "/var/lib/tgi/data:/root/.cache/huggingface" in argv
+    assert argv[argv.index("--env-file") + 1] == "/opt/tgi/svc/service.env"
     tgi = prefetch_command(Swap(**base))
     assert "--entrypoint text-generation-server" in tgi and ":/data " in tgi
 
@@ -204,3 +212,56 @@ def test_readme_engine_table_matches_the_specs():
     m = re.search(r"<!-- engines-table:start -->\n(.*)<!-- engines-table:end -->", readme, re.S)
     assert m, "README lacks the engine table"
     assert m.group(1) == engines_markdown(), "README's engine table is stale"
+
+
+def test_prefetch_script_calls_snapshot_download_with_the_patterns(tmp_path):
+    """The script, run by a real Python against a recording huggingface_hub in its path,
+    passes model, revision (empty -> None) and the patterns; the token is not an argument."""
+    pkg = tmp_path / "huggingface_hub"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text(
+        "import json, os\n"
+        "def snapshot_download(repo_id, revision=None, allow_patterns=None):\n"
+        "    json.dump([repo_id, revision, allow_patterns], open(os.environ['OUT'], 'w'))\n"
+        "    return '/root/.cache/huggingface/hub/x'\n"
+    )
+    out = tmp_path / "out.json"
+    env = {**os.environ, "PYTHONPATH": str(tmp_path), "OUT": str(out)}
+    for revision, expected in (("", None), ("v1", "v1")):
+        proc = subprocess.run(
+            [sys.executable, "-c", PREFETCH_SCRIPT, "org/m", revision, "*.json", "*.safetensors"],
+            env=env, capture_output=True, text=True, timeout=60, check=True,
+        )  # fmt: skip
+        assert json.loads(out.read_text()) == ["org/m", expected, ["*.json", "*.safetensors"]]
+        assert "weights of org/m in /root/.cache/huggingface/hub/x" in proc.stdout
+
+
+def test_local_tools_find_the_engines_published_port():
+    from tgi_infra.local import _published
+
+    def attrs(port_key):
+        binding = [{"HostIp": "10.0.0.5", "HostPort": "8081"}]
+        return {"HostConfig": {"PortBindings": {port_key: binding}}}
+
+    assert _published(attrs("8000/tcp"), "vllm") == ("10.0.0.5", 8081)
+    assert _published(attrs("30000/tcp"), "sglang") == ("10.0.0.5", 8081)
+    assert _published(attrs("80/tcp")) == ("10.0.0.5", 8081)
+    assert _published(attrs("80/tcp"), "vllm") == (None, None)
+
+
+def test_ready_request_per_engine():
+    from tgi_infra.ready import Probe
+
+    def probe(engine, model="org/m"):
+        return Probe("s", "http://127.0.0.1:1", "/x/service.env", 10, False, (), engine, model)
+
+    assert probe("tgi").ready_request()[0] == "/generate"
+    path, body = probe("vllm", '/root/.cache/huggingface/my "model"').ready_request()
+    assert path == "/v1/completions"
+    assert json.loads(body) == {
+        "model": '/root/.cache/huggingface/my "model"',
+        "prompt": "Hello",
+        "max_tokens": 1,
+    }
+    path, body = probe("sglang").ready_request()
+    assert path == "/generate" and json.loads(body)["sampling_params"] == {"max_new_tokens": 1}

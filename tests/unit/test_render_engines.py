@@ -268,3 +268,24 @@ def test_sglang_key_wrapper_passes_the_key_in_process_only(tmp_path):
         timeout=60,
     )
     assert json.loads(out.read_text())["argv"][1:] == ["--model-path", "org/m"]
+
+
+def test_shipped_engines_inventory_validates_and_renders(tmp_path):
+    from tests.unit.test_render_cli import REPO, run
+
+    proc = run("validate", "inventories/engines.py", cwd=REPO)
+    assert proc.returncode == 0, proc.stderr
+    assert "ok: 2 host(s)" in proc.stdout
+    proc = run("render", "inventories/engines.py", "--out", str(tmp_path), cwd=REPO)
+    assert proc.returncode == 0, proc.stderr
+    engines = {}
+    for script in tmp_path.rglob("tgi-service-creation.sh"):
+        argv = docker_command(script.read_text())
+        engine = next(a.split("=", 1)[1] for a in argv if a.startswith("tgi-infra.engine="))
+        engines[script.parent.name] = engine
+        if engine != "tgi":
+            image = next(a for a in argv if a.startswith(("vllm/", "lmsysorg/")))
+            rest = argv[argv.index(image) + 1 :]
+            flags = rest[1:] if engine == "vllm" else rest[3:]
+            _check_engine_argv(str(script), engine, flags)
+    assert engines == {"tgi-smol": "tgi", "vllm-qwen": "vllm", "sglang-llama": "sglang"}

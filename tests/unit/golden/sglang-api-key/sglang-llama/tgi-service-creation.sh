@@ -10,13 +10,13 @@ if [[ ! -f "${env_file}" ]]; then
   exit 1
 fi
 
-# Replace any previous container of this name; the model cache under /data is kept.
+# Replace any previous container of this name; the model cache under /root/.cache/huggingface is kept.
 docker rm -f sglang-llama >/dev/null 2>&1 || true
 
 docker run -d \
   --name sglang-llama \
   --label tgi-infra.managed=true \
-  --label tgi-infra.config-hash=adbe43506571197261d60c4217d5c5f32975fcebfac1b76e2b14fe2bccaba992 \
+  --label tgi-infra.config-hash=935c963a12093ebeb277e6d10914c0484557a72a493e2c6809038b9a8803deb9 \
   --label tgi-infra.service=sglang-llama \
   --label tgi-infra.model-id=meta-llama/Llama-3.1-8B-Instruct \
   --label tgi-infra.engine=sglang \

@@ -12,13 +12,13 @@ fi
 
 # Stop the unit first so that its `docker start -a` does not race the replacement.
 systemctl stop tgi-vllm-qwen.service 2>/dev/null || true
-# Replace any previous container of this name; the model cache under /data is kept.
+# Replace any previous container of this name; the model cache under /root/.cache/huggingface is kept.
 docker rm -f vllm-qwen >/dev/null 2>&1 || true
 
 docker create \
   --name vllm-qwen \
   --label tgi-infra.managed=true \
-  --label tgi-infra.config-hash=3d12528bc4e6e387a262f5c42b11d29e5bd5f7498f275eb4fcbe98cf0fde78af \
+  --label tgi-infra.config-hash=801069228b043723d785c04b0b420b94211dd9c263c18788010fcd1312593fed \
   --label tgi-infra.service=vllm-qwen \
   --label tgi-infra.model-id=Qwen/Qwen2.5-7B-Instruct \
   --label tgi-infra.engine=vllm \

@@ -12,13 +12,13 @@ fi
 
 # Stop the unit first so that its `docker start -a` does not race the replacement.
 systemctl stop tgi-vllm-qwen.service 2>/dev/null || true
-# Replace any previous container of this name; the model cache under /data is kept.
+# Replace any previous container of this name; the model cache under /root/.cache/huggingface is kept.
 docker rm -f vllm-qwen >/dev/null 2>&1 || true
 
 docker create \
   --name vllm-qwen \
   --label tgi-infra.managed=true \
-  --label tgi-infra.config-hash=a46f4e018b1cebe70fa985001d437143c176f4216253159c6176329020fb9277 \
+  --label tgi-infra.config-hash=62905138a0b7d7e9619a115c72c7e4d5be72a7911d0690901735a7ba81a9c380 \
   --label tgi-infra.service=vllm-qwen \
   --label tgi-infra.model-id=Qwen/Qwen2.5-7B-Instruct \
   --label tgi-infra.engine=vllm \

@@ -12,13 +12,13 @@ fi
 
 # Stop the unit first so that its `docker start -a` does not race the replacement.
 systemctl stop tgi-sglang-mistral.service 2>/dev/null || true
-# Replace any previous container of this name; the model cache under /data is kept.
+# Replace any previous container of this name; the model cache under /root/.cache/huggingface is kept.
 docker rm -f sglang-mistral >/dev/null 2>&1 || true
 
 docker create \
   --name sglang-mistral \
   --label tgi-infra.managed=true \
-  --label tgi-infra.config-hash=b5a5a5052cb56b789489e510dcff5ad72d0f69255cecf0a7d38bda367408cd43 \
+  --label tgi-infra.config-hash=cfbf2fe323d3b1d4f461f654d7f7783e2d22dbe9ad0a0d657d362e25b2b77f40 \
   --label tgi-infra.service=sglang-mistral \
   --label tgi-infra.model-id=mistralai/Mistral-7B-Instruct-v0.3 \
   --label tgi-infra.engine=sglang \

@@ -12,13 +12,13 @@ fi
 
 # Stop the unit first so that its `docker start -a` does not race the replacement.
 systemctl stop tgi-vllm-local.service 2>/dev/null || true
-# Replace any previous container of this name; the model cache under /data is kept.
+# Replace any previous container of this name; the model cache under /root/.cache/huggingface is kept.
 docker rm -f vllm-local >/dev/null 2>&1 || true
 
 docker create \
   --name vllm-local \
   --label tgi-infra.managed=true \
-  --label tgi-infra.config-hash=546869c6bb455ed4cfedd59a000b3c13f39715590e955d4b770d9e3a0e49917d \
+  --label tgi-infra.config-hash=bb8aa05c1fd9ab72db5e72d3f80f3d109f143c78c352aa245deb279ab96f5819 \
   --label tgi-infra.service=vllm-local \
   --label tgi-infra.model-id=/data/models/my-finetune \
   --label tgi-infra.engine=vllm \
