@@ -74,7 +74,7 @@ def spec() -> EngineSpec:
         settings={
             "model_id": Setting("--model-path"),
             "revision": Setting("--revision"),
-            "num_shard": Setting("--tp-size"),
+            "num_shard": Setting("--tp-size", "default: the GPUs assigned"),
             "sharded": Setting(None, "SGLang shards by tensor parallelism alone: set num_shard"),
             "quantize": Setting("--quantization"),
             "dtype": Setting("--dtype"),

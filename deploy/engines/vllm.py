@@ -68,7 +68,7 @@ def spec() -> EngineSpec:
         settings={
             "model_id": Setting("MODEL", "first positional argument of `vllm serve`"),
             "revision": Setting("--revision"),
-            "num_shard": Setting("--tensor-parallel-size"),
+            "num_shard": Setting("--tensor-parallel-size", "default: the GPUs assigned"),
             "sharded": Setting(None, "vLLM shards by tensor parallelism alone: set num_shard"),
             "quantize": Setting("--quantization"),
             "dtype": Setting("--dtype"),

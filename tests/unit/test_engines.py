@@ -142,10 +142,14 @@ def test_valid_engine_specific_extra_args_pass():
         load_host_config("h", {"tgi_services": [svc]})
 
 
-def test_a_secret_in_extra_args_is_refused_and_not_repeated():
-    token = "hf_abcdefghijklmnopqrstuvwxyz0123"
-    msg = one_error(engine="vllm", extra_args=["--hf-token", token])
-    assert token not in msg and "secret" in msg
+@pytest.mark.parametrize(
+    ("engine", "flag"),
+    [("vllm", "--hf-token"), ("sglang", "--admin-api-key"), ("sglang", "--ssl-keyfile-password")],
+)
+def test_a_secret_in_extra_args_is_refused_and_not_repeated(engine, flag):
+    secret = "hf_abcdefghijklmnopqrstuvwxyz0123" if "token" in flag else "plain-secret-value"
+    msg = one_error(engine=engine, extra_args=[flag, secret])
+    assert secret not in msg and "secret" in msg and flag in msg
 
 
 def test_cpu_mode_is_tgi_only():
