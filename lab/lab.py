@@ -235,6 +235,17 @@ def _push_standin(client: docker.DockerClient, registry_local: str) -> None:
             raise RuntimeError(f"pushing the TGI stand-in to the lab registry: {line['error']}")
 
 
+def _push_engine_standins(client: docker.DockerClient, registry_local: str) -> None:
+    """The vLLM and SGLang stand-ins under their upstream names (lab/images.py ENGINE_IMAGES)."""
+    for engine, (repository, tag, _) in images.ENGINE_IMAGES.items():
+        image = client.images.get(images.ensure_engine_image(engine, client))
+        repo = f"{registry_local}/{repository}"
+        image.tag(repo, tag)
+        for line in client.images.push(repo, tag=tag, stream=True, decode=True):
+            if "error" in line:
+                raise RuntimeError(f"pushing the {engine} stand-in to the lab registry: {line['error']}")
+
+
 def host_container_name(name: str) -> str:
     return f"tgi{_SUFFIX}-{name}"
 
@@ -366,6 +377,7 @@ def up(
         images.ensure_host_image(kind, client, release=release)
     _, registry_local = _ensure_infra(client, sdir)
     _push_standin(client, registry_local)
+    _push_engine_standins(client, registry_local)
     state = LabState(
         state_dir=str(sdir),
         ssh_key=str(key),
@@ -418,6 +430,7 @@ def down(purge: bool = False) -> None:
     if purge:
         for tag in [
             images.STANDIN_IMAGE,
+            *(local for _, _, local in images.ENGINE_IMAGES.values()),
             *images.HOST_IMAGES.values(),
             images.INFRA_IMAGE,
             images.BASE_IMAGE,
