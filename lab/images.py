@@ -401,7 +401,7 @@ ENTRYPOINT ["vllm", "serve"]
         files["sglang/__init__.py"] = b'"""Lab stand-in of SGLang (lab/sglang_standin)."""\n'
         files["sglang/launch_server.py"] = (
             b'"""python3 -m sglang.launch_server: the lab\'s SGLang stand-in."""\n\n'
-            b"if __name__ == \"__main__\":\n"
+            b'if __name__ == "__main__":\n'
             b"    from lab.sglang_standin.cli import main\n\n"
             b"    raise SystemExit(main())\n"
         )

@@ -243,7 +243,9 @@ def _push_engine_standins(client: docker.DockerClient, registry_local: str) -> N
         image.tag(repo, tag)
         for line in client.images.push(repo, tag=tag, stream=True, decode=True):
             if "error" in line:
-                raise RuntimeError(f"pushing the {engine} stand-in to the lab registry: {line['error']}")
+                raise RuntimeError(
+                    f"pushing the {engine} stand-in to the lab registry: {line['error']}"
+                )
 
 
 def host_container_name(name: str) -> str:

@@ -52,8 +52,11 @@ def main(argv: list[str] | None = None, environ: dict[str, str] | None = None) -
         sys.stdout.write(argspec.help_text(flags, USAGE))
         return 0
     if not args["model_path"]:
-        sys.stderr.write(argspec.ArgError(
-            USAGE, PROG, "the following arguments are required: --model-path/--model").format())
+        sys.stderr.write(
+            argspec.ArgError(
+                USAGE, PROG, "the following arguments are required: --model-path/--model"
+            ).format()
+        )
         return 2
     key = args["api_key"]
     log = Logger([key or "", environ.get("HF_TOKEN", "")])
@@ -70,35 +73,51 @@ def main(argv: list[str] | None = None, environ: dict[str, str] | None = None) -
     stop, _ = launch.stop_event()
     warmup = float(environ.get("SGLANG_STANDIN_WARMUP_S", "0.5") or 0)
     if "crash_gated" in active:
-        log(f"Scheduler hit an exception: OSError: You are trying to access a gated repo.\n"
+        log(
+            f"Scheduler hit an exception: OSError: You are trying to access a gated repo.\n"
             f"Cannot access gated repo for url https://huggingface.co/{model_path}/resolve/main/"
             "config.json.\n401 Client Error. Access to model is restricted. Please log in.",
-            "ERROR")
+            "ERROR",
+        )
         return 1
     log("Load weight begin. avail mem=78.50 GB")
     if stop.wait(warmup * 0.5):
         return 0
     if "crash_nccl" in active:
-        log("Scheduler hit an exception: torch.distributed.DistBackendError: NCCL error: "
+        log(
+            "Scheduler hit an exception: torch.distributed.DistBackendError: NCCL error: "
             "unhandled system error\nError while creating shared memory segment "
-            "/dev/shm/nccl-standin (size 9637888)", "ERROR")
+            "/dev/shm/nccl-standin (size 9637888)",
+            "ERROR",
+        )
         return 1
     if "crash_at_start" in active:
-        log("Scheduler hit an exception: torch.OutOfMemoryError: CUDA out of memory. Tried to "
+        log(
+            "Scheduler hit an exception: torch.OutOfMemoryError: CUDA out of memory. Tried to "
             "allocate 1.96 GiB. GPU 0 has a total capacity of 23.57 GiB of which 1.12 GiB is "
-            "free.", "ERROR")
+            "free.",
+            "ERROR",
+        )
         return 1
     log("Load weight end. type=Qwen3ForCausalLM, dtype=torch.bfloat16, avail mem=76.20 GB")
     context = args["context_length"] or 4096
     server_args = {k: v for k, v in shown.items() if k not in ("api_key",)}
     state = State(
-        engine="sglang", version=VERSION, model_path=model_path, served_name=served,
-        max_model_len=int(context), api_keys=[key] if key else [], faults=active,
-        metrics=new_metrics(served), log=log, server_args=server_args,
+        engine="sglang",
+        version=VERSION,
+        model_path=model_path,
+        served_name=served,
+        max_model_len=int(context),
+        api_keys=[key] if key else [],
+        faults=active,
+        metrics=new_metrics(served),
+        log=log,
+        server_args=server_args,
     )
     delay = float(environ.get("SGLANG_STANDIN_TOKEN_DELAY_S", "0") or 0)
-    httpd = launch.bind(SglangHandler, state, args["host"], args["port"], delay,
-                        lambda m: log(m, "ERROR"))
+    httpd = launch.bind(
+        SglangHandler, state, args["host"], args["port"], delay, lambda m: log(m, "ERROR")
+    )
     if httpd is None:
         return 1
     if active:

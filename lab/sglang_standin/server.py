@@ -34,9 +34,13 @@ class SglangHandler(Handler):
 
     def error_body(self, status: int, message: str, param: str | None = None) -> dict:
         # ErrorResponse, python/sglang/srt/entrypoints/openai/protocol.py
-        return {"object": "error", "message": message,
-                "type": ERROR_TYPES.get(status, "BadRequestError"), "param": param,
-                "code": status}
+        return {
+            "object": "error",
+            "message": message,
+            "type": ERROR_TYPES.get(status, "BadRequestError"),
+            "param": param,
+            "code": status,
+        }
 
     def guarded(self, path: str) -> bool:
         return not path.startswith(OPEN_PREFIXES)
@@ -57,17 +61,30 @@ class SglangHandler(Handler):
             self.send_body(200, b"", None)
 
     def route_model_info(self) -> None:
-        self.send_json(200, {
-            "model_path": self.state.model_path, "tokenizer_path": self.state.model_path,
-            "is_generation": True, "preferred_sampling_params": None,
-            "weight_version": "default", "has_image_understanding": False,
-            "has_audio_understanding": False, "model_type": "qwen3",
-            "architectures": ["Qwen3ForCausalLM"],
-        })
+        self.send_json(
+            200,
+            {
+                "model_path": self.state.model_path,
+                "tokenizer_path": self.state.model_path,
+                "is_generation": True,
+                "preferred_sampling_params": None,
+                "weight_version": "default",
+                "has_image_understanding": False,
+                "has_audio_understanding": False,
+                "model_type": "qwen3",
+                "architectures": ["Qwen3ForCausalLM"],
+            },
+        )
 
     def route_server_info(self) -> None:
-        self.send_json(200, {**self.state.server_args, "version": self.state.version,
-                             "internal_states": [{"last_gen_throughput": 0.0}]})
+        self.send_json(
+            200,
+            {
+                **self.state.server_args,
+                "version": self.state.version,
+                "internal_states": [{"last_gen_throughput": 0.0}],
+            },
+        )
 
     def route_metrics(self) -> None:
         if not self.state.server_args.get("enable_metrics"):
@@ -116,9 +133,15 @@ class SglangHandler(Handler):
         ids = model.token_ids(gen)
 
         def meta(done: int, final: bool) -> dict:
-            out = {"id": rid, "finish_reason": None, "prompt_tokens": n_prompt,
-                   "weight_version": "default", "completion_tokens": done, "cached_tokens": 0,
-                   "e2e_latency": round(time.monotonic() - started, 6)}
+            out = {
+                "id": rid,
+                "finish_reason": None,
+                "prompt_tokens": n_prompt,
+                "weight_version": "default",
+                "completion_tokens": done,
+                "cached_tokens": 0,
+                "e2e_latency": round(time.monotonic() - started, 6),
+            }
             if final:
                 if gen.finish_reason == "length":
                     out["finish_reason"] = {"type": "length", "length": done}
@@ -130,10 +153,12 @@ class SglangHandler(Handler):
             return out
 
         if not body.get("stream"):
-            self.record(n_prompt, gen.generated_tokens, time.monotonic() - started,
-                        model.finish_reason(gen))
-            self.send_json(200, {"text": out_text, "output_ids": ids,
-                                 "meta_info": meta(len(ids), True)})
+            self.record(
+                n_prompt, gen.generated_tokens, time.monotonic() - started, model.finish_reason(gen)
+            )
+            self.send_json(
+                200, {"text": out_text, "output_ids": ids, "meta_info": meta(len(ids), True)}
+            )
             return
         # stream: each event carries the text so far (cumulative), then data: [DONE]
         self.start_sse()
@@ -148,8 +173,9 @@ class SglangHandler(Handler):
             last = i == len(pieces) - 1
             so_far = out_text if last else so_far + piece
             self.sse({"text": so_far, "output_ids": ids[: i + 1], "meta_info": meta(i + 1, last)})
-        self.record(n_prompt, gen.generated_tokens, time.monotonic() - started,
-                    model.finish_reason(gen))
+        self.record(
+            n_prompt, gen.generated_tokens, time.monotonic() - started, model.finish_reason(gen)
+        )
         self.end_sse()
 
 
@@ -163,7 +189,13 @@ def new_metrics(model_name: str) -> Registry:
     r.counter("sglang:prompt_tokens_total", "Number of prefill tokens processed.")
     r.counter("sglang:generation_tokens_total", "Number of generation tokens processed.")
     r.counter("sglang:num_requests_total", "Number of requests processed.")
-    r.histogram("sglang:time_to_first_token_seconds", "Histogram of time to first token in seconds.")
-    r.histogram("sglang:inter_token_latency_seconds", "Histogram of inter-token latency in seconds.")
-    r.histogram("sglang:e2e_request_latency_seconds", "Histogram of End-to-end request latency in seconds")
+    r.histogram(
+        "sglang:time_to_first_token_seconds", "Histogram of time to first token in seconds."
+    )
+    r.histogram(
+        "sglang:inter_token_latency_seconds", "Histogram of inter-token latency in seconds."
+    )
+    r.histogram(
+        "sglang:e2e_request_latency_seconds", "Histogram of End-to-end request latency in seconds"
+    )
     return r

@@ -30,13 +30,16 @@ def family_of(host: str) -> int:
         return socket.AF_INET
 
 
-def bind(handler, state, host: str, port: int, token_delay: float,
-         log_error: Callable[[str], None]) -> StandinServer | None:
+def bind(
+    handler, state, host: str, port: int, token_delay: float, log_error: Callable[[str], None]
+) -> StandinServer | None:
     try:
         return StandinServer((host, port), handler, state, family_of(host), token_delay)
     except OSError as exc:
-        log_error(f"[Errno {exc.errno}] error while attempting to bind on address "
-                  f"({host!r}, {port}): {exc.strerror}")
+        log_error(
+            f"[Errno {exc.errno}] error while attempting to bind on address "
+            f"({host!r}, {port}): {exc.strerror}"
+        )
         return None
 
 

@@ -24,8 +24,13 @@ from .metrics import Registry
 from .model import RequestError
 
 STANDIN_HEADER = "x-tgi-standin"  # the header the smoke suite reads (lab/tgi_standin: same)
-ERROR_TYPES = {400: "BadRequestError", 401: "Unauthorized", 404: "NotFoundError",
-               500: "InternalServerError", 503: "ServiceUnavailableError"}
+ERROR_TYPES = {
+    400: "BadRequestError",
+    401: "Unauthorized",
+    404: "NotFoundError",
+    500: "InternalServerError",
+    503: "ServiceUnavailableError",
+}
 
 
 @dataclass
@@ -196,8 +201,9 @@ class Handler(BaseHTTPRequestHandler):
             return
         if name is None:
             known = any(p == path for _, p in self.ROUTES)
-            self.send_json(405 if known else 404,
-                           {"detail": "Method Not Allowed" if known else "Not Found"})
+            self.send_json(
+                405 if known else 404, {"detail": "Method Not Allowed" if known else "Not Found"}
+            )
             return
         try:
             getattr(self, "route_" + name)()
@@ -228,8 +234,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def _fail_500(self) -> None:
         if "generate_500" in self.state.faults:
-            raise RequestError("EngineCore encountered an issue. See stack trace for the root cause.",
-                               None, 500)
+            raise RequestError(
+                "EngineCore encountered an issue. See stack trace for the root cause.", None, 500
+            )
 
     def _pace(self) -> None:
         delay = self.server.token_delay
@@ -242,8 +249,12 @@ class Handler(BaseHTTPRequestHandler):
         return max(n // 2, 1)
 
     def _usage(self, prompt: int, completion: int) -> dict:
-        return {"prompt_tokens": prompt, "total_tokens": prompt + completion,
-                "completion_tokens": completion, "prompt_tokens_details": None}
+        return {
+            "prompt_tokens": prompt,
+            "total_tokens": prompt + completion,
+            "completion_tokens": completion,
+            "prompt_tokens_details": None,
+        }
 
     def route_completions(self) -> None:
         started = time.monotonic()
@@ -251,34 +262,56 @@ class Handler(BaseHTTPRequestHandler):
         self.check_model(body)
         prompt = body.get("prompt")
         prompts = [prompt] if isinstance(prompt, str) else prompt
-        if not isinstance(prompts, list) or not prompts or not all(
-            isinstance(p, str) for p in prompts
+        if (
+            not isinstance(prompts, list)
+            or not prompts
+            or not all(isinstance(p, str) for p in prompts)
         ):
-            raise RequestError("prompt: Input should be a valid string or list of strings", "prompt")
+            raise RequestError(
+                "prompt: Input should be a valid string or list of strings", "prompt"
+            )
         if body.get("max_tokens") is None:
             body = {**body, "max_tokens": 16}  # CompletionRequest.max_tokens defaults to 16
         sampling = self._sampling(body)
         self._fail_500() if not body.get("stream") else None
-        runs = [model.run(self.state.model_path, p, sampling, self.state.max_model_len)
-                for p in prompts]
+        runs = [
+            model.run(self.state.model_path, p, sampling, self.state.max_model_len) for p in prompts
+        ]
         rid, created, name = f"cmpl-{uuid.uuid4().hex}", int(time.time()), self.state.served_model
         if body.get("stream"):
             self._completions_stream(body, runs, rid, created, name, started)
             return
         choices = []
         for index, (gen, _, text) in enumerate(runs):
-            choices.append({"index": index, "text": text, "logprobs": None,
-                            "finish_reason": model.finish_reason(gen), "stop_reason": None,
-                            "prompt_logprobs": None})
+            choices.append(
+                {
+                    "index": index,
+                    "text": text,
+                    "logprobs": None,
+                    "finish_reason": model.finish_reason(gen),
+                    "stop_reason": None,
+                    "prompt_logprobs": None,
+                }
+            )
         n_prompt = sum(r[1] for r in runs)
         n_gen = sum(r[0].generated_tokens for r in runs)
         for gen, n_p, _ in runs:
-            self.record(n_p, gen.generated_tokens, time.monotonic() - started,
-                        model.finish_reason(gen))
-        self.send_json(200, {"id": rid, "object": "text_completion", "created": created,
-                             "model": name, "choices": choices,
-                             "usage": self._usage(n_prompt, n_gen),
-                             "system_fingerprint": None, "kv_transfer_params": None})
+            self.record(
+                n_p, gen.generated_tokens, time.monotonic() - started, model.finish_reason(gen)
+            )
+        self.send_json(
+            200,
+            {
+                "id": rid,
+                "object": "text_completion",
+                "created": created,
+                "model": name,
+                "choices": choices,
+                "usage": self._usage(n_prompt, n_gen),
+                "system_fingerprint": None,
+                "kv_transfer_params": None,
+            },
+        )
 
     def _completions_stream(self, body, runs, rid, created, name, started) -> None:
         self.start_sse()
@@ -297,20 +330,42 @@ class Handler(BaseHTTPRequestHandler):
                 self._pace()
                 last = i == len(pieces) - 1
                 if last:  # the stop string is not sent
-                    piece = text[len(sent):]
+                    piece = text[len(sent) :]
                 sent += piece
-                self.sse({"id": rid, "object": "text_completion", "created": created,
-                          "model": name, "choices": [{
-                              "index": index, "text": piece, "logprobs": None,
-                              "finish_reason": model.finish_reason(gen) if last else None,
-                              "stop_reason": None}]})
-            self.record(n_prompt, gen.generated_tokens, time.monotonic() - started,
-                        model.finish_reason(gen))
+                self.sse(
+                    {
+                        "id": rid,
+                        "object": "text_completion",
+                        "created": created,
+                        "model": name,
+                        "choices": [
+                            {
+                                "index": index,
+                                "text": piece,
+                                "logprobs": None,
+                                "finish_reason": model.finish_reason(gen) if last else None,
+                                "stop_reason": None,
+                            }
+                        ],
+                    }
+                )
+            self.record(
+                n_prompt, gen.generated_tokens, time.monotonic() - started, model.finish_reason(gen)
+            )
         options = body.get("stream_options") or {}
         if isinstance(options, dict) and options.get("include_usage"):
-            self.sse({"id": rid, "object": "text_completion", "created": created, "model": name,
-                      "choices": [], "usage": self._usage(
-                          sum(r[1] for r in runs), sum(r[0].generated_tokens for r in runs))})
+            self.sse(
+                {
+                    "id": rid,
+                    "object": "text_completion",
+                    "created": created,
+                    "model": name,
+                    "choices": [],
+                    "usage": self._usage(
+                        sum(r[1] for r in runs), sum(r[0].generated_tokens for r in runs)
+                    ),
+                }
+            )
         self.end_sse()
 
     def _echo(self, messages: list) -> str | None:
@@ -330,32 +385,69 @@ class Handler(BaseHTTPRequestHandler):
         if not body.get("stream"):
             self._fail_500()
         gen, n_prompt, text = model.run(
-            self.state.model_path, prompt, sampling, self.state.max_model_len,
-            qa_source=plain, leading_space=False, answer=self._echo(body["messages"]),
+            self.state.model_path,
+            prompt,
+            sampling,
+            self.state.max_model_len,
+            qa_source=plain,
+            leading_space=False,
+            answer=self._echo(body["messages"]),
         )
-        rid, created, name = f"chatcmpl-{uuid.uuid4().hex}", int(time.time()), self.state.served_model
+        rid, created, name = (
+            f"chatcmpl-{uuid.uuid4().hex}",
+            int(time.time()),
+            self.state.served_model,
+        )
         finish = model.finish_reason(gen)
         if body.get("stream"):
             self._chat_stream(body, gen, n_prompt, text, rid, created, name, started)
             return
         self.record(n_prompt, gen.generated_tokens, time.monotonic() - started, finish)
-        message = {"role": "assistant", "content": text, "refusal": None, "annotations": None,
-                   "audio": None, "function_call": None, "tool_calls": [],
-                   "reasoning_content": None}
-        self.send_json(200, {
-            "id": rid, "object": "chat.completion", "created": created, "model": name,
-            "choices": [{"index": 0, "message": message, "logprobs": None,
-                         "finish_reason": finish, "stop_reason": None}],
-            "service_tier": None, "system_fingerprint": None,
-            "usage": self._usage(n_prompt, gen.generated_tokens), "prompt_logprobs": None,
-            "kv_transfer_params": None,
-        })
+        message = {
+            "role": "assistant",
+            "content": text,
+            "refusal": None,
+            "annotations": None,
+            "audio": None,
+            "function_call": None,
+            "tool_calls": [],
+            "reasoning_content": None,
+        }
+        self.send_json(
+            200,
+            {
+                "id": rid,
+                "object": "chat.completion",
+                "created": created,
+                "model": name,
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": message,
+                        "logprobs": None,
+                        "finish_reason": finish,
+                        "stop_reason": None,
+                    }
+                ],
+                "service_tier": None,
+                "system_fingerprint": None,
+                "usage": self._usage(n_prompt, gen.generated_tokens),
+                "prompt_logprobs": None,
+                "kv_transfer_params": None,
+            },
+        )
 
     def _chat_stream(self, body, gen, n_prompt, text, rid, created, name, started) -> None:
         def chunk(delta: dict, finish: str | None) -> dict:
-            return {"id": rid, "object": "chat.completion.chunk", "created": created,
-                    "model": name, "choices": [{"index": 0, "delta": delta, "logprobs": None,
-                                                "finish_reason": finish}]}
+            return {
+                "id": rid,
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": name,
+                "choices": [
+                    {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+                ],
+            }
 
         self.start_sse()
         if "generate_500" in self.state.faults:
@@ -373,11 +465,12 @@ class Handler(BaseHTTPRequestHandler):
             self._pace()
             last = i == len(pieces) - 1
             if last:
-                piece = text[len(sent):]
+                piece = text[len(sent) :]
             sent += piece
             self.sse(chunk({"content": piece}, model.finish_reason(gen) if last else None))
-        self.record(n_prompt, gen.generated_tokens, time.monotonic() - started,
-                    model.finish_reason(gen))
+        self.record(
+            n_prompt, gen.generated_tokens, time.monotonic() - started, model.finish_reason(gen)
+        )
         options = body.get("stream_options") or {}
         if isinstance(options, dict) and options.get("include_usage"):
             usage = chunk({}, None)
@@ -392,8 +485,9 @@ class StandinServer(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 256
 
-    def __init__(self, address, handler, state: State, family: int = socket.AF_INET,
-                 token_delay: float = 0.0) -> None:
+    def __init__(
+        self, address, handler, state: State, family: int = socket.AF_INET, token_delay: float = 0.0
+    ) -> None:
         self.address_family = family
         self.state = state
         self.token_delay = token_delay
@@ -402,8 +496,9 @@ class StandinServer(ThreadingHTTPServer):
 
 def serve(httpd: StandinServer, stop: threading.Event) -> None:
     """Serve until ``stop`` is set (by a signal handler), then close the socket."""
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.2},
-                              daemon=True)
+    thread = threading.Thread(
+        target=httpd.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True
+    )
     thread.start()
     while not stop.wait(0.3):
         pass

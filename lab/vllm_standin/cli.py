@@ -52,10 +52,15 @@ def main(argv: list[str] | None = None, environ: dict[str, str] | None = None) -
         return 0
     if not argv or argv[0] not in SUBCOMMANDS:
         shown = ", ".join(repr(s) for s in SUBCOMMANDS)
-        what = f"invalid choice: {argv[0]!r} (choose from {shown})" if argv else (
-            "the following arguments are required: subparser")
-        sys.stderr.write(f"usage: vllm [-h] [-v] {{{','.join(SUBCOMMANDS)}}} ...\n"
-                         f"vllm: error: argument subparser: {what}\n")
+        what = (
+            f"invalid choice: {argv[0]!r} (choose from {shown})"
+            if argv
+            else ("the following arguments are required: subparser")
+        )
+        sys.stderr.write(
+            f"usage: vllm [-h] [-v] {{{','.join(SUBCOMMANDS)}}} ...\n"
+            f"vllm: error: argument subparser: {what}\n"
+        )
         return 2
     if argv[0] != "serve":
         sys.stderr.write(f"vllm stand-in: only `vllm serve` is mimicked, not `vllm {argv[0]}`\n")
@@ -99,12 +104,15 @@ def main(argv: list[str] | None = None, environ: dict[str, str] | None = None) -
             f"https://huggingface.co/{model}.\n401 Client Error. (Request ID: standin)\n\n"
             f"Cannot access gated repo for url https://huggingface.co/{model}/resolve/main/"
             "config.json.\nAccess to model is restricted. You must have access to it and be "
-            "authenticated to access it. Please log in.\n")
+            "authenticated to access it. Please log in.\n"
+        )
         return 1
     tp = args["tensor_parallel_size"]
-    log(f"Initializing a V1 LLM engine (v{VERSION}) with config: model='{model}', "
+    log(
+        f"Initializing a V1 LLM engine (v{VERSION}) with config: model='{model}', "
         f"tensor_parallel_size={tp}, dtype={args['dtype']}, quantization={quant}",
-        where="core.py:84")
+        where="core.py:84",
+    )
     if stop.wait(warmup * 0.5):
         return 0
     if "crash_nccl" in active:
@@ -113,7 +121,8 @@ def main(argv: list[str] | None = None, environ: dict[str, str] | None = None) -
             "unhandled system error\nError while creating shared memory segment "
             "/dev/shm/nccl-standin (size 9637888)\n"
             "RuntimeError: Engine core initialization failed. See root cause above. "
-            "Failed core proc(s): {}\n")
+            "Failed core proc(s): {}\n"
+        )
         return 1
     log(f"Loading weights took {warmup * 0.2:.2f} seconds", where="default_loader.py:268")
     if stop.wait(warmup * 0.5):
@@ -123,20 +132,29 @@ def main(argv: list[str] | None = None, environ: dict[str, str] | None = None) -
             "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 1.96 GiB. GPU 0 has a "
             "total capacity of 23.57 GiB of which 1.12 GiB is free.\n"
             "RuntimeError: Engine core initialization failed. See root cause above. "
-            "Failed core proc(s): {}\n")
+            "Failed core proc(s): {}\n"
+        )
         return 1
     max_len = args["max_model_len"]
     max_len = 4096 if max_len in (None, -1) else int(max_len)
     state = State(
-        engine="vllm", version=VERSION, model_path=model, served_name=served,
-        max_model_len=max_len, api_keys=keys, faults=active, metrics=new_metrics(served),
-        log=log, server_args={"model": model, "port": args["port"]},
+        engine="vllm",
+        version=VERSION,
+        model_path=model,
+        served_name=served,
+        max_model_len=max_len,
+        api_keys=keys,
+        faults=active,
+        metrics=new_metrics(served),
+        log=log,
+        server_args={"model": model, "port": args["port"]},
     )
     state.ready.set()
     host = args["host"] or "0.0.0.0"
     delay = float(environ.get("VLLM_STANDIN_TOKEN_DELAY_S", "0") or 0)
-    httpd = launch.bind(VllmHandler, state, host, args["port"], delay,
-                        lambda m: log(m, "ERROR", "server.py:1"))
+    httpd = launch.bind(
+        VllmHandler, state, host, args["port"], delay, lambda m: log(m, "ERROR", "server.py:1")
+    )
     if httpd is None:
         return 1
     httpd.fresh_metrics = lambda: new_metrics(served)

@@ -23,8 +23,14 @@ class VllmHandler(Handler):
 
     def error_body(self, status: int, message: str, param: str | None = None) -> dict:
         # ErrorResponse / ErrorInfo (deploy/reference/vllm/openapi.json)
-        return {"error": {"message": message, "type": ERROR_TYPES.get(status, "BadRequestError"),
-                          "param": param, "code": status}}
+        return {
+            "error": {
+                "message": message,
+                "type": ERROR_TYPES.get(status, "BadRequestError"),
+                "param": param,
+                "code": status,
+            }
+        }
 
     def guarded(self, path: str) -> bool:
         return path.startswith(GUARDED_PREFIXES)
