@@ -736,7 +736,7 @@ def scrape_request_count(ctx: TargetContext, full: bool = True) -> float | None:
         )
         raise CheckFailed(sent, expected, _got_response(resp) + hint)
     text = resp.text
-    names = {family_name, sample_name}
+    names = {family_name, sample_name, family_name + "_total"}
     if not full:
         text = "".join(
             line
