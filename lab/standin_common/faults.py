@@ -11,7 +11,7 @@ FAULTS = {
     "health_503": "GET /health answers 503 (vLLM: engine dead; SGLang: health check failed)",
     "generate_500": "generation routes answer 500 (stream: an error event)",
     "truncated_stream": "SSE streams close mid-way: no final chunk, no [DONE]",
-    "no_done": "OpenAI streams end without data: [DONE]",
+    "no_done": "SSE streams (OpenAI routes, SGLang /generate) end without data: [DONE]",
     "wrong_model_id": "the server reports another model (/v1/models, responses' 'model')",
     "accept_bad_top_p": "top_p outside (0, 1] is accepted instead of refused with 400",
     "metrics_stale": "/metrics never shows a request (as if scraped from an unused process)",
