@@ -256,3 +256,46 @@ def test_engine_per_url_and_only_for_url_targets():
         targets_from_urls(["http://a:1", "http://b:2"], engines=["vllm"] * 3)
     assert cli.main(["--inventory", "x.py", "--engine", "vllm"]) == 2
     assert cli.main(["--url", "http://a:1", "--engine", "tensorrt"]) == 2
+
+
+def test_pytest_plugin_runs_the_engine_checks(tmp_path):
+    server = Server("sglang", "--enable-metrics")
+    try:
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "-p",
+                "no:cacheprovider",
+                "--pyargs",
+                "tgi_infra.smoke",
+                "--url",
+                server.url,
+                "--engine",
+                "auto",
+                "-q",
+                "-rs",
+                "--ready-timeout",
+                "20",
+                "--junitxml",
+                str(tmp_path / "j.xml"),
+            ],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    finally:
+        server.stop()
+    assert done.returncode == 0, done.stdout[-3000:]
+    cases = ET.parse(tmp_path / "j.xml").getroot().iter("testcase")
+    status = {
+        c.get("name").split("::")[-1].rstrip("]"): "skipped"
+        if c.find("skipped") is not None
+        else "passed"
+        for c in cases
+    }
+    assert status["sglang_generate_stream"] == "passed" and status["models"] == "passed"
+    assert status["generate"] == "skipped"  # TGI's, skipped once SGLang was detected
+    assert "not a check of sglang services" in done.stdout
