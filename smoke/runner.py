@@ -178,7 +178,8 @@ def run_load_check(ctx: TargetContext) -> CheckResult:
     line = describe(summary)
     if summary["violations"]:
         failure = CheckFailed(
-            f"--load: POST /generate_stream x {summary['streams']} concurrent streams",
+            f"--load: POST {'/generate_stream' if ctx.engine == 'tgi' else '/v1/completions'} "
+            f"x {summary['streams']} concurrent streams",
             "the --load-max/--load-min thresholds met and at least one request answered",
             f"{'; '.join(summary['violations'])} ({line})",
         )

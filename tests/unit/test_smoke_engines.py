@@ -299,3 +299,31 @@ def test_pytest_plugin_runs_the_engine_checks(tmp_path):
     assert status["sglang_generate_stream"] == "passed" and status["models"] == "passed"
     assert status["generate"] == "skipped"  # TGI's, skipped once SGLang was detected
     assert "not a check of sglang services" in done.stdout
+
+
+@pytest.mark.parametrize("engine", ["vllm", "sglang"])
+def test_load_phase_streams_openai_completions(engine, tmp_path, capsys):
+    extra = ("--enable-metrics",) if engine == "sglang" else ()
+    variable = f"{engine.upper()}_STANDIN_TOKEN_DELAY_S"
+    server = Server(engine, *extra, env={variable: "0.005"})
+    try:
+        code, out, report, _ = smoke(
+            tmp_path,
+            capsys,
+            "--url",
+            server.url,
+            "--engine",
+            engine,
+            "--load",
+            "3",
+            "--load-requests",
+            "6",
+        )
+    finally:
+        server.stop()
+    assert code == 0, out
+    load = checks_of(report["targets"][0])["load"]
+    assert load["status"] == "passed", load["message"]
+    summary = load["load"]
+    assert summary["requests"] == 6 and summary["errors"] == 0
+    assert summary["ttft"]["p50"] is not None and summary["itl"]["p50"] is not None
