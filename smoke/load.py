@@ -2,7 +2,8 @@
 
 N concurrent streams (threads, one HTTP connection each) send the seed's prompt and
 generation config to the target's ``/generate_stream`` (TGI's own SSE route: one event per
-token, so token timings are exact) back to back, until ``--load-duration`` seconds have
+token, so token timings are exact; vLLM and SGLang: ``/v1/completions`` with ``stream``, one
+chunk per token, then ``data: [DONE]``) back to back, until ``--load-duration`` seconds have
 passed or ``--load-requests`` requests were started, whichever comes first; requests still
 running at the deadline finish within ``--timeout``. Only the target's own URL is loaded.
 
@@ -267,7 +268,7 @@ def add_arguments(parser) -> None:
     streams.__name__ = f"stream count 1..{MAX_STREAMS}"
     g = parser.add_argument_group(
         "load (after the checks, per target): N concurrent streams of the seed's prompt on "
-        "/generate_stream; p50/p95/p99 TTFT, inter-token and end-to-end latency, output "
+        "/generate_stream (TGI) or /v1/completions (vLLM, SGLang); p50/p95/p99 TTFT, inter-token and end-to-end latency, output "
         "tokens/s, error rate"
     )
     g.add_argument("--load", type=streams, metavar="N", help="run the load with N streams")
