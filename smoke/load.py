@@ -268,8 +268,8 @@ def add_arguments(parser) -> None:
     streams.__name__ = f"stream count 1..{MAX_STREAMS}"
     g = parser.add_argument_group(
         "load (after the checks, per target): N concurrent streams of the seed's prompt on "
-        "/generate_stream (TGI) or /v1/completions (vLLM, SGLang); p50/p95/p99 TTFT, inter-token and end-to-end latency, output "
-        "tokens/s, error rate"
+        "/generate_stream (TGI) or /v1/completions (vLLM, SGLang); p50/p95/p99 TTFT, "
+        "inter-token and end-to-end latency, output tokens/s, error rate"
     )
     g.add_argument("--load", type=streams, metavar="N", help="run the load with N streams")
     g.add_argument(
