@@ -100,6 +100,8 @@ class LabState:
     nvidia_versions: list[str]
     tgi_image: str
     hosts: list[LabHost] = field(default_factory=list)
+    # engine -> the vLLM / SGLang stand-in as the hosts pull it (upstream name in the registry)
+    engine_images: dict[str, str] = field(default_factory=dict)
 
     def host(self, name: str) -> LabHost:
         for h in self.hosts:
@@ -391,6 +393,10 @@ def up(
         nvidia_versions=list(mirror.versions),
         tgi_image=f"{REGISTRY}/{TGI_REPOSITORY}:{TGI_TAG}",
         hosts=[_start_host(client, spec, sdir, fresh) for spec in hosts],
+        engine_images={
+            engine: f"{REGISTRY}/{repository}:{tag}"
+            for engine, (repository, tag, _) in images.ENGINE_IMAGES.items()
+        },
     )
     path = state.save(state_file)
     _log(f"lab up: {', '.join(f'{h.name}={h.address}' for h in state.hosts)} (state: {path})")
