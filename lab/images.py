@@ -42,6 +42,13 @@ HOST_IMAGES = {"linux": f"tgi-lab/host-linux:1{_SUFFIX}", "wsl": f"tgi-lab/host-
 # Host kinds of the profiles (lab/profiles.py; lab/host_kinds.py builds them)
 PROFILE_KINDS = ("linux-sudo", "wsl-systemd", "wsl-desktop")
 STANDIN_IMAGE = f"tgi-lab/tgi-standin:3.3.7{_SUFFIX}"
+# The vLLM and SGLang stand-ins (lab/vllm_standin, lab/sglang_standin): engine -> (upstream
+# repository, upstream tag, local tag). lab/lab.py pushes each to the lab registry under the
+# upstream name, next to the TGI stand-in.
+ENGINE_IMAGES = {
+    "vllm": ("vllm/vllm-openai", "v0.33.0", f"tgi-lab/vllm-standin:0.33.0{_SUFFIX}"),
+    "sglang": ("lmsysorg/sglang", "v0.5.23", f"tgi-lab/sglang-standin:0.5.23{_SUFFIX}"),
+}
 INPUT_LABEL = "tgi-lab.inputs"
 
 DEBIAN_MIRROR = os.environ.get("TGI_LAB_DEBIAN_MIRROR", "http://deb.debian.org/debian")
@@ -351,3 +358,67 @@ LABEL org.opencontainers.image.title="TGI stand-in (tgi-lab)"
 ENTRYPOINT ["text-generation-launcher"]
 """
     return _build(client, STANDIN_IMAGE, dockerfile, files)
+
+
+STANDINS_ROOT = "/opt/standins"
+
+
+def engine_image_files(engine: str) -> tuple[dict[str, bytes], str]:
+    """(build context files, Dockerfile body after FROM) of the ``engine`` stand-in image.
+
+    Layout: ``/opt/standins/lab/`` holds ``standin_common``, the engine's stand-in and the
+    deterministic model it shares with TGI's (``tgi_standin/generation.py``, ``tokenizer.py``);
+    a ``.pth`` file puts ``/opt/standins`` on python3's path (the container's environment may be
+    replaced, the path stays). vLLM: ``vllm`` on PATH, ``ENTRYPOINT ["vllm", "serve"]`` as the
+    real image. SGLang: a ``sglang`` package whose ``launch_server`` module runs the stand-in, so
+    ``python3 -m sglang.launch_server ...`` works as in ``lmsysorg/sglang``."""
+    if engine not in ENGINE_IMAGES:
+        raise ValueError(f"unknown engine {engine!r}; allowed: {', '.join(ENGINE_IMAGES)}")
+    files: dict[str, bytes] = {"standins/lab/__init__.py": b""}
+    for pkg in ("standin_common", f"{engine}_standin"):
+        for path in sorted((LAB_DIR / pkg).iterdir()):
+            if path.is_file() and path.suffix in (".py", ".json", ".md"):
+                files[f"standins/lab/{pkg}/{path.name}"] = path.read_bytes()
+    for name in ("__init__.py", "generation.py", "tokenizer.py"):
+        files[f"standins/lab/tgi_standin/{name}"] = (LAB_DIR / "tgi_standin" / name).read_bytes()
+    files["standins.pth"] = f"{STANDINS_ROOT}\n".encode()
+    pth = "/usr/lib/python3/dist-packages/standins.pth"
+    if engine == "vllm":
+        files["vllm"] = (
+            b"#!/bin/sh\n# Lab stand-in of vLLM's CLI (see lab/vllm_standin/CONTRACT.md)\n"
+            b'exec python3 -u -m lab.vllm_standin "$@"\n'
+        )
+        body = f"""\
+COPY standins {STANDINS_ROOT}
+COPY standins.pth {pth}
+COPY vllm /usr/local/bin/vllm
+RUN chmod 0755 /usr/local/bin/vllm
+ENV PYTHONUNBUFFERED=1 HF_HOME=/root/.cache/huggingface
+LABEL org.opencontainers.image.title="vLLM stand-in (tgi-lab)"
+ENTRYPOINT ["vllm", "serve"]
+"""
+    else:
+        files["sglang/__init__.py"] = b'"""Lab stand-in of SGLang (lab/sglang_standin)."""\n'
+        files["sglang/launch_server.py"] = (
+            b'"""python3 -m sglang.launch_server: the lab\'s SGLang stand-in."""\n\n'
+            b'if __name__ == "__main__":\n'
+            b"    from lab.sglang_standin.cli import main\n\n"
+            b"    raise SystemExit(main())\n"
+        )
+        body = f"""\
+COPY standins {STANDINS_ROOT}
+COPY sglang {STANDINS_ROOT}/sglang
+COPY standins.pth {pth}
+ENV PYTHONUNBUFFERED=1 HF_HOME=/root/.cache/huggingface
+WORKDIR /sgl-workspace
+LABEL org.opencontainers.image.title="SGLang stand-in (tgi-lab)"
+"""
+    return files, body
+
+
+def ensure_engine_image(engine: str, client: docker.DockerClient | None = None) -> str:
+    """The ``engine`` (vllm, sglang) stand-in image, built from the lab's base image."""
+    client = client or _client()
+    base = ensure_base(client)
+    files, body = engine_image_files(engine)
+    return _build(client, ENGINE_IMAGES[engine][2], f"FROM {base}\n{body}", files)

@@ -100,6 +100,8 @@ class LabState:
     nvidia_versions: list[str]
     tgi_image: str
     hosts: list[LabHost] = field(default_factory=list)
+    # engine -> the vLLM / SGLang stand-in as the hosts pull it (upstream name in the registry)
+    engine_images: dict[str, str] = field(default_factory=dict)
 
     def host(self, name: str) -> LabHost:
         for h in self.hosts:
@@ -235,6 +237,19 @@ def _push_standin(client: docker.DockerClient, registry_local: str) -> None:
             raise RuntimeError(f"pushing the TGI stand-in to the lab registry: {line['error']}")
 
 
+def _push_engine_standins(client: docker.DockerClient, registry_local: str) -> None:
+    """The vLLM and SGLang stand-ins under their upstream names (lab/images.py ENGINE_IMAGES)."""
+    for engine, (repository, tag, _) in images.ENGINE_IMAGES.items():
+        image = client.images.get(images.ensure_engine_image(engine, client))
+        repo = f"{registry_local}/{repository}"
+        image.tag(repo, tag)
+        for line in client.images.push(repo, tag=tag, stream=True, decode=True):
+            if "error" in line:
+                raise RuntimeError(
+                    f"pushing the {engine} stand-in to the lab registry: {line['error']}"
+                )
+
+
 def host_container_name(name: str) -> str:
     return f"tgi{_SUFFIX}-{name}"
 
@@ -366,6 +381,7 @@ def up(
         images.ensure_host_image(kind, client, release=release)
     _, registry_local = _ensure_infra(client, sdir)
     _push_standin(client, registry_local)
+    _push_engine_standins(client, registry_local)
     state = LabState(
         state_dir=str(sdir),
         ssh_key=str(key),
@@ -377,6 +393,10 @@ def up(
         nvidia_versions=list(mirror.versions),
         tgi_image=f"{REGISTRY}/{TGI_REPOSITORY}:{TGI_TAG}",
         hosts=[_start_host(client, spec, sdir, fresh) for spec in hosts],
+        engine_images={
+            engine: f"{REGISTRY}/{repository}:{tag}"
+            for engine, (repository, tag, _) in images.ENGINE_IMAGES.items()
+        },
     )
     path = state.save(state_file)
     _log(f"lab up: {', '.join(f'{h.name}={h.address}' for h in state.hosts)} (state: {path})")
@@ -418,6 +438,7 @@ def down(purge: bool = False) -> None:
     if purge:
         for tag in [
             images.STANDIN_IMAGE,
+            *(local for _, _, local in images.ENGINE_IMAGES.values()),
             *images.HOST_IMAGES.values(),
             images.INFRA_IMAGE,
             images.BASE_IMAGE,

@@ -25,6 +25,7 @@ from tgi_infra.smoke.context import (
     http_client,
     shorten,
 )
+from tgi_infra.smoke.engines import ENGINE_CHECKS, REQUEST_COUNTERS, detect
 from tgi_infra.smoke.floors import check_throughput
 from tgi_infra.smoke.seed import (
     CHAT_MAX_TOKENS,
@@ -35,7 +36,9 @@ from tgi_infra.smoke.seed import (
     SEMANTIC_CASES,
 )
 
-REQUEST_COUNTER = "tgi_request_count"
+REQUEST_COUNTER = REQUEST_COUNTERS["tgi"]
+# a few tokens: enough to see an answer, cheap on a real model
+SHORT_MAX_TOKENS = 16
 
 
 # ---------------------------------------------------------------- helpers
@@ -143,6 +146,13 @@ def _stream_error(data: str) -> models.ErrorResponse | None:
         obj = json.loads(data)
     except ValueError:
         return None
+    if isinstance(obj, dict) and obj.get("object") == "error":  # SGLang's ErrorResponse
+        return models.ErrorResponse(error=str(obj.get("message")), error_type=str(obj.get("type")))
+    if isinstance(obj, dict) and isinstance(obj.get("error"), dict):  # vLLM's ErrorResponse
+        info = obj["error"]
+        return models.ErrorResponse(
+            error=str(info.get("message")), error_type=str(info.get("type"))
+        )
     if isinstance(obj, dict) and "error" in obj and "token" not in obj and "choices" not in obj:
         try:
             return models.ErrorResponse.model_validate(obj)
@@ -179,7 +189,7 @@ def check_ready(ctx: TargetContext) -> CheckOutcome:
             if resp.status_code == 200:
                 waited = time.monotonic() - start
                 return CheckOutcome(
-                    f"healthy after {waited:.2f}s ({attempts} attempt(s))",
+                    f"healthy after {waited:.2f}s ({attempts} attempt(s)){_detect_engine(ctx)}",
                     Measurements(latency_s=waited),
                 )
             last = _got_response(resp)
@@ -203,7 +213,27 @@ def check_ready(ctx: TargetContext) -> CheckOutcome:
         delay = min(delay * 1.6, 5.0)
 
 
+def _detect_engine(ctx: TargetContext) -> str:
+    """For ``auto`` targets: ask which engine answers (smoke/engines.py); '' otherwise."""
+    if ctx.engine != "auto":
+        return ""
+    engine, seen = detect(ctx.http)
+    if engine is None:
+        raise CheckFailed(
+            "GET /info, /server_info, /get_server_info, /version (engine detection)",
+            "TGI's /info (model_id, router), SGLang's /server_info (model_path, version) or "
+            "vLLM's /version",
+            "; ".join(seen) + ": not a TGI, vLLM or SGLang server (give --engine)",
+        )
+    ctx.engine = engine
+    return f"; engine {engine} (detected: {seen[-1]})"
+
+
 def check_info(ctx: TargetContext) -> CheckOutcome:
+    if ctx.engine == "vllm":
+        return _info_vllm(ctx)
+    if ctx.engine == "sglang":
+        return _info_sglang(ctx)
     sent = "GET /info"
     expected_id = ctx.target.expected_model_id
     expected = (
@@ -225,6 +255,45 @@ def check_info(ctx: TargetContext) -> CheckOutcome:
     return CheckOutcome(
         f"model_id={info.model_id} max_input_tokens={info.max_input_tokens} "
         f"max_total_tokens={info.max_total_tokens} version={info.version}"
+    )
+
+
+def _get_json(ctx: TargetContext, path: str, expected: str) -> dict:
+    resp = _request(ctx, "GET", path, None, expected=expected)
+    if resp.status_code != 200:
+        raise CheckFailed(f"GET {path}", expected, _got_response(resp))
+    try:
+        body = resp.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise CheckFailed(f"GET {path}", expected, f"not a JSON object: {_body_of(resp)}")
+    return body
+
+
+def _info_vllm(ctx: TargetContext) -> CheckOutcome:
+    expected = 'HTTP 200 {"version": str} (vLLM\'s /version)'
+    body = _get_json(ctx, "/version", expected)
+    if not isinstance(body.get("version"), str):
+        raise CheckFailed("GET /version", expected, f"no version: {shorten(body)}")
+    return CheckOutcome(f"vLLM version={body['version']}")
+
+
+def _info_sglang(ctx: TargetContext) -> CheckOutcome:
+    expected_id = ctx.target.expected_model_id
+    expected = (
+        "HTTP 200 server args with model_path"
+        + (f" {expected_id!r}" if expected_id else "")
+        + " and version (SGLang's /server_info)"
+    )
+    body = _get_json(ctx, "/server_info", expected)
+    if not isinstance(body.get("version"), str) or not isinstance(body.get("model_path"), str):
+        raise CheckFailed("GET /server_info", expected, f"no version/model_path: {shorten(body)}")
+    if expected_id and body["model_path"] != expected_id:
+        raise CheckFailed("GET /server_info", expected, f"wrong model_path {body['model_path']!r}")
+    return CheckOutcome(
+        f"model_path={body['model_path']} context_length={body.get('context_length')} "
+        f"version={body['version']}"
     )
 
 
@@ -363,7 +432,8 @@ def _chat_once(
     text = raw.http_response.text
     if raw.http_response.headers.get("x-tgi-standin"):
         ctx.standin = True
-    ours: models.ChatCompletion = _parse(models.ChatCompletion, text, sent, expected)
+    shape = models.ChatCompletion if ctx.engine == "tgi" else models.OpenAIChatCompletion
+    ours: models.ChatCompletion = _parse(shape, text, sent, expected)
     theirs = _openai_call(ctx, sent, expected, raw.parse)  # the openai client's own parsing
     if not theirs.choices or not ours.choices:
         raise CheckFailed(sent, expected, f"no choices: {shorten(text)}")
@@ -377,7 +447,7 @@ def check_chat(ctx: TargetContext) -> CheckOutcome:
         f"{CHAT_MAX_TOKENS}"
     )
     out, latency, sent = _chat_once(ctx, CHAT_MESSAGES, expected)
-    content = out.choices[0].message.content
+    content = out.choices[0].message.content or ""
     if not content.strip():
         raise CheckFailed(sent, expected, "empty message content")
     u = out.usage
@@ -441,7 +511,8 @@ def check_chat_stream(ctx: TargetContext) -> CheckOutcome:
             continue
         if _stream_error(data) is not None:
             raise CheckFailed(raw_sent, raw_expected, f"error event: {shorten(data)}")
-        _parse(models.ChatCompletionChunk, data, raw_sent, raw_expected)
+        chunk = models.ChatCompletionChunk if ctx.engine == "tgi" else models.OpenAIChatChunk
+        _parse(chunk, data, raw_sent, raw_expected)
     if not events or events[-1] != "[DONE]":
         last = shorten(events[-1]) if events else "(no events)"
         raise CheckFailed(
@@ -534,7 +605,7 @@ def _semantic(ctx: TargetContext, name: str) -> CheckOutcome:
         f"{context!r}"
     )
     out, latency, sent = _chat_once(ctx, messages, expected)
-    content = out.choices[0].message.content
+    content = out.choices[0].message.content or ""
     produced = re.sub(re.escape(context), " ", content, flags=re.IGNORECASE)
     if answer.casefold() not in produced.casefold():
         why = (
@@ -544,7 +615,8 @@ def _semantic(ctx: TargetContext, name: str) -> CheckOutcome:
         )
         raise CheckFailed(sent, expected, f"{why}: {shorten(content)}")
     source = (
-        " (answer from the lab's TGI stand-in, which restates the context by rule: not a model)"
+        f" (answer from the lab's {ctx.engine if ctx.engine != 'tgi' else 'TGI'} stand-in, which "
+        "restates the context by rule: not a model)"
         if ctx.standin
         else ""
     )
@@ -563,6 +635,8 @@ def check_semantic_year(ctx: TargetContext) -> CheckOutcome:
 
 
 def check_validation(ctx: TargetContext) -> CheckOutcome:
+    if ctx.engine in ("vllm", "sglang"):
+        return _validation_openai(ctx)
     body = {"inputs": PROMPT, "parameters": {"top_p": 1.0, "max_new_tokens": 8}}
     sent = f"POST /generate {shorten(body)}"
     expected = 'HTTP 422 {"error": str, "error_type": "validation"}'
@@ -573,10 +647,36 @@ def check_validation(ctx: TargetContext) -> CheckOutcome:
     return CheckOutcome(f"422: {shorten(err.error, 120)}")
 
 
+def _validation_openai(ctx: TargetContext) -> CheckOutcome:
+    """top_p 1.5 is outside (0, 1]: vLLM (vllm/sampling_params.py) and SGLang
+    (srt/sampling/sampling_params.py) refuse it with 400 in their own error shape."""
+    body = {"model": ctx.model_name, "prompt": PROMPT, "max_tokens": 8, "top_p": 1.5}
+    sent = f"POST /v1/completions {shorten(body)}"
+    if ctx.engine == "vllm":
+        shape = models.VllmError
+        expected = 'HTTP 400 {"error": {"message": str, "type": str, "param", "code": 400}}'
+    else:
+        shape = models.SglangError
+        expected = 'HTTP 400 {"object": "error", "message": str, "type": str, "param", "code": 400}'
+    resp = _request(ctx, "POST", "/v1/completions", body, expected=expected)
+    err = _expect_json(resp, shape, sent, expected, 400)
+    info = err.error if ctx.engine == "vllm" else err
+    if info.code != 400 or (ctx.engine == "sglang" and err.object != "error"):
+        raise CheckFailed(sent, expected, f"wrong error body: {shorten(resp.text)}")
+    return CheckOutcome(f"400 {info.type}: {shorten(info.message, 120)}")
+
+
 def check_auth(ctx: TargetContext) -> CheckOutcome:
     if not ctx.target.api_key:
         raise CheckSkipped("no API key configured for this target")
-    body = {"inputs": PROMPT, "parameters": {"max_new_tokens": 4}}
+    if ctx.engine in ("vllm", "sglang"):
+        return _auth(
+            ctx, "/v1/completions", {"model": ctx.model_name, "prompt": PROMPT, "max_tokens": 4}
+        )
+    return _auth(ctx, "/generate", {"inputs": PROMPT, "parameters": {"max_new_tokens": 4}})
+
+
+def _auth(ctx: TargetContext, path: str, body: dict) -> CheckOutcome:
     # The rejected probes go on their own, unpooled connections (Connection: close): a server
     # that hangs up after a 401 must not break the next request of the shared client.
     probes = [
@@ -588,45 +688,61 @@ def check_auth(ctx: TargetContext) -> CheckOutcome:
     ]
     with http_client(base_url=ctx.base_url, timeout=ctx.settings.timeout) as bare:
         for how, headers in probes:
-            sent = f"POST /generate {how} {shorten(body)}"
+            sent = f"POST {path} {how} {shorten(body)}"
             resp = _request(
-                ctx, "POST", "/generate", body, expected="HTTP 401", client=bare, headers=headers
+                ctx, "POST", path, body, expected="HTTP 401", client=bare, headers=headers
             )
             if resp.status_code != 401:
                 raise CheckFailed(sent, "HTTP 401", _got_response(resp))
-    sent = f"POST /generate with Authorization: Bearer ${ctx.target.api_key_env} {shorten(body)}"
-    resp = _request(ctx, "POST", "/generate", body, expected="HTTP 200")
+    sent = f"POST {path} with Authorization: Bearer ${ctx.target.api_key_env} {shorten(body)}"
+    resp = _request(ctx, "POST", path, body, expected="HTTP 200")
     if resp.status_code != 200:
         raise CheckFailed(sent, "HTTP 200", _got_response(resp))
     return CheckOutcome("401 without key and with a wrong key, 200 with the key")
 
 
+def _counter_names(counter: str) -> tuple[str, str]:
+    """(family name, sample name): prometheus_client lists a counter ``x`` as samples
+    ``x_total`` (+ ``x_created``) of family ``x``; TGI's exporter as plain ``x``."""
+    base = counter.removesuffix("_total")
+    return base, counter
+
+
 def scrape_request_count(ctx: TargetContext, full: bool = True) -> float | None:
-    """Sum of the tgi_request_count counter in /metrics, None when it is not listed yet
-    (raises CheckFailed when /metrics does not answer Prometheus text).
+    """Sum of the engine's request counter in /metrics (smoke/engines.py REQUEST_COUNTERS:
+    ``tgi_request_count``, ``vllm:request_success_total``, ``sglang:num_requests_total``),
+    None when it is not listed yet (raises CheckFailed when /metrics does not answer
+    Prometheus text).
 
     TGI (metrics-exporter-prometheus) lists a counter only after its first increment: a TGI
-    that has served no request yet has no ``tgi_request_count`` at all.
+    that has served no request yet has no ``tgi_request_count`` at all. vLLM and SGLang
+    (prometheus_client) list theirs from the start, at 0.
 
     ``full``: parse the whole exposition (the check); otherwise only the counter's own lines
     (the baseline scrape: the full parse costs ~30 ms of CPU per scrape on TGI's histograms).
     """
     from prometheus_client.parser import text_string_to_metric_families
 
+    counter = REQUEST_COUNTERS.get(ctx.engine, REQUEST_COUNTER)
+    family_name, sample_name = _counter_names(counter)
     sent = "GET /metrics"
     expected = "HTTP 200 Prometheus text"
     resp = _request(ctx, "GET", "/metrics", None, expected=expected)
     if resp.status_code != 200:
-        raise CheckFailed(sent, expected, _got_response(resp))
+        hint = (
+            " (SGLang serves /metrics only with --enable-metrics)"
+            if ctx.engine == "sglang" and resp.status_code == 404
+            else ""
+        )
+        raise CheckFailed(sent, expected, _got_response(resp) + hint)
     text = resp.text
+    names = {family_name, sample_name, family_name + "_total"}
     if not full:
         text = "".join(
             line
             for line in text.splitlines(keepends=True)
-            if line.startswith(
-                (REQUEST_COUNTER, f"# HELP {REQUEST_COUNTER} ", f"# TYPE {REQUEST_COUNTER} ")
-            )
-            and not line.startswith(f"{REQUEST_COUNTER}_")
+            if (line.startswith(("# HELP ", "# TYPE ")) and line.split()[2] in names)
+            or re.split(r"[{\s]", line, maxsplit=1)[0] in names
         )
     try:
         families = list(text_string_to_metric_families(text))
@@ -635,8 +751,8 @@ def scrape_request_count(ctx: TargetContext, full: bool = True) -> float | None:
             sent, expected, f"unparseable Prometheus text ({exc}): {shorten(resp.text)}"
         ) from exc
     for family in families:
-        if family.name == REQUEST_COUNTER:
-            return sum(s.value for s in family.samples if s.name.startswith(REQUEST_COUNTER))
+        if family.name in names:
+            return sum(s.value for s in family.samples if s.name in names)
     return None
 
 
@@ -659,6 +775,7 @@ def check_metrics(ctx: TargetContext) -> CheckOutcome:
             "HTTP 200 Prometheus text",
             ctx.baseline_error or "no baseline scrape was taken",
         )
+    counter = REQUEST_COUNTERS.get(ctx.engine, REQUEST_COUNTER)
     after = scrape_request_count(ctx)
     before = ctx.request_count_baseline
     shown = "absent (no request served yet)" if before is None else f"{before:g}"
@@ -666,10 +783,188 @@ def check_metrics(ctx: TargetContext) -> CheckOutcome:
         now = "still absent" if after is None else f"{after:g}"
         raise CheckFailed(
             "GET /metrics before and after the checks",
-            f"{REQUEST_COUNTER} to rise across the run's own generation requests",
-            f"{REQUEST_COUNTER} {shown} before, {now} after",
+            f"{counter} to rise across the run's own generation requests",
+            f"{counter} {shown} before, {now} after",
         )
-    return CheckOutcome(f"{REQUEST_COUNTER} {shown} -> {after:g}")
+    return CheckOutcome(f"{counter} {shown} -> {after:g}")
+
+
+# ---------------------------------------------------------------- OpenAI routes, all engines
+
+
+def check_models(ctx: TargetContext) -> CheckOutcome:
+    """GET /v1/models lists the served model (vLLM: --served-model-name or the model; SGLang
+    likewise; TGI: the model id)."""
+    expected_id = ctx.target.expected_model_id
+    sent = "GET /v1/models"
+    expected = 'HTTP 200 {"object": "list", "data": [{"id": ...}]}' + (
+        f" listing {expected_id!r}" if expected_id else ""
+    )
+    resp = _request(ctx, "GET", "/v1/models", None, expected=expected)
+    out: models.ModelList = _expect_json(resp, models.ModelList, sent, expected)
+    ids = [m.id for m in out.data]
+    if not ids:
+        raise CheckFailed(sent, expected, f"no model listed: {shorten(resp.text)}")
+    if expected_id and expected_id not in ids:
+        raise CheckFailed(sent, expected, f"wrong model id: /v1/models lists {ids}")
+    ctx.served_model = ids[0]
+    return CheckOutcome(f"models {ids}")
+
+
+def check_completions(ctx: TargetContext) -> CheckOutcome:
+    request = {
+        "model": ctx.model_name,
+        "prompt": PROMPT,
+        "max_tokens": SHORT_MAX_TOKENS,
+        "temperature": 0,
+    }
+    sent = f"POST /v1/completions (openai client) {shorten(request)}"
+    expected = (
+        "HTTP 200 Completion: non-empty text, usage with total_tokens = prompt_tokens + "
+        f"completion_tokens, 0 < completion_tokens <= {SHORT_MAX_TOKENS}"
+    )
+    start = time.monotonic()
+    raw = _openai_call(
+        ctx, sent, expected, lambda: ctx.openai.completions.with_raw_response.create(**request)
+    )
+    latency = time.monotonic() - start
+    if raw.http_response.headers.get("x-tgi-standin"):
+        ctx.standin = True
+    ours: models.Completion = _parse(models.Completion, raw.http_response.text, sent, expected)
+    _openai_call(ctx, sent, expected, raw.parse)
+    if not ours.choices or not ours.choices[0].text.strip():
+        raise CheckFailed(sent, expected, f"no text: {shorten(raw.http_response.text)}")
+    u = ours.usage
+    if u is None or (
+        u.total_tokens != u.prompt_tokens + u.completion_tokens
+        or u.prompt_tokens <= 0
+        or not 0 < u.completion_tokens <= SHORT_MAX_TOKENS
+    ):
+        raise CheckFailed(sent, expected, f"inconsistent usage {u and u.model_dump()}")
+    return CheckOutcome(
+        f"{u.completion_tokens} tokens, finish_reason={ours.choices[0].finish_reason}",
+        Measurements(latency_s=latency, tokens=u.completion_tokens),
+    )
+
+
+def check_completions_stream(ctx: TargetContext) -> CheckOutcome:
+    """Raw SSE of /v1/completions: text chunks, then data: [DONE] (the openai client hides it).
+    Also the throughput sample of engines without TGI's /generate_stream."""
+    request = {
+        "model": ctx.model_name,
+        "prompt": PROMPT,
+        "max_tokens": CHAT_MAX_TOKENS,
+        "temperature": 0,
+        "stream": True,
+    }
+    sent = f"POST /v1/completions (raw SSE) {shorten(request)}"
+    expected = "HTTP 200 SSE of Completion chunks with text, ending with data: [DONE]"
+    events: list[str] = []
+    pieces: list[str] = []
+    ttft = None
+    elapsed = 0.0
+    for elapsed, data in _iter_sse(ctx, "/v1/completions", request, sent, expected):
+        if events and events[-1] == "[DONE]":
+            raise CheckFailed(sent, expected, f"event after [DONE]: {shorten(data)}")
+        events.append(data)
+        if data == "[DONE]":
+            continue
+        if _stream_error(data) is not None:
+            raise CheckFailed(
+                sent, expected, f"error event after {len(pieces)} chunks: {shorten(data)}"
+            )
+        chunk: models.Completion = _parse(models.Completion, data, sent, expected)
+        for choice in chunk.choices:
+            if choice.text:
+                pieces.append(choice.text)
+                if ttft is None:
+                    ttft = elapsed
+    if not events or events[-1] != "[DONE]":
+        last = shorten(events[-1]) if events else "(no events)"
+        raise CheckFailed(
+            sent,
+            expected,
+            f"stream ended without data: [DONE] after {len(events)} events; last: {last}",
+        )
+    if len(pieces) < 2 or not "".join(pieces).strip():
+        raise CheckFailed(sent, expected, f"{len(pieces)} text chunk(s): not incremental")
+    if ctx.stream_sample is None:
+        ctx.stream_sample = (ttft or 0.0, elapsed, len(pieces))
+    return CheckOutcome(
+        f"{len(pieces)} text chunks + [DONE]",
+        Measurements(latency_s=elapsed, ttft_s=ttft, tokens=len(pieces)),
+    )
+
+
+# ---------------------------------------------------------------- SGLang's native /generate
+
+
+def _sglang_body(stream: bool) -> dict:
+    return {
+        "text": PROMPT,
+        "sampling_params": {"max_new_tokens": SHORT_MAX_TOKENS, "temperature": 0},
+        "stream": stream,
+    }
+
+
+def check_sglang_generate(ctx: TargetContext) -> CheckOutcome:
+    body = _sglang_body(False)
+    sent = f"POST /generate {shorten(body)}"
+    expected = (
+        'HTTP 200 {"text": non-empty, "meta_info": {"prompt_tokens", "completion_tokens" > 0, '
+        '"finish_reason"}} (SGLang native)'
+    )
+    start = time.monotonic()
+    resp = _request(ctx, "POST", "/generate", body, expected=expected)
+    latency = time.monotonic() - start
+    out: models.SglangGenerate = _expect_json(resp, models.SglangGenerate, sent, expected)
+    meta = out.meta_info
+    if not out.text.strip() or meta.completion_tokens <= 0 or meta.finish_reason is None:
+        raise CheckFailed(sent, expected, f"empty answer or no finish_reason: {shorten(resp.text)}")
+    return CheckOutcome(
+        f"{meta.completion_tokens} tokens, finish_reason={meta.finish_reason.get('type')}",
+        Measurements(latency_s=latency, tokens=meta.completion_tokens),
+    )
+
+
+def check_sglang_generate_stream(ctx: TargetContext) -> CheckOutcome:
+    body = _sglang_body(True)
+    sent = f"POST /generate {shorten(body)}"
+    expected = (
+        "HTTP 200 SSE: each event's text extends the previous one (cumulative), the last with "
+        "meta_info.finish_reason, then data: [DONE]"
+    )
+    events: list[str] = []
+    text, final, ttft, elapsed = "", None, None, 0.0
+    for elapsed, data in _iter_sse(ctx, "/generate", body, sent, expected):
+        if events and events[-1] == "[DONE]":
+            raise CheckFailed(sent, expected, f"event after [DONE]: {shorten(data)}")
+        events.append(data)
+        if data == "[DONE]":
+            continue
+        event: models.SglangGenerate = _parse(models.SglangGenerate, data, sent, expected)
+        if not event.text.startswith(text):
+            raise CheckFailed(
+                sent,
+                expected,
+                f"text {shorten(event.text)} does not extend the previous {shorten(text)}",
+            )
+        text = event.text
+        if ttft is None and text:
+            ttft = elapsed
+        if event.meta_info.finish_reason is not None:
+            final = event
+    if not events or events[-1] != "[DONE]":
+        raise CheckFailed(
+            sent, expected, f"stream ended without data: [DONE] after {len(events)} events"
+        )
+    if final is None:
+        raise CheckFailed(sent, expected, "no event with meta_info.finish_reason")
+    n = final.meta_info.completion_tokens
+    return CheckOutcome(
+        f"{len(events) - 1} events + [DONE], {n} tokens",
+        Measurements(latency_s=elapsed, ttft_s=ttft, tokens=n),
+    )
 
 
 # The seed's five client styles: raw HTTP (generate), text_generation (tgi_client),
@@ -681,6 +976,11 @@ CHECKS: dict[str, Callable[[TargetContext], CheckOutcome]] = {
     "generate_stream": check_generate_stream,
     "throughput": check_throughput,
     "tgi_client": check_tgi_client,
+    "models": check_models,
+    "completions": check_completions,
+    "completions_stream": check_completions_stream,
+    "sglang_generate": check_sglang_generate,
+    "sglang_generate_stream": check_sglang_generate_stream,
     "chat": check_chat,
     "chat_stream": check_chat_stream,
     "hf_client_stream": check_hf_client_stream,
@@ -691,4 +991,5 @@ CHECKS: dict[str, Callable[[TargetContext], CheckOutcome]] = {
     "auth": check_auth,
     "metrics": check_metrics,
 }
-CHECK_NAMES = tuple(CHECKS)
+# TGI's checks (the default engine); every engine's list: smoke/engines.py ENGINE_CHECKS
+CHECK_NAMES = ENGINE_CHECKS["tgi"]

@@ -13,6 +13,7 @@ import sys
 from tgi_infra.smoke import floors, load
 from tgi_infra.smoke.checks import CHECK_NAMES
 from tgi_infra.smoke.context import Settings
+from tgi_infra.smoke.engines import ENGINE_CHECKS, ENGINE_CHOICES
 from tgi_infra.smoke.targets import (
     Target,
     TargetConfigError,
@@ -39,8 +40,13 @@ def _positive(kind: type) -> object:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="tgi-smoke",
-        description="Smoke-test deployed Text Generation Inference services. Checks, in order: "
+        description="Smoke-test deployed inference services (TGI, vLLM, SGLang). Checks, in "
+        "order, for TGI: "
         + ", ".join(CHECK_NAMES)
+        + "; for vLLM: "
+        + ", ".join(ENGINE_CHECKS["vllm"])
+        + "; for SGLang: "
+        + ", ".join(ENGINE_CHECKS["sglang"])
         + ". Exit 0: all passed, 1: a check failed, 2: usage/config error.",
     )
     src = p.add_argument_group("targets (at least one of --url / --inventory)")
@@ -57,6 +63,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         metavar="NAME",
         help="env var holding the API key (--url targets; once for all, or once per --url)",
+    )
+    src.add_argument(
+        "--engine",
+        action="append",
+        choices=ENGINE_CHOICES,
+        help="inference engine of the --url targets, which picks the checks (once for all, or "
+        "once per --url; default tgi; auto: ask the server after /health). Inventory targets "
+        "take their service's engine",
     )
     src.add_argument(
         "--no-semantic",
@@ -149,16 +163,16 @@ def check_host_args(args: argparse.Namespace) -> None:
 
 
 def collect_targets(args: argparse.Namespace) -> list[Target]:
-    if not args.url and (args.model_id or args.api_key_env or args.no_semantic):
+    if not args.url and (args.model_id or args.api_key_env or args.no_semantic or args.engine):
         raise TargetConfigError(
-            "--model-id/--api-key-env/--no-semantic apply to --url targets only"
+            "--model-id/--api-key-env/--no-semantic/--engine apply to --url targets only"
         )
     if not args.url and not args.inventory:
         raise TargetConfigError("give at least one --url or an --inventory")
     targets: list[Target] = []
     if args.url:
         targets += targets_from_urls(
-            args.url, args.model_id, args.api_key_env, not args.no_semantic
+            args.url, args.model_id, args.api_key_env, not args.no_semantic, args.engine
         )
     if args.inventory:
         inv = targets_from_inventory(args.inventory)

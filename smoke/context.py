@@ -106,8 +106,16 @@ class TargetContext:
     standin: bool = False
     # the first check refused with HTTP 401 (the rest are not run)
     auth_refused: str | None = None
+    # the engine the checks are chosen for: the target's, or what ``ready`` detected for auto
+    engine: str = ""
+    # the first id /v1/models lists (the model name sent when no model id is expected)
+    served_model: str | None = None
     _http: httpx.Client | None = field(default=None, repr=False)
     _openai: openai.OpenAI | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.engine:
+            self.engine = self.target.engine
 
     @property
     def auth_headers(self) -> dict[str, str]:
@@ -146,6 +154,8 @@ class TargetContext:
             return self.target.expected_model_id
         if self.info is not None:
             return self.info.model_id
+        if self.served_model:
+            return self.served_model
         return "tgi"
 
     def close(self) -> None:

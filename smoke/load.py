@@ -2,7 +2,8 @@
 
 N concurrent streams (threads, one HTTP connection each) send the seed's prompt and
 generation config to the target's ``/generate_stream`` (TGI's own SSE route: one event per
-token, so token timings are exact) back to back, until ``--load-duration`` seconds have
+token, so token timings are exact; vLLM and SGLang: ``/v1/completions`` with ``stream``, one
+chunk per token, then ``data: [DONE]``) back to back, until ``--load-duration`` seconds have
 passed or ``--load-requests`` requests were started, whichever comes first; requests still
 running at the deadline finish within ``--timeout``. Only the target's own URL is loaded.
 
@@ -70,12 +71,17 @@ def percentile(values: list[float], p: float) -> float | None:
     return data[lo] + (data[hi] - data[lo]) * (k - lo)
 
 
-def _one_request(client: httpx.Client, body: dict, timeout: float) -> _Sample:
+def _one_request(
+    client: httpx.Client, body: dict, timeout: float, path: str = "/generate_stream"
+) -> _Sample:
+    """One stream. ``/generate_stream`` (TGI): one event per token, the last with
+    generated_text. ``/v1/completions`` (vLLM, SGLang): one chunk per token, then [DONE]."""
+    openai_stream = path == "/v1/completions"
     sample = _Sample()
     start = time.monotonic()
     last = None
     try:
-        with client.stream("POST", "/generate_stream", json=body) as resp:
+        with client.stream("POST", path, json=body) as resp:
             if resp.status_code != 200:
                 resp.read()
                 sample.error = f"HTTP {resp.status_code} {shorten(resp.text or '(empty body)')}"
@@ -86,17 +92,23 @@ def _one_request(client: httpx.Client, body: dict, timeout: float) -> _Sample:
                 if now - start > timeout:
                     sample.error = f"stream still running after --timeout {timeout:g}s"
                     return sample
+                if openai_stream and event.data == "[DONE]":
+                    final = True
+                    continue
                 data = json.loads(event.data)
-                if "error" in data and "token" not in data:
+                if ("error" in data and "token" not in data) or data.get("object") == "error":
                     sample.error = f"error event: {shorten(event.data)}"
                     return sample
+                if openai_stream and not any(c.get("text") for c in data.get("choices") or []):
+                    continue  # a usage or empty chunk: no token
                 if last is None:
                     sample.ttft = now - start
                 else:
                     sample.gaps.append(now - last)
                 last = now
                 sample.tokens += 1
-                final = data.get("generated_text") is not None
+                if not openai_stream:
+                    final = data.get("generated_text") is not None
             if not final:
                 sample.error = f"stream ended after {sample.tokens} tokens without a final event"
     except (httpx.HTTPError, ValueError) as exc:
@@ -108,7 +120,17 @@ def _one_request(client: httpx.Client, body: dict, timeout: float) -> _Sample:
 
 def run_load(ctx: TargetContext, load: LoadSettings) -> dict:
     """Run the load against ctx's target; the summary (smoke/report-schema.json ``load``)."""
-    body = {"inputs": PROMPT, "parameters": GENERATE_PARAMETERS}
+    if ctx.engine == "tgi":
+        path, body = "/generate_stream", {"inputs": PROMPT, "parameters": GENERATE_PARAMETERS}
+    else:  # vLLM and SGLang: the OpenAI completions stream
+        path = "/v1/completions"
+        body = {
+            "model": ctx.model_name,
+            "prompt": PROMPT,
+            "max_tokens": GENERATE_PARAMETERS["max_new_tokens"],
+            "temperature": 0,
+            "stream": True,
+        }
     samples: list[_Sample] = []
     lock = threading.Lock()
     started = 0
@@ -132,7 +154,7 @@ def run_load(ctx: TargetContext, load: LoadSettings) -> dict:
             timeout=httpx.Timeout(ctx.settings.timeout),
         ) as client:
             while claim():
-                sample = _one_request(client, body, ctx.settings.timeout)
+                sample = _one_request(client, body, ctx.settings.timeout, path)
                 with lock:
                     samples.append(sample)
 
@@ -246,8 +268,8 @@ def add_arguments(parser) -> None:
     streams.__name__ = f"stream count 1..{MAX_STREAMS}"
     g = parser.add_argument_group(
         "load (after the checks, per target): N concurrent streams of the seed's prompt on "
-        "/generate_stream; p50/p95/p99 TTFT, inter-token and end-to-end latency, output "
-        "tokens/s, error rate"
+        "/generate_stream (TGI) or /v1/completions (vLLM, SGLang); p50/p95/p99 TTFT, "
+        "inter-token and end-to-end latency, output tokens/s, error rate"
     )
     g.add_argument("--load", type=streams, metavar="N", help="run the load with N streams")
     g.add_argument(

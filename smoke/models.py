@@ -157,3 +157,110 @@ OPENAPI_SCHEMAS: dict[type[BaseModel], tuple[str, frozenset[str]]] = {
     ChatCompletionChoice: ("ChatCompletionChoice", frozenset()),
     ChatCompletionChunk: ("ChatCompletionChunk", frozenset({"object"})),
 }
+
+
+# --- vLLM / SGLang OpenAI-compatible payloads (deploy/reference/{vllm,sglang}/openapi.json) ----
+# Their fields that TGI requires (system_fingerprint, a role in every delta) are optional here.
+
+
+class OpenAIMessage(_Model):
+    role: str
+    content: str | None = None
+
+
+class OpenAIChatChoice(_Model):
+    index: int
+    message: OpenAIMessage
+    finish_reason: str | None = None
+
+
+class OpenAIChatCompletion(_Model):
+    id: str
+    created: int
+    model: str
+    choices: list[OpenAIChatChoice]
+    usage: Usage
+    object: str | None = None
+
+
+class OpenAIDelta(_Model):
+    role: str | None = None
+    content: str | None = None
+
+
+class OpenAIChunkChoice(_Model):
+    index: int
+    delta: OpenAIDelta
+    finish_reason: str | None = None
+
+
+class OpenAIChatChunk(_Model):
+    id: str
+    created: int
+    model: str
+    choices: list[OpenAIChunkChoice]
+    usage: Usage | None = None
+    object: str | None = None
+
+
+class CompletionChoice(_Model):
+    index: int
+    text: str
+    finish_reason: str | None = None
+
+
+class Completion(_Model):
+    """/v1/completions answer (and stream event) of all three engines."""
+
+    id: str
+    created: int
+    model: str
+    choices: list[CompletionChoice]
+    usage: Usage | None = None
+
+
+class ModelCard(_Model):
+    id: str
+    object: str | None = None
+
+
+class ModelList(_Model):
+    object: str
+    data: list[ModelCard]
+
+
+class VllmErrorInfo(_Model):
+    message: str
+    type: str
+    param: str | None = None
+    code: int
+
+
+class VllmError(_Model):
+    """vLLM's ErrorResponse: ``{"error": {"message", "type", "param", "code"}}``."""
+
+    error: VllmErrorInfo
+
+
+class SglangError(_Model):
+    """SGLang's ErrorResponse (srt/entrypoints/openai/protocol.py): ``{"object": "error",
+    "message", "type", "param", "code"}``."""
+
+    object: str
+    message: str
+    type: str
+    param: str | None = None
+    code: int
+
+
+class SglangMetaInfo(_Model):
+    prompt_tokens: int
+    completion_tokens: int
+    finish_reason: dict | None = None
+
+
+class SglangGenerate(_Model):
+    """SGLang's native /generate answer (and stream event)."""
+
+    text: str
+    meta_info: SglangMetaInfo

@@ -30,6 +30,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--model-id", action="append", help="expected model id for --url targets")
     g.addoption("--api-key-env", action="append", help="API key env var for --url targets")
     g.addoption("--no-semantic", action="store_true", help="skip semantic checks (--url)")
+    g.addoption(
+        "--engine",
+        action="append",
+        choices=("tgi", "vllm", "sglang", "auto"),
+        help="engine of the --url targets (default tgi; once, or once per --url)",
+    )
     g.addoption("--ready-timeout", type=float, default=600.0, help="seconds to wait for /health")
     # --timeout belongs to pytest-timeout, hence the longer name here.
     g.addoption("--request-timeout", type=float, default=60.0, help="per-request deadline (s)")
@@ -54,6 +60,7 @@ def _targets(config: pytest.Config) -> list:
                 config.getoption("--model-id"),
                 config.getoption("--api-key-env"),
                 not config.getoption("--no-semantic"),
+                config.getoption("--engine"),
             )
         if inventory:
             targets += targets_from_inventory(inventory)
@@ -67,13 +74,15 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         _parametrize_host_layers(metafunc)
     if "smoke_case" not in metafunc.fixturenames:
         return
-    from tgi_infra.smoke.checks import CHECK_NAMES
+    from tgi_infra.smoke.engines import checks_for
 
     targets = _targets(metafunc.config)
     if not targets:  # refused in pytest_collection_modifyitems, as a usage error
         metafunc.parametrize("smoke_case", [None], ids=["no-target"])
         return
-    cases = [(t, name) for t in targets for name in CHECK_NAMES]
+    # the target's engine's checks; every check for auto (those of other engines are skipped
+    # once ``ready`` has detected the engine)
+    cases = [(t, name) for t in targets for name in checks_for(t.engine)]
     metafunc.parametrize("smoke_case", cases, ids=[f"{t.name}::{n}" for t, n in cases])
 
 

@@ -41,8 +41,8 @@ def print_report(report: RunReport, console: Any = None) -> None:
             continue
         verdict = "[green]PASS[/]" if t.passed else "[bold red]FAIL[/]"
         table = Table(
-            title=f"{verdict} {t.target.name}  ({t.url or t.target.describe()}, "
-            f"{t.duration_s:.1f}s)",
+            title=f"{verdict} {t.target.name}  ({t.engine or 'engine unknown'}, "
+            f"{t.url or t.target.describe()}, {t.duration_s:.1f}s)",
             title_justify="left",
         )
         table.add_column("check")
@@ -94,6 +94,7 @@ def to_json(report: RunReport) -> dict[str, Any]:
         "targets": [
             {
                 "name": t.target.name,
+                "engine": t.engine,
                 "url": t.url,
                 "via": t.target.via,
                 "host": t.target.host,
@@ -181,7 +182,7 @@ def to_junit(report: RunReport) -> ET.Element:
             timestamp=report.started_at.isoformat(timespec="seconds"),
         )
         props = ET.SubElement(suite, "properties")
-        for key, value in (("url", t.url), ("via", t.target.via)):
+        for key, value in (("url", t.url), ("via", t.target.via), ("engine", t.engine)):
             ET.SubElement(props, "property", name=key, value=str(value))
         for c in t.checks:
             case = ET.SubElement(

@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from tgi_infra.probes import FAILED, PASSED, SKIPPED  # noqa: F401 (check status names)
 from tgi_infra.smoke.checks import CHECKS, take_metrics_baseline
 from tgi_infra.smoke.context import CheckFailed, CheckSkipped, Settings, TargetContext
+from tgi_infra.smoke.engines import checks_for
 from tgi_infra.smoke.targets import Target
 from tgi_infra.smoke.tunnel import TunnelError, ssh_tunnel
 
@@ -32,6 +33,8 @@ class TargetReport:
     url: str | None
     checks: list[CheckResult] = field(default_factory=list)
     duration_s: float = 0.0
+    # the engine checked: the target's, or the one ``ready`` detected (None: auto, not known)
+    engine: str | None = None
 
     @property
     def passed(self) -> bool:
@@ -81,6 +84,8 @@ def run_check(name: str, ctx: TargetContext) -> CheckResult:
         return CheckResult(
             name, SKIPPED, 0.0, f"not run: the service answered HTTP 401 (see {ctx.auth_refused})"
         )
+    if name not in checks_for(ctx.engine):
+        return CheckResult(name, SKIPPED, 0.0, f"not a check of {ctx.engine} services")
     try:
         outcome = CHECKS[name](ctx)
     except CheckFailed as exc:
@@ -114,6 +119,8 @@ def reachable_url(target: Target, settings: Settings) -> Iterator[str]:
 def run_target(target: Target, settings: Settings) -> TargetReport:
     start = time.monotonic()
     report = TargetReport(target=target, url=target.url)
+    if target.engine != "auto":
+        report.engine = target.engine
     try:
         with reachable_url(target, settings) as url:
             report.url = url
@@ -122,6 +129,7 @@ def run_target(target: Target, settings: Settings) -> TargetReport:
                 _run_checks(ctx, report)
             finally:
                 ctx.close()
+                report.engine = None if ctx.engine == "auto" else ctx.engine
     except TunnelError as exc:
         failure = CheckFailed(
             f"ssh -N -L to {target.describe()}",
@@ -130,7 +138,9 @@ def run_target(target: Target, settings: Settings) -> TargetReport:
         )
         report.checks = [CheckResult("ready", FAILED, time.monotonic() - start, str(failure))]
         report.checks += [
-            CheckResult(n, SKIPPED, 0.0, "not run: no SSH tunnel") for n in CHECKS if n != "ready"
+            CheckResult(n, SKIPPED, 0.0, "not run: no SSH tunnel")
+            for n in checks_for(target.engine)
+            if n != "ready"
         ]
     report.duration_s = time.monotonic() - start
     return report
@@ -142,14 +152,14 @@ def _run_checks(ctx: TargetContext, report: TargetReport) -> None:
     if ready.status != PASSED:
         report.checks += [
             CheckResult(n, SKIPPED, 0.0, "not run: service not ready")
-            for n in CHECKS
+            for n in checks_for(ctx.engine)
             if n != "ready"
         ]
         if ctx.settings.load is not None:
             report.checks.append(CheckResult("load", SKIPPED, 0.0, "not run: service not ready"))
         return
     take_metrics_baseline(ctx)
-    for name in CHECKS:
+    for name in checks_for(ctx.engine):
         if name != "ready":
             report.checks.append(run_check(name, ctx))
     if ctx.settings.load is not None:
@@ -168,7 +178,8 @@ def run_load_check(ctx: TargetContext) -> CheckResult:
     line = describe(summary)
     if summary["violations"]:
         failure = CheckFailed(
-            f"--load: POST /generate_stream x {summary['streams']} concurrent streams",
+            f"--load: POST {'/generate_stream' if ctx.engine == 'tgi' else '/v1/completions'} "
+            f"x {summary['streams']} concurrent streams",
             "the --load-max/--load-min thresholds met and at least one request answered",
             f"{'; '.join(summary['violations'])} ({line})",
         )

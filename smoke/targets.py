@@ -41,6 +41,8 @@ class Target:
     api_key_env: str | None = None
     api_key: str | None = field(default=None, repr=False)
     semantic: bool = True
+    # inference engine: tgi, vllm, sglang, or auto (asked after ``ready``; smoke/engines.py)
+    engine: str = "tgi"
     # throughput floor (inventory smoke_min_tokens_per_s / smoke_max_ttft_s; None: defaults)
     min_tokens_per_s: float | None = None
     max_ttft_s: float | None = None
@@ -102,11 +104,13 @@ def targets_from_urls(
     model_ids: list[str] | None = None,
     api_key_envs: list[str] | None = None,
     semantic: bool = True,
+    engines: list[str] | None = None,
 ) -> list[Target]:
     mids = _per_url(model_ids, len(urls), "--model-id")
+    kinds = _per_url(engines, len(urls), "--engine")
     keys = _per_url(api_key_envs, len(urls), "--api-key-env")
     out = []
-    for url, mid, key_env in zip(urls, mids, keys, strict=True):
+    for url, mid, key_env, engine in zip(urls, mids, keys, kinds, strict=True):
         url = _check_url(url)
         out.append(
             Target(
@@ -116,6 +120,7 @@ def targets_from_urls(
                 api_key_env=key_env,
                 api_key=_resolve_key(key_env, f"--url {url}"),
                 semantic=semantic,
+                engine=engine or "tgi",
             )
         )
     return out
@@ -171,6 +176,8 @@ def targets_from_inventory(path: str) -> list[Target]:
                 api_key_env=svc.api_key_env,
                 api_key=key,
                 semantic=bool(svc.smoke_semantic),
+                # the service's engine (deploy/config; TGI before the field existed)
+                engine=str(getattr(svc, "engine", None) or "tgi"),
                 min_tokens_per_s=svc.smoke_min_tokens_per_s,
                 max_ttft_s=svc.smoke_max_ttft_s,
                 cpu_mode=svc.gpu_ids(host_cfg) == [],

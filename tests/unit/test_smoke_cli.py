@@ -340,8 +340,9 @@ def test_pytest_front_end(standins, tmp_path) -> None:
     assert proc.returncode == 1, proc.stdout + proc.stderr
     cases = ET.parse(junit).getroot().iter("testcase")
     failed = [c.get("name") for c in cases if c.find("failure") is not None]
-    assert failed == [f"test_check[{bad.url}::info]"], proc.stdout
-    assert "wrong model_id" in proc.stdout
+    # a wrong model shows in /info and in /v1/models (the OpenAI check every engine gets)
+    assert failed == [f"test_check[{bad.url}::info]", f"test_check[{bad.url}::models]"], proc.stdout
+    assert "wrong model_id" in proc.stdout and "wrong model id: /v1/models lists" in proc.stdout
 
 
 @pytest.mark.parametrize(
