@@ -22,7 +22,7 @@ from pyinfra import host, logger
 from pyinfra.api import FactBase, deploy
 from pyinfra.facts.files import File
 from pyinfra.operations import files, python, server, systemd
-from tgi_infra import atomic, env_secrets, preflight_live, swap
+from tgi_infra import atomic, dev_char_links, env_secrets, preflight_live, swap
 from tgi_infra.config import HostConfig, TGIService
 from tgi_infra.context import DeployConfigError
 from tgi_infra.facts import ContainerState, DockerImagePresent
@@ -130,8 +130,9 @@ def _put_files(
             mode=0o644,
         )
         # A daemon-reload can strip running GPU containers of their GPUs (NVIDIA/nvidia-docker
-        # #1730): only a changed unit systemd already knows needs one; a new unit is loaded on
-        # demand, and the unit names no model or image, so a model change never reloads.
+        # #1730): NVIDIA's /dev/char links are in place before it (dev_char_links.py), and only
+        # a changed unit systemd already knows needs one; a new unit is loaded on demand, and
+        # the unit names no model or image, so a model change never reloads.
         if existed:
             systemd.daemon_reload(name="systemctl daemon-reload", _if=unit_op.did_change)
     return ops, unit_op
@@ -287,6 +288,8 @@ def deploy_services(cfg: HostConfig, plan) -> None:
             )
     supervisor = supervisor_for(plan.systemd, plan.docker_flavour == "docker-desktop")
     preflight_live.check_host(cfg)  # Hub, disk, ports: raises before any host is changed
+    # before the units' daemon-reload: running GPU containers keep their GPUs (once per host)
+    dev_char_links.ensure(cfg, plan)
     containers = host.get_fact(ContainerState, [s.name for s in cfg.tgi_services]) or {}
     for svc in cfg.tgi_services:
         if svc.present:
