@@ -70,6 +70,7 @@ def _put_files(
     rendered: RenderedService,
     supervisor: str,
     env_plan: env_secrets.EnvPlan,
+    swapping: bool = False,
 ):
     base = cfg.service_dir(svc)
     files.directory(name="TGI service: directory", path=base, mode="755", user="root", group="root")
@@ -89,6 +90,13 @@ def _put_files(
             atomic.put(
                 name="TGI service: rendered file", content=content, dest=f"{base}/{rel}", mode=mode
             )
+        )
+    if swapping:
+        # the running container's env file, for a rollback to put back (swap.py); 0600. Also
+        # when it does not change: a stale copy of an interrupted deploy must not be restored
+        server.shell(
+            name="TGI service: keep the running container's service.env for a rollback (0600)",
+            commands=[swap.keep_env_command(f"{base}/service.env")],
         )
     if env_plan.content is not None:
         # 0600 from creation to rename (deploy/atomic.py): never readable by others, not an instant
@@ -149,7 +157,11 @@ def _ensure_service(cfg: HostConfig, plan, svc: TGIService, containers: dict, su
     env_plan = env_secrets.plan_env(svc, os.environ, on_host)
     for note in env_plan.notes:
         logger.info(f"{host.print_prefix}{note}")
-    _, unit_op = _put_files(cfg, svc, rendered, supervisor, env_plan)
+    current = containers.get(svc.name)
+    have_hash = ((current or {}).get("labels") or {}).get(HASH_LABEL)
+    running = bool(current and current.get("running"))
+    swapping = running and (have_hash != rendered.config_hash or env_plan.changed)
+    _, unit_op = _put_files(cfg, svc, rendered, supervisor, env_plan, swapping)
     image = cfg.image_for(svc)
     if not host.get_fact(DockerImagePresent, image):
         server.shell(
@@ -157,12 +169,9 @@ def _ensure_service(cfg: HostConfig, plan, svc: TGIService, containers: dict, su
             commands=[f"docker pull -q {shlex.quote(image)}"],
         )
 
-    current = containers.get(svc.name)
-    have_hash = ((current or {}).get("labels") or {}).get(HASH_LABEL)
     base = cfg.service_dir(svc)
     unit = unit_name(svc)
-    running = bool(current and current.get("running"))
-    if running and (have_hash != rendered.config_hash or env_plan.changed):
+    if swapping:
         _swap(cfg, svc, rendered, supervisor, have_hash, env_plan)
     elif current is None or have_hash != rendered.config_hash or not running:
         why = (
