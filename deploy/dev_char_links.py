@@ -28,6 +28,8 @@ hosts: Docker's default driver there (cgroup v2) is systemd, and the links are h
 from __future__ import annotations
 
 import shlex
+import weakref
+from typing import Any
 
 from pyinfra import host, logger
 from pyinfra.api import deploy
@@ -43,8 +45,9 @@ from tgi_infra.probes import (
     NVIDIA_DEV_CHAR_RULE_PATH,
 )
 
-# (state, host) that already has the step: deploy_gpu_host and deploy_services both ask for it
-_done: set[tuple[int, str]] = set()
+# hosts that already have the step, per pyinfra state: deploy_gpu_host and deploy_services both
+# ask for it (weak keys: a state's id can be reused once it is gone)
+_done: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
 
 
 def skip_reason(cfg: HostConfig, plan, docker: dict | None) -> str | None:
@@ -82,10 +85,10 @@ def links_command(nodes: list[dict]) -> str:
 @deploy("GPU containers survive systemctl daemon-reload")
 def ensure(cfg: HostConfig, plan) -> None:
     """The udev rule and the /dev/char links (module doc); once per host and deploy."""
-    key = (id(ctx_state.get()), host.name)
-    if key in _done:
+    done = _done.setdefault(ctx_state.get(), set())
+    if host.name in done:
         return
-    _done.add(key)
+    done.add(host.name)
     why = skip_reason(cfg, plan, host.get_fact(DockerState))
     if why:
         host.noop(f"/dev/char links of the NVIDIA devices not needed: {why}")
