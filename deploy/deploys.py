@@ -24,7 +24,14 @@ from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.context import ctx_state
 from pyinfra.operations.util import any_changed
-from tgi_infra import daemon_state, docker_engine, host_watchdog, nvidia_toolkit, tgi_services
+from tgi_infra import (
+    daemon_state,
+    dev_char_links,
+    docker_engine,
+    host_watchdog,
+    nvidia_toolkit,
+    tgi_services,
+)
 from tgi_infra.config import ConfigError, HostConfig, load_host_config
 from tgi_infra.context import DeployConfigError, host_config
 from tgi_infra.preflight import HostPlan
@@ -53,11 +60,14 @@ def _config_and_plan(overrides: Mapping[str, Any] | None) -> tuple[HostConfig, H
 
 @deploy("tgi_infra.deploy_gpu_host")
 def deploy_gpu_host(overrides: Mapping[str, Any] | None = None) -> None:
-    """Preflight, Docker Engine, NVIDIA Container Toolkit, daemon.json, GPU proof."""
+    """Preflight, Docker Engine, NVIDIA Container Toolkit, /dev/char links of the NVIDIA
+    devices (``dev_char_links.py``), daemon.json, GPU proof."""
     cfg, plan = _config_and_plan(overrides)
     provisioning = docker_engine.install(cfg, plan)
     daemon_json = [docker_engine.configure_daemon(cfg, plan)]
     provisioning += nvidia_toolkit.install(cfg, plan)
+    # /dev/char links + NVIDIA's udev rule, before any daemon-reload (NVIDIA/nvidia-docker#1730)
+    dev_char_links.ensure(cfg, plan)
     daemon_json.append(nvidia_toolkit.configure_runtime(cfg, plan))
     daemon_json = [op for op in daemon_json if op is not None]
     # restart when daemon.json changes now, or when the running daemon never read it (a deploy

@@ -769,3 +769,30 @@ class DockerImagePresent(FactBase):
 
     def process(self, output: list[str]) -> bool:
         return parse_image_present(output)
+
+
+# --------------------------------------------------------------------------------------------
+# NvidiaDevChar
+
+
+class NvidiaDevChar(FactBase):
+    """/dev/char links of the NVIDIA device nodes and NVIDIA's udev rule that keeps them
+    (``probes.nvidia_dev_char_command`` / ``probes.parse_nvidia_dev_char``): whether the
+    driver is loaded, each node's link (``ok`` / ``other`` / ``missing``), nvidia-ctk's path,
+    the rule file. Why: NVIDIA/nvidia-docker#1730 (``deploy/dev_char_links.py``).
+
+    No pyinfra built-in reads device numbers or resolves a link against a device node.
+    """
+
+    def command(self) -> str:
+        return probes.nvidia_dev_char_command()
+
+    @staticmethod
+    def default() -> dict[str, Any]:
+        return probes.parse_nvidia_dev_char([])
+
+    def process(self, output: list[str]) -> dict[str, Any]:
+        try:
+            return probes.parse_nvidia_dev_char(output)
+        except probes.ProbeParseError as exc:
+            raise FactParseError(str(exc)) from exc

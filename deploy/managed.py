@@ -27,6 +27,9 @@ from tgi_infra.render import (
 
 MARKER = ".tgi-infra-managed"
 MANAGED_FILES = (CREATE_SCRIPT, START_SCRIPT, STOP_SCRIPT, LOGS_SCRIPT, ENV_FILE, ENV_EXAMPLE)
+# written for a while only: the env file kept for a rollback (swap.py, and its staged copy),
+# the non-secret lines staged for a merge (env_secrets.py); removed with the rest
+TRANSIENT_FILES = (f".{ENV_FILE}.previous", f".{ENV_FILE}.previous.new", f".{ENV_FILE}.new")
 _MARK = "@@tgi-infra-managed:"
 
 
@@ -40,7 +43,7 @@ def marker_content(service: str) -> str:
 
 def is_managed_name(entry: str) -> bool:
     """A name the deploy writes into a service directory."""
-    if entry in MANAGED_FILES or entry == MARKER:
+    if entry in MANAGED_FILES or entry in TRANSIENT_FILES or entry == MARKER:
         return True
     return is_stage_name(entry)
 

@@ -134,3 +134,115 @@ def toolkit_dpkg_command() -> str:
     return "dpkg-query -W -f='${Package}\\t${Version}\\t${db:Status-Abbrev}\\n' " + " ".join(
         TOOLKIT_PACKAGES
     )
+
+
+# --------------------------------------------------------------------------------------------
+# /dev/char links of the NVIDIA device nodes (NVIDIA/nvidia-docker#1730)
+#
+# On hosts whose Docker uses the systemd cgroup driver, `systemctl daemon-reload` makes systemd
+# rewrite every container's device rules from /dev/char/<major>:<minor>; NVIDIA's device nodes
+# are made by nvidia-modprobe, not udev, so those links are missing and running containers lose
+# their GPUs ("Failed to initialize NVML: Unknown Error"). NVIDIA's documented mitigation: create
+# the links with `nvidia-ctk system create-dev-char-symlinks --create-all` (toolkit >= 1.12) and
+# install a udev rule that does it again whenever the driver binds (boot, driver reload).
+
+DEV_CHAR_DIR = "/dev/char"
+NVIDIA_CTK_PATH = "/usr/bin/nvidia-ctk"
+DEV_CHAR_LINKS_COMMAND = "nvidia-ctk system create-dev-char-symlinks --create-all"
+# NVIDIA's place and rule, word for word (nvidia-docker#1730, nvidia-container-toolkit#48)
+NVIDIA_DEV_CHAR_RULE_PATH = "/lib/udev/rules.d/71-nvidia-dev-char.rules"
+NVIDIA_DEV_CHAR_RULE = (
+    "# Written by tgi-infra: NVIDIA's mitigation of NVIDIA/nvidia-docker#1730 (containers lose\n"
+    "# their GPUs on `systemctl daemon-reload` with the systemd cgroup driver).\n"
+    "# This will create /dev/char symlinks to all device nodes\n"
+    'ACTION=="add", DEVPATH=="/bus/pci/drivers/nvidia", '
+    f'RUN+="{NVIDIA_CTK_PATH} system create-dev-char-symlinks --create-all"\n'
+)
+# nodes nvidia-ctk's `existing` lister skips (create-dev-char-symlinks/existing.go nodeIsBlocked)
+DEV_CHAR_BLOCKED_PREFIXES = ("nvidia-fs", "nvidia-nvswitch", "nvidia-nvlink")
+# the nodes `--create-all` links (create-dev-char-symlinks/all.go: the control nodes, then
+# /dev/nvidia<N> per GPU; MIG capability nodes only as /proc/driver/nvidia-caps/mig-minors lists)
+CREATE_ALL_NODE_RE = re.compile(
+    r"^(nvidia\d+|nvidiactl|nvidia-modeset|nvidia-uvm|nvidia-uvm-tools)$"
+)
+
+
+def nvidia_dev_char_command(root: str = "") -> str:
+    """One POSIX-sh command: NVIDIA majors in /proc/devices (the driver is loaded), each NVIDIA
+    character device node with its ``major:minor`` and the state of its /dev/char link (``ok``:
+    the link resolves to that node, ``other``: something else is there, ``missing``), whether
+    nvidia-ctk is on PATH, and the udev rule file. ``root`` prefixes every path (tests only)."""
+    blocked = "|".join(f"{p}*" for p in DEV_CHAR_BLOCKED_PREFIXES)
+    rule = f"{root}{NVIDIA_DEV_CHAR_RULE_PATH}"
+    return (
+        f"echo '{MARK}proc_devices'; "
+        f"grep -E '^ *[0-9]+ nvidia' {root}/proc/devices 2>/dev/null; "
+        f"echo '{MARK}nodes'; "
+        f"for d in {root}/dev/nvidia* {root}/dev/nvidia-caps/nvidia-*; do "
+        '[ -c "$d" ] || continue; '
+        f'case "${{d##*/}}" in {blocked}) continue ;; esac; '
+        "mm=$(stat -c '%t %T' \"$d\") || continue; "
+        "mj=$((0x${mm% *})); mn=$((0x${mm#* })); "
+        f"l={root}{DEV_CHAR_DIR}/$mj:$mn; "
+        'if [ "$l" -ef "$d" ]; then s=ok; elif [ -e "$l" ] || [ -L "$l" ]; then s=other; '
+        'else s=missing; fi; echo "$d $mj:$mn $s"; done; '
+        f"echo '{MARK}nvidia_ctk'; command -v nvidia-ctk 2>/dev/null; "
+        f"if [ -f {rule} ]; then echo '{MARK}rule'; cat {rule}; "
+        f"else echo '{MARK}rule_absent'; fi; true"
+    )
+
+
+def _create_all(node: dict[str, str]) -> bool:
+    return bool(CREATE_ALL_NODE_RE.match(node["path"].rpartition("/dev/")[2]))
+
+
+def parse_nvidia_dev_char(lines: list[str] | str) -> dict[str, Any]:
+    """Output of :func:`nvidia_dev_char_command` ->
+
+    * ``driver_loaded``: /proc/devices names an NVIDIA major (``nvidia`` or the older
+      ``nvidia-frontend``, and ``nvidia-uvm``...): the kernel modules are loaded;
+    * ``nodes``: ``[{"path", "dev" ("195:0"), "link" ("ok" | "other" | "missing")}]``;
+    * ``missing``: the nodes ``--create-all`` links (``CREATE_ALL_NODE_RE``) whose /dev/char
+      link is absent; ``unlinked``: other nodes without a link (MIG capability nodes), which
+      ``--create-all`` links only as the driver lists them;
+    * ``other``: the nodes whose /dev/char entry exists but is not that node (nvidia-ctk leaves
+      those alone: "Could not create symlink ... file exists");
+    * ``nvidia_ctk``: its path on PATH, or None;
+    * ``rule``: the udev rule file's text, None when absent; ``rule_ok``: it is ours, unchanged.
+    """
+    if isinstance(lines, str):
+        lines = lines.splitlines()
+    sections: dict[str, list[str]] = {}
+    current = ""
+    for line in lines:
+        if line.startswith(MARK):
+            current = line[len(MARK) :].strip()
+            sections[current] = []
+            continue
+        sections.setdefault(current, []).append(line)
+    majors = {}
+    for line in sections.get("proc_devices", []):
+        parts = line.split()
+        if len(parts) == 2 and parts[0].isdigit() and parts[1].startswith("nvidia"):
+            majors[parts[1]] = int(parts[0])
+    nodes = []
+    for line in sections.get("nodes", []):
+        parts = line.split()
+        if not parts:
+            continue
+        if len(parts) != 3 or parts[2] not in ("ok", "other", "missing") or ":" not in parts[1]:
+            raise ProbeParseError(f"NvidiaDevChar: unexpected device node line {line!r}")
+        nodes.append({"path": parts[0], "dev": parts[1], "link": parts[2]})
+    ctk = [c.strip() for c in sections.get("nvidia_ctk", []) if c.strip()]
+    rule = "\n".join(sections["rule"]) + "\n" if "rule" in sections else None
+    return {
+        "driver_loaded": bool(majors),
+        "majors": majors,
+        "nodes": nodes,
+        "missing": [n["path"] for n in nodes if n["link"] == "missing" and _create_all(n)],
+        "unlinked": [n["path"] for n in nodes if n["link"] == "missing" and not _create_all(n)],
+        "other": [n["path"] for n in nodes if n["link"] == "other"],
+        "nvidia_ctk": ctk[0] if ctk else None,
+        "rule": rule,
+        "rule_ok": rule == NVIDIA_DEV_CHAR_RULE,
+    }

@@ -23,6 +23,14 @@ the old one keeps serving until the last possible moment:
    gets its name back and is started again (same container, same config), the deploy waits for
    it, and the operation fails naming the cause (the new container's log tail and likely cause).
 
+The env file goes with its container: before the deploy replaces ``service.env`` for a swap,
+the host's file is copied to ``.service.env.previous`` next to it (0600 from creation, by
+``umask 077``, then renamed into place; on the host, the content never travels or is logged).
+A rollback renames it back over ``service.env`` before the previous container starts again, so
+the files on the host keep describing the container that runs (the ready probe reads the API
+key from there, and the next deploy compares its digests); so does a failed prefetch. A
+committed swap removes it.
+
 Ports: the old and new containers publish the same host port, and Docker cannot publish one
 port twice, so they cannot run side by side. The old one is stopped just before the new one is
 started; with the weights already cached the unavailable window is the new container's start
@@ -44,6 +52,7 @@ from tgi_infra.ready import Probe, likely_cause, wait_ready
 
 PREVIOUS_SUFFIX = "-previous"
 PREFETCH_SUFFIX = "-prefetch"
+PREVIOUS_ENV_SUFFIX = ".previous"  # .service.env.previous: the env file of <name>-previous
 
 
 @dataclass(frozen=True)
@@ -91,6 +100,34 @@ def prefetch_program(engine: str) -> str:
     if engine == "tgi":
         return "text-generation-server download-weights"
     return "huggingface_hub.snapshot_download"
+
+
+def previous_env_file(env_file: str) -> str:
+    """``/opt/tgi/a/service.env`` -> ``/opt/tgi/a/.service.env.previous``."""
+    directory, _, name = env_file.rpartition("/")
+    return f"{directory}/.{name}{PREVIOUS_ENV_SUFFIX}"
+
+
+def keep_env_command(env_file: str) -> str:
+    """Copy the host's env file aside before the deploy replaces it: 0600 from creation
+    (``umask 077``), then renamed into place (never half-written)."""
+    env, prev = shlex.quote(env_file), previous_env_file(env_file)
+    staged, prev = shlex.quote(prev + ".new"), shlex.quote(prev)
+    return (
+        f"if [ -f {env} ]; then (umask 077 && cp -- {env} {staged} && chmod 600 -- {staged} "
+        f"&& mv -f -- {staged} {prev}); else rm -f -- {prev}; fi"
+    )
+
+
+def restore_env_command(env_file: str) -> str:
+    """The kept env file back over ``env_file`` (one rename); nothing when none was kept."""
+    prev = shlex.quote(previous_env_file(env_file))
+    return f"if [ -f {prev} ]; then mv -f -- {prev} {shlex.quote(env_file)}; fi"
+
+
+def drop_env_command(env_file: str) -> str:
+    prev = previous_env_file(env_file)
+    return f"rm -f -- {shlex.quote(prev)} {shlex.quote(prev + '.new')}"
 
 
 def prefetch_command(swap: Swap) -> str:
@@ -158,9 +195,11 @@ def prefetch(state, host, swap: Swap) -> None:
     _sh(host, f"docker rm -f {shlex.quote(swap.name + PREFETCH_SUFFIX)} >/dev/null 2>&1 || true")
     ok, out = _sh(host, prefetch_command(swap), print_output=True)
     if not ok:
+        _sh(host, restore_env_command(swap.env_file))  # the running container's env file
         raise OperationError(
             f"host {host.name}: service {swap.name}: downloading {swap.model_id} failed; the "
-            f"running container was not touched.\nlikely cause: {likely_cause(out, swap.engine)}\n"
+            "running container was not touched (its service.env was put back).\n"
+            f"likely cause: {likely_cause(out, swap.engine)}\n"
             f"output of {prefetch_program(swap.engine)}:\n{out[-4000:]}"
         )
     logger.info(
@@ -177,7 +216,7 @@ def replace(state, host, swap: Swap, probe: Probe) -> None:
     start = time.monotonic()
     ok, out = _sh(host, f"{stop_command(swap, swap.name)} && docker rename {name} {prev}")
     if not ok:
-        _sh(host, start_command(swap, swap.name))
+        _sh(host, f"{restore_env_command(swap.env_file)}; {start_command(swap, swap.name)}")
         raise OperationError(
             f"host {host.name}: service {swap.name}: could not stop and set aside the running "
             f"container (it was started again):\n{out}"
@@ -194,7 +233,7 @@ def replace(state, host, swap: Swap, probe: Probe) -> None:
     if swap.keep_previous:
         kept = f"previous container kept, stopped, as {swap.previous} until the smoke checks"
     else:
-        _sh(host, f"docker rm -f {prev}")
+        _sh(host, f"docker rm -f {prev}; {drop_env_command(swap.env_file)}")
         kept = "previous container removed"
     logger.info(
         f"{host.print_prefix}{swap.name}: replaced ({swap.why}); not serving for "
@@ -202,18 +241,25 @@ def replace(state, host, swap: Swap, probe: Probe) -> None:
     )
 
 
-def _rollback(state, host, swap: Swap, probe: Probe, cause: str) -> None:
+def rollback_command(swap: Swap) -> str:
+    """Stop and remove the new container, put the previous env file back, give the previous
+    container its name back and start it."""
     name, prev = shlex.quote(swap.name), shlex.quote(swap.previous)
+    stop_new = stop_command(swap, swap.name) + " >/dev/null 2>&1; " if swap.unit else ""
+    return (
+        f"{stop_new}docker rm -f {name} >/dev/null 2>&1; "
+        f"{restore_env_command(swap.env_file)}; docker rename {prev} {name} && "
+        f"{start_command(swap, swap.name)}"
+    )
+
+
+def _rollback(state, host, swap: Swap, probe: Probe, cause: str) -> None:
+    name = shlex.quote(swap.name)
     logger.warning(
         f"{host.print_prefix}{swap.name}: the new container is not ready; rolling back to the "
         "previous container"
     )
-    stop_new = stop_command(swap, swap.name) + " >/dev/null 2>&1; " if swap.unit else ""
-    ok, out = _sh(
-        host,
-        f"{stop_new}docker rm -f {name} >/dev/null 2>&1; docker rename {prev} {name} && "
-        f"{start_command(swap, swap.name)}",
-    )
+    ok, out = _sh(host, rollback_command(swap))
     restored = "the previous container was restored and serves again"
     if ok:
         # systemctl start returns before `docker start -a` has run: the container still reads
@@ -237,17 +283,18 @@ def _until_running(quoted_name: str, seconds: int = 30) -> str:
 
 
 def finish(state, host, action: str, name_: str, unit: str | None, probe: Probe) -> None:
-    """python.call target of ``swap_finish.py``: commit or roll back a kept previous container."""
+    """python.call target of ``swap_finish.py``: commit or roll back a kept previous container
+    (and its env file, ``.service.env.previous``)."""
     prev = name_ + PREVIOUS_SUFFIX
     ok, _ = _sh(host, f"docker inspect {shlex.quote(prev)} >/dev/null 2>&1")
     if not ok:
         logger.info(f"{host.print_prefix}{name_}: no previous container: nothing to {action}")
         return
     if action == "commit":
-        _sh(host, f"docker rm -f {shlex.quote(prev)}")
+        _sh(host, f"docker rm -f {shlex.quote(prev)}; {drop_env_command(probe.env_file)}")
         logger.info(f"{host.print_prefix}{name_}: change kept, {prev} removed")
         return
-    spec = Swap(name_, unit, "", "", "", "", "", None, "smoke checks failed")
+    spec = Swap(name_, unit, "", "", probe.env_file, "", "", None, "smoke checks failed")
     try:
         _rollback(state, host, spec, probe, "the smoke checks failed after the change")
     except OperationError as exc:

@@ -22,7 +22,7 @@ from pyinfra import host, logger
 from pyinfra.api import FactBase, deploy
 from pyinfra.facts.files import File
 from pyinfra.operations import files, python, server, systemd
-from tgi_infra import atomic, env_secrets, preflight_live, swap
+from tgi_infra import atomic, dev_char_links, env_secrets, preflight_live, swap
 from tgi_infra.config import HostConfig, TGIService
 from tgi_infra.context import DeployConfigError
 from tgi_infra.engines import engine_spec
@@ -72,6 +72,7 @@ def _put_files(
     rendered: RenderedService,
     supervisor: str,
     env_plan: env_secrets.EnvPlan,
+    swapping: bool = False,
 ):
     base = cfg.service_dir(svc)
     files.directory(name="TGI service: directory", path=base, mode="755", user="root", group="root")
@@ -91,6 +92,13 @@ def _put_files(
             atomic.put(
                 name="TGI service: rendered file", content=content, dest=f"{base}/{rel}", mode=mode
             )
+        )
+    if swapping:
+        # the running container's env file, for a rollback to put back (swap.py); 0600. Also
+        # when it does not change: a stale copy of an interrupted deploy must not be restored
+        server.shell(
+            name="TGI service: keep the running container's service.env for a rollback (0600)",
+            commands=[swap.keep_env_command(f"{base}/service.env")],
         )
     if env_plan.content is not None:
         # 0600 from creation to rename (deploy/atomic.py): never readable by others, not an instant
@@ -132,8 +140,9 @@ def _put_files(
             mode=0o644,
         )
         # A daemon-reload can strip running GPU containers of their GPUs (NVIDIA/nvidia-docker
-        # #1730): only a changed unit systemd already knows needs one; a new unit is loaded on
-        # demand, and the unit names no model or image, so a model change never reloads.
+        # #1730): NVIDIA's /dev/char links are in place before it (dev_char_links.py), and only
+        # a changed unit systemd already knows needs one; a new unit is loaded on demand, and
+        # the unit names no model or image, so a model change never reloads.
         if existed:
             systemd.daemon_reload(name="systemctl daemon-reload", _if=unit_op.did_change)
     return ops, unit_op
@@ -150,7 +159,11 @@ def _ensure_service(cfg: HostConfig, plan, svc: TGIService, containers: dict, su
     env_plan = env_secrets.plan_env(svc, os.environ, on_host)
     for note in env_plan.notes:
         logger.info(f"{host.print_prefix}{note}")
-    _, unit_op = _put_files(cfg, svc, rendered, supervisor, env_plan)
+    current = containers.get(svc.name)
+    have_hash = ((current or {}).get("labels") or {}).get(HASH_LABEL)
+    running = bool(current and current.get("running"))
+    swapping = running and (have_hash != rendered.config_hash or env_plan.changed)
+    _, unit_op = _put_files(cfg, svc, rendered, supervisor, env_plan, swapping)
     image = cfg.image_for(svc)
     if not host.get_fact(DockerImagePresent, image):
         server.shell(
@@ -158,12 +171,9 @@ def _ensure_service(cfg: HostConfig, plan, svc: TGIService, containers: dict, su
             commands=[f"docker pull -q {shlex.quote(image)}"],
         )
 
-    current = containers.get(svc.name)
-    have_hash = ((current or {}).get("labels") or {}).get(HASH_LABEL)
     base = cfg.service_dir(svc)
     unit = unit_name(svc)
-    running = bool(current and current.get("running"))
-    if running and (have_hash != rendered.config_hash or env_plan.changed):
+    if swapping:
         _swap(cfg, svc, rendered, supervisor, have_hash, env_plan)
     elif current is None or have_hash != rendered.config_hash or not running:
         why = (
@@ -293,6 +303,8 @@ def deploy_services(cfg: HostConfig, plan) -> None:
             )
     supervisor = supervisor_for(plan.systemd, plan.docker_flavour == "docker-desktop")
     preflight_live.check_host(cfg)  # Hub, disk, ports: raises before any host is changed
+    # before the units' daemon-reload: running GPU containers keep their GPUs (once per host)
+    dev_char_links.ensure(cfg, plan)
     containers = host.get_fact(ContainerState, [s.name for s in cfg.tgi_services]) or {}
     for svc in cfg.tgi_services:
         if svc.present:

@@ -62,6 +62,8 @@ def test_crash_of_the_new_config_restores_the_previous_container(deployed_lab):
         name = services[idx]["name"]
         old_model = services[idx]["model_id"]
         old_id = cid(deployed_lab, host, name)
+        env_file = f"/opt/tgi/{name}/service.env"
+        old_env = lab.exec_on(deployed_lab, host, f"sha256sum {env_file}").split()[0]
         services[idx]["model_id"] = NEW_MODEL
         services[idx]["env"] = {"TGI_STANDIN_FAULT": "crash_at_start"}
         run = run_deploy({host: {"tgi_services": services}})
@@ -74,6 +76,13 @@ def test_crash_of_the_new_config_restores_the_previous_container(deployed_lab):
         assert info(deployed_lab, host, port)["model_id"] == old_model
         names = lab.exec_on(deployed_lab, host, "docker ps -a --format '{{.Names}}'")
         assert f"{name}-previous" not in names, names
+        # the env file went back with its container: the old one, 0600, no copy left over
+        env_now = lab.exec_on(deployed_lab, host, f"sha256sum {env_file}").split()[0]
+        assert env_now == old_env, f"{host}: service.env is not the previous container's"
+        mode = lab.exec_on(deployed_lab, host, f"stat -c '%a %U' {env_file}").strip()
+        assert mode == "600 root", mode
+        left = lab.exec_on(deployed_lab, host, f"ls -A /opt/tgi/{name}")
+        assert ".service.env.previous" not in left, left
         assert_ok(run_deploy(), "restoring deploy")
 
 

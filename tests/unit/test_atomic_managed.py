@@ -144,7 +144,9 @@ def test_stage_dir_is_hidden_next_to_the_file():
 def test_only_the_deploys_names_are_managed():
     from tgi_infra.managed import MANAGED_FILES, MARKER, is_managed_name, marker_content
 
-    for name in (*MANAGED_FILES, MARKER, ".service.env.tgi-tmp", ".tgi-service.sh.tgi-tmp"):
+    kept_for_rollback = (".service.env.previous", ".service.env.previous.new", ".service.env.new")
+    for name in (*MANAGED_FILES, MARKER, ".service.env.tgi-tmp", ".tgi-service.sh.tgi-tmp",
+                 *kept_for_rollback):  # fmt: skip
         assert is_managed_name(name), name
     for name in ("notes.txt", "models", ".ssh", ".bashrc.tgi-tmp", "service.env.bak", "."):
         assert not is_managed_name(name), name

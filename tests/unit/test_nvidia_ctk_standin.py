@@ -351,3 +351,149 @@ def test_every_stand_in_says_so_in_its_header() -> None:
         header = "\n".join(render_template(template, VERSION).splitlines()[:4])
         assert "STAND-IN for NVIDIA's" in header, template
         assert "1.17.8" in header, template
+
+
+# --- system create-dev-char-symlinks (NVIDIA/nvidia-docker#1730) -------------------------------
+# The real code: cmd/nvidia-ctk/system/create-dev-char-symlinks/ at v1.17.8. The stand-in reads
+# /proc, /sys and /dev under NVIDIA_CTK_STANDIN_DEV_ROOT (the library's WithDevRoot).
+
+
+def _char_node(path: Path, major: int, minor: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.mknod(path, 0o600 | 0o020000, os.makedev(major, minor))
+    except PermissionError:
+        pytest.skip("mknod needs CAP_MKNOD (root)")
+
+
+def _pci(root: Path, address: str, vendor: str, klass: str, physfn: bool = False) -> None:
+    device = root / "sys/bus/pci/devices" / address
+    device.mkdir(parents=True)
+    (device / "vendor").write_text(vendor + "\n")
+    (device / "class").write_text(klass + "\n")
+    if physfn:
+        (device / "physfn").symlink_to("../0000:3b:00.0")
+
+
+def _gpu_root(tmp_path: Path, proc_devices: str = "195 nvidia\n507 nvidia-uvm\n") -> Path:
+    """One NVIDIA 3D controller, its virtual function, an Intel bridge; the driver's nodes."""
+    root = tmp_path / "root"
+    (root / "proc").mkdir(parents=True)
+    (root / "proc/devices").write_text("Character devices:\n  1 mem\n" + proc_devices)
+    _pci(root, "0000:00:00.0", "0x8086", "0x060000")
+    _pci(root, "0000:3b:00.0", "0x10de", "0x030200")
+    _pci(root, "0000:3b:00.4", "0x10de", "0x030200", physfn=True)
+    _char_node(root / "dev/nvidia0", 195, 0)
+    _char_node(root / "dev/nvidiactl", 195, 255)
+    _char_node(root / "dev/nvidia-uvm", 507, 0)
+    _char_node(root / "dev/nvidia-nvswitch0", 241, 0)
+    return root
+
+
+def devchar(ctk: Path, root: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "NVIDIA_CTK_STANDIN_DEV_ROOT": str(root)}
+    dev_char = f"--dev-char-path={root / 'dev/char'}"
+    return run(ctk, "system", "create-dev-char-symlinks", dev_char, *args, env=env)
+
+
+def _links(root: Path) -> dict[str, str]:
+    char = root / "dev/char"
+    return {p.name: os.readlink(p) for p in sorted(char.iterdir())} if char.exists() else {}
+
+
+def test_dev_char_create_all_without_nvidia_majors_fails_like_the_real_tool(
+    ctk: Path, tmp_path: Path
+) -> None:
+    root = tmp_path / "root"
+    (root / "proc").mkdir(parents=True)
+    (root / "proc/devices").write_text("Character devices:\n  1 mem\n  4 tty\n")
+    result = devchar(ctk, root, "--create-all")
+    assert result.returncode == 1
+    assert log_messages(result.stderr) == [
+        (
+            "error",
+            "failed to create symlink creator: failed to create all possible device lister: "
+            "failed reading device majors: no NVIDIA devices found",
+        )
+    ]
+    assert not (root / "dev/char").exists()
+
+
+def test_dev_char_existing_nodes_none_creates_nothing(ctk: Path, tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    (root / "dev").mkdir(parents=True)
+    result = devchar(ctk, root)
+    assert result.returncode == 0, result.stderr
+    assert log_messages(result.stderr) == [("info", f"No NVIDIA devices found in {root}")]
+    assert not (root / "dev/char").exists()
+
+
+def test_dev_char_create_all_links_what_the_deploys_fact_checks(ctk: Path, tmp_path: Path) -> None:
+    from tgi_infra import probes
+
+    root = _gpu_root(tmp_path)
+    fact = "sh", "-c", probes.nvidia_dev_char_command(str(root))
+
+    def state() -> dict:
+        out = subprocess.run(fact, capture_output=True, text=True, timeout=30, check=True)
+        return probes.parse_nvidia_dev_char(out.stdout.splitlines())
+
+    assert len(state()["missing"]) == 3
+    result = devchar(ctk, root, "--create-all")
+    assert result.returncode == 0, result.stderr
+    # all.go: the control nodes, then /dev/nvidia<N> per GPU (the VF and the bridge are no GPU)
+    assert _links(root) == {
+        "195:254": f"{root}/dev/nvidia-modeset",
+        "195:255": f"{root}/dev/nvidiactl",
+        "507:0": f"{root}/dev/nvidia-uvm",
+        "507:1": f"{root}/dev/nvidia-uvm-tools",
+        "195:0": f"{root}/dev/nvidia0",
+    }
+    assert ("info", f"Creating link {root}/dev/char/195:0 => {root}/dev/nvidia0") in (
+        log_messages(result.stderr)
+    )
+    after = state()
+    assert after["missing"] == [] and after["other"] == []
+    assert all(n["link"] == "ok" for n in after["nodes"]), after["nodes"]
+    # a second run: os.Symlink fails on each existing link, logged as a warning, exit 0
+    again = devchar(ctk, root, "--create-all")
+    assert again.returncode == 0, again.stderr
+    warnings = [m for level, m in log_messages(again.stderr) if level == "warning"]
+    assert (
+        f"Could not create symlink: symlink {root}/dev/nvidia0 {root}/dev/char/195:0: file exists"
+    ) in warnings
+    assert len(warnings) == 5
+
+
+def test_dev_char_without_create_all_links_existing_nodes_only(ctk: Path, tmp_path: Path) -> None:
+    root = _gpu_root(tmp_path)
+    result = devchar(ctk, root)
+    assert result.returncode == 0, result.stderr
+    assert _links(root) == {  # existing.go: no nvidia-nvswitch*, no possible-but-absent nodes
+        "195:0": f"{root}/dev/nvidia0",
+        "195:255": f"{root}/dev/nvidiactl",
+        "507:0": f"{root}/dev/nvidia-uvm",
+    }
+
+
+@pytest.mark.parametrize(
+    ("proc_devices", "args", "error"),
+    [
+        ("195 nvidia\n", ["--create-all"], "missing required device major nvidia-uvm"),
+        ("195 nvidia\n507 nvidia-uvm\n", ["--create-all", "--watch"], "mutually exclusive"),
+    ],
+)
+def test_dev_char_refusals(ctk: Path, tmp_path: Path, proc_devices, args, error) -> None:
+    root = _gpu_root(tmp_path, proc_devices)
+    result = devchar(ctk, root, *args)
+    assert result.returncode == 1
+    assert error in result.stderr
+    assert _links(root) == {}
+
+
+def test_dev_char_dry_run_creates_nothing(ctk: Path, tmp_path: Path) -> None:
+    root = _gpu_root(tmp_path)
+    result = devchar(ctk, root, "--create-all", "--dry-run")
+    assert result.returncode == 0, result.stderr
+    assert sum("Creating link" in m for _, m in log_messages(result.stderr)) == 5
+    assert not (root / "dev/char").exists()

@@ -25,6 +25,8 @@ PROBE_LITERALS = [
     "nvidia-container-toolkit-base",
     "libnvidia-container1",
     "db:Status-Abbrev",
+    "71-nvidia-dev-char.rules",
+    "create-dev-char-symlinks",
 ]
 SOURCES = sorted(p for folder in ("deploy", "smoke") for p in (REPO / folder).rglob("*.py"))
 

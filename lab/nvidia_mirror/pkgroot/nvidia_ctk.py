@@ -4,11 +4,15 @@
 # Installed as /usr/bin/nvidia-ctk by the TGI lab's NVIDIA apt mirror stand-in. It is NOT
 # NVIDIA software; it reproduces the parts of the real CLI's contract the deploy relies on.
 # The contract it follows is written down in lab/nvidia_mirror/CONTRACT.md.
-"""Stand-in for nvidia-ctk: `--version`, `runtime configure --runtime=docker`, `cdi generate`."""
+"""Stand-in for nvidia-ctk: `--version`, `runtime configure --runtime=docker`, `cdi generate`,
+`config`, `system create-dev-char-symlinks`."""
 
 import datetime
+import glob
 import json
 import os
+import re
+import stat
 import sys
 from decimal import Decimal
 
@@ -31,6 +35,7 @@ commit: {COMMIT}
 COMMANDS:
    runtime  Interact with the NVIDIA Container Runtime (stand-in: configure --runtime=docker)
    cdi      Provide tools for interacting with CDI specifications (stand-in: generate)
+   system   A collection of system-level utilities (stand-in: create-dev-char-symlinks)
    help, h  Shows a list of commands or help for one command
 
 GLOBAL OPTIONS:
@@ -414,9 +419,290 @@ def config_command(args: list[str]) -> int:
     return 0
 
 
+# --- system create-dev-char-symlinks (cmd/nvidia-ctk/system/create-dev-char-symlinks/) ----
+
+DEVCHAR_STRING_FLAGS = {"dev-char-path": "dev_char_path", "driver-root": "driver_root"}
+DEVCHAR_BOOL_FLAGS = {
+    "create-all": "create_all",
+    "load-kernel-modules": "load_kernel_modules",
+    "create-device-nodes": "create_device_nodes",
+    "dry-run": "dry_run",
+    "watch": "watch",
+    "help": "help",
+    "h": "help",
+}
+# urfave EnvVars of each flag (create-dev-char-symlinks.go at v1.17.8)
+DEVCHAR_ENV = {
+    "dev_char_path": ("DEV_CHAR_PATH",),
+    "driver_root": ("NVIDIA_DRIVER_ROOT", "DRIVER_ROOT"),
+    "create_all": ("CREATE_ALL",),
+    "load_kernel_modules": ("LOAD_KERNEL_MODULES",),
+    "create_device_nodes": ("CREATE_DEVICE_NODES",),
+    "dry_run": ("DRY_RUN",),
+    "watch": ("WATCH",),
+}
+# internal/info/proc/devices/devices.go and internal/nvcaps/nvcaps.go
+NVIDIA_UVM_MINOR, NVIDIA_UVM_TOOLS_MINOR, NVIDIA_CTL_MINOR, NVIDIA_MODESET_MINOR = 0, 1, 255, 254
+PCI_NVIDIA_VENDOR, PCI_MELLANOX_VENDOR = 0x10DE, 0x15B3
+PCI_VGA_CLASS, PCI_3D_CLASS = 0x030000, 0x030200
+BLOCKED_NODE_PREFIXES = ("nvidia-fs", "nvidia-nvswitch", "nvidia-nvlink")
+
+
+def _dev_root() -> str:
+    """The library's WithDevRoot, which the CLI never sets (always "/"). STAND-IN only:
+    NVIDIA_CTK_STANDIN_DEV_ROOT moves /dev, /sys and /proc under a test directory."""
+    return os.environ.get("NVIDIA_CTK_STANDIN_DEV_ROOT") or "/"
+
+
+def _under(root: str, path: str) -> str:
+    return os.path.join(root, path.lstrip("/"))
+
+
+def _go_bool_env(names) -> bool | None:
+    for name in names:
+        value = os.environ.get(name)
+        if value is not None and value != "":
+            return value.lower() in ("1", "t", "true")
+    return None
+
+
+def _nvidia_majors(root: str):
+    """devices.GetNVIDIADevices: {name: major} of /proc/devices entries starting "nvidia";
+    None when the file does not exist; error when it names none."""
+    path = _under(root, "/proc/devices")
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except FileNotFoundError:
+        return None
+    majors = {}
+    for line in text.splitlines():
+        parts = line.strip().split()
+        if len(parts) >= 2 and parts[0].isdigit() and parts[1].startswith("nvidia"):
+            majors[parts[1]] = int(parts[0])
+    if not majors:
+        raise CommandError("failed reading device majors: no NVIDIA devices found")
+    return majors
+
+
+def _major(majors: dict, name: str):
+    """devices.Get, with the nvidia / nvidia-frontend fallback of drivers >= 550.40."""
+    names = ("nvidia", "nvidia-frontend") if name in ("nvidia", "nvidia-frontend") else (name,)
+    for candidate in names:
+        if candidate in majors:
+            return majors[candidate]
+    return None
+
+
+def _mig_caps(root: str):
+    """nvcaps.NewMigCaps: {cap: minor} from /proc/driver/nvidia-caps/mig-minors, None without
+    the file (not a MIG-capable machine)."""
+    try:
+        with open(_under(root, "/proc/driver/nvidia-caps/mig-minors"), encoding="utf-8") as fh:
+            text = fh.read()
+    except FileNotFoundError:
+        return None
+    caps = {}
+    for line in text.splitlines():
+        parts = line.split(" ")
+        if len(parts) != 2 or not parts[1].isdigit():
+            continue
+        cap = parts[0]
+        valid = cap in ("config", "monitor") or re.match(r"^gpu\d+/gi\d+(/ci\d+)?/access$", cap)
+        if valid:
+            caps[cap] = int(parts[1])
+    return caps
+
+
+def _pci_gpu_count(root: str) -> int:
+    """nvpci GetGPUs: NVIDIA PCI functions of class VGA (0x030000) or 3D (0x030200) that are
+    not virtual functions (no physfn link). STAND-IN: reads vendor, class and physfn only."""
+    base = _under(root, "/sys/bus/pci/devices")
+    try:
+        entries = sorted(os.listdir(base))
+    except OSError as err:
+        raise CommandError(
+            f"failed to get device nodes: failed to get GPU information: unable to read PCI bus "
+            f"devices: open {base}: {err.strerror.lower()}"
+        ) from None
+    count = 0
+    for address in entries:
+        device = os.path.join(base, address)
+
+        def field(name: str, device=device, address=address) -> int:
+            try:
+                with open(os.path.join(device, name), encoding="utf-8") as handle:
+                    return int(handle.read().strip(), 0)
+            except (OSError, ValueError) as err:
+                raise CommandError(
+                    "failed to get device nodes: failed to get GPU information: error "
+                    f"constructing NVIDIA PCI device {address}: unable to read PCI device "
+                    f"{name} for {address}: {err}"
+                ) from None
+
+        if field("vendor") not in (PCI_NVIDIA_VENDOR, PCI_MELLANOX_VENDOR):
+            continue
+        is_gpu = field("class") in (PCI_VGA_CLASS, PCI_3D_CLASS)
+        if is_gpu and not os.path.lexists(os.path.join(device, "physfn")):
+            count += 1
+    return count
+
+
+def _all_possible_nodes(root: str) -> list[tuple[str, int, int]]:
+    """all.go: newAllPossible (its errors come before any link) and DeviceNodes."""
+    try:
+        majors = _nvidia_majors(root)
+    except CommandError as err:
+        raise CommandError(
+            f"failed to create symlink creator: failed to create all possible device lister: {err}"
+        ) from None
+    if majors is None:
+        # devices.go returns (nil, nil) and all.go calls Exists on the nil interface
+        sys.stderr.write(
+            "panic: runtime error: invalid memory address or nil pointer dereference\n"
+        )
+        raise SystemExit(2)
+    caps = _mig_caps(root)
+    required = (["nvidia-caps"] if caps is not None else []) + ["nvidia", "nvidia-uvm"]
+    for name in required:
+        if _major(majors, name) is None:
+            raise CommandError(
+                "failed to create symlink creator: failed to create all possible device "
+                f"lister: missing required device major {name}"
+            )
+    caps = caps or {}
+    count = _pci_gpu_count(root)
+    if count == 0:
+        log("info", f"No NVIDIA devices found in {root}")
+        return []
+    gpu, uvm, cap = (
+        _major(majors, "nvidia"),
+        _major(majors, "nvidia-uvm"),
+        _major(majors, "nvidia-caps"),
+    )
+
+    def node(path: str, major, minor: int) -> tuple[str, int, int]:
+        return (_under(root, path), major or 0, minor)
+
+    nodes = [
+        node("/dev/nvidia-modeset", gpu, NVIDIA_MODESET_MINOR),
+        node("/dev/nvidiactl", gpu, NVIDIA_CTL_MINOR),
+        node("/dev/nvidia-uvm", uvm, NVIDIA_UVM_MINOR),
+        node("/dev/nvidia-uvm-tools", uvm, NVIDIA_UVM_TOOLS_MINOR),
+    ]
+    for control in ("config", "monitor"):
+        if control in caps:
+            nodes.append(node(f"/dev/nvidia-caps/nvidia-cap{caps[control]}", cap, caps[control]))
+    for index in range(count):
+        nodes.append(node(f"/dev/nvidia{index}", gpu, index))
+        gi = 0
+        while f"gpu{index}/gi{gi}/access" in caps:
+            minor = caps[f"gpu{index}/gi{gi}/access"]
+            nodes.append(node(f"/dev/nvidia-caps/nvidia-cap{minor}", cap, minor))
+            ci = 0
+            while f"gpu{index}/gi{gi}/ci{ci}/access" in caps:
+                minor = caps[f"gpu{index}/gi{gi}/ci{ci}/access"]
+                nodes.append(node(f"/dev/nvidia-caps/nvidia-cap{minor}", cap, minor))
+                ci += 1
+            gi += 1
+    return nodes
+
+
+def _existing_nodes(root: str) -> list[tuple[str, int, int]]:
+    """existing.go: character devices matching /dev/nvidia* and /dev/nvidia-caps/nvidia-*
+    (sorted, as filepath.Glob), without nvidia-fs*, nvidia-nvswitch*, nvidia-nvlink*."""
+    found = []
+    for pattern in ("/dev/nvidia*", "/dev/nvidia-caps/nvidia-*"):
+        for path in sorted(glob.glob(_under(root, pattern))):
+            try:
+                info = os.stat(path)
+            except OSError:
+                continue
+            if stat.S_ISCHR(info.st_mode):
+                found.append((path, info))
+    if not found:
+        log("info", f"No NVIDIA devices found in {root}")
+        return []
+    nodes = []
+    for path, info in found:
+        if os.path.basename(path).startswith(BLOCKED_NODE_PREFIXES):
+            continue
+        nodes.append((path, os.major(info.st_rdev), os.minor(info.st_rdev)))
+    return nodes
+
+
+def create_dev_char_symlinks(args: list[str]) -> int:
+    opts, rest = parse_flags(args, DEVCHAR_STRING_FLAGS, DEVCHAR_BOOL_FLAGS)
+    if opts.get("help"):
+        sys.stdout.write(
+            "NAME:\n   nvidia-ctk system create-dev-char-symlinks - A utility to create symlinks"
+            " to possible /dev/nv* devices in /dev/char\n\nOPTIONS:\n   --dev-char-path value"
+            "  --driver-root value  --watch  --create-all  --load-kernel-modules\n"
+            "   --create-device-nodes  --dry-run\n"
+        )
+        return 0
+    if rest:
+        raise UsageError(f"unexpected arguments: {' '.join(rest)}")
+    for key, names in DEVCHAR_ENV.items():
+        if key in opts:
+            continue
+        if key in ("dev_char_path", "driver_root"):
+            value = next((os.environ[n] for n in names if os.environ.get(n)), None)
+            if value is not None:
+                opts[key] = value
+        else:
+            value = _go_bool_env(names)
+            if value is not None:
+                opts[key] = value
+    # validateFlags (Before)
+    if opts.get("create_all") and opts.get("watch"):
+        raise CommandError("create-all and watch are mutually exclusive")
+    if opts.get("load_kernel_modules") and not opts.get("create_all"):
+        log("warning", "load-kernel-modules is only applicable when create-all is set; ignoring")
+        opts["load_kernel_modules"] = False
+    if opts.get("create_device_nodes") and not opts.get("create_all"):
+        log("warning", "create-device-nodes is only applicable when create-all is set; ignoring")
+        opts["create_device_nodes"] = False
+    for flag in ("watch", "load_kernel_modules", "create_device_nodes"):
+        if opts.get(flag):
+            raise CommandError(
+                f"the STAND-IN nvidia-ctk does not support --{flag.replace('_', '-')} "
+                "(no NVIDIA kernel modules or device nodes in the lab)"
+            )
+    dev_char = opts.get("dev_char_path") or "/dev/char"
+    dry_run = bool(opts.get("dry_run"))
+    root = _dev_root()
+    nodes = _all_possible_nodes(root) if opts.get("create_all") else _existing_nodes(root)
+    if nodes and not dry_run:
+        try:
+            os.makedirs(dev_char, mode=0o755, exist_ok=True)
+        except OSError as err:
+            raise CommandError(
+                f"failed to create links: failed to create directory {dev_char}: "
+                f"mkdir {dev_char}: {err.strerror.lower()}"
+            ) from None
+    for path, major, minor in nodes:
+        link = os.path.join(dev_char, f"{major}:{minor}")
+        log("info", f"Creating link {link} => {path}")
+        if dry_run:
+            continue
+        try:
+            os.symlink(path, link)
+        except OSError as err:
+            log(
+                "warning",
+                f"Could not create symlink: symlink {path} {link}: {err.strerror.lower()}",
+            )
+    return 0
+
+
 # --- top level --------------------------------------------------------------------------------
 
-COMMANDS = {("runtime", "configure"): runtime_configure, ("cdi", "generate"): cdi_generate}
+COMMANDS = {
+    ("runtime", "configure"): runtime_configure,
+    ("cdi", "generate"): cdi_generate,
+    ("system", "create-dev-char-symlinks"): create_dev_char_symlinks,
+}
 SINGLE_COMMANDS = {"config": config_command}
 
 
