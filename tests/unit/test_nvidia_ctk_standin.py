@@ -10,6 +10,7 @@ import json
 import os
 import pty
 import re
+import select
 import shutil
 import subprocess
 from pathlib import Path
@@ -274,7 +275,10 @@ def test_terminal_log_format(ctk: Path, tmp_path: Path) -> None:
         os.close(secondary)
         secondary = -1
         chunks = []
-        while True:
+        # the child has exited: read what it wrote, without blocking (an fd of the secondary
+        # kept open elsewhere, e.g. by a gevent-patched subprocess in the same test process,
+        # would otherwise make the read wait forever instead of reporting EOF)
+        while select.select([primary], [], [], 2)[0]:
             try:
                 chunk = os.read(primary, 4096)
             except OSError:
