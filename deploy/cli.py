@@ -214,7 +214,7 @@ def cmd_rollout(args: argparse.Namespace) -> int:
 def cmd_smoke(argv: Sequence[str]) -> int:
     from tgi_infra.smoke.cli import main as smoke_main
 
-    return smoke_main(list(argv))
+    return smoke_main(list(argv), command_line=True)
 
 
 @subcommand(
