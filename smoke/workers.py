@@ -43,6 +43,10 @@ class WorkerError(Exception):
 
 def _serve(conn: Any) -> None:
     """The worker: import the integrations, then run each job received in its own thread."""
+    import signal
+
+    # Ctrl-C reaches the whole process group: the main process handles it and ends the worker
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     for name in MODULES:
         try:
             importlib.import_module(name)
