@@ -9,17 +9,13 @@ import argparse
 import dataclasses
 import os
 import sys
+from typing import TYPE_CHECKING
 
-from tgi_infra.smoke import floors, load
-from tgi_infra.smoke.checks import CHECK_NAMES
-from tgi_infra.smoke.context import Settings
-from tgi_infra.smoke.engines import ENGINE_CHECKS, ENGINE_CHOICES
-from tgi_infra.smoke.targets import (
-    Target,
-    TargetConfigError,
-    targets_from_inventory,
-    targets_from_urls,
-)
+# The suite's modules (httpx, pydantic, the checks) are imported in main(), after the command
+# line has forked its worker process (smoke/workers.py), so that the worker's imports start
+# at once on the other core.
+if TYPE_CHECKING:
+    from tgi_infra.smoke.targets import Target
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -38,6 +34,10 @@ def _positive(kind: type) -> object:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from tgi_infra.smoke import floors, load
+    from tgi_infra.smoke.checks import CHECK_NAMES
+    from tgi_infra.smoke.engines import ENGINE_CHECKS, ENGINE_CHOICES
+
     p = argparse.ArgumentParser(
         prog="tgi-smoke",
         description="Smoke-test deployed inference services (TGI, vLLM, SGLang). Checks, in "
@@ -152,6 +152,8 @@ def _local_target(t: Target) -> Target:
 
 
 def check_host_args(args: argparse.Namespace) -> None:
+    from tgi_infra.smoke.targets import TargetConfigError
+
     if (args.host_checks or args.host or args.local or args.no_http) and not args.inventory:
         raise TargetConfigError("--host-checks/--host/--local/--no-http need --inventory")
     if args.local and len(args.host) != 1:
@@ -163,6 +165,12 @@ def check_host_args(args: argparse.Namespace) -> None:
 
 
 def collect_targets(args: argparse.Namespace) -> list[Target]:
+    from tgi_infra.smoke.targets import (
+        TargetConfigError,
+        targets_from_inventory,
+        targets_from_urls,
+    )
+
     if not args.url and (args.model_id or args.api_key_env or args.no_semantic or args.engine):
         raise TargetConfigError(
             "--model-id/--api-key-env/--no-semantic/--engine apply to --url targets only"
@@ -188,7 +196,41 @@ def collect_targets(args: argparse.Namespace) -> list[Target]:
     return targets
 
 
-def main(argv: list[str] | None = None) -> int:
+def _wants_http(argv: list[str]) -> bool:
+    """The command line names targets for HTTP checks (a guess before parsing it)."""
+    flags = {a.split("=", 1)[0] for a in argv}
+    return bool(flags & {"--url", "--inventory"}) and not flags & {"-h", "--help", "--no-http"}
+
+
+def main(argv: list[str] | None = None, *, command_line: bool | None = None) -> int:
+    """``command_line`` (default: ``argv`` is None, i.e. the process's own arguments): the
+    process is tgi-smoke itself. The langchain check then runs in a worker process forked first
+    thing (smoke/workers.py), and the process ends with os._exit once the report is out: the
+    interpreter's teardown of the client libraries' thousands of modules costs ~0.4 s and
+    nothing is left to do. Calls from Python run everything in-process and return."""
+    if command_line is None:
+        command_line = argv is None
+    if command_line:
+        if _wants_http(sys.argv[1:] if argv is None else argv):
+            from tgi_infra.smoke import workers
+
+            workers.start()  # before any thread exists and before the heavy imports
+        try:
+            code = _main(argv, command_line)
+        finally:
+            from tgi_infra.smoke import workers
+
+            workers.stop()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return _main(argv, command_line)
+
+
+def _main(argv: list[str] | None, worker: bool) -> int:
+    from tgi_infra.smoke import load
+    from tgi_infra.smoke.targets import TargetConfigError
+
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -206,14 +248,24 @@ def main(argv: list[str] | None = None) -> int:
     except (TargetConfigError, ValueError) as exc:
         print(f"tgi-smoke: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    skip: tuple[str, ...] = ()
+    if worker:
+        from tgi_infra.smoke import workers
+
+        if workers.started():
+            skip = workers.MODULES  # imported by the worker, not here
     if targets:
         from tgi_infra.smoke import preload
 
-        preload.start()  # client-library imports overlap the network work
+        preload.start(skip)  # client-library imports overlap the network work
+    return _run(args, targets, hosts, load_settings)
 
+
+def _run(args: argparse.Namespace, targets: list, hosts: list, load_settings) -> int:
     import time
     from datetime import datetime, timezone
 
+    from tgi_infra.smoke.context import Settings
     from tgi_infra.smoke.report import print_report, write_json, write_junit
     from tgi_infra.smoke.runner import run
 

@@ -3,10 +3,14 @@ installed, so the suite runs outside the checkout)::
 
     pytest --pyargs tgi_infra.smoke --url http://host:8080 [--url ...] [--model-id ORG/NAME]
     pytest --pyargs tgi_infra.smoke --inventory inventories/gpu.py [--host-checks]
+    pytest --pyargs tgi_infra.smoke --url ... [--min-tokens-per-s X] [--max-ttft S]
+        [--load N [--load-duration S] [--load-requests N] [--load-max NAME=V] [--load-min NAME=V]]
 
 In a checkout, ``pytest smoke --url ...`` is the same. Each (target, check) is one test, in the
-CLI's check order, running the same check functions (smoke/checks.py); with ``--host-checks``
-one test per host and layer. Collecting the suite without ``--url``/``--inventory`` is a usage
+CLI's check order, running the same check functions (smoke/checks.py); with ``--load N`` one
+more ``load`` test per target (smoke/load.py), its figures as JUnit properties; the floors and
+load options are the CLI's, checked the same way. With ``--host-checks`` one test per host
+and layer. Collecting the suite without ``--url``/``--inventory`` is a usage
 error (pytest exit status 4), never a green run that checked nothing. The options are added to
 every pytest run of the environment; the suite's modules are imported only when it runs.
 """
@@ -45,6 +49,53 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="with --inventory: also the testinfra host checks, one test per host and layer",
     )
     g.addoption("--min-free-gb", type=float, default=20.0, help="host checks: model volume free")
+    # the CLI's throughput floor (smoke/floors.py) and load (smoke/load.py) options
+    g.addoption("--min-tokens-per-s", type=float, help="decode tokens/s floor (0: off)")
+    g.addoption("--max-ttft", type=float, help="first-token limit in seconds (0: off)")
+    g.addoption("--load", type=int, help="after the checks: N concurrent streams per target")
+    g.addoption("--load-duration", type=float, default=30.0, help="load: seconds (30)")
+    g.addoption("--load-requests", type=int, help="load: stop after N requests in all")
+    g.addoption("--load-max", action="append", default=[], help="load: NAME=VALUE upper limit")
+    g.addoption("--load-min", action="append", default=[], help="load: NAME=VALUE lower limit")
+
+
+LOAD_OPTIONS = ("--load", "--load-requests", "--load-max", "--load-min", "--load-duration")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Bad floor/load options are a usage error (exit status 4) before anything runs."""
+    given = [o for o in ("--min-tokens-per-s", "--max-ttft", *LOAD_OPTIONS[:4])]
+    if any(config.getoption(o) not in (None, []) for o in given):
+        _floors_and_load(config)
+
+
+def _floors_and_load(config: pytest.Config) -> tuple[float | None, float | None, object]:
+    """(--min-tokens-per-s, --max-ttft, LoadSettings or None), checked as the CLI does."""
+    import argparse
+
+    from tgi_infra.smoke import load
+
+    floors = {}
+    for name in ("--min-tokens-per-s", "--max-ttft"):
+        value = config.getoption(name)
+        if value is not None and not value >= 0:
+            raise pytest.UsageError(f"{name} must be >= 0 (0: off), got {value:g}")
+        floors[name] = value
+    if config.getoption("--load") is not None and not 1 <= config.getoption("--load") <= (
+        load.MAX_STREAMS
+    ):
+        raise pytest.UsageError(f"--load must be a stream count 1..{load.MAX_STREAMS}")
+    args = argparse.Namespace(
+        **{
+            k: config.getoption(f"--{k.replace('_', '-')}")
+            for k in ("load", "load_duration", "load_requests", "load_max", "load_min")
+        }
+    )
+    try:
+        settings = load.settings_from_args(args)
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from exc
+    return floors["--min-tokens-per-s"], floors["--max-ttft"], settings
 
 
 def _targets(config: pytest.Config) -> list:
@@ -81,8 +132,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("smoke_case", [None], ids=["no-target"])
         return
     # the target's engine's checks; every check for auto (those of other engines are skipped
-    # once ``ready`` has detected the engine)
-    cases = [(t, name) for t in targets for name in checks_for(t.engine)]
+    # once ``ready`` has detected the engine); with --load, a ``load`` test after them
+    load = _floors_and_load(metafunc.config)[2] is not None
+    cases = [
+        (t, name) for t in targets for name in [*checks_for(t.engine), *(["load"] if load else [])]
+    ]
     metafunc.parametrize("smoke_case", cases, ids=[f"{t.name}::{n}" for t, n in cases])
 
 
@@ -125,10 +179,14 @@ class _Sessions:
 def smoke_sessions(request: pytest.FixtureRequest):
     from tgi_infra.smoke.context import Settings
 
+    min_tokens_per_s, max_ttft_s, load = _floors_and_load(request.config)
     sessions = _Sessions(
         Settings(
             ready_timeout=request.config.getoption("--ready-timeout"),
             timeout=request.config.getoption("--request-timeout"),
+            min_tokens_per_s=min_tokens_per_s,
+            max_ttft_s=max_ttft_s,
+            load=load,
         )
     )
     with sessions.stack:

@@ -24,8 +24,10 @@ MODULES = (
 )
 
 
-def _import_all() -> None:
+def _import_all(skip: tuple[str, ...]) -> None:
     for name in MODULES:
+        if name in skip:
+            continue
         try:
             if importlib.util.find_spec(name.split(".")[0]) is not None:
                 importlib.import_module(name)
@@ -33,7 +35,8 @@ def _import_all() -> None:
             continue
 
 
-def start() -> threading.Thread:
-    thread = threading.Thread(target=_import_all, name="smoke-preload", daemon=True)
+def start(skip: tuple[str, ...] = ()) -> threading.Thread:
+    """``skip``: modules a worker process imports instead (smoke/workers.py)."""
+    thread = threading.Thread(target=_import_all, args=(skip,), name="smoke-preload", daemon=True)
     thread.start()
     return thread

@@ -158,6 +158,17 @@ def write_json(report: RunReport, path: str) -> None:
     Path(path).write_text(json.dumps(to_json(report), indent=2) + "\n")
 
 
+def load_properties(load: dict | None) -> dict[str, Any]:
+    """The ``load`` result's JUnit properties (CLI and pytest plugin alike)."""
+    if load is None:
+        return {}
+    out = {key: load[key] for key in ("requests", "errors", "error_rate", "tokens_per_s")}
+    for series in ("ttft", "itl", "e2e"):
+        for p, v in load[series].items():
+            out[f"{series}_{p}_s"] = v
+    return out
+
+
 def to_junit(report: RunReport) -> ET.Element:
     n = report.counts()
     root = ET.Element(
@@ -198,11 +209,8 @@ def to_junit(report: RunReport) -> ET.Element:
                 ET.SubElement(case, "system-out").text = json.dumps(c.measurements)
             if c.load is not None:
                 props = ET.SubElement(case, "properties")
-                for key in ("requests", "errors", "error_rate", "tokens_per_s"):
-                    ET.SubElement(props, "property", name=key, value=str(c.load[key]))
-                for series in ("ttft", "itl", "e2e"):
-                    for p, v in c.load[series].items():
-                        ET.SubElement(props, "property", name=f"{series}_{p}_s", value=str(v))
+                for key, value in load_properties(c.load).items():
+                    ET.SubElement(props, "property", name=key, value=str(value))
                 ET.SubElement(case, "system-out").text = json.dumps(c.load)
     if report.hosts:
         from tgi_infra.smoke.hostchecks_report import hosts_junit

@@ -5,11 +5,12 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from tgi_infra.probes import FAILED, PASSED, SKIPPED  # noqa: F401 (check status names)
+from tgi_infra.smoke import workers
 from tgi_infra.smoke.checks import CHECKS, take_metrics_baseline
 from tgi_infra.smoke.context import CheckFailed, CheckSkipped, Settings, TargetContext
 from tgi_infra.smoke.engines import checks_for
@@ -78,7 +79,8 @@ def _key_hint(ctx: TargetContext) -> str:
     )
 
 
-def run_check(name: str, ctx: TargetContext) -> CheckResult:
+def run_check(name: str, ctx: TargetContext, pending: Future | None = None) -> CheckResult:
+    """``pending``: the check already started in the worker process (smoke/workers.py)."""
     start = time.monotonic()
     if ctx.auth_refused and name != "ready":
         return CheckResult(
@@ -87,7 +89,7 @@ def run_check(name: str, ctx: TargetContext) -> CheckResult:
     if name not in checks_for(ctx.engine):
         return CheckResult(name, SKIPPED, 0.0, f"not a check of {ctx.engine} services")
     try:
-        outcome = CHECKS[name](ctx)
+        outcome = workers.outcome(pending) if pending is not None else CHECKS[name](ctx)
     except CheckFailed as exc:
         if exc.got.startswith("HTTP 401"):  # one clear failure instead of one per check
             ctx.auth_refused = name
@@ -159,9 +161,12 @@ def _run_checks(ctx: TargetContext, report: TargetReport) -> None:
             report.checks.append(CheckResult("load", SKIPPED, 0.0, "not run: service not ready"))
         return
     take_metrics_baseline(ctx)
+    started: dict[str, Future] = {}  # checks running in the worker process
     for name in checks_for(ctx.engine):
         if name != "ready":
-            report.checks.append(run_check(name, ctx))
+            report.checks.append(run_check(name, ctx, started.pop(name, None)))
+        if name == workers.START_AFTER:
+            started = workers.submit(ctx)
     if ctx.settings.load is not None:
         report.checks.append(run_load_check(ctx))
 

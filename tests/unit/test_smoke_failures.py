@@ -236,3 +236,23 @@ def test_langchain_check_runs_both_integrations(standins, tmp_path, capsys) -> N
     assert code == 0, out
     message = checks_of(report)["langchain"]["message"]
     assert "HuggingFaceEndpoint" in message and "ChatOpenAI" in message, message
+
+
+def test_auth_check_fails_when_the_service_takes_requests_without_a_key(
+    standins, tmp_path, capsys, monkeypatch
+) -> None:
+    """A key is configured for the target but the service enforces none (deployed without
+    API_KEY): ``auth`` fails, naming the request that should have been refused."""
+    monkeypatch.setenv(API_KEY_ENV, "a-key-the-service-does-not-check")
+    s = standins.start()  # no --api-key: every request is accepted
+    s.wait_healthy()
+    code, report, out = run_cli(
+        ["--url", s.url, "--model-id", MODEL, "--api-key-env", API_KEY_ENV], tmp_path, capsys
+    )
+    assert code == 1, out
+    failed = {n: c["message"] for n, c in checks_of(report).items() if c["status"] == "failed"}
+    assert list(failed) == ["auth"], failed
+    assert "without Authorization" in failed["auth"] and "expected: HTTP 401" in failed["auth"]
+    assert "got: HTTP 200" in failed["auth"], failed["auth"]
+    assert f"FAILED {s.url} :: auth" in out
+    assert "a-key-the-service-does-not-check" not in out + json.dumps(report)

@@ -4,7 +4,11 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import time
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import jsonschema
 import pytest
@@ -153,3 +157,66 @@ def test_floor_is_skipped_for_cpu_mode_services(standins, tmp_path, capsys) -> N
     throughput = checks_of(report)["throughput"]
     assert throughput["status"] == "skipped"
     assert "CPU-mode" in throughput["message"]
+
+
+def _pytest_suite(args: list[str], tmp_path) -> tuple[subprocess.CompletedProcess, Path]:
+    """The installed pytest plugin, from a folder outside the checkout, with a JUnit file."""
+    junit = tmp_path / f"pytest-{time.monotonic_ns()}.xml"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir(exist_ok=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "--pyargs", "tgi_infra.smoke", "-p", "no:cacheprovider"]
+        + ["-q", *args, f"--junitxml={junit}"],
+        cwd=elsewhere,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    return proc, junit
+
+
+def test_pytest_front_end_has_the_floors_and_the_load(standins, tmp_path) -> None:
+    """``pytest --pyargs tgi_infra.smoke`` takes the CLI's floor and load options."""
+    s = standins.start(TGI_STANDIN_TOKEN_DELAY_S="0.01")  # ~100 tokens/s at best
+    s.wait_healthy()
+    proc, junit = _pytest_suite(
+        ["--url", s.url, "--model-id", MODEL, "--min-tokens-per-s", "400"]
+        + ["--load", "2", "--load-requests", "4", "--load-max", "error_rate=0"],
+        tmp_path,
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    cases = {c.get("name"): c for c in ET.parse(junit).getroot().iter("testcase")}
+    failed = [n for n, c in cases.items() if c.find("failure") is not None]
+    assert failed == [f"test_check[{s.url}::throughput]"], proc.stdout
+    assert "tokens/s < floor 400" in proc.stdout and "likely causes" in proc.stdout
+    load = cases[f"test_check[{s.url}::load]"]
+    assert load.find("failure") is None and load.find("skipped") is None, proc.stdout
+    props = {p.get("name"): p.get("value") for p in load.iter("property")}
+    assert props["requests"] == "4" and "ttft_p95_s" in props and "itl_p99_s" in props
+    # a load threshold that is not met fails the load test; --max-ttft 0 turns that half off
+    proc, junit = _pytest_suite(
+        ["--url", s.url, "--min-tokens-per-s", "0", "--max-ttft", "0"]
+        + ["--load", "2", "--load-requests", "2", "--load-min", "tokens_per_s=100000"],
+        tmp_path,
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    cases = {c.get("name"): c for c in ET.parse(junit).getroot().iter("testcase")}
+    failed = [n for n, c in cases.items() if c.find("failure") is not None]
+    assert failed == [f"test_check[{s.url}::load]"], proc.stdout
+    assert "tokens_per_s" in proc.stdout and "< 100000" in proc.stdout
+    throughput = cases[f"test_check[{s.url}::throughput]"]
+    assert throughput.find("skipped") is not None  # both limits off
+
+
+@pytest.mark.parametrize(
+    "args,text",
+    [
+        (["--load-requests", "3"], "need --load N"),
+        (["--load", "2", "--load-max", "latency=1"], "NAME one of ttft_p50"),
+        (["--max-ttft", "-1"], "--max-ttft must be >= 0"),
+    ],
+)
+def test_pytest_front_end_load_usage_errors(args, text, tmp_path) -> None:
+    proc, _ = _pytest_suite(["--url", "http://127.0.0.1:1", *args], tmp_path)
+    assert proc.returncode == pytest.ExitCode.USAGE_ERROR, proc.stdout + proc.stderr
+    assert text in proc.stderr
