@@ -24,7 +24,7 @@ from tgi_infra.config.models import (
     TGIService,
 )
 from tgi_infra.config.paths import env_line_reason, shorten
-from tgi_infra.engines.spec import EngineSpec, engine_spec
+from tgi_infra.engines.spec import COMMON_FIELDS, EngineSpec, engine_spec
 from tgi_infra.launcher import (
     CONFIG_OWNED_FLAGS,
     FLAGS_BY_NAME,
@@ -303,7 +303,11 @@ def _service_problems(host_name: str, svc: TGIService, label: str) -> tuple[list
     return errors, warnings
 
 
-# common settings whose "unset" is None (the others always have a value)
+# common settings whose "unset" is None (the others always have a value): the engines' common
+# fields less those every service sets
+_OPTIONAL_SETTINGS = tuple(
+    f for f in COMMON_FIELDS if f not in ("model_id", "port", "bind", "shm_size")
+)
 _OPTIONAL_SETTINGS = (
     "revision",
     "num_shard",
