@@ -197,6 +197,8 @@ def _engine_args(
         args += [s["cuda_graphs"].flag, *map(str, svc.cuda_graphs)]
     if spec.name == "sglang":
         args += ["--host", "0.0.0.0", "--port", str(spec.container_port), "--enable-metrics"]
+        if svc.gpu_ids(host_cfg) == []:  # a CPU build (rules.py CPU_IMAGES): SGLang's CPU docs
+            args += ["--device", "cpu"]
     pairs, problems = parse_engine_args(spec, svc.extra_args)
     if problems:  # validated configs never get here
         raise ValueError(f"service {svc.name}: bad extra_args: {'; '.join(problems)}")

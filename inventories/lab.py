@@ -3,7 +3,9 @@
 Same variables as ``inventories/gpu.py``; what differs is what an air-gapped site would set:
 the NVIDIA apt mirror, the image mirror (an HTTP registry, hence ``docker_insecure_registries``)
 and CPU mode (``gpus: none``: the lab has no GPU). The TGI image in the lab registry is the TGI
-stand-in (lab/tgi_standin), under the upstream repository path.
+stand-in (lab/tgi_standin), under the upstream repository path; so are vLLM's and SGLang's
+(lab/vllm_standin, lab/sglang_standin): lab-linux-1 runs a vLLM service next to its two TGI
+services, lab-linux-2 an SGLang service with an API key next to its TGI service.
 """
 
 import json
@@ -12,7 +14,7 @@ from pathlib import Path
 
 from tgi_infra.pyinfra_entry import quiet_paramiko
 
-from lab.inventory_data import lab_host_data
+from lab.inventory_data import ENGINE_CPU_IMAGES, lab_host_data
 
 quiet_paramiko()  # a dead host is one line (see inventories/gpu.py)
 
@@ -55,6 +57,18 @@ _hosts = {
                 "max_concurrent_requests": 16,
                 "smoke_semantic": True,
             },
+            {
+                # vLLM next to the TGI services (issue 16): `vllm serve MODEL ...`, port 8000
+                # in the container; the lab registry's image is the vLLM stand-in
+                "name": "vllm-service",
+                "engine": "vllm",
+                "image": ENGINE_CPU_IMAGES["vllm"],  # CPU mode: vLLM's CPU build
+                "model_id": "HuggingFaceTB/SmolLM2-135M-Instruct",
+                "port": 8082,
+                "bind": "0.0.0.0",
+                "max_total_tokens": 2048,  # --max-model-len
+                "max_concurrent_requests": 16,  # --max-num-seqs
+            },
         ]
     ),
     # the host that starts with a daemon.json of its own; its service needs an API key
@@ -66,7 +80,18 @@ _hosts = {
                 "port": 8080,
                 "bind": "0.0.0.0",
                 "api_key_env": "TGI_LAB_API_KEY",
-            }
+            },
+            {
+                # SGLang with an API key (read in-process from service.env, never argv)
+                "name": "sglang-service",
+                "engine": "sglang",
+                "image": ENGINE_CPU_IMAGES["sglang"],  # CPU mode: SGLang's Xeon build
+                "model_id": "Qwen/Qwen2.5-0.5B-Instruct",
+                "port": 8081,
+                "bind": "0.0.0.0",
+                "max_total_tokens": 2048,  # --context-length
+                "api_key_env": "TGI_LAB_API_KEY",
+            },
         ]
     ),
     # WSL2-like host: no systemd, Docker's restart policy supervises the container

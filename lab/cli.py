@@ -49,7 +49,9 @@ def demo(fresh: bool) -> int:
     lab.up(fresh=fresh)
     print(
         "\n[lab] stand-ins in this run: the GPU (CPU mode, gpus: none), NVIDIA's apt repository "
-        "and packages (lab/nvidia_mirror), TGI itself (lab/tgi_standin) and the WSL "
+        "and packages (lab/nvidia_mirror), the engines themselves (TGI: lab/tgi_standin, vLLM: "
+        "lab/vllm_standin, SGLang: lab/sglang_standin, each behind its image's upstream name; "
+        "vLLM and SGLang as their CPU builds) and the WSL "
         "kernel (lab-wsl-1 carries WSL's markers). Real: Debian, systemd, sshd, apt with signed "
         "repositories, Docker Engine, the registry, pyinfra over SSH, the smoke clients.",
         flush=True,
@@ -67,10 +69,17 @@ def demo(fresh: bool) -> int:
     return rc
 
 
+# which stand-in answered each engine's checks in the demo (inventories/lab.py)
+STANDINS = {
+    "tgi": "the TGI stand-in (lab/tgi_standin)",
+    "vllm": "the vLLM stand-in (lab/vllm_standin)",
+    "sglang": "the SGLang stand-in (lab/sglang_standin)",
+}
 STANDIN_ANSWERS = (
-    "\n[lab] note: every answer above came from the TGI stand-in (lab/tgi_standin), not a "
-    "model: a passed semantic_name / semantic_year means the stand-in restated the context "
-    "sentence by rule; only a real TGI on a GPU host shows that a model answers."
+    "\n[lab] note: no model answered above: "
+    + "; ".join(f"{engine} services: {who}" for engine, who in STANDINS.items())
+    + ". A passed semantic_name / semantic_year means the stand-in restated the context sentence "
+    "by rule; only a real engine on a GPU host shows that a model answers."
 )
 
 

@@ -382,6 +382,13 @@ def engine_image_files(engine: str) -> tuple[dict[str, bytes], str]:
     for name in ("__init__.py", "generation.py", "tokenizer.py"):
         files[f"standins/lab/tgi_standin/{name}"] = (LAB_DIR / "tgi_standin" / name).read_bytes()
     files["standins.pth"] = f"{STANDINS_ROOT}\n".encode()
+    # huggingface_hub, which both real images ship: the deploy's prefetch calls its
+    # snapshot_download (lab/standin_common/hub.py follows its contract)
+    files["standins/huggingface_hub/__init__.py"] = (
+        b'"""Lab stand-in of huggingface_hub (lab/standin_common/hub.py)."""\n\n'
+        b"from lab.standin_common.hub import LocalEntryNotFoundError, snapshot_download\n\n"
+        b'__all__ = ["LocalEntryNotFoundError", "snapshot_download"]\n'
+    )
     pth = "/usr/lib/python3/dist-packages/standins.pth"
     if engine == "vllm":
         files["vllm"] = (

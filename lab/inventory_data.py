@@ -10,6 +10,14 @@ from __future__ import annotations
 
 import os
 
+# The lab has no GPU: its vLLM and SGLang services name the engines' CPU builds in `image` (what
+# a CPU-only site sets; deploy/config/rules.py CPU_IMAGES). lab/lab.py pushes the vLLM and
+# SGLang stand-ins to the lab registry under these names too, next to the CUDA images' names.
+ENGINE_CPU_IMAGES = {
+    "vllm": "public.ecr.aws/q9t5s3a7/vllm-cpu-release-repo:v0.33.0",
+    "sglang": "lmsysorg/sglang:v0.5.23-xeon",
+}
+
 
 def lab_host_data(state: dict, address: str) -> dict:
     return {

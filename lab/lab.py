@@ -33,8 +33,10 @@ from pathlib import Path
 
 import docker
 import docker.errors
+from tgi_infra.config.models import mirror_image
 
 from lab import images
+from lab.inventory_data import ENGINE_CPU_IMAGES
 
 # Several labs can run side by side on one Docker Engine (one per checkout or worktree):
 # ``TGI_LAB_INSTANCE=name`` gives this lab its own network, infra, host containers and volumes.
@@ -247,6 +249,17 @@ def _push_engine_standins(client: docker.DockerClient, registry_local: str) -> N
             if "error" in line:
                 raise RuntimeError(
                     f"pushing the {engine} stand-in to the lab registry: {line['error']}"
+                )
+        # the engine's CPU build (what the lab inventory names: the lab has no GPU), as the
+        # hosts pull it through the image mirror
+        cpu_ref = mirror_image(ENGINE_CPU_IMAGES[engine], registry_local)
+        cpu_repo, _, cpu_tag = cpu_ref.rpartition(":")
+        image.tag(cpu_repo, cpu_tag)
+        for line in client.images.push(cpu_repo, tag=cpu_tag, stream=True, decode=True):
+            if "error" in line:
+                raise RuntimeError(
+                    f"pushing the {engine} stand-in as {cpu_ref} to the lab registry: "
+                    f"{line['error']}"
                 )
 
 

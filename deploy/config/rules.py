@@ -324,6 +324,15 @@ _OPTIONAL_SETTINGS = (
 )
 
 
+# CPU builds of the engines (their docs): vLLM's docker/Dockerfile.cpu release image; SGLang's
+# Xeon image (docker/xeon.Dockerfile). A service naming one of these (or any image other than
+# the engine's default CUDA image) in `image` may run with `gpus: none`.
+CPU_IMAGES = {
+    "vllm": "e.g. public.ecr.aws/q9t5s3a7/vllm-cpu-release-repo:TAG",
+    "sglang": "e.g. lmsysorg/sglang:TAG-xeon, which then runs with --device cpu",
+}
+
+
 def _other_engine_problems(
     host_name: str, svc: TGIService, label: str
 ) -> tuple[list[str], list[str]]:
@@ -348,12 +357,15 @@ def _other_engine_problems(
                 f"null for engine {spec.name}; {spec.title} takes {', '.join(has)}",
             )
     ids = svc.gpu_ids()
-    if ids == []:
+    if ids == [] and svc.image == spec.image:
+        # the engine's default image is a CUDA build; CPU mode needs the engine's CPU build
         err(
             "gpus",
             svc.gpus,
-            f"engine {spec.name}: {spec.image.split(':')[0]} is a CUDA image; CPU mode is TGI-only",
-            f'GPUs for engine {spec.name} ("all", a count or device ids), or engine tgi',
+            f"engine {spec.name}: {spec.image.split(':')[0]} is a CUDA image; CPU mode is TGI-only "
+            "with the default images",
+            f'GPUs for engine {spec.name} ("all", a count or device ids), engine tgi, or `image` '
+            f"set to a CPU build of {spec.title} ({CPU_IMAGES[spec.name]})",
         )
     elif ids is not None and svc.num_shard is not None and svc.num_shard > len(ids):
         err("num_shard", svc.num_shard, f"only {len(ids)} GPU(s) assigned by gpus={svc.gpus!r}")

@@ -161,6 +161,37 @@ def test_cpu_mode_is_tgi_only():
         load_host_config("cpu-1", data)
     (msg,) = exc.value.errors
     assert msg.startswith("host cpu-1: service s: field gpus:") and "CPU mode is TGI-only" in msg
+    assert "vllm-cpu-release-repo" in msg, "the way out (a CPU build in `image`) must be named"
+
+
+@pytest.mark.parametrize(
+    "engine,image",
+    [
+        ("vllm", "public.ecr.aws/q9t5s3a7/vllm-cpu-release-repo:v0.33.0"),
+        ("sglang", "lmsysorg/sglang:v0.5.23-xeon"),
+    ],
+)
+def test_cpu_mode_with_a_cpu_build_of_the_engine(engine, image):
+    """gpus none is refused for the CUDA image only: a CPU build named in `image` is CPU mode
+    (vLLM's docker/Dockerfile.cpu image, SGLang's Xeon image); SGLang gets `--device cpu`."""
+    from tgi_infra.render import launcher_args
+
+    data = {
+        "tgi_gpus": "none",
+        "tgi_services": [{"name": "s", "model_id": "o/m", "engine": engine, "image": image}],
+    }
+    cfg = load_host_config("cpu-1", data)
+    svc = cfg.tgi_services[0]
+    argv = launcher_args(svc, cfg)
+    assert "--gpus" not in argv
+    if engine == "sglang":
+        assert argv[argv.index("--device") + 1] == "cpu"
+    else:
+        assert "--device" not in argv  # vLLM's CPU build detects its platform itself
+    gpu = load_host_config(
+        "gpu-1", {"tgi_services": [{"name": "s", "model_id": "o/m", "engine": engine}]}
+    )
+    assert "--device" not in launcher_args(gpu.tgi_services[0], gpu)
 
 
 def test_sglang_cuda_graphs_only_zero():
