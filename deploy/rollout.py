@@ -8,8 +8,10 @@ next, so the rollout drives pyinfra itself, one batch at a time with ``--limit``
    ``TGI_INFRA_KEEP_PREVIOUS=1``: every replaced container keeps its predecessor, stopped, as
    ``<name>-previous`` (``swap.py``); a service that does not become ready is rolled back by the
    deploy itself;
-2. the smoke checks (a chosen subset of ``tgi_infra.smoke``; default ``ready,info,generate,
-   chat``) against every service of the batch's hosts;
+2. the smoke checks (a chosen subset of ``tgi_infra.smoke``; default per engine,
+   ``DEFAULT_CHECKS``: ``ready,info``, the engine's own generation route and ``chat``) against
+   every service of the batch's hosts; a chosen check that is not one of a service's engine
+   (smoke/engines.py, e.g. TGI's ``generate`` on vLLM) is shown as skipped for that service;
 3. every host that passed is committed (``deploy/swap_finish.py``, ``TGI_SWAP_FINISH=commit``:
    the previous containers are removed); the first failing host stops the rollout and is rolled
    back (``TGI_SWAP_FINISH=rollback``: its previous containers serve again); later batches are
@@ -35,7 +37,21 @@ from pathlib import Path
 
 from tgi_infra.runner import EXIT_INTERRUPTED, run_step
 
-DEFAULT_CHECKS = ("ready", "info", "generate", "chat")
+# the gate per engine: readiness, the served model, one completion by the engine's own route
+# (TGI /generate, SGLang's native /generate, vLLM's /v1/completions), one chat completion
+DEFAULT_CHECKS = {
+    "tgi": ("ready", "info", "generate", "chat"),
+    "vllm": ("ready", "info", "completions", "chat"),
+    "sglang": ("ready", "info", "sglang_generate", "chat"),
+}
+
+
+def default_checks(engine: str) -> tuple[str, ...]:
+    return DEFAULT_CHECKS.get(engine, DEFAULT_CHECKS["tgi"])
+
+
+def _default_text() -> str:
+    return "; ".join(f"{e}: {','.join(c)}" for e, c in DEFAULT_CHECKS.items())
 PACKAGE_DIR = Path(__file__).resolve().parent
 KEEP_PREVIOUS_ENV = "TGI_INFRA_KEEP_PREVIOUS"
 FINISH_ENV = "TGI_SWAP_FINISH"
@@ -90,10 +106,16 @@ def _pyinfra(inventory: str, deploy: Path, hosts: list[str], env: dict[str, str]
     return rc
 
 
-def smoke_failures(inventory: str, hosts: list[str], checks: tuple[str, ...]) -> dict[str, str]:
-    """host -> first failed check (service: check: message) among its services."""
+def smoke_failures(
+    inventory: str, hosts: list[str], checks: tuple[str, ...] | None
+) -> dict[str, str]:
+    """host -> first failed check (service: check: message) among its services.
+
+    ``checks`` None: each service's engine's ``DEFAULT_CHECKS``. A chosen check that is not one
+    of the service's engine is printed as skipped for it and does not fail the host."""
     from tgi_infra.smoke.checks import CHECKS, take_metrics_baseline
     from tgi_infra.smoke.context import Settings, TargetContext
+    from tgi_infra.smoke.engines import checks_for
     from tgi_infra.smoke.runner import PASSED, reachable_url, run_check
     from tgi_infra.smoke.targets import targets_from_inventory
 
@@ -105,9 +127,16 @@ def smoke_failures(inventory: str, hosts: list[str], checks: tuple[str, ...]) ->
         with reachable_url(target, settings) as url:
             ctx = TargetContext(target=target, base_url=url, settings=settings)
             try:
-                for name in ("ready", *[c for c in checks if c != "ready"]):
+                chosen = default_checks(target.engine) if checks is None else checks
+                for name in ("ready", *[c for c in chosen if c != "ready"]):
                     if name not in CHECKS:
                         raise ValueError(f"unknown smoke check {name!r}; known: {list(CHECKS)}")
+                    if target.engine != "auto" and name not in checks_for(target.engine):
+                        print(
+                            f"[rollout] {target.host}/{target.service}: {name}: skipped (not a "
+                            f"check of {target.engine} services)"
+                        )
+                        continue
                     result = run_check(name, ctx)
                     if name == "ready" and result.status == PASSED:
                         take_metrics_baseline(ctx)
@@ -121,7 +150,12 @@ def smoke_failures(inventory: str, hosts: list[str], checks: tuple[str, ...]) ->
 
 
 def _batch(
-    inventory: str, deploy: Path, group: list[str], checks: tuple[str, ...], env, summary: Summary
+    inventory: str,
+    deploy: Path,
+    group: list[str],
+    checks: tuple[str, ...] | None,
+    env,
+    summary: Summary,
 ) -> bool:
     """Deploy, check and commit or roll back one batch; True when the rollout must stop."""
     rc = _pyinfra(inventory, deploy, group, env)
@@ -149,7 +183,7 @@ def rollout(
     inventory: str,
     hosts: list[str],
     batch: int,
-    checks: tuple[str, ...] = DEFAULT_CHECKS,
+    checks: tuple[str, ...] | None = None,
     deploy: Path = PACKAGE_DIR / "main.py",
 ) -> Summary:
     start = time.monotonic()
@@ -175,8 +209,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch", type=int, default=1, help="hosts changed at once (1)")
     p.add_argument(
         "--checks",
-        default=",".join(DEFAULT_CHECKS),
-        help=f"smoke checks each host must pass before the next batch ({','.join(DEFAULT_CHECKS)})",
+        default=None,
+        help="smoke checks each service must pass before the next batch (default, per engine: "
+        f"{_default_text()}); a check another engine lacks is skipped for it",
     )
     p.add_argument("--limit", action="append", help="only these hosts, in inventory order")
 
@@ -186,8 +221,12 @@ def cmd_rollout(args: argparse.Namespace, hosts: list[str]) -> int:
 
     if args.limit:
         hosts = [h for h in hosts if h in args.limit]
-    checks = tuple(c.strip() for c in args.checks.split(",") if c.strip())
-    unknown = [c for c in checks if c not in CHECK_NAMES]
+    checks = (
+        None
+        if args.checks is None
+        else tuple(c.strip() for c in args.checks.split(",") if c.strip())
+    )
+    unknown = [c for c in checks or () if c not in CHECK_NAMES]
     if unknown or args.batch < 1:
         print(
             f"error: --checks {','.join(unknown)}: unknown smoke check(s); allowed: "
