@@ -52,6 +52,8 @@ def default_checks(engine: str) -> tuple[str, ...]:
 
 def _default_text() -> str:
     return "; ".join(f"{e}: {','.join(c)}" for e, c in DEFAULT_CHECKS.items())
+
+
 PACKAGE_DIR = Path(__file__).resolve().parent
 KEEP_PREVIOUS_ENV = "TGI_INFRA_KEEP_PREVIOUS"
 FINISH_ENV = "TGI_SWAP_FINISH"

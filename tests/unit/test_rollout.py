@@ -45,7 +45,8 @@ def vllm_and_sglang(tmp_path):
          "bind": "0.0.0.0", "gpus": [i]}
         for i, (engine, s) in enumerate(servers.items())
     ]  # fmt: skip
-    inv.write_text(f"hosts = [('h1', {{'ssh_hostname': '127.0.0.1', 'tgi_services': {services!r}}})]\n")
+    host = {"ssh_hostname": "127.0.0.1", "tgi_services": services}
+    inv.write_text(f"hosts = [('h1', {host!r})]\n")
     try:
         yield str(inv)
     finally:
