@@ -18,7 +18,7 @@ import pytest
 from lab import lab
 from lab.conftest import run_deploy
 from lab.nvidia_mirror import VERSIONS, build_mirror, publish_version, rotate_key
-from lab.test_lab import SERVICES, TOOLKIT, assert_ok, lab_services
+from lab.test_lab import SERVICES, TOOLKIT, assert_ok, engine_of, lab_services
 
 NEW = "1.18.0-1"
 KEYRING = "/usr/share/keyrings/nvidia-container-toolkit-keyring.gpg"
@@ -182,6 +182,15 @@ def test_tgi_legal_configs_deploy(deployed_lab):
 
 @pytest.mark.parametrize("host", list(SERVICES))
 def test_cpu_services_run_with_disable_custom_kernels(deployed_lab, host):
+    """CPU mode per engine: TGI --disable-custom-kernels; SGLang's CPU build --device cpu;
+    vLLM's CPU build detects its platform (no flag), and no engine gets a GPU request."""
     for svc in SERVICES[host]:
         c = json.loads(lab.exec_on(deployed_lab, host, f"docker inspect {svc}"))[0]
-        assert "--disable-custom-kernels" in c["Args"], (host, svc, c["Args"])
+        assert not c["HostConfig"].get("DeviceRequests"), (host, svc)
+        engine = engine_of(host, svc)
+        if engine == "tgi":
+            assert "--disable-custom-kernels" in c["Args"], (host, svc, c["Args"])
+        elif engine == "sglang":
+            assert c["Args"][c["Args"].index("--device") + 1] == "cpu", (host, svc, c["Args"])
+        else:
+            assert c["Config"]["Image"].endswith("vllm-cpu-release-repo:v0.33.0"), c["Config"]

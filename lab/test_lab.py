@@ -24,10 +24,16 @@ TOOLKIT = [
     "libnvidia-container1",
 ]
 SERVICES = {
-    "lab-linux-1": {"tgi-service": 8080, "tgi-small": 8081},
-    "lab-linux-2": {"tgi-service": 8080},
+    "lab-linux-1": {"tgi-service": 8080, "tgi-small": 8081, "vllm-service": 8082},
+    "lab-linux-2": {"tgi-service": 8080, "sglang-service": 8081},
     "lab-wsl-1": {"tgi-service": 8080},
 }
+# the engine of each service of SERVICES that is not TGI (inventories/lab.py, issue 16)
+ENGINES = {("lab-linux-1", "vllm-service"): "vllm", ("lab-linux-2", "sglang-service"): "sglang"}
+
+
+def engine_of(host: str, svc: str) -> str:
+    return ENGINES.get((host, svc), "tgi")
 
 
 def ssh_host(state, name: str):
@@ -115,9 +121,12 @@ def test_smoke_suite_passes_on_every_service(deployed_lab, tmp_path):
     assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-2000:]
     report = json.loads(out.read_text())
     text = json.dumps(report)
+    targets = {t["name"]: t for t in report["targets"]}
     for host, services in SERVICES.items():
         for svc in services:
             assert host in text and svc in text, f"{host}/{svc} not checked by the smoke suite"
+            # the engine comes from the inventory, and picks the checks
+            assert targets[f"{host}/{svc}"]["engine"] == engine_of(host, svc)
 
 
 # -- idempotence ---------------------------------------------------------------------------------

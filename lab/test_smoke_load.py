@@ -8,7 +8,7 @@ import json
 import pytest
 
 from lab.conftest import run_smoke
-from lab.test_lab import SERVICES
+from lab.test_lab import SERVICES, engine_of
 
 pytestmark = pytest.mark.lab
 
@@ -33,7 +33,13 @@ def test_load_mode_against_every_lab_service(deployed_lab, tmp_path):
     assert sorted(by_name) == sorted(f"{h}/{s}" for h, svcs in SERVICES.items() for s in svcs)
     for name, target in by_name.items():
         checks = {c["name"]: c for c in target["checks"]}
-        for style in ("generate", "tgi_client", "hf_client_stream", "langchain", "chat"):
+        styles = {  # each engine's clients and routes (smoke/engines.py)
+            "tgi": ("generate", "tgi_client", "hf_client_stream", "langchain", "chat"),
+            "vllm": ("completions", "completions_stream", "chat", "chat_stream"),
+            "sglang": ("sglang_generate", "sglang_generate_stream", "completions", "chat"),
+        }[engine_of(*name.split("/"))]
+        assert target["engine"] == engine_of(*name.split("/")), name
+        for style in styles:
             assert checks[style]["status"] == "passed", (name, style, checks[style])
         assert checks["throughput"]["status"] == "skipped"  # the lab is CPU mode
         load = checks["load"]

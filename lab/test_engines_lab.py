@@ -1,0 +1,71 @@
+"""Issue 16 in the lab: one field, `engine`, moves a running TGI service to vLLM.
+
+The real deploy (pyinfra over SSH) sees the changed config of one service, prefetches its
+weights with the new image's huggingface_hub (the vLLM stand-in image's, lab/standin_common/hub.py)
+while the TGI container serves, swaps the container, waits for vLLM's readiness, and leaves
+every other container as it was (compared by container id). The smoke suite then takes the
+service's engine from the inventory and passes vLLM's checks on it.
+"""
+
+from __future__ import annotations
+
+import json
+
+from lab import lab
+from lab.conftest import run_deploy, run_smoke
+from lab.inventory_data import ENGINE_CPU_IMAGES
+from lab.test_lab import assert_ok, container_ids, lab_services
+
+HOST, SERVICE = "lab-linux-2", "tgi-service"  # the TGI service with an API key
+# where the vLLM image's HF cache (/root/.cache/huggingface) is on the host: the service volume
+HUB = "/var/lib/tgi/data/hub"
+
+
+def test_tgi_to_vllm_by_changing_engine_replaces_one_container(deployed_lab, tmp_path):
+    before = container_ids(deployed_lab)
+    services = lab_services(HOST)
+    svc = next(s for s in services if s["name"] == SERVICE)
+    assert svc.get("engine", "tgi") == "tgi"
+    # the user's edit: the engine (and, in CPU mode, the engine's CPU build as the image)
+    svc.update(engine="vllm", image=ENGINE_CPU_IMAGES["vllm"])
+    overrides = {HOST: {"tgi_services": services}}
+    repo_dir = f"{HUB}/models--{svc['model_id'].replace('/', '--')}"
+    lab.exec_on(deployed_lab, HOST, f"rm -rf {repo_dir}")  # the prefetch must fill it
+    try:
+        run = run_deploy(overrides)
+        assert_ok(run, "deploy with engine vllm")
+        assert f"{SERVICE}: prefetching {svc['model_id']} with the new image" in run.output
+        snap = lab.exec_on(deployed_lab, HOST, f"ls {repo_dir}/snapshots/*/model.safetensors")
+        assert "model.safetensors" in snap, "the prefetch did not fill the vLLM image's HF cache"
+
+        after = container_ids(deployed_lab)
+        changed = sorted(k for k in before if after[k] != before[k])
+        assert changed == [(HOST, SERVICE)], f"expected one container replaced, got {changed}"
+        assert all(after[k] for k in after), after
+
+        c = json.loads(lab.exec_on(deployed_lab, HOST, f"docker inspect {SERVICE}"))[0]
+        assert c["Config"]["Labels"]["tgi-infra.engine"] == "vllm"
+        assert c["Config"]["Image"].endswith("/q9t5s3a7/vllm-cpu-release-repo:v0.33.0")
+        assert c["Config"]["Entrypoint"] == ["vllm", "serve"]
+        assert c["Args"][0] == svc["model_id"], c["Args"]  # `vllm serve MODEL ...`
+        names = lab.exec_on(deployed_lab, HOST, "docker ps -a --format '{{.Names}}'")
+        assert "-previous" not in names and "-prefetch" not in names, names
+
+        out = tmp_path / "smoke.json"
+        proc = run_smoke("--json", str(out), overrides=overrides)
+        assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-2000:]
+        targets = {t["name"]: t for t in json.loads(out.read_text())["targets"]}
+        moved = targets[f"{HOST}/{SERVICE}"]
+        assert moved["engine"] == "vllm" and moved["passed"], moved
+        checks = {c["name"]: c["status"] for c in moved["checks"]}
+        assert checks["completions"] == checks["chat"] == checks["auth"] == "passed", checks
+        assert checks.get("generate", "skipped") == "skipped"  # TGI's route: not vLLM's
+        assert targets[f"{HOST}/sglang-service"]["engine"] == "sglang"
+
+        again = run_deploy(overrides)
+        assert_ok(again, "second deploy with engine vllm")
+        assert again.totals()["changed"] == 0, again.output[-4000:]
+    finally:
+        assert_ok(run_deploy(), "restoring deploy")
+    restored = json.loads(lab.exec_on(deployed_lab, HOST, f"docker inspect {SERVICE}"))[0]
+    assert restored["Config"]["Labels"]["tgi-infra.engine"] == "tgi"
