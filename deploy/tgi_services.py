@@ -306,7 +306,13 @@ def deploy_services(cfg: HostConfig, plan) -> None:
     # before the units' daemon-reload: running GPU containers keep their GPUs (once per host)
     dev_char_links.ensure(cfg, plan)
     containers = host.get_fact(ContainerState, [s.name for s in cfg.tgi_services]) or {}
-    for svc in cfg.tgi_services:
+    # host.loop: each service's operations are ordered by its position, not only by the line
+    # that calls them. pyinfra merges every host's operation order into one DAG; a plain loop
+    # whose services take different branches on different hosts (one swaps its first service,
+    # another re-creates its second: mixed engines, a service added or changed) asks for
+    # opposite orders of the same lines and fails with "Cycle detected in operation ordering
+    # DAG" (pyinfra docs: deploy-process.html#loops-cycle-errors).
+    for svc in host.loop(cfg.tgi_services):
         if svc.present:
             _ensure_service(cfg, plan, svc, containers, supervisor)
         else:
