@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from lab import lab
 from lab.conftest import run_deploy, run_smoke
 from lab.inventory_data import ENGINE_CPU_IMAGES
@@ -47,7 +49,7 @@ def test_tgi_to_vllm_by_changing_engine_replaces_one_container(deployed_lab, tmp
         assert c["Config"]["Labels"]["tgi-infra.engine"] == "vllm"
         assert c["Config"]["Image"].endswith("/q9t5s3a7/vllm-cpu-release-repo:v0.33.0")
         assert c["Config"]["Entrypoint"] == ["vllm", "serve"]
-        assert c["Args"][0] == svc["model_id"], c["Args"]  # `vllm serve MODEL ...`
+        assert c["Config"]["Cmd"][0] == svc["model_id"], c["Config"]  # `vllm serve MODEL ...`
         names = lab.exec_on(deployed_lab, HOST, "docker ps -a --format '{{.Names}}'")
         assert "-previous" not in names and "-prefetch" not in names, names
 
@@ -69,3 +71,32 @@ def test_tgi_to_vllm_by_changing_engine_replaces_one_container(deployed_lab, tmp
         assert_ok(run_deploy(), "restoring deploy")
     restored = json.loads(lab.exec_on(deployed_lab, HOST, f"docker inspect {SERVICE}"))[0]
     assert restored["Config"]["Labels"]["tgi-infra.engine"] == "tgi"
+
+
+@pytest.mark.parametrize(
+    "host,service,env,cause",
+    [
+        ("lab-linux-1", "vllm-service", {"VLLM_STANDIN_FAULT": "crash_at_start"},
+         "vLLM ran out of GPU memory at start"),
+        ("lab-linux-2", "sglang-service", {"SGLANG_STANDIN_FAULT": "crash_nccl"},
+         "NCCL / shared memory failed between tensor-parallel ranks"),
+    ],
+)  # fmt: skip
+def test_engine_crash_at_start_fails_naming_the_cause_and_rolls_back(
+    deployed_lab, host, service, env, cause
+):
+    """The engine writes its fatal error to stderr: the deploy reads `docker logs` with stderr,
+    names the engine's likely cause, and the previous container serves again."""
+    before = container_ids(deployed_lab)
+    services = lab_services(host)
+    next(s for s in services if s["name"] == service)["env"] = env
+    try:
+        run = run_deploy({host: {"tgi_services": services}})
+        assert run.returncode != 0, "a crashing service must fail the deploy"
+        assert f"service {service} is not ready" in run.output, run.output[-4000:]
+        assert "likely cause:" in run.output and cause in run.output, run.output[-4000:]
+        assert "last log lines" in run.output
+        after = container_ids(deployed_lab)
+        assert after == before, "the rollback must bring the previous container back"
+    finally:
+        assert_ok(run_deploy(), "restoring deploy")
