@@ -1,6 +1,7 @@
 """Every place that shows a lab run's `passed` for semantic_name / semantic_year says the answer
-came from the TGI stand-in (issue 13): the demo's closing note, the README, the check's own
-message (tests/unit/test_smoke_failures.py::test_semantic_answers_are_produced_not_copied)."""
+came from a stand-in, and which one per engine (issues 13 and 16): the demo's closing note, the
+README, the check's own message
+(tests/unit/test_smoke_failures.py::test_semantic_answers_are_produced_not_copied)."""
 
 from __future__ import annotations
 
@@ -30,14 +31,19 @@ def test_demo_ends_with_the_stand_in_note_after_the_smoke_suite(monkeypatch, tmp
     assert steps == ["up", "the deploy (pyinfra)", "the smoke suite"]
     assert out.index("<the smoke suite>") < out.index(cli.STANDIN_ANSWERS.strip())
     note = cli.STANDIN_ANSWERS
-    assert "semantic_name / semantic_year" in note
-    assert "came from the TGI stand-in" in note and "not a model" in note
+    assert "semantic_name / semantic_year" in note and "no model answered" in note
+    # the lab runs the three engines (inventories/lab.py): each one's stand-in is named
+    assert "tgi services: the TGI stand-in (lab/tgi_standin)" in note
+    assert "vllm services: the vLLM stand-in (lab/vllm_standin)" in note
+    assert "sglang services: the SGLang stand-in (lab/sglang_standin)" in note
+    assert "every answer" not in note
 
 
 def test_readme_says_lab_semantic_passes_come_from_the_stand_in() -> None:
     text = " ".join((REPO / "README.md").read_text().split())
     assert (
-        "In the lab, a `passed` for `semantic_name` / `semantic_year` means the **TGI stand-in** "
-        "answered" in text
+        "In the lab, a `passed` for `semantic_name` / `semantic_year` means a **stand-in** "
+        "answered (the TGI stand-in for TGI services, the vLLM stand-in for vLLM's, the SGLang "
+        "stand-in for SGLang's)" in text
     )
-    assert "only a real TGI on a GPU host proves that" in text
+    assert "only a real engine on a GPU host proves that" in text
