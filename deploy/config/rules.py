@@ -308,20 +308,6 @@ def _service_problems(host_name: str, svc: TGIService, label: str) -> tuple[list
 _OPTIONAL_SETTINGS = tuple(
     f for f in COMMON_FIELDS if f not in ("model_id", "port", "bind", "shm_size")
 )
-_OPTIONAL_SETTINGS = (
-    "revision",
-    "num_shard",
-    "sharded",
-    "quantize",
-    "dtype",
-    "max_input_tokens",
-    "max_total_tokens",
-    "max_batch_prefill_tokens",
-    "max_batch_total_tokens",
-    "max_concurrent_requests",
-    "cuda_graphs",
-    "api_key_env",
-)
 
 
 # CPU builds of the engines (their docs): vLLM's docker/Dockerfile.cpu release image; SGLang's
