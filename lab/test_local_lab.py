@@ -23,11 +23,12 @@ from lab.test_host_checks import _install_local_runner
 pytestmark = pytest.mark.lab
 
 LINUX, WSL = "lab-linux-1", "lab-wsl-1"
-MODELS = {
-    "tgi-service": "HuggingFaceTB/SmolLM2-135M-Instruct",
-    "tgi-small": "HuggingFaceTB/SmolLM2-360M-Instruct",
+# the services inventories/lab.py gives lab-linux-1: (model, engine, port)
+SERVICES = {
+    "tgi-service": ("HuggingFaceTB/SmolLM2-135M-Instruct", "tgi", 8080),
+    "tgi-small": ("HuggingFaceTB/SmolLM2-360M-Instruct", "tgi", 8081),
+    "vllm-service": ("HuggingFaceTB/SmolLM2-135M-Instruct", "vllm", 8082),
 }
-PORTS = {"tgi-service": 8080, "tgi-small": 8081}
 SERVICE = "tgi-small"
 UNIT = f"tgi-{SERVICE}.service"
 
@@ -66,11 +67,12 @@ def test_status_on_a_systemd_host(linux) -> None:
     code, out = linux.cli("status", "--json")
     assert code == 0, out
     rows = {r["name"]: r for r in json.loads(out)}
-    assert sorted(rows) == ["tgi-service", "tgi-small"]
+    assert sorted(rows) == sorted(SERVICES)
     for name, row in rows.items():
-        assert row["model_id"] == MODELS[name] and row["engine"] == "tgi"
+        model_id, engine, port = SERVICES[name]
+        assert (row["model_id"], row["engine"]) == (model_id, engine), row
         assert (row["supervisor"], row["unit"]) == ("systemd", f"tgi-{name}.service")
-        assert row["port"] == PORTS[name] and row["url"] == f"http://127.0.0.1:{PORTS[name]}"
+        assert row["port"] == port and row["url"] == f"http://127.0.0.1:{port}"
         assert (row["state"], row["health"]) == ("running", "healthy"), row
         label = linux.sh(
             f"docker inspect -f '{{{{index .Config.Labels \"tgi-infra.config-hash\"}}}}' {name}"
@@ -106,7 +108,7 @@ def test_stop_start_restart_logs_go_through_the_unit(linux) -> None:
         # the unit's journal: systemd's own lines and the container's output (docker start -a)
         assert f"Stopped {UNIT}" in out or "Stopped TGI tgi-small" in out, out[-3000:]
         assert f"Started {UNIT}" in out or "Started TGI tgi-small" in out, out[-3000:]
-        assert MODELS[SERVICE] in out, out[-3000:]
+        assert SERVICES[SERVICE][0] in out, out[-3000:]
     finally:
         lab.exec_on(linux.state, LINUX, f"systemctl start {UNIT}", check=False)
     code, out = linux.cli("status", SERVICE, "--json")
@@ -126,4 +128,4 @@ def test_status_on_a_host_without_systemd(deployed_lab) -> None:
     assert code == 0, out
     [row] = json.loads(out)
     assert (row["name"], row["supervisor"], row["unit"]) == ("tgi-service", "docker", None)
-    assert row["model_id"] == MODELS["tgi-service"] and row["health"] == "healthy"
+    assert row["model_id"] == SERVICES["tgi-service"][0] and row["health"] == "healthy"
