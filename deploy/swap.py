@@ -132,31 +132,24 @@ def drop_env_command(env_file: str) -> str:
 
 def prefetch_command(swap: Swap) -> str:
     """``docker run`` of the engine image's downloader; the token only via --env-file."""
-    if swap.engine != "tgi":
-        from tgi_infra.engines import engine_spec
+    from tgi_infra.engines import engine_spec
 
-        argv = [
-            "docker", "run", "--rm",
-            "--name", swap.name + PREFETCH_SUFFIX,
-            "--env-file", swap.env_file,
-            "-v", f"{swap.volume}:{engine_spec(swap.engine).cache_mount}",
-            "--entrypoint", "python3",
-            swap.image,
-            "-c", PREFETCH_SCRIPT,
-            swap.model_id, swap.revision or "", *PREFETCH_INCLUDE,
-        ]  # fmt: skip
-        return " ".join(shlex.quote(a) for a in argv) + " 2>&1"
+    if swap.engine == "tgi":
+        entrypoint, args = "text-generation-server", ["download-weights", swap.model_id]
+        if swap.revision:
+            args += ["--revision", swap.revision]
+    else:
+        args = ["-c", PREFETCH_SCRIPT, swap.model_id, swap.revision or "", *PREFETCH_INCLUDE]
+        entrypoint = "python3"
     argv = [
         "docker", "run", "--rm",
         "--name", swap.name + PREFETCH_SUFFIX,
         "--env-file", swap.env_file,
-        "-v", f"{swap.volume}:/data",
-        "--entrypoint", "text-generation-server",
+        "-v", f"{swap.volume}:{engine_spec(swap.engine).cache_mount}",
+        "--entrypoint", entrypoint,
         swap.image,
-        "download-weights", swap.model_id,
+        *args,
     ]  # fmt: skip
-    if swap.revision:
-        argv += ["--revision", swap.revision]
     return " ".join(shlex.quote(a) for a in argv) + " 2>&1"
 
 

@@ -451,16 +451,22 @@ def check_chat(ctx: TargetContext) -> CheckOutcome:
     if not content.strip():
         raise CheckFailed(sent, expected, "empty message content")
     u = out.usage
-    if (
-        u.total_tokens != u.prompt_tokens + u.completion_tokens
-        or u.prompt_tokens <= 0
-        or not 0 < u.completion_tokens <= CHAT_MAX_TOKENS
-    ):
-        raise CheckFailed(sent, expected, f"inconsistent usage {u.model_dump()}")
+    _check_usage(u, CHAT_MAX_TOKENS, sent, expected)
     return CheckOutcome(
         f"{u.completion_tokens} completion tokens, finish_reason={out.choices[0].finish_reason}",
         Measurements(latency_s=latency, tokens=u.completion_tokens),
     )
+
+
+def _check_usage(u, max_tokens: int, sent, expected: str) -> None:
+    """OpenAI ``usage`` (chat or completions): present, total = prompt + completion, and
+    0 < completion_tokens <= max_tokens."""
+    if u is None or (
+        u.total_tokens != u.prompt_tokens + u.completion_tokens
+        or u.prompt_tokens <= 0
+        or not 0 < u.completion_tokens <= max_tokens
+    ):
+        raise CheckFailed(sent, expected, f"inconsistent usage {u and u.model_dump()}")
 
 
 def check_chat_stream(ctx: TargetContext) -> CheckOutcome:
@@ -835,12 +841,7 @@ def check_completions(ctx: TargetContext) -> CheckOutcome:
     if not ours.choices or not ours.choices[0].text.strip():
         raise CheckFailed(sent, expected, f"no text: {shorten(raw.http_response.text)}")
     u = ours.usage
-    if u is None or (
-        u.total_tokens != u.prompt_tokens + u.completion_tokens
-        or u.prompt_tokens <= 0
-        or not 0 < u.completion_tokens <= SHORT_MAX_TOKENS
-    ):
-        raise CheckFailed(sent, expected, f"inconsistent usage {u and u.model_dump()}")
+    _check_usage(u, SHORT_MAX_TOKENS, sent, expected)
     return CheckOutcome(
         f"{u.completion_tokens} tokens, finish_reason={ours.choices[0].finish_reason}",
         Measurements(latency_s=latency, tokens=u.completion_tokens),
