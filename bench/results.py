@@ -45,8 +45,13 @@ def smoke_medians(samples: list[dict]) -> dict[int, dict[str, float | None]]:
     return out
 
 
-def check_targets(deploy: dict, smoke: dict) -> list[tuple[str, str, bool | None]]:
-    """(target, measured, met) for every target; met is None when it could not be measured."""
+def check_targets(
+    deploy: dict, smoke: dict, floor: dict | None = None
+) -> list[tuple[str, str, bool | None]]:
+    """(target, measured, met) for every target; met is None when it could not be measured.
+
+    ``floor``: the import floor (bench/import_floor.py), named next to the overhead it bounds.
+    """
     p8, a8, p1 = (
         deploy.get(("noop", "pyinfra", 8)),
         deploy.get(("noop", "ansible", 8)),
@@ -73,9 +78,16 @@ def check_targets(deploy: dict, smoke: dict) -> list[tuple[str, str, bool | None
     worst = max(
         (v["per_endpoint"] for v in smoke.values() if v["per_endpoint"] is not None), default=None
     )
+    below = ""
+    if floor:
+        below = (
+            f"; import floor of the five client styles alone {fmt_s(floor['floor_s'], 3)} s"
+            f" on {floor['nproc']} cores,"
+            f" {fmt_s(floor['interpreter_s'] + floor['largest_style_s'], 3)} s on any"
+        )
     add(
         "smoke_overhead",
-        f"worst {fmt_s(worst, 3)} s per endpoint",
+        f"worst {fmt_s(worst, 3)} s per endpoint{below}",
         None if worst is None else worst <= 0.5,
     )
     s1, s16 = (smoke.get(1) or {}).get("smoke"), (smoke.get(16) or {}).get("smoke")
@@ -86,6 +98,35 @@ def check_targets(deploy: dict, smoke: dict) -> list[tuple[str, str, bool | None
         None if r is None else r <= 2,
     )
     return checks
+
+
+def import_floor_lines(floor: dict | None) -> list[str]:
+    """Section 3's import floor (bench/import_floor.py): what no harness design can go below."""
+    if not floor:
+        return []
+    out = [
+        "",
+        "Import floor (bench/import_floor.py): CPU seconds to import each client style's"
+        " modules in a fresh interpreter, minus a bare interpreter"
+        f" ({fmt_s(floor['interpreter_s'], 3)} s); median of {floor['reps']}.",
+        "",
+    ]
+    out += _table(
+        ["client style", "import CPU (s)"],
+        [[name, fmt_s(v, 3)] for name, v in floor["styles_s"].items()]
+        + [["all five in one interpreter", fmt_s(floor["together_s"], 3)]],
+    )
+    out += [
+        "",
+        f"Lower bound of any harness that runs the five client checks: interpreter"
+        f" {fmt_s(floor['interpreter_s'], 3)} s + max(largest style"
+        f" {fmt_s(floor['largest_style_s'], 3)} s, all five / {floor['nproc']} cores"
+        f" {fmt_s(floor['all_over_nproc_s'], 3)} s) = **{fmt_s(floor['floor_s'], 3)} s** on this"
+        f" machine; {fmt_s(floor['interpreter_s'] + floor['largest_style_s'], 3)} s on any"
+        " number of cores (a style's imports run one after the other in the process that runs"
+        " its check).",
+    ]
+    return out
 
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
@@ -125,7 +166,10 @@ def render(
     out += ["", "## Targets against our own Ansible port (bench/ansible/)", ""]
     out += _table(
         ["target", "measured (medians)", "verdict"],
-        [[t, m, _verdict(ok)] for t, m, ok in check_targets(dmed, smed)],
+        [
+            [t, m, _verdict(ok)]
+            for t, m, ok in check_targets(dmed, smed, (smoke or {}).get("import_floor"))
+        ],
     )
     out += ["", "## 1-2. Deploys vs our own Ansible port: first and no-op re-run (medians, s)", ""]
     rows = []
@@ -186,6 +230,7 @@ def render(
                 for k, v in smed.items()
             ],
         )
+        out += import_floor_lines(smoke.get("import_floor"))
     if fleet:
         out += [
             "",

@@ -406,3 +406,41 @@ def test_bench_state_dir_and_host_names_follow_the_lab_instance():
     finally:
         shutil.rmtree(sdir)
     assert out.strip() == str(sdir)
+
+
+def test_import_floor_takes_the_larger_bound_and_is_named_in_the_results():
+    from bench import import_floor
+
+    styles = {"a": 0.2, "b": 0.9, "c": 0.1}
+    # one style's chain (0.9 s) beats the spread of all over 2 cores (1.0 / 2)
+    assert import_floor.floor(styles, 1.0, 0.02, 2)["floor_s"] == 0.92
+    # with one core the spread (1.6 s) is the bound
+    got = import_floor.floor(styles, 1.6, 0.02, 1)
+    assert got["floor_s"] == 1.62 and got["largest_style_s"] == 0.9
+    floor = {
+        "reps": 3,
+        "nproc": 2,
+        "interpreter_s": 0.02,
+        "styles_s": styles,
+        "together_s": 1.0,
+        **import_floor.floor(styles, 1.0, 0.02, 2),
+    }
+    smoke = results.smoke_medians(
+        [{"endpoints": 1, "rep": 1, "smoke_s": 2.0, "smoke_inner_s": 1.0, "raw_s": 1.0}]
+    )
+    (row,) = [c for c in results.check_targets({}, smoke, floor) if "smoke" in c[0]][:1]
+    assert (
+        "import floor of the five client styles alone 0.920 s on 2 cores, 0.920 s on any" in row[1]
+    )
+    text = "\n".join(results.import_floor_lines(floor))
+    assert "| all five in one interpreter | 1.000 |" in text and "**0.920 s**" in text
+
+
+def test_import_floor_measures_a_real_import():
+    from bench import import_floor
+
+    bare = import_floor.cpu_s("pass")
+    heavier = import_floor.cpu_s("import asyncio, email.parser, http.client, xml.dom.minidom")
+    assert 0 < bare < heavier
+    with pytest.raises(RuntimeError, match="no_such_module_here"):
+        import_floor.cpu_s("import no_such_module_here")
