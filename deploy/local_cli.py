@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 
 EXIT_ERROR = 1
@@ -69,12 +70,17 @@ def cmd_logs(args: argparse.Namespace) -> int:
     from tgi_infra import local
 
     if args.follow:
+        # "until interrupted" holds whatever SIGINT disposition was inherited: a script's
+        # background job starts with SIGINT ignored, and `kill -INT` must still end the follow
+        previous = signal.signal(signal.SIGINT, signal.default_int_handler)
         try:
             for line in local.follow_logs(args.name, args.lines):
                 sys.stdout.write(line)
                 sys.stdout.flush()
         except KeyboardInterrupt:
             pass
+        finally:
+            signal.signal(signal.SIGINT, previous)
         return 0
     sys.stdout.write(local.logs(args.name, args.lines))
     return 0

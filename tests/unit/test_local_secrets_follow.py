@@ -102,7 +102,12 @@ def test_listing_survives_a_container_removed_meanwhile(service, monkeypatch):
     assert kept in names and gone not in names
 
 
-def test_logs_follow_prints_lines_as_they_come_until_interrupted(service):
+# SIGINT as the command inherits it: default from a terminal; ignored when a script started it
+# in the background (a non-interactive shell sets SIG_IGN for `&` jobs, and Python then installs
+# no KeyboardInterrupt handler): `kill -INT` must end the follow either way. Set explicitly, so
+# that the test does not depend on how the test run itself was started.
+@pytest.mark.parametrize("inherited", [signal.SIG_DFL, signal.SIG_IGN], ids=["default", "ignored"])
+def test_logs_follow_prints_lines_as_they_come_until_interrupted(service, inherited):
     name = service('echo "line-1"; sleep 3; echo "line-2 $API_KEY"; sleep 300')
     proc = subprocess.Popen(
         [sys.executable, "-m", "tgi_infra", "logs", name, "-f"],
@@ -111,6 +116,7 @@ def test_logs_follow_prints_lines_as_they_come_until_interrupted(service):
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, inherited),
     )
     seen = ""
     try:
