@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from bench.stats import median
@@ -43,19 +44,17 @@ STYLES: dict[str, tuple[str, ...]] = {
 
 def cpu_s(code: str) -> float:
     """User + sys CPU seconds of ``python -c code`` in a fresh interpreter."""
-    proc = subprocess.Popen(
-        [sys.executable, "-c", code],
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-        raise RuntimeError(f"python -c {code!r} failed ({proc.returncode}): {err[-500:]}")
-    if proc.stderr:
-        proc.stderr.close()
+    # stderr to a file, not a pipe: nobody reads a pipe while wait4 blocks
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", code], cwd=REPO, stdout=subprocess.DEVNULL, stderr=err
+        )
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            err.seek(0)
+            tail = err.read().decode(errors="replace")[-500:]
+            raise RuntimeError(f"python -c {code!r} failed ({proc.returncode}): {tail}")
     return usage.ru_utime + usage.ru_stime
 
 
@@ -72,6 +71,11 @@ def floor(styles: dict[str, float], together: float, interpreter: float, nproc: 
         "all_over_nproc_s": round(spread, 3),
         "floor_s": round(interpreter + max(single, spread), 3),
     }
+
+
+def any_cores_s(floor: dict) -> float:
+    """The bound on any number of cores: the interpreter, then the largest style's imports."""
+    return floor["interpreter_s"] + floor["largest_style_s"]
 
 
 def measure(reps: int, log) -> dict:
