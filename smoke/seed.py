@@ -33,8 +33,8 @@ CHAT_PARAMETERS: dict[str, Any] = {
 }
 # The seed's French question.
 FRENCH_NAME_QUESTION = "Comment tu t'appelle ?"
-# (system prompt, question, expected in the answer): asked so that the answer has to be
-# produced; an answer that only repeats the system prompt fails.
+# (system prompt, question, the fact the answer must state): the answer passes when it states
+# the fact in any wording, restating the system prompt included (smoke/facts.py judges).
 SEMANTIC_CASES = {
     "semantic_name": ("Your name is Jean-baptiste", FRENCH_NAME_QUESTION, "Jean-baptiste"),
     "semantic_year": (

@@ -61,7 +61,9 @@ def main(argv: list[str] | None = None, environ: dict[str, str] | None = None) -
     key = args["api_key"]
     log = Logger([key or "", environ.get("HF_TOKEN", "")])
     try:
-        active = faults_mod.parse(environ.get("SGLANG_STANDIN_FAULT"), "SGLANG_STANDIN_FAULT")
+        active = faults_mod.parse(
+            environ.get("SGLANG_STANDIN_FAULT"), "SGLANG_STANDIN_FAULT", "sglang"
+        )
     except faults_mod.UnknownFault as exc:
         sys.stderr.write(f"sglang-standin: {exc}\n")
         return 64

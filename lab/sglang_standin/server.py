@@ -123,8 +123,8 @@ class SglangHandler(Handler):
                 raise RequestError(exc.message.replace("max_tokens", "max_new_tokens")) from None
             if "generate_500" in self.state.faults:
                 raise RequestError("Internal server error: scheduler died", None, 500)
-            gen, n_prompt, out_text = model.run(
-                self.state.model_path, text, sampling, self.state.max_model_len
+            gen, n_prompt, out_text = self._aborted(
+                *model.run(self.state.model_path, text, sampling, self.state.max_model_len)
             )
         except RequestError as exc:  # native errors: {"error": {"message": ...}}, 400
             self.send_json(exc.status, {"error": {"message": exc.message}})
@@ -143,7 +143,14 @@ class SglangHandler(Handler):
                 "e2e_latency": round(time.monotonic() - started, 6),
             }
             if final:
-                if gen.finish_reason == "length":
+                if gen.finish_reason == model.ABORT:  # schedule_batch.py FINISH_ABORT().to_json()
+                    out["finish_reason"] = {
+                        "type": "abort",
+                        "message": "Aborted",
+                        "status_code": None,
+                        "err_type": None,
+                    }
+                elif gen.finish_reason == "length":
                     out["finish_reason"] = {"type": "length", "length": done}
                 elif gen.finish_reason == "stop_sequence":
                     matched = next((s for s in sampling.stop if s and gen.text.endswith(s)), "")
@@ -160,7 +167,10 @@ class SglangHandler(Handler):
                 200, {"text": out_text, "output_ids": ids, "meta_info": meta(len(ids), True)}
             )
             return
-        # stream: each event carries the text so far (cumulative), then data: [DONE]
+        # stream (tokenizer_manager.py _handle_batch_output): each event carries the text and
+        # output_ids so far (cumulative), or with --incremental-streaming-output only the new
+        # ones; meta_info.completion_tokens counts all so far either way; then data: [DONE]
+        incremental = bool(self.state.server_args.get("incremental_streaming_output"))
         self.start_sse()
         pieces = model.visible_pieces(gen)
         cut = self._cut(len(pieces))
@@ -171,8 +181,14 @@ class SglangHandler(Handler):
                 return
             self._pace()
             last = i == len(pieces) - 1
+            if last:  # the stop string is not sent
+                piece = out_text[len(so_far) :]
             so_far = out_text if last else so_far + piece
-            self.sse({"text": so_far, "output_ids": ids[: i + 1], "meta_info": meta(i + 1, last)})
+            if incremental:
+                event = {"text": piece, "output_ids": ids[i : i + 1]}
+            else:
+                event = {"text": so_far, "output_ids": ids[: i + 1]}
+            self.sse({**event, "meta_info": meta(i + 1, last)})
         self.record(
             n_prompt, gen.generated_tokens, time.monotonic() - started, model.finish_reason(gen)
         )

@@ -15,20 +15,25 @@ FAULTS = {
     "wrong_model_id": "the server reports another model (/v1/models, responses' 'model')",
     "accept_bad_top_p": "top_p outside (0, 1] is accepted instead of refused with 400",
     "metrics_stale": "/metrics never shows a request (as if scraped from an unused process)",
-    "echo_system": "chat answers repeat the first system message verbatim (a model that copies)",
+    "echo_system": "chat answers are the first system message, verbatim (a model restating it)",
+    "ignore_system": "chat templates drop system messages: answers lack the context's facts",
     "no_auth": "the API key is not enforced (a proxy that strips the check)",
+    "abort": "SGLang only: every generation is aborted half-way (finish_reason type abort)",
 }
+# faults only one engine's stand-in shows (the other engine's stand-in refuses them)
+ENGINE_ONLY = {"abort": "sglang"}
 
 
 class UnknownFault(ValueError):
     pass
 
 
-def parse(raw: str | None, variable: str) -> frozenset[str]:
+def parse(raw: str | None, variable: str, engine: str) -> frozenset[str]:
     names = {part.strip() for part in (raw or "").split(",") if part.strip()}
-    unknown = sorted(names - FAULTS.keys())
+    known = {name for name in FAULTS if ENGINE_ONLY.get(name, engine) == engine}
+    unknown = sorted(names - known)
     if unknown:
         raise UnknownFault(
-            f"unknown {variable} value(s) {', '.join(unknown)}; known: " + ", ".join(sorted(FAULTS))
+            f"unknown {variable} value(s) {', '.join(unknown)}; known: " + ", ".join(sorted(known))
         )
     return frozenset(names)

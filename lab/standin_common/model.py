@@ -139,8 +139,23 @@ def run(
 
 
 def finish_reason(gen: Generation) -> str:
-    """OpenAI finish_reason: ``length`` when cut by max_tokens, else ``stop``."""
-    return "length" if gen.finish_reason == "length" else "stop"
+    """OpenAI finish_reason: ``length`` when cut by max_tokens, ``abort`` when aborted (fault
+    ``abort``), else ``stop``."""
+    if gen.finish_reason in ("length", ABORT):
+        return gen.finish_reason
+    return "stop"
+
+
+ABORT = "abort"
+
+
+def aborted(gen: Generation) -> tuple[Generation, str]:
+    """Fault ``abort``: the request aborted by the scheduler half-way (SGLang
+    srt/managers/scheduler.py ``abort_request``: a running request gets ``FINISH_ABORT()`` and
+    ends after its next step). The tokens so far, finish reason ``abort``; (generation, text)."""
+    kept = gen.tokens[: max(len(gen.tokens) // 2, 1)]
+    text = "".join(visible_pieces_of(kept))
+    return Generation(kept, gen.top_tokens[: len(kept)], text, ABORT, gen.seed), text
 
 
 def message_text(message: dict) -> str:
@@ -178,4 +193,8 @@ def token_ids(gen: Generation) -> list[int]:
 
 
 def visible_pieces(gen: Generation) -> list[str]:
-    return ["" if t["special"] else t["text"] for t in gen.tokens]
+    return visible_pieces_of(gen.tokens)
+
+
+def visible_pieces_of(tokens: list[dict]) -> list[str]:
+    return ["" if t["special"] else t["text"] for t in tokens]

@@ -275,7 +275,8 @@ class Handler(BaseHTTPRequestHandler):
         sampling = self._sampling(body)
         self._fail_500() if not body.get("stream") else None
         runs = [
-            model.run(self.state.model_path, p, sampling, self.state.max_model_len) for p in prompts
+            self._aborted(*model.run(self.state.model_path, p, sampling, self.state.max_model_len))
+            for p in prompts
         ]
         rid, created, name = f"cmpl-{uuid.uuid4().hex}", int(time.time()), self.state.served_model
         if body.get("stream"):
@@ -368,6 +369,22 @@ class Handler(BaseHTTPRequestHandler):
             )
         self.end_sse()
 
+    def _aborted(self, gen: model.Generation, n_prompt: int, text: str) -> tuple:
+        """Fault ``abort`` (SGLang only): the generation cut half-way with finish reason
+        ``abort``, sent as a normal answer (serving_completions.py / serving_chat.py: an abort
+        without an HTTP status falls through to the normal chunk path)."""
+        if "abort" not in self.state.faults:
+            return gen, n_prompt, text
+        gen, text = model.aborted(gen)
+        return gen, n_prompt, text
+
+    def _chat_messages(self, body: dict) -> object:
+        """Fault ``ignore_system``: the chat template drops system messages."""
+        messages = body.get("messages")
+        if "ignore_system" not in self.state.faults or not isinstance(messages, list):
+            return messages
+        return [m for m in messages if not (isinstance(m, dict) and m.get("role") == "system")]
+
     def _echo(self, messages: list) -> str | None:
         if "echo_system" not in self.state.faults:
             return None
@@ -380,18 +397,20 @@ class Handler(BaseHTTPRequestHandler):
         started = time.monotonic()
         body = self.read_json()
         self.check_model(body)
-        prompt, plain = model.chat_prompt(body.get("messages"))
+        prompt, plain = model.chat_prompt(self._chat_messages(body))
         sampling = self._sampling(body)
         if not body.get("stream"):
             self._fail_500()
-        gen, n_prompt, text = model.run(
-            self.state.model_path,
-            prompt,
-            sampling,
-            self.state.max_model_len,
-            qa_source=plain,
-            leading_space=False,
-            answer=self._echo(body["messages"]),
+        gen, n_prompt, text = self._aborted(
+            *model.run(
+                self.state.model_path,
+                prompt,
+                sampling,
+                self.state.max_model_len,
+                qa_source=plain,
+                leading_space=False,
+                answer=self._echo(body["messages"]),
+            )
         )
         rid, created, name = (
             f"chatcmpl-{uuid.uuid4().hex}",

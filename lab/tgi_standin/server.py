@@ -430,7 +430,7 @@ class Handler(BaseHTTPRequestHandler):
     def route_chat_tokenize(self) -> None:
         body = require_object(self.read_body(), "messages")
         self.state.metrics.inc("tgi_request_count")
-        prompt, _ = openai_compat.apply_chat_template(body["messages"])
+        prompt, _ = openai_compat.apply_chat_template(self._chat_messages(body))
         tokens = [
             {"id": tokenizer.token_id(p), "text": p, "start": a, "stop": b}
             for p, a, b in tokenizer.spans(prompt)
@@ -637,7 +637,7 @@ class Handler(BaseHTTPRequestHandler):
     def route_chat_completions(self, body: dict | None = None) -> None:
         body = require_object(self.read_body() if body is None else body, "messages")
         params = self._chat_params(body)
-        prompt, plain = openai_compat.apply_chat_template(body["messages"])
+        prompt, plain = openai_compat.apply_chat_template(self._chat_messages(body))
         model, fp = self.state.served_model_id, self.state.fingerprint
         logprobs = bool(body.get("logprobs"))
         if body.get("stream"):
@@ -691,6 +691,13 @@ class Handler(BaseHTTPRequestHandler):
             self._done()
         finally:
             self.state.release()
+
+    def _chat_messages(self, body: dict) -> list:
+        """Fault ``ignore_system``: the chat template drops system messages."""
+        messages = body["messages"]
+        if "ignore_system" not in self.state.faults or not isinstance(messages, list):
+            return messages
+        return [m for m in messages if not (isinstance(m, dict) and m.get("role") == "system")]
 
     def _echo(self, body: dict) -> str | None:
         """Fault ``echo_system``: the answer is the first system message, verbatim."""

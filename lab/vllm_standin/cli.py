@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None, environ: dict[str, str] | None = None) -
     keys = args["api_key"] or ([environ["VLLM_API_KEY"]] if environ.get("VLLM_API_KEY") else [])
     log = Logger(keys + [environ.get("HF_TOKEN", "")])
     try:
-        active = faults_mod.parse(environ.get("VLLM_STANDIN_FAULT"), "VLLM_STANDIN_FAULT")
+        active = faults_mod.parse(environ.get("VLLM_STANDIN_FAULT"), "VLLM_STANDIN_FAULT", "vllm")
     except faults_mod.UnknownFault as exc:
         sys.stderr.write(f"vllm-standin: {exc}\n")
         return 64

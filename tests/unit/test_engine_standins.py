@@ -310,6 +310,9 @@ def test_crash_faults_exit_1_with_diagnosable_logs(engine, fault, needle):
 def test_unknown_fault_exits_64():
     done = run("vllm", "serve", MODEL, env={"VLLM_STANDIN_FAULT": "nope"})
     assert done.returncode == 64 and "unknown VLLM_STANDIN_FAULT value(s) nope" in done.stderr
+    # SGLang's abort finish reason is the SGLang stand-in's alone
+    done = run("vllm", "serve", MODEL, env={"VLLM_STANDIN_FAULT": "abort"})
+    assert done.returncode == 64 and "unknown VLLM_STANDIN_FAULT value(s) abort" in done.stderr
 
 
 def test_secrets_stay_out_of_logs():
@@ -460,6 +463,61 @@ def test_sglang_native_generate_and_cumulative_stream(sglang):
     assert texts == [" 1986", " 1986 is", " 1986 is the", " 1986 is the best"]
     full = httpx.post(sglang.url + "/generate", json={"text": "Say hello."}, headers=auth()).json()
     assert full["meta_info"]["finish_reason"]["type"] == "stop"
+
+
+def test_sglang_incremental_streaming_output_streams_only_the_new_text():
+    """--incremental-streaming-output (tokenizer_manager.py _handle_batch_output): each event
+    carries the new text and output_ids only; completion_tokens still counts all so far."""
+    server = Server("sglang", "--incremental-streaming-output")
+    try:
+        info = httpx.get(server.url + "/server_info").json()
+        assert info["incremental_streaming_output"] is True
+        body = {
+            "text": "The best year ever is 1986. What is the best year ever?",
+            "sampling_params": {"max_new_tokens": 4, "temperature": 0},
+        }
+        out = httpx.post(server.url + "/generate", json=body).json()
+        assert out["text"] == " 1986 is the best" and len(out["output_ids"]) == 4
+        events = _sse(httpx.post(server.url + "/generate", json={**body, "stream": True}).text)
+        assert events[-1] == "[DONE]"
+        parsed = [json.loads(e) for e in events[:-1]]
+        assert [e["text"] for e in parsed] == [" 1986", " is", " the", " best"]
+        assert [e["output_ids"] for e in parsed] == [[i] for i in out["output_ids"]]
+        assert [e["meta_info"]["completion_tokens"] for e in parsed] == [1, 2, 3, 4]
+        assert parsed[-1]["meta_info"]["finish_reason"] == {"type": "length", "length": 4}
+    finally:
+        server.stop()
+
+
+def test_sglang_abort_fault_ends_every_generation_with_the_abort_finish_reason():
+    """A running request aborted by the scheduler (scheduler.py abort_request: FINISH_ABORT(),
+    no HTTP status) ends as a normal 200 answer cut short, finish reason type abort."""
+    server = Server("sglang", env={"SGLANG_STANDIN_FAULT": "abort"})
+    abort = {"type": "abort", "message": "Aborted", "status_code": None, "err_type": None}
+    try:
+        body = {
+            "text": "The best year ever is 1986. What is the best year ever?",
+            "sampling_params": {"max_new_tokens": 4, "temperature": 0},
+        }
+        resp = httpx.post(server.url + "/generate", json=body)
+        assert resp.status_code == 200
+        out = resp.json()
+        assert out["text"] == " 1986 is" and out["meta_info"]["completion_tokens"] == 2
+        assert out["meta_info"]["finish_reason"] == abort
+        events = _sse(httpx.post(server.url + "/generate", json={**body, "stream": True}).text)
+        assert events[-1] == "[DONE]"
+        assert json.loads(events[-2])["meta_info"]["finish_reason"] == abort
+        # the OpenAI routes: finish_reason "abort" (serving_chat.py / serving_completions.py)
+        chat = {"messages": JEAN, "max_tokens": 8}
+        answer = httpx.post(server.url + "/v1/chat/completions", json=chat).json()
+        assert answer["choices"][0]["finish_reason"] == "abort"
+        events = _sse(
+            httpx.post(server.url + "/v1/completions", json={"prompt": "Hi", "stream": True}).text
+        )
+        assert events[-1] == "[DONE]"
+        assert json.loads(events[-2])["choices"][0]["finish_reason"] == "abort"
+    finally:
+        server.stop()
 
 
 def test_sglang_info_routes(sglang):

@@ -223,6 +223,56 @@ def test_a_fault_fails_the_check_that_covers_it(engine, fault, failing, needle, 
         assert needle in checks[name]["message"], checks[name]["message"]
 
 
+@pytest.mark.parametrize(
+    ("flags", "style"),
+    [((), "cumulative text"), (("--incremental-streaming-output",), "incremental text")],
+)
+def test_sglang_passes_in_either_stream_style(flags, style, tmp_path, capsys):
+    """Without the flag every /generate stream event carries the text so far; with
+    --incremental-streaming-output only the new text. Both are a healthy SGLang."""
+    server = Server("sglang", "--api-key", KEY, "--enable-metrics", *flags)
+    try:
+        code, out, report, _ = smoke(
+            tmp_path,
+            capsys,
+            "--url",
+            server.url,
+            "--engine",
+            "sglang",
+            "--api-key-env",
+            KEY_ENV,
+            "--model-id",
+            MODEL,
+        )
+    finally:
+        server.stop()
+    checks = checks_of(report["targets"][0])
+    stream = checks["sglang_generate_stream"]
+    assert stream["status"] == "passed", stream["message"]
+    assert stream["message"].endswith(f", {style}"), stream["message"]
+    assert code == 0, out
+
+
+def test_sglang_aborted_requests_fail_the_checks_naming_the_abort(tmp_path, capsys):
+    """Every generation aborted half-way (a 200 answer, cut short, finish reason abort)."""
+    server = Server("sglang", "--enable-metrics", env={"SGLANG_STANDIN_FAULT": "abort"})
+    try:
+        code, out, report, _ = smoke(
+            tmp_path, capsys, "--url", server.url, "--engine", "sglang", "--model-id", MODEL
+        )
+    finally:
+        server.stop()
+    assert code == 1, out
+    checks = checks_of(report["targets"][0])
+    failed = {n: c["message"] for n, c in checks.items() if c["status"] == "failed"}
+    native = '"type": "abort", "message": "Aborted"'
+    for name in ("sglang_generate", "sglang_generate_stream"):
+        assert f"got: aborted: finish_reason {{{native}" in failed.get(name, ""), checks[name]
+    openai_style = ("completions", "completions_stream", "chat", "chat_stream")
+    for name in (*openai_style, "semantic_name", "semantic_year"):
+        assert 'got: aborted: finish_reason "abort"' in failed.get(name, ""), checks[name]
+
+
 def test_sglang_without_enable_metrics_fails_metrics_saying_why(tmp_path, capsys):
     server = Server("sglang")
     try:

@@ -4,8 +4,8 @@
 Every case starts the TGI stand-in with one fault (lab/tgi_standin/faults.py) and runs the
 real CLI: the run exits 1, the named check fails with what was sent, expected and got.
 Also: the 401 hint, the ready wait's progress, the metrics check on a fresh server, the
-semantic checks against a model that copies its system prompt, the seed's generation config on
-every generation request, and the LangChain check without its extra.
+semantic checks passing a model that answers with its system prompt's sentence, the seed's
+generation config on every generation request, and the LangChain check without its extra.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from tests.unit.test_smoke_cli import (  # noqa: F401 - the standins fixture
 # fault, server env, extra CLI args, checks that must fail, text the first one's message has
 FAULTS = [
     ("chat_bad_usage", {}, [], ["chat"], "inconsistent usage"),
-    ("echo_system", {}, [], ["semantic_name", "semantic_year"], "only repeats the system prompt"),
+    ("ignore_system", {}, [], ["semantic_name", "semantic_year"], "the answer lacks it"),
     ("compat_404", {}, [], ["hf_client_stream", "tgi_client", "langchain"], "HTTP 404"),
     ("accept_top_p_1", {}, [], ["validation"], "HTTP 200"),
     ("metrics_stale", {}, [], ["metrics"], "still absent"),
@@ -92,18 +92,34 @@ def test_metrics_check_passes_on_a_server_that_served_nothing(standins, tmp_path
     assert int(metrics["message"].rsplit(" ", 1)[1]) > 0
 
 
-def test_semantic_answers_are_produced_not_copied(standins, tmp_path, capsys) -> None:
+def test_semantic_checks_pass_the_standins_answers(standins, tmp_path, capsys) -> None:
     s = standins.start()
     s.wait_healthy()
     code, report, out = run_cli(["--url", s.url, "--model-id", MODEL], tmp_path, capsys)
     assert code == 0, out
     checks = checks_of(report)
-    # the year is asked for in a sentence: the stand-in restates it, it does not copy it
+    # the year is asked for in a sentence: the stand-in restates the context sentence
     assert "1986 is the best year ever" in checks["semantic_year"]["message"]
     assert "My name is Jean-baptiste" in checks["semantic_name"]["message"]
     # a pass on the stand-in says so
     for name in ("semantic_name", "semantic_year"):
         assert "answer from the lab's TGI stand-in" in checks[name]["message"]
+
+
+def test_semantic_checks_pass_an_answer_that_repeats_the_context_sentence(
+    standins, tmp_path, capsys
+) -> None:
+    """A model answering with the system prompt's own sentence ("The best year ever is 1986")
+    answered right: the stand-in's echo_system fault answers exactly that."""
+    s = standins.start(faults="echo_system")
+    s.wait_healthy()
+    code, report, out = run_cli(["--url", s.url, "--model-id", MODEL], tmp_path, capsys)
+    assert code == 0, out
+    checks = checks_of(report)
+    assert checks["semantic_year"]["status"] == "passed", checks["semantic_year"]
+    assert "The best year ever is 1986" in checks["semantic_year"]["message"]
+    assert checks["semantic_name"]["status"] == "passed", checks["semantic_name"]
+    assert "Your name is Jean-baptiste" in checks["semantic_name"]["message"]
 
 
 def test_401_is_reported_once_with_how_to_pass_a_key(standins, tmp_path, capsys) -> None:

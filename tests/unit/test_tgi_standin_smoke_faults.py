@@ -59,6 +59,21 @@ def test_echo_system_fault_copies_the_system_prompt() -> None:
         server.stop()
 
 
+def test_ignore_system_fault_answers_without_the_context() -> None:
+    server = Standin(env={"TGI_STANDIN_FAULT": "ignore_system"})
+    try:
+        answer = _chat(server.url, "The best year ever is 1986", "What is the best year ever?")
+        assert answer and "1986" not in answer
+    finally:
+        server.stop()
+    healthy = Standin()
+    try:  # the same question with the context seen
+        answer = _chat(healthy.url, "The best year ever is 1986", "What is the best year ever?")
+        assert answer == "1986 is the best year ever."
+    finally:
+        healthy.stop()
+
+
 @pytest.mark.parametrize(
     "fault,probe",
     [
