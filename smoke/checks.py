@@ -161,15 +161,8 @@ def _stream_error(data: str) -> models.ErrorResponse | None:
     return None
 
 
-# OpenAI finish_reason of a request the engine aborted before it finished: SGLang sends it on
-# its OpenAI routes for an abort without an HTTP status (srt/entrypoints/openai/
-# serving_{chat,completions}.py: a normal answer, cut short), vLLM lists it among its finish
-# reasons (vllm/v1/engine/__init__.py FINISH_REASON_STRINGS). Never a healthy answer.
-ABORT_FINISH_REASON = "abort"
-
-
 def _fail_if_aborted(finish_reason: str | None, sent: str, expected: str) -> None:
-    if finish_reason == ABORT_FINISH_REASON:
+    if finish_reason == models.ABORT_FINISH_REASON:
         raise CheckFailed(
             sent, expected, 'aborted: finish_reason "abort" (the engine cut the request short)'
         )

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 import httpx
 from httpx_sse import EventSource
 from tgi_infra.smoke.context import TargetContext, http_client, shorten
+from tgi_infra.smoke.models import ABORT_FINISH_REASON
 from tgi_infra.smoke.seed import GENERATE_PARAMETERS, PROMPT
 
 PERCENTILES = (50, 95, 99)
@@ -99,7 +100,11 @@ def _one_request(
                 if ("error" in data and "token" not in data) or data.get("object") == "error":
                     sample.error = f"error event: {shorten(event.data)}"
                     return sample
-                if openai_stream and not any(c.get("text") for c in data.get("choices") or []):
+                choices = (data.get("choices") or []) if openai_stream else []
+                if any(c.get("finish_reason") == ABORT_FINISH_REASON for c in choices):
+                    sample.error = f"aborted after {sample.tokens} tokens: {shorten(event.data)}"
+                    return sample
+                if openai_stream and not any(c.get("text") for c in choices):
                     continue  # a usage or empty chunk: no token
                 if last is None:
                     sample.ttft = now - start

@@ -11,6 +11,12 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
+# OpenAI finish_reason of a request the engine aborted before it finished: SGLang sends it on
+# its OpenAI routes for an abort without an HTTP status (srt/entrypoints/openai/
+# serving_{chat,completions}.py: a normal answer, cut short), vLLM lists it among its finish
+# reasons (vllm/v1/engine/__init__.py FINISH_REASON_STRINGS). Never a healthy answer.
+ABORT_FINISH_REASON = "abort"
+
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="ignore")

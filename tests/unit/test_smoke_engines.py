@@ -273,6 +273,33 @@ def test_sglang_aborted_requests_fail_the_checks_naming_the_abort(tmp_path, caps
         assert 'got: aborted: finish_reason "abort"' in failed.get(name, ""), checks[name]
 
 
+def test_load_counts_aborted_streams_as_errors(tmp_path, capsys):
+    """--load on an engine that aborts every request: each stream is an error, not a sample."""
+    server = Server("sglang", "--enable-metrics", env={"SGLANG_STANDIN_FAULT": "abort"})
+    try:
+        code, out, report, _ = smoke(
+            tmp_path,
+            capsys,
+            "--url",
+            server.url,
+            "--engine",
+            "sglang",
+            "--model-id",
+            MODEL,
+            "--load",
+            "2",
+            "--load-requests",
+            "4",
+        )
+    finally:
+        server.stop()
+    assert code == 1, out
+    load = checks_of(report["targets"][0])["load"]
+    assert load["status"] == "failed", load
+    assert load["load"]["errors"] == load["load"]["requests"] == 4
+    assert load["load"]["first_error"].startswith("aborted after "), load["load"]
+
+
 def test_sglang_without_enable_metrics_fails_metrics_saying_why(tmp_path, capsys):
     server = Server("sglang")
     try:
