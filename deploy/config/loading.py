@@ -25,6 +25,7 @@ from tgi_infra.config.paths import CONTROL_ALLOWED, first_control, shorten
 from tgi_infra.config.rules import (
     _semantic_problems,
     _svc_where,
+    unset_api_key_problems,
 )
 
 # ---------------------------------------------------------------------------------------
@@ -76,7 +77,10 @@ def _without_fields(messages: list[str], where: str, names: Iterable[str]) -> li
 
 
 def load_host_config(
-    host_name: str, data: Mapping[str, Any], sources: Mapping[str, str] | None = None
+    host_name: str,
+    data: Mapping[str, Any],
+    sources: Mapping[str, str] | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> HostConfig:
     """Validate one host's data (pyinfra host data dict); raise ConfigError with all errors.
 
@@ -84,7 +88,8 @@ def load_host_config(
     and other deploys' keys are left alone. A ``tgi_*`` key this package does not know is an
     error naming the closest known key (a typo must not silently fall back to a default).
     ``sources`` maps a key to the file that set it (``tgi_infra.inventory.key_sources``), so
-    that the message names it.
+    that the message names it. ``environ``, when given, is the control machine's environment
+    the deploy will run with: an ``api_key_env`` naming a variable unset there is an error too.
     """
     sources = sources or {}
     where = f"host {host_name}: "
@@ -166,6 +171,8 @@ def load_host_config(
     e, w, resolved = _semantic_problems(host_name, host_gpus, services, failed_fields, labels)
     errors += e
     warnings += w
+    if environ is not None:
+        errors += unset_api_key_problems(host_name, resolved, environ)
     errors = _with_sources(errors, where, sources)
     warnings = _with_sources(warnings, where, sources)
     if errors or base is None:
@@ -233,12 +240,15 @@ def validate_inventory(
     *,
     sources: Mapping[str, Mapping[str, str]] | None = None,
     selected: Iterable[str] | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> ValidatedInventory:
     """Validate every host; raise one ConfigError listing all errors of all hosts.
 
     sources: host name -> (key -> file that set it), for the messages.
     selected: the host names a command acts on (pyinfra's ``--limit``); the errors of the
       other hosts are demoted to warnings and those hosts are left out of the result.
+    environ: the control machine's environment, to check the variables ``api_key_env`` names
+      (``load_host_config``); None leaves them unchecked.
     Warnings (every host's) travel on the returned configs and on the ConfigError.
     """
     chosen = None if selected is None else set(selected)
@@ -247,7 +257,7 @@ def validate_inventory(
     warnings: list[str] = []
     for name, data in hosts:
         try:
-            cfg = load_host_config(name, data, (sources or {}).get(name))
+            cfg = load_host_config(name, data, (sources or {}).get(name), environ)
         except ConfigError as exc:
             if chosen is None or name in chosen:
                 errors += exc.errors

@@ -380,6 +380,25 @@ def _gpu_label(ids: list[int] | None) -> str:
     return "all" if ids is None else ",".join(map(str, ids))
 
 
+def unset_api_key_problems(
+    host_name: str, services: list[TGIService], environ: Mapping[str, str]
+) -> list[str]:
+    """Each present service whose ``api_key_env`` names a variable that is unset (or empty) in
+    ``environ``, the control machine's environment: the deploy reads the key from it and
+    refuses to deploy without it. The one wording for ``validate`` and the deploy."""
+    out = []
+    for svc in services:
+        name = svc.api_key_env
+        if svc.present and name and not environ.get(name):
+            out.append(
+                f"{_svc_where(host_name, svc.name)}field api_key_env: value {name!r}: the "
+                f"environment variable {name} is not set on this machine (the deploy reads the "
+                f"API key from it); needed: export {name}=<the API key> before validate and "
+                "deploy, or remove api_key_env to serve without a key"
+            )
+    return out
+
+
 def _without_failed(messages: list[str], where: str, failed: set[str]) -> list[str]:
     """Messages not about a field that failed on its own (it has its error already)."""
     prefixes = tuple(f"{where}field {f}: " for f in failed)
