@@ -12,10 +12,15 @@
 `deploy` runs the real pyinfra CLI with the package's deploy/main.py (tgi_infra.runner): unlike
 plain `pyinfra`, it exits non-zero (130) when interrupted with Ctrl-C.
 
-Nothing connects to a host: the inventory is loaded with pyinfra's own loader
-(pyinfra_cli.inventory, which also reads group_data/), hosts are selected as pyinfra's
-``--limit`` does (host names, group names, globs; comma-separated or repeated), and every
-selected host is validated before any file is written; the other hosts' errors are warnings.
+Nothing connects to a host (``validate`` asks the Hub, which is not a host, whether each
+model can be read: ``tgi_infra.preflight_live.hub_findings``): the inventory is loaded with
+pyinfra's own loader (pyinfra_cli.inventory, which also reads group_data/), hosts are
+selected as pyinfra's ``--limit`` does (host names, group names, globs; comma-separated or
+repeated), and every selected host is validated before any file is written; the other hosts'
+errors are warnings. ``validate`` also checks this machine's environment as the deploy will
+read it: an ``api_key_env`` naming an unset variable is an error; a model the Hub refuses
+(gated or private without a token that may read it) is a warning, and a Hub not asked
+(``tgi_hub_check: false``, unreachable, ``HF_HUB_OFFLINE=1``) is a note saying so.
 Exit status: 0 ok, 2 invalid inventory or usage error.
 
 Subcommands live in one registry (``SUBCOMMANDS``): ``subcommand(...)`` registers one with
@@ -95,9 +100,25 @@ def _add_inventory(p: argparse.ArgumentParser) -> None:
     )
 
 
-@subcommand("validate", "validate the selected hosts of an inventory", _add_inventory)
+@subcommand(
+    "validate",
+    "validate the selected hosts of an inventory; contacts no host, asks the Hub (HF_ENDPOINT) "
+    "about each model unless tgi_hub_check: false or HF_HUB_OFFLINE=1",
+    _add_inventory,
+)
 def cmd_validate(args: argparse.Namespace) -> int:
-    _, configs = _validated(args)
+    from tgi_infra.preflight_live import hub_findings
+
+    loaded = load(args.inventory)
+    selected = loaded.select(args.limit)
+    # with this environment: an api_key_env naming an unset variable is an error here too
+    configs = validate_inventory(
+        loaded.items(), sources=loaded.sources(), selected=selected, environ=os.environ
+    )
+    hub_warnings, notes = hub_findings(configs, os.environ)
+    _print_warnings([*configs.warnings, *hub_warnings])
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
     n_services = sum(len(c.tgi_services) for c in configs.values())
     print(f"ok: {len(configs)} host(s), {n_services} service(s) valid in {args.inventory}")
     return 0

@@ -13,12 +13,16 @@ everywhere before any operation runs):
 - **Disk**: the weights' size against the free space of the volume on the host, unless the
   model is already in the volume's HF cache.
 - **Port**: the service's host port must be free or published by the service's own container.
+
+``tgi-infra validate`` asks the Hub the same (``hub_findings``, through ``ask_hub`` and
+``hub_check`` as here) without contacting any host: what the Hub refuses is a warning there.
 """
 
 from __future__ import annotations
 
 import posixpath
 import shlex
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -63,10 +67,12 @@ def hub_check(
     where = api.endpoint
     with_token = f"the token in {token_env}" if token else f"no token ({token_env} is not set)"
     try:
-        api.auth_check(model_id, token=token or False)
+        # model_info first: it has a timeout (auth_check has none), so an unreachable Hub
+        # answers within it; the Hub answers model_info of a gated repo without access
         info = api.model_info(
             model_id, revision=revision, files_metadata=True, token=token or False, timeout=30
         )
+        api.auth_check(model_id, token=token or False)
     except GatedRepoError:
         return HubAnswer(
             False,
@@ -97,6 +103,57 @@ def hub_check(
             unreachable=True,
         )
     return HubAnswer(True, "", _weights_size(info.siblings))
+
+
+def ask_hub(svc: TGIService, environ) -> tuple[HubAnswer, str | None, str]:
+    """The Hub's answer for the service's model, asked with the token the service will get (the
+    variable its ``hf_token_env`` names in ``environ``, this machine's environment) at the
+    endpoint huggingface_hub reads (``HF_ENDPOINT``): (answer, token or None, token variable)."""
+    token_env = svc.hf_token_env or "HF_TOKEN"
+    token = (environ.get(token_env) if svc.hf_token_env else None) or None
+    answer = hub_check(svc.model_id, svc.revision, token, token_env, environ.get("HF_ENDPOINT"))
+    return answer, token, token_env
+
+
+def hub_findings(configs: Mapping[str, HostConfig], environ) -> tuple[list[str], list[str]]:
+    """The Hub's word on each present service's model (host name -> config), for
+    ``tgi-infra validate``, which contacts no host (the Hub is not a host): (warnings, notes).
+
+    A model the Hub refuses (gated or private without a token that may read it, missing, a
+    missing revision, a wrong token) is a warning: the deploy's preflight asks the same
+    (``check_service``) and stops there, unless, without a token here, the host keeps its own
+    in service.env, which only the deploy can see. Not asked, with a note saying so: hosts with
+    ``tgi_hub_check: false``, and every model once the Hub did not answer (unreachable, or
+    ``HF_HUB_OFFLINE=1``). Model ids that are paths are not Hub repos."""
+    warnings: list[str] = []
+    notes: list[str] = []
+    unreachable = ""
+    for host_name, cfg in configs.items():
+        hub_models = [s for s in cfg.present_services() if not s.model_id.startswith("/")]
+        if hub_models and not cfg.hub_check:
+            names = ", ".join(s.name for s in hub_models)
+            notes.append(f"host {host_name}: Hub not checked for {names} (tgi_hub_check: false)")
+            continue
+        for svc in hub_models:
+            where = f"host {host_name}: service {svc.name}"
+            if unreachable:
+                notes.append(f"{where}: Hub not checked for {svc.model_id}: {unreachable}")
+                continue
+            answer, token, _ = ask_hub(svc, environ)
+            if answer.unreachable:
+                unreachable = answer.message
+                notes.append(f"{where}: Hub not checked for {svc.model_id}: {unreachable}")
+            elif not answer.ok:
+                unless = (
+                    ""
+                    if token
+                    else "; the deploy stops here unless the host already keeps a token in its "
+                    "service.env (validate contacts no host)"
+                )
+                warnings.append(
+                    f"{where}: field model_id: value {svc.model_id!r}: {answer.message}{unless}"
+                )
+    return warnings, notes
 
 
 class VolumeState(FactBase):
@@ -202,11 +259,7 @@ def check_service(
     elif not cfg.hub_check:
         notes.append(f"{where}: Hub check skipped (tgi_hub_check: false, air-gapped)")
     else:
-        token_env = svc.hf_token_env or "HF_TOKEN"
-        token = environ.get(token_env) if svc.hf_token_env else None
-        answer = hub_check(
-            svc.model_id, svc.revision, token or None, token_env, environ.get("HF_ENDPOINT")
-        )
+        answer, token, token_env = ask_hub(svc, environ)
         if answer.unreachable:
             # not an error: the swap still prefetches before touching a running container
             notes.append(f"{where}: Hub check not done: {answer.message}")

@@ -23,7 +23,7 @@ from pyinfra.api import FactBase, deploy
 from pyinfra.facts.files import File
 from pyinfra.operations import files, python, server, systemd
 from tgi_infra import atomic, dev_char_links, env_secrets, preflight_live, swap
-from tgi_infra.config import HostConfig, TGIService
+from tgi_infra.config import HostConfig, TGIService, unset_api_key_problems
 from tgi_infra.context import DeployConfigError
 from tgi_infra.engines import engine_spec
 from tgi_infra.facts import ContainerState, DockerImagePresent
@@ -294,13 +294,9 @@ def deploy_services(cfg: HostConfig, plan) -> None:
     if not cfg.tgi_services:
         host.noop("no tgi_services on this host")
         return
-    for svc in cfg.present_services():
-        if svc.api_key_env and not os.environ.get(svc.api_key_env):
-            raise DeployConfigError(
-                f"host {host.name}: service {svc.name}: field api_key_env: the control machine's "
-                f"environment variable {svc.api_key_env} is not set; set it to the API key (or "
-                "remove api_key_env to serve without a key). No host was changed."
-            )
+    unset_keys = unset_api_key_problems(host.name, cfg.tgi_services, os.environ)
+    if unset_keys:
+        raise DeployConfigError("\n".join(unset_keys) + "\nNo host was changed.")
     supervisor = supervisor_for(plan.systemd, plan.docker_flavour == "docker-desktop")
     preflight_live.check_host(cfg)  # Hub, disk, ports: raises before any host is changed
     # before the units' daemon-reload: running GPU containers keep their GPUs (once per host)

@@ -1,11 +1,11 @@
 """An example fleet mixing the three engines (issue 16): TGI, vLLM and SGLang side by side.
 
-Every service uses the same fields; `engine` picks what runs them (README: Engines). Validate
-and preview without touching any host:
+Every service uses the same fields; `engine` picks what runs them (README: Engines). The NAMES
+below are read on this machine and written only to service.env (0600); validate checks that
+they are set, as the deploy does. Validate and preview without touching any host, then deploy:
+    export HF_TOKEN=hf_... SERVING_API_KEY=...
     python -m tgi_infra validate inventories/engines.py
     python -m tgi_infra render inventories/engines.py --out build/rendered
-Deploy (the NAMES below are read on this machine and written only to service.env, 0600):
-    export HF_TOKEN=hf_... SERVING_API_KEY=...
     pyinfra inventories/engines.py deploy/main.py
 """
 

@@ -4,7 +4,11 @@
 python -m lab demo          lab up, real `pyinfra inventories/lab.py deploy/main.py` over SSH,
                       then the smoke suite against every deployed service (results table)
 python -m lab up [--fresh]  bring the lab up (hosts recreated bare with --fresh)
-python -m lab down [--purge]  remove the lab (caches kept unless --purge)
+python -m lab down [--keep-caches] [--purge] [--dry-run]  remove this lab instance
+                      (TGI_LAB_INSTANCE): its containers, network, volumes and image tags,
+                      nothing of another instance; --keep-caches keeps its apt/registry caches
+                      and image tags; --purge also the images all instances share, if no other
+                      instance is left; --dry-run prints what would go
 python -m lab status        show the lab's hosts
 python -m lab profiles [--all | NAME...]  run host profiles (lab/profiles.py): deploy, smoke +
                       host checks, second deploy; default: the CI set
@@ -97,8 +101,25 @@ def main(argv: list[str] | None = None) -> int:
     p_demo.add_argument("--fresh", action="store_true", help="recreate the hosts bare first")
     p_up = sub.add_parser("up", help="bring the lab up")
     p_up.add_argument("--fresh", action="store_true", help="recreate the hosts bare")
-    p_down = sub.add_parser("down", help="remove the lab")
-    p_down.add_argument("--purge", action="store_true", help="also remove caches and images")
+    p_down = sub.add_parser(
+        "down",
+        help="remove this lab instance (TGI_LAB_INSTANCE): containers, network, volumes, "
+        "image tags; never another instance's",
+    )
+    p_down.add_argument(
+        "--keep-caches",
+        action="store_true",
+        help="keep this instance's apt and registry cache volumes and image tags (faster up)",
+    )
+    p_down.add_argument(
+        "--purge",
+        action="store_true",
+        help="also remove the images every instance shares (Debian bases, infra), only when "
+        "no other lab instance has a container or volume left",
+    )
+    p_down.add_argument(
+        "--dry-run", action="store_true", help="print what would be removed, remove nothing"
+    )
     sub.add_parser("status", help="show the lab's hosts")
     sub.add_parser("profiles", help="run host profiles (python -m lab profiles --help)")
     args = parser.parse_args(argv)
@@ -111,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmd == "up":
         lab.up(fresh=args.fresh)
     elif args.cmd == "down":
-        lab.down(purge=args.purge)
+        lab.down(purge=args.purge, keep_caches=args.keep_caches, dry_run=args.dry_run)
     else:
         state = lab.load_state()
         for h in state.hosts:

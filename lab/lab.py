@@ -151,11 +151,26 @@ def _ensure_ssh_key(sdir: Path) -> Path:
     return key
 
 
+def labels(role: str, **more: str) -> dict[str, str]:
+    """The labels of everything this lab instance creates (containers, volumes, network):
+    ``down`` finds an instance's parts by them, never by a name pattern."""
+    return {LABEL: role, INSTANCE_LABEL: INSTANCE, **more}
+
+
+def instance_volume(client: docker.DockerClient, name: str) -> str:
+    """The named volume ``name``, created with this instance's labels if missing."""
+    try:
+        client.volumes.get(name)
+    except docker.errors.NotFound:
+        client.volumes.create(name, labels=labels("volume"))
+    return name
+
+
 def _ensure_network(client: docker.DockerClient):
     try:
         return client.networks.get(NETWORK)
     except docker.errors.NotFound:
-        return client.networks.create(NETWORK, driver="bridge", labels={LABEL: "network"})
+        return client.networks.create(NETWORK, driver="bridge", labels=labels("network"))
 
 
 def _on_network(client: docker.DockerClient, alias: str) -> dict:
@@ -214,11 +229,14 @@ def _ensure_infra(client: docker.DockerClient, sdir: Path):
             name=INFRA_NAME,
             hostname=MIRROR_HOST,
             detach=True,
-            labels={LABEL: "infra", INSTANCE_LABEL: INSTANCE},
+            labels=labels("infra"),
             **_on_network(client, MIRROR_HOST),
             ports={"5000/tcp": ("127.0.0.1", None)},
             volumes={
-                **{vol: {"bind": path, "mode": "rw"} for vol, path in CACHE_VOLUMES.items()},
+                **{
+                    instance_volume(client, vol): {"bind": path, "mode": "rw"}
+                    for vol, path in CACHE_VOLUMES.items()
+                },
                 str(sdir / "www"): {"bind": "/srv/www", "mode": "ro"},
             },
         )
@@ -292,12 +310,7 @@ def _start_host(client: docker.DockerClient, spec: HostSpec, sdir: Path, fresh: 
             name=cname,
             hostname=spec.name,
             detach=True,
-            labels={
-                LABEL: "host",
-                "tgi-lab.kind": spec.kind,
-                STATE_LABEL: str(sdir),
-                INSTANCE_LABEL: INSTANCE,
-            },
+            labels=labels("host", **{"tgi-lab.kind": spec.kind, STATE_LABEL: str(sdir)}),
             **_on_network(client, spec.name),
             # --privileged fails on these machines (SYS_RESOURCE is missing): all the rest.
             cap_add=["ALL"],
@@ -309,7 +322,10 @@ def _start_host(client: docker.DockerClient, spec: HostSpec, sdir: Path, fresh: 
             tmpfs={"/run": "rw,exec,mode=755", "/run/lock": "rw"},
             volumes={
                 "/sys/fs/cgroup": {"bind": "/sys/fs/cgroup", "mode": "rw"},
-                host_volume_name(spec.name): {"bind": "/var/lib/docker", "mode": "rw"},
+                instance_volume(client, host_volume_name(spec.name)): {
+                    "bind": "/var/lib/docker",
+                    "mode": "rw",
+                },
                 str(sdir / "ssh" / "authorized_keys"): {
                     "bind": "/root/.ssh/authorized_keys",
                     "mode": "ro",
@@ -323,9 +339,10 @@ def _start_host(client: docker.DockerClient, spec: HostSpec, sdir: Path, fresh: 
         if desktop:
             from lab import docker_desktop
 
-            labels = {LABEL: "engine", STATE_LABEL: str(sdir), INSTANCE_LABEL: INSTANCE}
+            volume = host_volume_name(spec.name)
+            instance_volume(client, f"{volume.removesuffix('-docker')}-engine-docker")
             docker_desktop.start_engine(
-                client, container, host_volume_name(spec.name), labels=labels
+                client, container, volume, labels=labels("engine", **{STATE_LABEL: str(sdir)})
             )
     addr = _address(container)
     _wait_port(addr, 22, 90, f"sshd on {spec.name}")
@@ -343,7 +360,8 @@ def _profile_volumes(spec: HostSpec, sdir: Path) -> dict:
         from lab import docker_desktop
 
         shared = docker_desktop.shared_volumes(host_volume_name(spec.name))
-        return {v: {"bind": p, "mode": "rw"} for v, p in shared.items()}
+        client = docker.from_env()
+        return {instance_volume(client, v): {"bind": p, "mode": "rw"} for v, p in shared.items()}
     return {}
 
 
@@ -416,50 +434,199 @@ def up(
     return state
 
 
-def down(purge: bool = False) -> None:
-    """Remove this lab's hosts (those of this state directory); the shared infra and network
-    go when no other lab's hosts remain. Caches (apt, registry, images) stay unless ``purge``,
-    which removes every lab container, volume and image."""
-    client = docker.from_env(timeout=600)
-    mine = {"label": f"{STATE_LABEL}={state_dir()}"}
-    for c in client.containers.list(all=True, filters={"label": LABEL} if purge else mine):
-        _log(f"removing {c.name}")
-        volume = f"tgi-lab-{c.name.removeprefix('tgi-')}-docker"
-        c.remove(force=True, v=True)
+def instance_image_tags() -> list[str]:
+    """The image tags of this instance (lab/images.py gives each instance its own host, stand-in
+    and engine tags: the name with ``-<instance>``; the default instance's are the bare names)."""
+    from lab import docker_desktop
+
+    kinds = ("linux", "wsl", *images.PROFILE_KINDS)
+    return sorted(
+        {images.host_image_tag(kind, release) for kind in kinds for release in images.RELEASES}
+        | {images.STANDIN_IMAGE, *(local for _, _, local in images.ENGINE_IMAGES.values())}
+        | {docker_desktop.engine_image_tag()}
+    )
+
+
+def shared_image_tags() -> list[str]:
+    """The images every instance builds on (Debian bases, the infra image)."""
+    return [*(images.base_image(release) for release in images.RELEASES), images.INFRA_IMAGE]
+
+
+def registry_tags(registry_local: str) -> list[str]:
+    """What ``up`` tags to push the stand-ins to the registry at ``registry_local``."""
+    refs = [f"{registry_local}/{TGI_REPOSITORY}:{TGI_TAG}"]
+    for engine, (repository, tag, _) in images.ENGINE_IMAGES.items():
+        refs += [
+            f"{registry_local}/{repository}:{tag}",
+            mirror_image(ENGINE_CPU_IMAGES[engine], registry_local),
+        ]
+    return refs
+
+
+def _instance_of(obj) -> str:
+    return (obj.attrs.get("Labels") or obj.attrs.get("Config", {}).get("Labels") or {}).get(
+        INSTANCE_LABEL, ""
+    )
+
+
+def _published_ports(containers) -> set[str]:
+    ports = set()
+    for c in containers:
+        for bindings in (c.attrs.get("NetworkSettings", {}).get("Ports") or {}).values():
+            ports |= {b["HostPort"] for b in bindings or [] if b.get("HostPort")}
+    return ports
+
+
+def _recorded_registry_ports(sdir: Path) -> set[str]:
+    """Ports of the registry as the control machine saw it, from this state dir's state files."""
+    ports = set()
+    for path in sdir.glob("*.json"):
         try:
-            client.volumes.get(volume).remove(force=True)
+            local = json.loads(path.read_text()).get("registry_local", "")
+        except (OSError, ValueError, AttributeError):
+            continue
+        host, _, port = str(local).rpartition(":")
+        if host == "127.0.0.1" and port.isdigit():
+            ports.add(port)
+    return ports
+
+
+def _mounted_volumes(containers) -> set[str]:
+    return {
+        m["Name"]
+        for c in containers
+        for m in c.attrs.get("Mounts", [])
+        if m.get("Type") == "volume"
+    }
+
+
+def _exists(get, name: str) -> bool:
+    try:
+        get(name)
+        return True
+    except docker.errors.NotFound:  # ImageNotFound is a NotFound
+        return False
+
+
+@dataclass
+class DownPlan:
+    """What ``down`` removes, decided before anything is removed (``down --dry-run`` prints
+    it): only this instance's parts, and the shared images when no other instance is left."""
+
+    containers: list = field(default_factory=list)  # docker Container objects
+    volumes: list[str] = field(default_factory=list)
+    networks: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)  # the instance's and its registry's tags
+    shared: list[str] = field(default_factory=list)  # images every instance builds on
+    notes: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        return [
+            *(f"container {c.name}" for c in self.containers),
+            *(f"volume {v}" for v in self.volumes),
+            *(f"network {n}" for n in self.networks),
+            *(f"image tag {t}" for t in [*self.tags, *self.shared]),
+        ]
+
+
+def plan_down(
+    client: docker.DockerClient, purge: bool = False, keep_caches: bool = False
+) -> DownPlan:
+    """What ``down`` removes (see ``down``)."""
+    sdir = state_dir()
+    every = client.containers.list(all=True, filters={"label": LABEL})
+    ours = [c for c in every if _instance_of(c) == INSTANCE]
+    mine = [c for c in ours if c.labels.get(STATE_LABEL) == str(sdir)]
+    rest = [c for c in ours if c not in mine]
+    plan = DownPlan(containers=list(mine))
+    if any(c.labels.get(LABEL) == "host" for c in rest):
+        # a second checkout uses this instance name with its own state directory
+        others = sorted({c.labels.get(STATE_LABEL, "?") for c in rest})
+        plan.volumes = sorted(_mounted_volumes(mine))
+        plan.notes.append(f"kept the instance's infra: its hosts of {', '.join(others)} remain")
+        return plan
+    plan.containers += rest
+    labelled = client.volumes.list(filters={"label": LABEL})
+    volumes = _mounted_volumes(ours) | {v.name for v in labelled if _instance_of(v) == INSTANCE}
+    volumes |= set(CACHE_VOLUMES)  # created unlabelled by earlier versions of the lab
+    if keep_caches:
+        volumes -= set(CACHE_VOLUMES)
+    plan.volumes = sorted(v for v in volumes if _exists(client.volumes.get, v))
+    plan.networks = [n.name for n in client.networks.list(names=[NETWORK]) if n.name == NETWORK]
+    others = [c for c in every if c not in ours]
+    # the tags up pushed to this instance's registry (127.0.0.1:PORT/...), unless another
+    # instance's infra publishes that port now (then the same names are its tags)
+    ports = (_published_ports(rest) | _recorded_registry_ports(sdir)) - _published_ports(others)
+    tags = [t for port in sorted(ports) for t in registry_tags(f"127.0.0.1:{port}")]
+    if not keep_caches:
+        tags += instance_image_tags()
+    plan.tags = [t for t in tags if _exists(client.images.get, t)]
+    if purge:
+        # another instance: one with containers, or volumes it kept (down --keep-caches)
+        left = {_instance_of(x) or "(default)" for x in others} | {
+            _instance_of(v) or "(default)" for v in labelled if _instance_of(v) != INSTANCE
+        }
+        if left:
+            plan.notes.append(
+                "kept the shared images (Debian bases, infra): other lab instances remain: "
+                + ", ".join(sorted(left))
+            )
+        else:
+            plan.shared = [t for t in shared_image_tags() if _exists(client.images.get, t)]
+    return plan
+
+
+def _remove_volumes(client: docker.DockerClient, names) -> None:
+    for name in names:
+        try:
+            client.volumes.get(name).remove(force=True)
+            _log(f"removed volume {name}")
         except docker.errors.NotFound:
             pass
-    same_instance = [f"{INSTANCE_LABEL}={INSTANCE}"] if INSTANCE else []
-    if client.containers.list(all=True, filters={"label": [f"{LABEL}=host", *same_instance]}):
-        return  # another lab's hosts still use the infra
-    for c in client.containers.list(all=True, filters={"label": [LABEL, *same_instance]}):
-        _log(f"removing {c.name}")
+        except docker.errors.APIError as exc:  # still used by a container of another lab
+            _log(f"kept volume {name}: {exc.explanation}")
+
+
+def _untag(client: docker.DockerClient, tags) -> None:
+    """Remove the tags (an image another tag or a container still uses is kept)."""
+    for tag in tags:
+        try:
+            client.images.remove(tag)
+            _log(f"removed image tag {tag}")
+        except docker.errors.ImageNotFound:
+            pass
+        except docker.errors.APIError as exc:
+            _log(f"kept image {tag}: {exc.explanation}")
+
+
+def down(purge: bool = False, keep_caches: bool = False, dry_run: bool = False) -> DownPlan:
+    """Remove this lab instance (``TGI_LAB_INSTANCE``) and nothing of another instance.
+
+    First the hosts of this state directory; when no other host of the instance remains (a
+    second checkout may share an instance name with its own state directory), the rest of the
+    instance: its infra container, network, volumes (hosts' Docker volumes, apt and registry
+    caches), its image tags and the tags ``up`` pushed to its registry. ``keep_caches`` keeps
+    the instance's apt and registry cache volumes and its image tags, for a faster next
+    ``up``. ``purge`` also removes the images every instance shares (Debian bases, infra),
+    only when no other instance has a container or a volume left; otherwise it says which
+    instances remain. ``dry_run`` prints the plan (``plan_down``) and removes nothing."""
+    client = docker.from_env(timeout=600)
+    plan = plan_down(client, purge=purge, keep_caches=keep_caches)
+    for note in plan.notes:
+        _log(note)
+    if dry_run:
+        for line in plan.lines():
+            _log(f"would remove {line}")
+        return plan
+    for c in plan.containers:
+        _log(f"removing container {c.name}")
         c.remove(force=True, v=True)
-    for v in client.volumes.list(filters={"name": "tgi-lab-"}):
-        if INSTANCE and not v.name.endswith(_SUFFIX) and _SUFFIX + "-" not in v.name:
-            continue  # another instance's
-        if purge or v.name not in CACHE_VOLUMES:
-            try:
-                v.remove(force=True)
-            except docker.errors.APIError as exc:  # still used by another lab's container
-                _log(f"kept volume {v.name}: {exc.explanation}")
-    try:
-        client.networks.get(NETWORK).remove()
-    except docker.errors.NotFound:
-        pass
-    if purge:
-        for tag in [
-            images.STANDIN_IMAGE,
-            *(local for _, _, local in images.ENGINE_IMAGES.values()),
-            *images.HOST_IMAGES.values(),
-            images.INFRA_IMAGE,
-            images.BASE_IMAGE,
-        ]:
-            try:
-                client.images.remove(tag, force=True)
-            except docker.errors.ImageNotFound:
-                pass
+    _remove_volumes(client, plan.volumes)
+    for name in plan.networks:
+        client.networks.get(name).remove()
+        _log(f"removed network {name}")
+    _untag(client, [*plan.tags, *plan.shared])
+    return plan
 
 
 def exec_on(state: LabState, host: str, cmd: str, check: bool = True) -> str:

@@ -30,7 +30,7 @@ from tgi_infra.config.loading import (
     validate_inventory,
 )
 from tgi_infra.config.models import HOST_ONLY_FIELDS, HostConfig, TGIService
-from tgi_infra.config.rules import parse_extra_args
+from tgi_infra.config.rules import parse_extra_args, unset_api_key_problems
 
 __all__ = [
     "DEFAULT_CUDA_IMAGE",
@@ -51,5 +51,6 @@ __all__ = [
     "parse_extra_args",
     "shm_bytes",
     "split_image",
+    "unset_api_key_problems",
     "validate_inventory",
 ]

@@ -23,16 +23,17 @@ from tgi_infra.config.models import (
 )
 from tgi_infra.config.paths import CONTROL_ALLOWED, first_control, shorten
 from tgi_infra.config.rules import (
-    _args_env_problems,
     _semantic_problems,
     _svc_where,
+    unset_api_key_problems,
 )
 
 # ---------------------------------------------------------------------------------------
 # loading
 # ---------------------------------------------------------------------------------------
 
-HOST_FIELD_NAMES: tuple[str, ...] = (*HOST_ONLY_FIELDS, "tgi_services")
+# every HostConfig field, in the model's order (the services last)
+HOST_FIELD_NAMES: tuple[str, ...] = tuple(HostConfig.model_fields)
 
 # Host data keys live in the ``tgi_`` namespace, so that they cannot be mistaken for another
 # deploy's keys (pyinfra-docker's ``docker_*``, a role's ``nvidia_*``): the key of a HostConfig
@@ -47,6 +48,12 @@ def host_key(field: str) -> str:
 
 
 HOST_KEYS: dict[str, str] = {host_key(f): f for f in HOST_FIELD_NAMES}
+
+# The same keys without the prefix (``docker_source``, ``services``, ``root``): a key a user
+# wrote as the bare field name is not read, so it gets a warning naming the prefixed key.
+UNPREFIXED_KEYS: dict[str, str] = {
+    key.removeprefix(HOST_KEY_PREFIX): key for key in HOST_KEYS if key != HOST_KEY_PREFIX
+}
 
 
 def _control_errors(where: str, raw: Mapping[str, Any], key_of=str) -> dict[str, str]:
@@ -70,7 +77,10 @@ def _without_fields(messages: list[str], where: str, names: Iterable[str]) -> li
 
 
 def load_host_config(
-    host_name: str, data: Mapping[str, Any], sources: Mapping[str, str] | None = None
+    host_name: str,
+    data: Mapping[str, Any],
+    sources: Mapping[str, str] | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> HostConfig:
     """Validate one host's data (pyinfra host data dict); raise ConfigError with all errors.
 
@@ -78,7 +88,8 @@ def load_host_config(
     and other deploys' keys are left alone. A ``tgi_*`` key this package does not know is an
     error naming the closest known key (a typo must not silently fall back to a default).
     ``sources`` maps a key to the file that set it (``tgi_infra.inventory.key_sources``), so
-    that the message names it.
+    that the message names it. ``environ``, when given, is the control machine's environment
+    the deploy will run with: an ``api_key_env`` naming a variable unset there is an error too.
     """
     sources = sources or {}
     where = f"host {host_name}: "
@@ -105,15 +116,20 @@ def load_host_config(
                 f"allowed: unknown variable{hint}; allowed: the tgi_* variables of the "
                 "README's table"
             )
-        elif key in HOST_ONLY_FIELDS and key != host_key(key):
+        elif key in UNPREFIXED_KEYS:
             warnings.append(
                 f"{where}variable {key}{_set_in(sources, key)} is not read "
                 "(this package's variables are prefixed): "
-                f"did you mean {host_key(key)}?"
+                f"did you mean {UNPREFIXED_KEYS[key]}?"
             )
 
     services_raw = data.get("tgi_services", [])
+    # every service, also one with field errors: the rules spanning fields and services (names,
+    # ports, GPUs, TGI's start-up checks) run on the fields that did validate, so that a host's
+    # errors come in one report rather than one layer at a time
     services: list[tuple[int, TGIService]] = []
+    failed_fields: dict[int, set[str]] = {}
+    labels: dict[int, str] = {}
     if services_raw is None:
         services_raw = []
     if not isinstance(services_raw, (list, tuple)):
@@ -139,21 +155,24 @@ def load_host_config(
         except ValidationError as exc:
             errors += _without_fields(_convert(exc, TGIService, raw, where_svc), where_svc, control)
             failed = {str(e["loc"][0]) for e in exc.errors() if e["loc"]} | set(control)
-            errors += _args_env_problems(
-                where_svc,
-                raw.get("extra_args") if "extra_args" not in failed else None,
-                raw.get("env") if "env" not in failed else None,
-                raw.get("engine", "tgi") if "engine" not in failed else None,
-            )
+            svc = _partial_service(raw, failed)
+        else:
+            failed = set(control)  # valid to the model but not to the command line
+            if failed:
+                svc = _partial_service(raw, failed)
+        if svc is None:
             continue
-        if control:  # valid to the model but not to the command line: no further checks
-            continue
+        if failed:
+            failed_fields[index] = failed
+        labels[index] = label
         services.append((index, svc))
 
     host_gpus = host_raw.get("gpus", "all")
-    e, w, resolved = _semantic_problems(host_name, host_gpus, services)
+    e, w, resolved = _semantic_problems(host_name, host_gpus, services, failed_fields, labels)
     errors += e
     warnings += w
+    if environ is not None:
+        errors += unset_api_key_problems(host_name, resolved, environ)
     errors = _with_sources(errors, where, sources)
     warnings = _with_sources(warnings, where, sources)
     if errors or base is None:
@@ -162,6 +181,27 @@ def load_host_config(
     host._host_name = host_name
     host._warnings = warnings
     return host
+
+
+# model_id of a partial service whose own model_id failed: no rule spanning fields reads it
+_PLACEHOLDER_MODEL_ID = "placeholder"
+
+
+def _partial_service(raw: Mapping[str, Any], failed: set[str]) -> TGIService | None:
+    """The service made of the fields that validated, the ``failed`` ones (updated in place)
+    left at their defaults: what the rules spanning fields and services may read of it.
+    Never deployed: its host already has an error for each failed field."""
+    data = {k: v for k, v in raw.items() if k in TGIService.model_fields and k not in failed}
+    for _ in TGIService.model_fields:  # a field can only fail once
+        try:
+            return TGIService.model_validate({"model_id": _PLACEHOLDER_MODEL_ID, **data})
+        except ValidationError as exc:
+            more = {str(e["loc"][0]) for e in exc.errors() if e["loc"]} - {"model_id"}
+            if not more & set(data):
+                return None
+            failed |= more
+            data = {k: v for k, v in data.items() if k not in more}
+    return None
 
 
 class ValidatedInventory(dict):
@@ -200,12 +240,15 @@ def validate_inventory(
     *,
     sources: Mapping[str, Mapping[str, str]] | None = None,
     selected: Iterable[str] | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> ValidatedInventory:
     """Validate every host; raise one ConfigError listing all errors of all hosts.
 
     sources: host name -> (key -> file that set it), for the messages.
     selected: the host names a command acts on (pyinfra's ``--limit``); the errors of the
       other hosts are demoted to warnings and those hosts are left out of the result.
+    environ: the control machine's environment, to check the variables ``api_key_env`` names
+      (``load_host_config``); None leaves them unchecked.
     Warnings (every host's) travel on the returned configs and on the ConfigError.
     """
     chosen = None if selected is None else set(selected)
@@ -214,7 +257,7 @@ def validate_inventory(
     warnings: list[str] = []
     for name, data in hosts:
         try:
-            cfg = load_host_config(name, data, (sources or {}).get(name))
+            cfg = load_host_config(name, data, (sources or {}).get(name), environ)
         except ConfigError as exc:
             if chosen is None or name in chosen:
                 errors += exc.errors

@@ -357,26 +357,6 @@ class TGIService(BaseModel):
         return len(ids)
 
 
-HOST_ONLY_FIELDS = (
-    "gpus",
-    "docker_source",
-    "docker_ce_repo_url",
-    "docker_users",
-    "docker_insecure_registries",
-    "nvidia_toolkit_repo_url",
-    "nvidia_toolkit_gpgkey_url",
-    "nvidia_toolkit_version",
-    "nvidia_runtime_default",
-    "nvidia_cdi",
-    "cuda_image",
-    "tgi_root",
-    "image_mirror",
-    "ready_timeout",
-    "host_timeout",
-    "hub_check",
-)
-
-
 class HostConfig(BaseModel):
     """Host data of one inventory host."""
 
@@ -558,3 +538,8 @@ class HostConfig(BaseModel):
 
     def present_services(self) -> list[TGIService]:
         return [s for s in self.tgi_services if s.present]
+
+
+# The host-level fields (every HostConfig field but the service list), read from the model so
+# that a new field is a known variable everywhere (loading, docs) without a second list.
+HOST_ONLY_FIELDS: tuple[str, ...] = tuple(f for f in HostConfig.model_fields if f != "tgi_services")

@@ -380,10 +380,45 @@ def _gpu_label(ids: list[int] | None) -> str:
     return "all" if ids is None else ",".join(map(str, ids))
 
 
+def unset_api_key_problems(
+    host_name: str, services: list[TGIService], environ: Mapping[str, str]
+) -> list[str]:
+    """Each present service whose ``api_key_env`` names a variable that is unset (or empty) in
+    ``environ``, the control machine's environment: the deploy reads the key from it and
+    refuses to deploy without it. The one wording for ``validate`` and the deploy."""
+    out = []
+    for svc in services:
+        name = svc.api_key_env
+        if svc.present and name and not environ.get(name):
+            out.append(
+                f"{_svc_where(host_name, svc.name)}field api_key_env: value {name!r}: the "
+                f"environment variable {name} is not set on this machine (the deploy reads the "
+                f"API key from it); needed: export {name}=<the API key> before validate and "
+                "deploy, or remove api_key_env to serve without a key"
+            )
+    return out
+
+
+def _without_failed(messages: list[str], where: str, failed: set[str]) -> list[str]:
+    """Messages not about a field that failed on its own (it has its error already)."""
+    prefixes = tuple(f"{where}field {f}: " for f in failed)
+    return [m for m in messages if not prefixes or not m.startswith(prefixes)]
+
+
 def _semantic_problems(
-    host_name: str, host_gpus: str, services: list[tuple[int, TGIService]]
+    host_name: str,
+    host_gpus: str,
+    services: list[tuple[int, TGIService]],
+    failed_fields: Mapping[int, set[str]] | None = None,
+    labels: Mapping[int, str] | None = None,
 ) -> tuple[list[str], list[str], list[TGIService]]:
-    """Per-service and cross-service checks; returns (errors, warnings, resolved services)."""
+    """Per-service and cross-service checks; returns (errors, warnings, resolved services).
+
+    ``failed_fields``: index -> the fields of that service that failed validation on their own;
+    such a service is made of the fields that did validate (the failed ones at their defaults),
+    and every rule that reads a failed field is left out for it: the user sees the field's own
+    error, then no guess built on a default. ``labels``: index -> the name its messages use.
+    """
     cpu_host = host_gpus == "none"
     errors: list[str] = []
     warnings: list[str] = []
@@ -392,7 +427,8 @@ def _semantic_problems(
     by_port: dict[int, str] = {}
     gpu_users: list[tuple[str, list[int] | None]] = []
     for index, svc in services:
-        label = svc.name
+        failed = (failed_fields or {}).get(index, set())
+        label = (labels or {}).get(index, svc.name)
         where = _svc_where(host_name, label)
         if cpu_host and svc.gpus not in (None, "none"):
             errors.append(
@@ -407,36 +443,44 @@ def _semantic_problems(
             svc = svc.model_copy(update={"gpus": "none"})
         if svc.gpus is None:
             svc = svc.model_copy(update={"gpus": "none" if cpu_host else "all"})
-        e, w = _service_problems(host_name, svc, label)
-        errors += e
-        warnings += w
-        if svc.name in by_name:
-            errors.append(
-                _fmt(
-                    where,
-                    "name",
-                    svc.name,
-                    f"services #{by_name[svc.name]} and #{index} share it",
-                    "a name unique on the host",
-                )
+        if "engine" in failed:  # which engine's rules apply is unknown: only the env rules
+            errors += _without_failed(
+                _args_env_problems(where, svc.extra_args, svc.env, None), where, failed
             )
-        by_name.setdefault(svc.name, index)
-        resolved.append(svc)
-        if not svc.present:
+        else:
+            e, w = _service_problems(host_name, svc, label)
+            errors += _without_failed(e, where, failed)
+            warnings += _without_failed(w, where, failed)
+        if "name" not in failed:
+            if svc.name in by_name:
+                errors.append(
+                    _fmt(
+                        where,
+                        "name",
+                        svc.name,
+                        f"services #{by_name[svc.name]} and #{index} share it",
+                        "a name unique on the host",
+                    )
+                )
+            by_name.setdefault(svc.name, index)
+        if not failed:
+            resolved.append(svc)
+        if not svc.present or "present" in failed:
             continue
-        if svc.port in by_port:
-            errors.append(
-                _fmt(
-                    where,
-                    "port",
-                    svc.port,
-                    f"service {by_port[svc.port]} already publishes it",
-                    "a port unique on the host",
+        if "port" not in failed:
+            if svc.port in by_port:
+                errors.append(
+                    _fmt(
+                        where,
+                        "port",
+                        svc.port,
+                        f"service {by_port[svc.port]} already publishes it",
+                        "a port unique on the host",
+                    )
                 )
-            )
-        by_port.setdefault(svc.port, svc.name)
+            by_port.setdefault(svc.port, label)
         ids = svc.gpu_ids()
-        if ids == []:
+        if ids == [] or "gpus" in failed:
             continue
         for other, other_ids in gpu_users:
             if ids is None or other_ids is None or set(ids) & set(other_ids):
@@ -456,5 +500,5 @@ def _semantic_problems(
                     )
                 )
                 break
-        gpu_users.append((svc.name, ids))
+        gpu_users.append((label, ids))
     return errors, warnings, resolved

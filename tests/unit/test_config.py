@@ -78,6 +78,20 @@ def test_other_deploys_keys_are_left_alone_but_our_old_names_are_pointed_out():
     ]
 
 
+def test_every_variable_written_without_its_prefix_is_pointed_out():
+    # services and root included: their fields already carry the prefix (tgi_services,
+    # tgi_root), so a bare `services:` list was silently ignored
+    for field in HostConfig.model_fields:
+        bare = field.removeprefix("tgi_")
+        host = load_host_config("h", {bare: []})
+        assert host.warnings == [
+            f"host h: variable {bare} is not read (this package's variables are prefixed): "
+            f"did you mean {host_key(field)}?"
+        ], field
+    host = load_host_config("h", {"services": [{"model_id": "org/m"}]})
+    assert host.tgi_services == [] and "did you mean tgi_services?" in host.warnings[0]
+
+
 def test_cpu_host_defaults_services_to_cpu():
     host = load_host_config("h", {"tgi_gpus": "none", "tgi_services": [svc()]})
     s = host.tgi_services[0]
@@ -207,7 +221,15 @@ def test_config_error_lists_every_host():
     hosts = [
         ("good-1", {"tgi_services": [svc()]}),
         ("bad-1", {"tgi_ready_timeout": 0}),
-        ("bad-2", {"tgi_services": [svc(port=0), svc(name="b", dtype="float32", port=1)]}),
+        (
+            "bad-2",
+            {
+                "tgi_services": [
+                    svc(port=0, gpus=[0]),
+                    svc(name="b", dtype="float32", port=1, gpus=[1]),
+                ]
+            },
+        ),
     ]
     with pytest.raises(ConfigError) as info:
         validate_inventory(hosts)
@@ -230,6 +252,66 @@ def test_errors_in_fields_and_extra_args_are_reported_together():
         load_host_config("h", {"tgi_services": [svc(port="80", extra_args=["--port", "1"])]})
     fields = [m.split("field ")[1].split(":")[0] for m in info.value.errors]
     assert fields == ["port", "extra_args"]
+
+
+def errors_of(data: dict) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        load_host_config("h", data)
+    return info.value.errors
+
+
+def test_a_field_error_does_not_hide_the_rules_spanning_services():
+    # a service whose own field is wrong still takes part in the host-wide rules
+    errors = errors_of({"tgi_services": [svc(gpus=[0]), svc(port="8081", gpus=[1])]})
+    assert errors == [
+        "host h: service svc-a: field port: value '8081' is not allowed (Input should be a "
+        "valid integer); allowed: an integer 1..65535, unique on the host",
+        "host h: service svc-a: field name: value 'svc-a' is not allowed (services #0 and #1 "
+        "share it); allowed: a name unique on the host",
+    ]
+    # ... and in its own rules spanning fields; a value refused for a control character too
+    errors = errors_of(
+        {
+            "tgi_services": [
+                svc(gpus=[0]),
+                svc(name="b", model_id="org/m\n", max_input_tokens=9, max_total_tokens=8),
+            ]
+        }
+    )
+    assert [e.split(" is not allowed")[0] for e in errors] == [
+        "host h: service b: field model_id: value 'org/m\\n'",
+        "host h: service b: field max_input_tokens: value 9",
+        "host h: service b: field port: value 8080",
+        "host h: service b: field gpus: value 'all'",
+    ]
+    # a host field's error does not hide them either
+    errors = errors_of(
+        {"tgi_ready_timeout": "x", "tgi_services": [svc(gpus=[0]), svc(port="1", gpus=[1])]}
+    )
+    assert [e.split(": value")[0] for e in errors] == [
+        "host h: field tgi_ready_timeout",
+        "host h: service svc-a: field port",
+        "host h: service svc-a: field name",
+    ]
+
+
+def test_no_rule_guesses_from_the_default_of_a_field_that_failed():
+    # gpus failed: no GPU overlap from its default "all", no num_shard-vs-GPUs guess; shm_size
+    # failed: no "small for a sharded service" from its default 1g; engine failed: no TGI rule
+    errors = errors_of(
+        {
+            "tgi_services": [
+                svc(gpus=[0]),
+                svc(name="b", gpus="zz", num_shard=2, shm_size=5, port=8081),
+                svc(name="c", engine="vlm", quantize="fp8", dtype="float16", port=8082, gpus=[2]),
+            ]
+        }
+    )
+    assert [e.split(" is not allowed")[0] for e in errors] == [
+        "host h: service b: field gpus: value 'zz'",
+        "host h: service b: field shm_size: value 5",
+        "host h: service c: field engine: value 'vlm'",
+    ]
 
 
 def test_variables_markdown_documents_every_field():

@@ -29,7 +29,7 @@ def run(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedP
         capture_output=True,
         text=True,
         timeout=60,
-        env={"PATH": "/usr/bin:/bin", **(env or {})},
+        env={"PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1", **(env or {})},  # Hub not asked
     )
 
 

@@ -273,7 +273,11 @@ def test_sglang_key_wrapper_passes_the_key_in_process_only(tmp_path):
 def test_shipped_engines_inventory_validates_and_renders(tmp_path):
     from tests.unit.test_render_cli import REPO, run
 
+    # the API key variable it names must be set, as for the deploy
     proc = run("validate", "inventories/engines.py", cwd=REPO)
+    assert proc.returncode == 2 and "variable SERVING_API_KEY is not set" in proc.stderr
+    env = {"HF_HUB_OFFLINE": "1", "SERVING_API_KEY": "k"}
+    proc = run("validate", "inventories/engines.py", cwd=REPO, env=env)
     assert proc.returncode == 0, proc.stderr
     assert "ok: 2 host(s)" in proc.stdout
     proc = run("render", "inventories/engines.py", "--out", str(tmp_path), cwd=REPO)

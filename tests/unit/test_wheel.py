@@ -35,7 +35,7 @@ def sh(*argv: str | Path, cwd: Path, timeout: int = 120) -> subprocess.Completed
         capture_output=True,
         text=True,
         timeout=timeout,
-        env={"PATH": "/usr/bin:/bin", "HOME": str(Path.home())},
+        env={"PATH": "/usr/bin:/bin", "HOME": str(Path.home()), "HF_HUB_OFFLINE": "1"},
     )
 
 
