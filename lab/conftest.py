@@ -97,7 +97,7 @@ def lab_state():
     os.environ["TGI_LAB_STATE_DIR"] = state.state_dir
     yield state
     if os.environ.get("TGI_LAB_KEEP") != "1":
-        lab.down()
+        lab.down(keep_caches=True)  # the next session reuses the apt and image caches
 
 
 @pytest.fixture(scope="session")
