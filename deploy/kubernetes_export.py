@@ -77,6 +77,10 @@ READINESS_FAILURES = 3
 LIVENESS_PERIOD_S = 30
 LIVENESS_TIMEOUT_S = 10
 LIVENESS_FAILURES = 3
+# the Deployment's progress deadline: the startup allowance plus Kubernetes' default deadline
+# (600 s) for pulling the image first, so that `kubectl rollout status` waits as long as the
+# probes do
+PULL_ALLOWANCE_S = 600
 
 CacheKind = Literal["hostpath", "pvc"]
 ServiceType = Literal["NodePort", "LoadBalancer"]
@@ -180,7 +184,8 @@ MAPPING: tuple[tuple[tuple[str, ...], str, str], ...] = (
         f"`httpGet` on the engine's health route, every {PROBE_PERIOD_S} s, "
         f"`failureThreshold` = timeout / {PROBE_PERIOD_S} (rounded up); then "
         f"`readinessProbe` (every {PROBE_PERIOD_S} s) and `livenessProbe` (every "
-        f"{LIVENESS_PERIOD_S} s) on the same route and port",
+        f"{LIVENESS_PERIOD_S} s) on the same route and port; the Deployment's "
+        f"`progressDeadlineSeconds` = timeout + {PULL_ALLOWANCE_S} (the image pull)",
     ),
     (
         ("port", "bind"),
@@ -528,6 +533,7 @@ def export_service(
         },
         "spec": {
             "replicas": 1,
+            "progressDeadlineSeconds": cfg.ready_timeout + PULL_ALLOWANCE_S,
             "selector": {"matchLabels": {LABEL_INSTANCE: svc.name}},
             "strategy": strategy,
             "template": {"metadata": {"labels": dict(labels)}, "spec": pod},

@@ -568,6 +568,7 @@ def test_probes_follow_the_engine_and_the_ready_timeout_and_the_hash_follows_the
     assert c["startupProbe"]["httpGet"] == {"path": "/health", "port": "http"}
     assert c["startupProbe"]["periodSeconds"] * c["startupProbe"]["failureThreshold"] >= 905
     assert c["startupProbe"]["failureThreshold"] == 91
+    assert dep["spec"]["progressDeadlineSeconds"] == 905 + 600  # rollout status waits as long
     assert c["readinessProbe"]["httpGet"] == c["livenessProbe"]["httpGet"]
     first = dep["spec"]["template"]["metadata"]["annotations"]["tgi-infra.config-hash"]
     _, again = export(tmp_path / "b", host_with(svc, tgi_ready_timeout=905))
