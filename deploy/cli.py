@@ -4,6 +4,8 @@
     tgi-infra render inventories/gpu.py --out build/rendered [--limit PATTERN] \\
         [--systemd PATTERN] [--no-systemd PATTERN] [--gpu-count HOST=N]
     tgi-infra variables            # markdown table of every inventory variable
+    tgi-infra export kubernetes inventories/gpu.py --out k8s [--limit PATTERN] \\
+        [--gpu-count HOST=N] ...   # Deployments + Services as a kustomize base
     tgi-infra smoke ...            # the smoke suite (same as `tgi-smoke ...`)
     tgi-infra rollout inventories/gpu.py --batch 2   # deploys N hosts at a time (rollout.py)
     tgi-infra status|start|stop|restart|logs ...   # this machine's services (local_cli.py)
@@ -204,6 +206,110 @@ def cmd_render(args: argparse.Namespace) -> int:
                 f"config-hash {rendered.config_hash}"
             )
     print(f"rendered {count} file(s) for {len(configs)} host(s) under {out}")
+    return 0
+
+
+def _configure_export(p: argparse.ArgumentParser) -> None:
+    targets = p.add_subparsers(dest="target", required=True, metavar="TARGET")
+    k8s = targets.add_parser(
+        "kubernetes",
+        help="plain Kubernetes objects per service, as a kustomize base (kubectl apply -k)",
+        description="Export the selected hosts' services as Deployments and Services (a "
+        "kustomize base): the same engine arguments as the Docker render, Secrets referenced "
+        "by name only. Refuses what Kubernetes cannot express, naming the field; lists what "
+        "does not map.",
+    )
+    k8s.add_argument("inventory", nargs="?", help="pyinfra inventory file, e.g. inventories/gpu.py")
+    k8s.add_argument(
+        "--limit",
+        action="append",
+        metavar="PATTERN",
+        help="only these hosts (names, groups, globs), as `render --limit`",
+    )
+    k8s.add_argument("--out", help="output folder: <out>/kustomization.yaml, <out>/<host>/...")
+    k8s.add_argument(
+        "--mapping",
+        action="store_true",
+        help="print the markdown table of what each inventory variable becomes, and exit",
+    )
+    k8s.add_argument(
+        "--gpu-count",
+        action="append",
+        metavar="PATTERN=N",
+        help='GPUs the host has: needed for gpus: "all" services (as `render --gpu-count`)',
+    )
+    k8s.add_argument(
+        "--gpu-ids-as-count",
+        action="store_true",
+        help="export a list of N device ids as N GPUs (the device plugin picks which)",
+    )
+    k8s.add_argument("--runtime-class", metavar="NAME", help="pods' runtimeClassName (nvidia)")
+    k8s.add_argument(
+        "--cache",
+        choices=("hostpath", "pvc"),
+        default="hostpath",
+        help="model cache: the volume's host path (default, reuses weights on the node) or "
+        "a PersistentVolumeClaim per service",
+    )
+    k8s.add_argument("--cache-size", default="100Gi", help="PVC size with --cache pvc (100Gi)")
+    k8s.add_argument("--storage-class", metavar="NAME", help="PVC storageClassName")
+    k8s.add_argument(
+        "--service-type",
+        choices=("NodePort", "LoadBalancer"),
+        default="NodePort",
+        help="Service type of services not bound to loopback (those get ClusterIP)",
+    )
+    k8s.add_argument("--max-surge", metavar="N|N%%", help="rolling update instead of Recreate")
+    k8s.add_argument("--max-unavailable", metavar="N|N%%", help="rolling update, as --max-surge")
+    k8s.add_argument(
+        "--no-node-selector",
+        dest="node_selector",
+        action="store_false",
+        help="do not pin each pod to its inventory host (nodeSelector kubernetes.io/hostname)",
+    )
+    k8s.add_argument("--namespace", metavar="NS", help="namespace: in the top kustomization")
+    k8s.add_argument(
+        "--secret-name", default="tgi-infra-secrets", help="the Secret the pods read tokens from"
+    )
+
+
+@subcommand("export", "export the inventory to another platform: kubernetes", _configure_export)
+def cmd_export(args: argparse.Namespace) -> int:
+    from tgi_infra import kubernetes_export as k8s
+
+    if args.mapping:
+        sys.stdout.write(k8s.mapping_markdown())
+        return 0
+    if not args.inventory or not args.out:
+        print("error: export kubernetes needs INVENTORY and --out DIR", file=sys.stderr)
+        return EXIT_INVALID
+    loaded, configs = _validated(args)
+    opts = k8s.ExportOptions(
+        gpu_counts=gpu_counts_from_args(loaded, args),
+        gpu_ids_as_count=args.gpu_ids_as_count,
+        runtime_class=args.runtime_class,
+        cache=args.cache,
+        cache_size=args.cache_size,
+        storage_class=args.storage_class,
+        service_type=args.service_type,
+        max_surge=args.max_surge,
+        max_unavailable=args.max_unavailable,
+        node_selector=args.node_selector,
+        namespace=args.namespace,
+        secret_name=args.secret_name,
+    )
+    try:
+        out = Path(args.out)
+        export = k8s.export_inventory(configs, opts, os.environ, str(out))
+        k8s.write_export(export, out)
+    except k8s.ExportError as exc:
+        print(f"cannot export to Kubernetes: {exc.report()}", file=sys.stderr)
+        return EXIT_INVALID
+    for es in export.services:
+        gpus = f"{es.gpus} GPU(s)" if es.gpus else "no GPU"
+        print(f"{es.host_name}/{es.service.name}: {gpus}, config-hash {es.config_hash}")
+    print(f"exported {len(export.services)} service(s) under {out}: kubectl apply -k {out}")
+    sys.stdout.write("\n" + export.notes)
     return 0
 
 

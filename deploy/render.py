@@ -119,10 +119,48 @@ def engine_model_path(svc: TGIService) -> str:
     return svc.model_id
 
 
+@dataclass(frozen=True)
+class EngineCommand:
+    """What a service's container runs, however it is run: `docker run` (the scripts rendered
+    here) or a Kubernetes container (tgi_infra.kubernetes_export). The image's entrypoint is
+    kept (`docker run IMAGE ARGS` and a container with `args` alone both replace only the
+    image's CMD); `args` follow the image."""
+
+    image: str  # as the inventory names it
+    resolved_image: str  # with the host's `image_mirror` applied: what Docker pulls
+    args: tuple[str, ...]  # no secrets: API keys come by env
+    port: int  # the engine's port inside the container
+    cache_mount: str  # where the model cache (`volume`) is mounted
+
+
+def engine_command(
+    svc: TGIService, host_cfg: HostConfig, host_gpu_count: int | None = None
+) -> EngineCommand:
+    """The one builder of a service's engine command line, for every way of running it."""
+    spec = engine_spec(svc.engine)
+    return EngineCommand(
+        image=svc.image,
+        resolved_image=host_cfg.image_for(svc),
+        args=tuple(launcher_args(svc, host_cfg, host_gpu_count)),
+        port=spec.container_port,
+        cache_mount=spec.cache_mount,
+    )
+
+
+def shared_memory(svc: TGIService) -> str | None:
+    """The size of the container's /dev/shm (`shm_size`), or None for the host's own
+    (`--ipc=host`). TGI: `--shm-size` (its README); vLLM/SGLang: `--ipc=host` as their Docker
+    docs, or `--shm-size` when shm_size is set explicitly."""
+    if svc.engine == "tgi" or "shm_size" in svc.model_fields_set:
+        return svc.shm_size
+    return None
+
+
 def launcher_args(
     svc: TGIService, host_cfg: HostConfig, host_gpu_count: int | None = None
 ) -> list[str]:
-    """The engine's argv after the image (no secrets: API keys come by env)."""
+    """The engine's argv after the image (no secrets: API keys come by env); see
+    `engine_command`, which the Docker render and the Kubernetes export call."""
     if svc.engine != "tgi":
         return _engine_args(engine_spec(svc.engine), svc, host_cfg, host_gpu_count)
     args = ["--model-id", svc.model_id]
@@ -223,11 +261,8 @@ def _publish(svc: TGIService) -> str:
 
 
 def _ipc_args(svc: TGIService) -> tuple[str, ...]:
-    """TGI: `--shm-size` (its README); vLLM/SGLang: `--ipc=host` as their Docker docs, or
-    `--shm-size` when shm_size is set explicitly."""
-    if svc.engine == "tgi" or "shm_size" in svc.model_fields_set:
-        return ("--shm-size", svc.shm_size)
-    return ("--ipc=host",)
+    size = shared_memory(svc)
+    return ("--ipc=host",) if size is None else ("--shm-size", size)
 
 
 def docker_args(
@@ -309,9 +344,10 @@ def _render_files(
     config_hash: str,
     host_gpu_count: int | None,
 ) -> tuple[dict[str, tuple[str, int]], list[str]]:
-    image = host_cfg.image_for(svc)
+    command = engine_command(svc, host_cfg, host_gpu_count)
+    image = command.resolved_image
     groups = docker_args(svc, host_cfg, config_hash, supervisor, host_gpu_count)
-    largs = launcher_args(svc, host_cfg, host_gpu_count)
+    largs = list(command.args)
     # one launcher flag (with its values) per line; the command (and vLLM's MODEL) on the first
     lgroups: list[list[str]] = []
     for arg in largs:

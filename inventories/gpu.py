@@ -48,7 +48,7 @@ gpu_servers = [
                     "model_id": "meta-llama/Llama-3.1-8B-Instruct",  # required
                     # "revision": None,  # branch, tag or commit sha
                     # "image": "ghcr.io/huggingface/text-generation-inference:3.3.7",
-                    "gpus": [0, 1],  # "all" (default) | count N | device ids | "none"
+                    "gpus": 2,  # "all" (default) | count N (devices 0..N-1) | ids [0, 1] | "none"
                     # "num_shard": None,  # default: number of GPUs assigned (2 here)
                     # "sharded": None,  # true needs 2+ shards, false needs exactly 1
                     # "quantize": None,  # awq, eetq, exl2, gptq, marlin, bitsandbytes, fp8...

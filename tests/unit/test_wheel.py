@@ -93,3 +93,24 @@ def test_installed_wheel_pytest_plugin_and_library(installed, tmp_path):
     proc = sh(installed / "python", "-c", code, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["tgi_infra.deploys", "tgi_infra.deploys"]
+
+
+def test_installed_wheel_exports_the_shipped_inventory_to_kubernetes(installed, tmp_path):
+    """`tgi-infra export kubernetes inventories/gpu.py --out k8s/` from the installed wheel."""
+    import yaml
+
+    (tmp_path / "gpu.py").write_text((REPO / "inventories/gpu.py").read_text())
+    proc = sh(
+        installed / "tgi-infra", "export", "kubernetes", "gpu.py", "--out", "k8s/", cwd=tmp_path
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "gpu-1.example.com/tgi-llama: 2 GPU(s)" in proc.stdout
+    assert "kubectl create secret generic tgi-infra-secrets" in proc.stdout
+    base = tmp_path / "k8s"
+    assert yaml.safe_load((base / "kustomization.yaml").read_text())["resources"] == [
+        "gpu-1.example.com"
+    ]
+    deployment = yaml.safe_load((base / "gpu-1.example.com/tgi-llama-deployment.yaml").read_text())
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    assert container["resources"]["limits"] == {"nvidia.com/gpu": 2}
+    assert container["args"][:2] == ["--model-id", "meta-llama/Llama-3.1-8B-Instruct"]
