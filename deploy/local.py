@@ -40,6 +40,7 @@ from typing import Any
 
 from tgi_infra.config.grammar import mask_values
 from tgi_infra.engines import ENGINE_NAMES, engine_spec
+from tgi_infra.engines.spec import unit_stop_timeout_s
 from tgi_infra.render import (
     LABEL_ENGINE,
     LABEL_HASH,
@@ -317,10 +318,19 @@ def status(name: str) -> Service:
 # -- start / stop / restart --------------------------------------------------------------------
 
 
-def _systemctl(verb: str, unit: str) -> None:
+def _stop_timeout(attrs: dict[str, Any]) -> int:
+    """The container's own stop timeout (`docker run --stop-timeout`, derived by the deploy from
+    the engine's drain setting); STOP_TIMEOUT_S for a container deployed before it was set."""
+    value = (attrs.get("Config") or {}).get("StopTimeout")
+    return value if isinstance(value, int) and value >= 0 else STOP_TIMEOUT_S
+
+
+def _systemctl(verb: str, unit: str, stop_timeout: int = STOP_TIMEOUT_S) -> None:
     argv = ["systemctl", verb, unit]
+    # a stop waits for the unit's ExecStop (docker stop -t) up to its TimeoutStopSec
+    wait = unit_stop_timeout_s(stop_timeout) + 60
     try:
-        proc = subprocess.run(argv, capture_output=True, text=True, timeout=STOP_TIMEOUT_S + 60)
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=wait)
     except FileNotFoundError:
         raise SupervisorError(
             f"{unit} is supervised by systemd, but there is no systemctl on this machine"
@@ -345,13 +355,13 @@ def _act(name: str, verb: str) -> Service:
     svc = _service(ct.attrs)
     try:
         if svc.supervisor == "systemd":
-            _systemctl(verb, svc.unit or f"tgi-{name}.service")
+            _systemctl(verb, svc.unit or f"tgi-{name}.service", _stop_timeout(ct.attrs))
         elif verb == "start":
             ct.start()
         elif verb == "stop":
-            ct.stop(timeout=STOP_TIMEOUT_S)
+            ct.stop(timeout=_stop_timeout(ct.attrs))
         else:
-            ct.restart(timeout=STOP_TIMEOUT_S)
+            ct.restart(timeout=_stop_timeout(ct.attrs))
     except docker.errors.APIError as exc:
         why = _masked(str(exc.explanation or exc), ct.attrs)
         raise LocalError(f"docker {verb} {ct.name} failed: {why}") from None
@@ -366,7 +376,8 @@ def start(name: str) -> Service:
 
 
 def stop(name: str) -> Service:
-    """Stop the service (SIGTERM, SIGKILL after the deploy's stop timeout)."""
+    """Stop the service (SIGTERM, SIGKILL after the stop timeout the deploy derived from the
+    engine's drain setting)."""
     return _act(name, "stop")
 
 

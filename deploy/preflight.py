@@ -4,7 +4,9 @@ Pure functions over the fact values of :mod:`deploy.facts` (gathered once into
 :class:`PreflightFacts`) and the host's :class:`~deploy.config.HostConfig`:
 
 * :func:`preflight` -> every :class:`PreflightProblem` (errors stop the deploy, warnings don't),
-  each naming the host, what was found and the fix;
+  each naming the host, what was found and the fix; among them each GPU service's image
+  against the host's NVIDIA driver (the CUDA builds in ``engines/spec.py``), before any image
+  is pulled;
 * :func:`plan_host` -> :class:`HostPlan`, the decisions ``main.py`` and the operations branch on
   (install which engine, skip engine + toolkit under Docker Desktop, systemd or ``service``, how
   many GPUs the GPU proof must see);
@@ -19,6 +21,13 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from tgi_infra.engines.spec import (
+    CONSUMER_GPU_RE,
+    ENGINES,
+    CudaBuild,
+    cuda_build,
+    driver_tuple,
+)
 from tgi_infra.facts import WSL_LIB_DIR, wsl_conf_value
 from tgi_infra.host_support import (
     image_arch_notes,
@@ -331,6 +340,89 @@ def _check_gpus(p: _Problems, cfg: Any, facts: PreflightFacts) -> None:
         )
 
 
+def _host_driver(facts: PreflightFacts) -> str | None:
+    """The NVIDIA driver version nvidia-smi reported (one driver per host), or None."""
+    gpus = facts.gpus or {}
+    records = (gpus.get("gpus") or []) if gpus.get("driver") else []
+    return records[0].get("driver_version") if records else None
+
+
+def _gpu_services(cfg: Any) -> list[Any]:
+    """Present services that run on GPUs (CPU-mode services run no CUDA)."""
+    if cfg.cpu_mode:
+        return []
+    return [s for s in cfg.present_services() if s.gpu_ids(cfg) != []]
+
+
+def _service_gpus(svc: Any, cfg: Any, facts: PreflightFacts) -> list[dict[str, Any]]:
+    ids = svc.gpu_ids(cfg)
+    have = (facts.gpus or {}).get("gpus") or []
+    return have if ids is None else [g for g in have if g.get("index") in ids]
+
+
+def _fallbacks(build: CudaBuild) -> list[CudaBuild]:
+    """The other published CUDA builds of the engine release that ``build`` belongs to."""
+    for spec in ENGINES.values():
+        if build in spec.cuda_builds:
+            return [b for b in spec.cuda_builds if b != build]
+    return []
+
+
+def _check_driver_cuda(p: _Problems, cfg: Any, facts: PreflightFacts) -> None:
+    """Each GPU service's image against the host's NVIDIA driver (engines/spec.py CudaBuild):
+    a driver too old for the image's CUDA fails the container only after the image is pulled,
+    with a generic GPU error. Custom images: see :func:`image_cuda_notes`."""
+    driver = _host_driver(facts)
+    if not driver or driver_tuple(driver) is None:
+        return  # no driver: _check_gpus says so
+    windows = bool((facts.platform or {}).get("wsl"))
+    on = " (the Windows driver, through WSL2)" if windows else ""
+    for svc in _gpu_services(cfg):
+        build = cuda_build(svc.image)
+        if build is None:
+            continue
+        gpus = _service_gpus(svc, cfg, facts)
+        consumer = any(CONSUMER_GPU_RE.search(g.get("name") or "") for g in gpus)
+        if build.runs_on(driver, windows=windows, consumer=consumer):
+            continue
+        names = ", ".join(sorted({g.get("name") or "?" for g in gpus})) or "no GPU"
+        found = (
+            f"service {svc.name}: field image: value {svc.image!r} is built on CUDA "
+            f"{build.cuda} and needs an NVIDIA {build.requirement(windows)}; the driver found "
+            f"is {driver}{on} ({names})"
+        )
+        need = build.min_for(windows)
+        where = "on Windows (WSL2 uses the Windows driver)" if windows else "on the host"
+        fix = f"upgrade the NVIDIA driver {where} to {need} or newer (R{need.split('.')[0]}+)"
+        fits = [
+            b for b in _fallbacks(build) if b.runs_on(driver, windows=windows, consumer=consumer)
+        ]
+        for b in fits:
+            fix += f", or set the service's image to {b.image} (CUDA {b.cuda}, which {driver} runs)"
+        for b in _fallbacks(build):
+            if b not in fits:
+                fix += (
+                    f"; {b.image} (CUDA {b.cuda}) does not run on it either: it needs an "
+                    f"NVIDIA {b.requirement(windows)}"
+                )
+        p.error("driver-too-old", found, fix)
+
+
+def image_cuda_notes(cfg: Any, facts: PreflightFacts) -> list[str]:
+    """GPU services whose image's CUDA version tgi-infra does not know: not checked."""
+    driver = _host_driver(facts)
+    if not driver:
+        return []
+    return [
+        f"service {s.name}: image {s.image} is not one whose CUDA version tgi-infra knows: the "
+        f"NVIDIA driver {driver} is not checked against it (known: "
+        + ", ".join(b.image for spec in ENGINES.values() for b in spec.cuda_builds)
+        + ")"
+        for s in _gpu_services(cfg)
+        if cuda_build(s.image) is None
+    ]
+
+
 def _check_wsl_driver_packages(p: _Problems, cfg: Any, facts: PreflightFacts) -> None:
     pkgs = facts.nvidia_driver_packages or []
     if not facts.platform.get("wsl") or not pkgs:
@@ -464,6 +556,7 @@ def preflight(host_name: str, cfg: Any, facts: PreflightFacts) -> list[Preflight
     p = _Problems(host_name)
     _check_platform(p, facts.platform or {})
     _check_gpus(p, cfg, facts)
+    _check_driver_cuda(p, cfg, facts)
     _check_wsl_driver_packages(p, cfg, facts)
     _check_docker(p, cfg, facts)
     _check_init(p, facts)
@@ -477,7 +570,9 @@ def check_host(
 ) -> tuple[list[PreflightProblem], HostPlan]:
     """:func:`preflight` and :func:`plan_host` together."""
     plan = plan_host(host_name, cfg, facts)
-    plan.notes += image_arch_notes(cfg, plan.arch) + wsl_boot_notes(plan)
+    plan.notes += (
+        image_arch_notes(cfg, plan.arch) + wsl_boot_notes(plan) + image_cuda_notes(cfg, facts)
+    )
     return preflight(host_name, cfg, facts), plan
 
 

@@ -18,9 +18,10 @@ from typing import Literal
 
 import jinja2
 from tgi_infra.config import HostConfig, TGIService, parse_extra_args
-from tgi_infra.config.rules import parse_engine_args
+from tgi_infra.config.rules import extra_flag_values, parse_engine_args
 from tgi_infra.engines import EngineSpec, engine_spec
-from tgi_infra.engines.sglang import KEY_WRAPPER
+from tgi_infra.engines.sglang import DISABLE_CUDA_GRAPHS, KEY_WRAPPER
+from tgi_infra.engines.spec import TEARDOWN_S, unit_stop_timeout_s
 from tgi_infra.probes import LABEL_HASH, LABEL_MANAGED  # noqa: F401 (one name: deploy, checks)
 
 # templates/ ships as the package ``tgi_infra.templates`` (package data), in a checkout and a wheel.
@@ -39,7 +40,9 @@ CPU_FLAG = "--disable-custom-kernels"
 ENV_FILE_MODE = 0o600
 SCRIPT_MODE = 0o755
 DATA_MODE = 0o644
-STOP_TIMEOUT_S = 30
+# `docker stop -t` of a container deployed before the stop timeout was derived per service
+# (no StopTimeout in its config): tgi_infra.local falls back to it
+STOP_TIMEOUT_S = TEARDOWN_S
 # What a machine's own tools (tgi_infra.local: status/start/stop/restart/logs) read from the
 # container alone, without the inventory: service name, model, engine, supervisor, port, unit.
 LABEL_SERVICE = "tgi-infra.service"
@@ -108,6 +111,20 @@ def secrets_digest(svc: TGIService, environ: Mapping[str, str]) -> str:
     """sha256 of the env file: changes when a secret changes, reveals nothing usable."""
     payload = b"tgi-infra/service.env/v1\0" + env_file_content(svc, environ).encode()
     return hashlib.sha256(payload).hexdigest()
+
+
+def stop_timeout(svc: TGIService) -> int:
+    """Seconds `docker stop -t` gives the container: the engine's drain of the requests in
+    flight, from its own setting in extra_args or env (engines/spec.py ``Shutdown``), plus the
+    time its workers take to exit."""
+    return engine_spec(svc.engine).stop_timeout_s(
+        extra_flag_values(svc.engine, svc.extra_args), svc.env
+    )
+
+
+def unit_stop_timeout(svc: TGIService) -> int:
+    """The systemd unit's TimeoutStopSec: above `docker stop -t` (its ExecStop)."""
+    return unit_stop_timeout_s(stop_timeout(svc))
 
 
 def engine_model_path(svc: TGIService) -> str:
@@ -230,7 +247,8 @@ def _engine_args(
         if value is not None:  # validation refused the settings this engine lacks
             args += [s[fname].flag, str(value)]
     if svc.cuda_graphs == [0]:
-        args.append("--enforce-eager" if spec.name == "vllm" else "--disable-cuda-graph")
+        # SGLang 0.5.23 deprecates --disable-cuda-graph for the per-phase backends
+        args += ["--enforce-eager"] if spec.name == "vllm" else list(DISABLE_CUDA_GRAPHS)
     elif svc.cuda_graphs is not None:
         args += [s["cuda_graphs"].flag, *map(str, svc.cuda_graphs)]
     if spec.name == "sglang":
@@ -287,6 +305,9 @@ def docker_args(
     if supervisor == "systemd":
         groups.append(("--label", f"{LABEL_UNIT}={unit_name(svc)}"))
     groups.append(("--restart", "no" if supervisor == "systemd" else "unless-stopped"))
+    # what `docker stop`/`docker restart` and dockerd's own shutdown give the container when
+    # no -t is named (a person's `docker stop`, a reboot of a host without systemd)
+    groups.append(("--stop-timeout", str(stop_timeout(svc))))
     gpu = _gpu_args(svc, host_cfg)
     if gpu:
         groups.append(tuple(gpu))
@@ -377,7 +398,8 @@ def _render_files(
         "env_file_q": _q(posixpath.join(directory, ENV_FILE)),
         "docker_lines": [" ".join(map(_q, g)) for g in groups],
         "launcher_lines": [" ".join(map(_q, g)) for g in lgroups],
-        "stop_timeout": STOP_TIMEOUT_S,
+        "stop_timeout": stop_timeout(svc),
+        "unit_stop_timeout": unit_stop_timeout(svc),
         "secret_vars": secret_vars(svc),
         "env_names": sorted(svc.env),
         "docker_bin": "/usr/bin/docker",

@@ -48,6 +48,7 @@ from dataclasses import dataclass
 from pyinfra import logger
 from pyinfra.api.exceptions import OperationError
 from tgi_infra import hostcmd
+from tgi_infra.engines.spec import TEARDOWN_S
 from tgi_infra.ready import Probe, likely_cause, wait_ready
 
 PREVIOUS_SUFFIX = "-previous"
@@ -68,6 +69,8 @@ class Swap:
     why: str  # what changed, for the log
     keep_previous: bool = False  # a rollout commits or rolls back after its smoke checks
     engine: str = "tgi"
+    # `docker stop -t`: the engine's drain of the requests in flight (render.stop_timeout)
+    stop_timeout: int = TEARDOWN_S
 
     @property
     def previous(self) -> str:
@@ -155,8 +158,8 @@ def prefetch_command(swap: Swap) -> str:
 
 def stop_command(swap: Swap, name: str) -> str:
     """Stop the supervisor, then the container itself (a container started by hand, outside
-    the unit, must not keep the port)."""
-    stop = f"docker stop -t 30 {shlex.quote(name)} >/dev/null"
+    the unit, must not keep the port), giving the engine its drain time before SIGKILL."""
+    stop = f"docker stop -t {swap.stop_timeout} {shlex.quote(name)} >/dev/null"
     if swap.unit:
         return f"systemctl stop {shlex.quote(swap.unit)}; {stop}"
     return stop
@@ -235,10 +238,11 @@ def replace(state, host, swap: Swap, probe: Probe) -> None:
 
 
 def rollback_command(swap: Swap) -> str:
-    """Stop and remove the new container, put the previous env file back, give the previous
+    """Stop (with the engine's drain time: after a failed smoke check the new container may be
+    serving) and remove the new container, put the previous env file back, give the previous
     container its name back and start it."""
     name, prev = shlex.quote(swap.name), shlex.quote(swap.previous)
-    stop_new = stop_command(swap, swap.name) + " >/dev/null 2>&1; " if swap.unit else ""
+    stop_new = stop_command(swap, swap.name) + " >/dev/null 2>&1; "
     return (
         f"{stop_new}docker rm -f {name} >/dev/null 2>&1; "
         f"{restore_env_command(swap.env_file)}; docker rename {prev} {name} && "
@@ -275,9 +279,18 @@ def _until_running(quoted_name: str, seconds: int = 30) -> str:
     return f'for i in $(seq {seconds * 2}); do [ "$({running})" = true ] && break; sleep 0.5; done'
 
 
-def finish(state, host, action: str, name_: str, unit: str | None, probe: Probe) -> None:
+def finish(
+    state,
+    host,
+    action: str,
+    name_: str,
+    unit: str | None,
+    probe: Probe,
+    stop_timeout: int = TEARDOWN_S,
+) -> None:
     """python.call target of ``swap_finish.py``: commit or roll back a kept previous container
-    (and its env file, ``.service.env.previous``)."""
+    (and its env file, ``.service.env.previous``). The previous container is stopped already
+    (``replace``): removing it cuts no request."""
     prev = name_ + PREVIOUS_SUFFIX
     ok, _ = _sh(host, f"docker inspect {shlex.quote(prev)} >/dev/null 2>&1")
     if not ok:
@@ -287,7 +300,10 @@ def finish(state, host, action: str, name_: str, unit: str | None, probe: Probe)
         _sh(host, f"docker rm -f {shlex.quote(prev)}; {drop_env_command(probe.env_file)}")
         logger.info(f"{host.print_prefix}{name_}: change kept, {prev} removed")
         return
-    spec = Swap(name_, unit, "", "", probe.env_file, "", "", None, "smoke checks failed")
+    spec = Swap(
+        name_, unit, "", "", probe.env_file, "", "", None, "smoke checks failed",
+        stop_timeout=stop_timeout,
+    )  # fmt: skip
     try:
         _rollback(state, host, spec, probe, "the smoke checks failed after the change")
     except OperationError as exc:

@@ -12,7 +12,7 @@ from pyinfra.operations import python
 from tgi_infra import swap
 from tgi_infra.context import DeployConfigError, host_config
 from tgi_infra.facts import SystemdPid1
-from tgi_infra.render import unit_name
+from tgi_infra.render import stop_timeout, unit_name
 from tgi_infra.tgi_services import _probe
 
 action = os.environ.get("TGI_SWAP_FINISH", "")
@@ -28,4 +28,5 @@ for svc in cfg.present_services():
         name_=svc.name,
         unit=unit_name(svc) if systemd else None,
         probe=_probe(cfg, svc),
+        stop_timeout=stop_timeout(svc),
     )

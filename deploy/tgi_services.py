@@ -35,6 +35,7 @@ from tgi_infra.render import (
     engine_model_path,
     env_file_content,
     render_for_deploy,
+    stop_timeout,
     unit_name,
 )
 from tgi_infra.supervision import supervisor as supervisor_for
@@ -249,6 +250,7 @@ def _swap(cfg, svc, rendered, supervisor, have_hash, env_plan) -> None:
         why=why,
         engine=svc.engine,
         keep_previous=os.environ.get("TGI_INFRA_KEEP_PREVIOUS") == "1",  # rollout.py
+        stop_timeout=stop_timeout(svc),
     )
     logger.info(f"{host.print_prefix}{svc.name}: {why}: prefetch, then swap")
     if have_hash != rendered.config_hash:
@@ -280,7 +282,11 @@ def _remove_service(cfg: HostConfig, svc: TGIService, containers: dict, supervis
     if containers.get(svc.name) is not None:
         server.shell(
             name="Removed TGI service: container (model cache kept)",
-            commands=[f"docker rm -f {shlex.quote(svc.name)}"],
+            # SIGTERM first: the requests in flight get the engine's drain time
+            commands=[
+                f"docker stop -t {stop_timeout(svc)} {shlex.quote(svc.name)} >/dev/null",
+                f"docker rm -f {shlex.quote(svc.name)}",
+            ],
         )
     remove_service_dir(
         name="Removed TGI service: tgi-infra's files and directory",

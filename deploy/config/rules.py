@@ -24,7 +24,7 @@ from tgi_infra.config.models import (
     TGIService,
 )
 from tgi_infra.config.paths import env_line_reason, shorten
-from tgi_infra.engines.spec import COMMON_FIELDS, EngineSpec, engine_spec
+from tgi_infra.engines.spec import COMMON_FIELDS, EngineSpec, ShutdownSettingError, engine_spec
 from tgi_infra.launcher import (
     CONFIG_OWNED_FLAGS,
     FLAGS_BY_NAME,
@@ -211,6 +211,7 @@ def _args_env_problems(where: str, extra_args: Any, env: Any, engine: Any = "tgi
             errors.append(f"{where}field extra_args: {p}; allowed: {allowed_extra}")
     if not isinstance(env, Mapping):
         return errors
+    errors += _drain_problems(where, extra_args, env, engine)
     for key, val in env.items():
         if isinstance(key, str) and isinstance(val, str):
             too_long = env_line_reason(key, val)
@@ -235,6 +236,34 @@ def _args_env_problems(where: str, extra_args: Any, env: Any, engine: Any = "tgi
                 f"{_allowed(TGIService, 'env')}"
             )
     return errors
+
+
+def extra_flag_values(engine: str, extra_args: list[str]) -> dict[str, str | None]:
+    """flag -> value of a service's well-formed extra_args (a switch: None; several values:
+    joined by spaces), what the engine reads from its command line."""
+    if engine == "tgi":
+        return dict(parse_extra_args(extra_args)[0])
+    pairs = parse_engine_args(engine_spec(engine), extra_args)[0]
+    return {flag: " ".join(values) if values else None for flag, values in pairs}
+
+
+def _drain_problems(where: str, extra_args: Any, env: Mapping, engine: Any) -> list[str]:
+    """The engine's drain time on stop (extra_args flag or env, engines/spec.py Shutdown) must
+    be whole seconds: the deploy's stop timeouts are derived from it."""
+    if (
+        engine not in ("tgi", "vllm", "sglang")
+        or not isinstance(extra_args, list)
+        or not all(isinstance(a, str) for a in extra_args)
+        or not all(isinstance(k, str) and isinstance(v, str) for k, v in env.items())
+    ):
+        return []
+    spec = engine_spec(engine)
+    try:
+        spec.stop_timeout_s(extra_flag_values(engine, extra_args), env)
+    except ShutdownSettingError as exc:
+        why = f"{spec.title}'s drain of the requests in flight on stop, in seconds"
+        return [_fmt(where, exc.field, exc.value, why, exc.allowed)]
+    return []
 
 
 def _service_problems(host_name: str, svc: TGIService, label: str) -> tuple[list[str], list[str]]:
@@ -359,10 +388,24 @@ def _other_engine_problems(
         err(
             "cuda_graphs",
             svc.cuda_graphs,
-            "engine sglang: only [0] (--disable-cuda-graph) maps to SGLang; set batch sizes "
-            "with extra_args --cuda-graph-bs-decode",
+            "engine sglang: only [0] (--cuda-graph-backend-decode/prefill disabled) maps to "
+            "SGLang; set batch sizes with extra_args --cuda-graph-bs-decode",
             "[0] or null for engine sglang",
         )
+    if svc.cuda_graphs == [0] and svc.engine == "sglang":
+        from tgi_infra.engines.sglang import CUDA_GRAPH_BACKEND_FLAGS
+
+        given = [a.partition("=")[0] for a in svc.extra_args]
+        clash = [f for f in CUDA_GRAPH_BACKEND_FLAGS if f in given]
+        if clash:
+            err(
+                "extra_args",
+                svc.extra_args,
+                f"{', '.join(clash)} would override cuda_graphs [0], which renders "
+                "--cuda-graph-backend-decode/prefill disabled",
+                "cuda_graphs [0] without --cuda-graph-backend-*/--cuda-graph-config in "
+                "extra_args, or cuda_graphs null with them",
+            )
     n = svc.resolved_num_shard()
     if (n or 0) > 1 and "shm_size" in svc.model_fields_set and shm_bytes(svc.shm_size) <= _GIB:
         warnings.append(

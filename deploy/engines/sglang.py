@@ -9,13 +9,77 @@ API key only from `--api-key`: with an API key the container runs a small Python
 launch_server in the same process with the key added to its in-memory argv, so the key never
 appears in a command line (`ps`, /proc/PID/cmdline, `docker inspect`). `/metrics` needs
 `--enable-metrics`, always rendered. `/health` answers 503 while starting.
+
+CUDA graphs: `--disable-cuda-graph` is deprecated in 0.5.23 (server_args.py:
+"Use --cuda-graph-backend-{decode,prefill}=disabled instead"); `cuda_graphs: [0]` renders
+`--cuda-graph-backend-decode disabled --cuda-graph-backend-prefill disabled`
+(``DISABLE_CUDA_GRAPHS``).
+
+CUDA: SGLang's docker/Dockerfile builds on `ARG CUDA_VERSION=13.0.x` over
+`nvidia/cuda:${CUDA_VERSION}-cudnn-devel-ubuntu24.04` since sgl-project/sglang#21441 (12.9.1 ->
+13.0.2; the v0.5.19 image's config has CUDA_VERSION=13.0.3, NVIDIA_REQUIRE_CUDA `cuda>=13.0`);
+SGLang's install docs: CUDA 13 by default, `-cu129` images for CUDA 12 hosts
+(`lmsysorg/sglang:v0.5.23-cu129`, CUDA_VERSION=12.9.1).
+
+Stop (sglang 0.5.23 wheel: srt/managers/tokenizer_manager.py `sigterm_watchdog`): on SIGTERM
+`/health` answers 503 and the server waits, polling every 5 s, until no request is in flight,
+without a bound of its own; then it asks the schedulers to exit (up to 15 s) and kills its
+process tree. `SGL_FORCE_SHUTDOWN=true` (env) exits at once. The drain has no setting in 0.5.23,
+so the deploy allows it ``UNBOUNDED_DRAIN_S`` (TGI's default) before docker's SIGKILL.
 """
 
 from __future__ import annotations
 
-from tgi_infra.engines.spec import EngineSpec, Setting, flags_from_argparse_dump
+from tgi_infra.engines.spec import (
+    CudaBuild,
+    EngineSpec,
+    Setting,
+    Shutdown,
+    flags_from_argparse_dump,
+)
 
 IMAGE = "lmsysorg/sglang:v0.5.23"
+DISABLE_CUDA_GRAPHS = (
+    "--cuda-graph-backend-decode",
+    "disabled",
+    "--cuda-graph-backend-prefill",
+    "disabled",
+)
+# flags that would override DISABLE_CUDA_GRAPHS (the JSON config wins over the per-phase flags)
+CUDA_GRAPH_BACKEND_FLAGS = (
+    "--cuda-graph-backend-decode",
+    "--cuda-graph-backend-prefill",
+    "--cuda-graph-config",
+)
+UNBOUNDED_DRAIN_S = 90
+CUDA_BUILDS = (
+    CudaBuild(
+        image=IMAGE,
+        cuda="13.0",
+        min_driver="580.65.06",  # CUDA 13.0 GA, Linux
+        min_driver_windows="580.88",  # the first R580 Windows driver (reports CUDA 13.0)
+        source="docker/Dockerfile: ARG CUDA_VERSION=13.0.x, "
+        "FROM nvidia/cuda:${CUDA_VERSION}-cudnn-devel-ubuntu24.04",
+    ),
+    CudaBuild(
+        image=f"{IMAGE}-cu129",
+        cuda="12.9",
+        min_driver="575.51.03",  # CUDA 12.9 GA, Linux
+        min_driver_windows="576.02",  # CUDA 12.9 GA, Windows
+        # nvidia/cuda 12.9.1's NVIDIA_REQUIRE_CUDA: R535/R550/R560/R565/R570 for the
+        # data-center and professional brands (not GeForce/TITAN)
+        compat_branches=(535, 550, 560, 565, 570),
+        source="the -cu129 build of the release (CUDA_VERSION=12.9.1)",
+    ),
+)
+SHUTDOWN = Shutdown(
+    drain_flag=None,
+    drain_env=None,
+    drain_default_s=UNBOUNDED_DRAIN_S,
+    unbounded=True,
+    force_env="SGL_FORCE_SHUTDOWN",
+    note="/health answers 503 and the requests in flight finish.",
+)
 CONTAINER_PORT = 30000
 CACHE_MOUNT = "/root/.cache/huggingface"
 MODULE = "sglang.launch_server"
@@ -41,7 +105,8 @@ OWNED = {
     "--max-prefill-tokens": "max_batch_prefill_tokens",
     "--max-total-tokens": "max_batch_total_tokens",
     "--max-running-requests": "max_concurrent_requests",
-    "--disable-cuda-graph": "cuda_graphs ([0] renders --disable-cuda-graph)",
+    "--disable-cuda-graph": "cuda_graphs (deprecated in SGLang 0.5.23; [0] renders "
+    "--cuda-graph-backend-decode/prefill disabled)",
     "--host": "bind (the container listens on 0.0.0.0; set the host address with `bind`)",
     "--port": "port (the container listens on 30000; set the host port with `port`)",
     "--api-key": "api_key_env (the key reaches the server from API_KEY in service.env, never argv)",
@@ -88,9 +153,8 @@ def spec() -> EngineSpec:
                 "--max-running-requests", "requests running at once; more queue (TGI: 429)"
             ),
             "cuda_graphs": Setting(
-                "--disable-cuda-graph",
-                "only `[0]` (renders --disable-cuda-graph); batch sizes: extra_args "
-                "`--cuda-graph-bs-decode`",
+                " ".join(DISABLE_CUDA_GRAPHS),
+                "only `[0]`; batch sizes: extra_args `--cuda-graph-bs-decode`",
             ),
             "api_key_env": Setting(
                 "API_KEY", "env `API_KEY` in service.env, passed to --api-key in-process"
@@ -109,4 +173,6 @@ def spec() -> EngineSpec:
         api_key_env_names=("API_KEY",),
         readiness_note="/health 503 while starting, 200 once a test generation passed; then a "
         "one-token native /generate",
+        cuda_builds=CUDA_BUILDS,
+        shutdown=SHUTDOWN,
     )

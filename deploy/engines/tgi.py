@@ -2,12 +2,46 @@
 
 Docker usage (TGI's README): `docker run --gpus all --shm-size 1g -p 8080:80 -v $volume:/data
 ghcr.io/huggingface/text-generation-inference:3.3.7 --model-id $model`.
+
+CUDA (huggingface/text-generation-inference Dockerfile at v3.3.7): the image's runtime stage is
+`FROM nvidia/cuda:12.4.0-base-ubuntu22.04` (its NVIDIA_REQUIRE_CUDA: `cuda>=12.4`, or the R470,
+R525 or R535 branch for every brand), the kernels are built on `nvidia/cuda:12.4.1-devel`, and
+PyTorch comes from the cu128 index (server/pyproject.toml): CUDA 12.x, which R525+ drivers run by
+minor version compatibility (TGI's README: "we recommend using NVIDIA drivers with CUDA version
+12.2 or higher"). R470 would need forward compatibility (spec.py). TGI publishes one CUDA build
+per release: an older driver has no fallback image.
+
+Stop (launcher/src/main.rs at v3.3.7): on SIGTERM the launcher terminates the router first,
+which stops accepting and lets the requests in flight finish (axum's graceful shutdown), waiting
+up to `--graceful-termination-timeout` (env GRACEFUL_TERMINATION_TIMEOUT, default 90 s) before
+SIGKILL; then it terminates the shards, which are idle by then.
 """
 
 from __future__ import annotations
 
 from tgi_infra import launcher
-from tgi_infra.engines.spec import EngineSpec, Flag, Setting
+from tgi_infra.engines.spec import CudaBuild, EngineSpec, Flag, Setting, Shutdown
+
+SHUTDOWN = Shutdown(
+    drain_flag="--graceful-termination-timeout",
+    drain_env="GRACEFUL_TERMINATION_TIMEOUT",
+    drain_default_s=90,
+    note="The router stops accepting and finishes the requests in flight, then the shards stop.",
+)
+
+
+def cuda_builds(default_image: str) -> tuple[CudaBuild, ...]:
+    return (
+        CudaBuild(
+            image=default_image,
+            cuda="12.4",
+            min_driver="550.54.14",  # CUDA 12.4 GA, Linux
+            min_driver_windows="551.61",  # CUDA 12.4 GA, Windows (WSL2 reports it)
+            compat_branches=(525, 535),
+            compat_consumer=True,  # nvidia/cuda 12.4 lists R525/R535 for every brand
+            source="Dockerfile at v3.3.7: FROM nvidia/cuda:12.4.0-base-ubuntu22.04",
+        ),
+    )
 
 
 def spec() -> EngineSpec:
@@ -59,4 +93,6 @@ def spec() -> EngineSpec:
         api_key_env_names=("API_KEY",),
         readiness_note="binds its port only after download and warm-up; /health 200, then a "
         "one-token /generate",
+        cuda_builds=cuda_builds(DEFAULT_IMAGE),
+        shutdown=SHUTDOWN,
     )

@@ -6,15 +6,62 @@ vllm/vllm-openai:v0.33.0 MODEL ...`. The model is the first positional argument 
 (`--model` is its flag form); the API key is read from `VLLM_API_KEY` (the flag wins, and is
 never used here: it would put the key in argv). No listener until the engine is up; `/health`
 then answers 200.
+
+CUDA: vLLM's docker/Dockerfile builds on `ARG CUDA_VERSION=13.0.x` with the final stage `FROM
+nvidia/cuda:${CUDA_VERSION}-base` (NVIDIA_REQUIRE_CUDA `cuda>=13.0`) and PyTorch from the cu130
+index; CUDA 13 is the default of the wheels and images since v0.20 (vllm-project/vllm#42738), and
+each release is also published as a CUDA 12.9 build, `vllm/vllm-openai:<version>-cu129`
+(CUDA_VERSION=12.9.1), for older drivers.
+
+Stop (vllm 0.33.0 wheel: entrypoints/cli/serve.py, v1/engine/core.py `_handle_shutdown`; PR
+vllm-project/vllm#36666): on SIGTERM `vllm serve` rejects new requests; with `--shutdown-timeout
+0` (the default) it aborts the requests in flight, with `--shutdown-timeout N` it waits up to N s
+for them. No env var sets it. Then the engine and worker processes exit, each given
+VLLM_WORKER_SHUTDOWN_TIMEOUT_SECONDS (default 5).
 """
 
 from __future__ import annotations
 
 import json
 
-from tgi_infra.engines.spec import REFERENCE, EngineSpec, Setting, flags_from_argparse_dump
+from tgi_infra.engines.spec import (
+    REFERENCE,
+    CudaBuild,
+    EngineSpec,
+    Setting,
+    Shutdown,
+    flags_from_argparse_dump,
+)
 
 IMAGE = "vllm/vllm-openai:v0.33.0"
+CUDA_BUILDS = (
+    CudaBuild(
+        image=IMAGE,
+        cuda="13.0",
+        min_driver="580.65.06",  # CUDA 13.0 GA, Linux
+        min_driver_windows="580.88",  # the first R580 Windows driver (reports CUDA 13.0)
+        source="docker/Dockerfile: ARG CUDA_VERSION=13.0.x, FROM nvidia/cuda:${CUDA_VERSION}-base",
+    ),
+    CudaBuild(
+        image=f"{IMAGE}-cu129",
+        cuda="12.9",
+        min_driver="575.51.03",  # CUDA 12.9 GA, Linux
+        min_driver_windows="576.02",  # CUDA 12.9 GA, Windows
+        # nvidia/cuda 12.9.1's NVIDIA_REQUIRE_CUDA: R535/R550/R560/R565/R570 for the
+        # data-center and professional brands (not GeForce/TITAN)
+        compat_branches=(535, 550, 560, 565, 570),
+        source="the -cu129 build of the release (CUDA_VERSION=12.9.1)",
+    ),
+)
+SHUTDOWN = Shutdown(
+    drain_flag="--shutdown-timeout",
+    drain_env=None,
+    drain_default_s=0,
+    teardown_env="VLLM_WORKER_SHUTDOWN_TIMEOUT_SECONDS",
+    teardown_default_s=5,
+    note="New requests are refused; with `--shutdown-timeout 0` the requests in flight are "
+    "aborted, with N they get up to N s.",
+)
 CONTAINER_PORT = 8000
 CACHE_MOUNT = "/root/.cache/huggingface"
 
@@ -104,4 +151,6 @@ def spec() -> EngineSpec:
         api_key_env_names=("API_KEY", "VLLM_API_KEY"),
         readiness_note="no listener until the engine is up; /health 200, then a one-token "
         "/v1/completions",
+        cuda_builds=CUDA_BUILDS,
+        shutdown=SHUTDOWN,
     )

@@ -202,6 +202,81 @@ def test_sglang_cuda_graphs_only_zero():
     )
 
 
+def test_sglang_cuda_graphs_zero_refuses_a_backend_flag_that_would_override_it():
+    for args in (
+        ["--cuda-graph-backend-decode", "full"],
+        ["--cuda-graph-backend-prefill=breakable"],
+        ["--cuda-graph-config", '{"decode": {"backend": "full"}}'],
+    ):
+        msg = one_error(engine="sglang", cuda_graphs=[0], extra_args=args)
+        assert msg.startswith("host gpu-1: service svc-a: field extra_args: value ")
+        assert "would override cuda_graphs [0]" in msg and args[0].split("=")[0] in msg
+    # without cuda_graphs, choosing the backends is the user's
+    load_host_config(
+        "h",
+        {"tgi_services": [{"model_id": "o/m", "engine": "sglang",
+                           "extra_args": ["--cuda-graph-backend-decode", "breakable"]}]},
+    )  # fmt: skip
+    assert "--disable-cuda-graph" in engine_spec("sglang").owned  # deprecated: still refused
+
+
+def test_each_engine_image_has_its_cuda_build_with_a_source():
+    from tgi_infra.engines.spec import cuda_build
+
+    for engine in ("tgi", "vllm", "sglang"):
+        spec = engine_spec(engine)
+        default, *fallbacks = spec.cuda_builds
+        assert default.image == spec.image, engine
+        for b in spec.cuda_builds:
+            assert cuda_build(b.image) is b and b.source and b.cuda, b
+            assert b.runs_on(b.min_driver) and b.runs_on(b.min_driver_windows, windows=True)
+        for b in fallbacks:  # the -cu129 builds of vLLM and SGLang
+            assert b.image == f"{spec.image}-cu129" and b.cuda == "12.9", b
+    assert engine_spec("tgi").cuda_builds[0].cuda == "12.4"
+    assert {engine_spec(e).cuda_builds[0].cuda for e in ("vllm", "sglang")} == {"13.0"}
+    assert cuda_build("docker.io/lmsysorg/sglang:v0.5.23") is engine_spec("sglang").cuda_builds[0]
+    assert cuda_build("lmsysorg/sglang:v0.5.23@sha256:" + "0" * 64) is None  # a digest: unknown
+    assert cuda_build("registry.example/sglang:v0.5.23") is None
+
+
+@pytest.mark.parametrize(
+    "engine, driver, windows, consumer, runs",
+    [
+        ("sglang", "580.65.06", False, False, True),  # CUDA 13.0 GA's driver
+        ("sglang", "580.65.05", False, False, False),
+        ("sglang", "575.57.08", False, False, False),  # CUDA 12.9: no CUDA 13
+        ("sglang", "590.44.01", False, True, True),
+        ("sglang", "580.88", True, True, True),  # the Windows R580 driver, through WSL2
+        ("sglang", "576.88", True, False, False),
+        ("tgi", "535.54.03", False, True, True),  # R535 admitted for every brand
+        ("tgi", "545.29.06", False, False, False),  # R545: not listed, below cuda>=12.4
+        ("tgi", "550.54.14", False, False, True),
+        ("tgi", "550.40.07", False, False, False),
+        ("tgi", "470.256.02", False, False, False),  # listed, but forward compatibility only
+        ("tgi", "not-a-version", False, False, False),
+    ],
+)
+def test_cuda_build_runs_on(engine, driver, windows, consumer, runs):
+    build = engine_spec(engine).cuda_builds[0]
+    assert build.runs_on(driver, windows=windows, consumer=consumer) is runs
+
+
+@pytest.mark.parametrize(
+    "driver, consumer, runs",
+    [
+        ("575.51.03", True, True),  # CUDA 12.9 GA's driver: every brand
+        ("570.172.08", False, True),  # R570 listed in NVIDIA_REQUIRE_CUDA (data center)
+        ("570.172.08", True, False),  # ... not for GeForce/TITAN
+        ("535.183.01", False, True),
+        ("525.147.05", False, False),  # R525 not listed by the 12.9 image
+    ],
+)
+def test_the_cu129_builds_admit_older_branches_on_data_center_gpus_only(driver, consumer, runs):
+    for engine in ("vllm", "sglang"):
+        build = engine_spec(engine).cuda_builds[1]
+        assert build.runs_on(driver, consumer=consumer) is runs, (engine, driver)
+
+
 def test_owned_and_forbidden_flags_are_flags_of_the_engine():
     for engine in ("vllm", "sglang"):
         spec = engine_spec(engine)

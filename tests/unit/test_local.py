@@ -30,6 +30,7 @@ from tgi_infra.render import (
     LABEL_SUPERVISOR,
     LABEL_UNIT,
     render_service,
+    stop_timeout,
 )
 from tgi_infra.smoke.tunnel import free_local_port
 
@@ -146,6 +147,15 @@ def test_stop_start_restart_through_docker(deployed) -> None:
     local.restart(deployed.name)
     assert deployed.inspect()["State"]["StartedAt"] != after_start
     assert local.wait_ready(deployed.name, timeout=60).health == local.HEALTHY
+
+
+def test_the_container_carries_the_stop_timeout_derived_from_the_engine(deployed) -> None:
+    """`docker run --stop-timeout`: a plain `docker stop`, dockerd's own shutdown and
+    `tgi-infra local stop/restart` give TGI its --graceful-termination-timeout (90 s) + 30 s."""
+    attrs = deployed.inspect()
+    assert attrs["Config"]["StopTimeout"] == stop_timeout(deployed.svc) == 120
+    assert local._stop_timeout(attrs) == 120
+    assert local._stop_timeout({"Config": {}}) == 30  # deployed before: the earlier -t 30
 
 
 def test_logs_are_the_containers(deployed) -> None:

@@ -269,6 +269,144 @@ def test_plan_gpu_count_is_what_nvidia_smi_sees():
 
 
 # --------------------------------------------------------------------------------------------
+# the engine image's CUDA against the host's NVIDIA driver (engines/spec.py CudaBuild)
+
+SMI_535 = "nvidia/smi-8gpu-a100.csv"  # 535.183.01, A100 (data center)
+SMI_550 = "nvidia/smi-1gpu-h100.csv"  # 550.54.15, H100
+SMI_570 = "nvidia/smi-1gpu-h100-driver570.csv"  # 570.172.08, H100
+SMI_580 = "nvidia/smi-1gpu-h100-driver580.csv"  # 580.95.05, H100
+SMI_570_GEFORCE = "nvidia/smi-1gpu-rtx4090-driver570.csv"  # 570.172.08, GeForce RTX 4090
+IMAGES = {
+    "tgi": "ghcr.io/huggingface/text-generation-inference:3.3.7",
+    "vllm": "vllm/vllm-openai:v0.33.0",
+    "vllm-cu129": "vllm/vllm-openai:v0.33.0-cu129",
+    "sglang": "lmsysorg/sglang:v0.5.23",
+    "sglang-cu129": "lmsysorg/sglang:v0.5.23-cu129",
+}
+
+
+def engine_service(image_key: str, **kw) -> dict:
+    engine = image_key.split("-")[0]
+    svc = {"name": "svc-a", "model_id": "org/model", "engine": engine, **kw}
+    if image_key != engine:
+        svc["image"] = IMAGES[image_key]
+    return svc
+
+
+@pytest.mark.parametrize(
+    "fixture, fits",
+    [
+        # TGI 3.3.7: CUDA 12.4 base (R525/R535 admitted, every brand) -> every tested driver
+        (SMI_535, {"tgi", "vllm-cu129", "sglang-cu129"}),
+        (SMI_550, {"tgi", "vllm-cu129", "sglang-cu129"}),
+        (SMI_570, {"tgi", "vllm-cu129", "sglang-cu129"}),
+        (SMI_580, set(IMAGES)),
+        # GeForce: the CUDA 12.9 builds admit R535-R570 only for data-center/professional GPUs
+        (SMI_570_GEFORCE, {"tgi"}),
+    ],
+)
+def test_each_engine_image_needs_a_driver_that_runs_its_cuda(fixture, fits):
+    driver = fx(fixture).split(", ")[3]
+    for key in IMAGES:
+        c = cfg(services=[engine_service(key)])
+        problems, plan = check_host("h1", c, facts(gpus=gpus(fixture)))
+        got = [x for x in problems if x.code == "driver-too-old"]
+        if key in fits:
+            assert problems == [], (key, driver, format_problems(problems))
+        else:
+            (p,) = got
+            assert p.severity == "error" and p.host == "h1", key
+            assert f"service svc-a: field image: value '{IMAGES[key]}'" in p.found
+            assert f"the driver found is {driver}" in p.found, p.found
+        assert not any("not checked" in n for n in plan.notes)
+
+
+def test_sglang_on_a_570_driver_names_what_is_required_and_the_cu129_image():
+    problems = preflight(
+        "gpu-1", cfg(services=[engine_service("sglang")]), facts(gpus=gpus(SMI_570))
+    )
+    (p,) = errors(problems)
+    assert p.code == "driver-too-old" and p.host == "gpu-1"
+    assert p.found == (
+        "service svc-a: field image: value 'lmsysorg/sglang:v0.5.23' is built on CUDA 13.0 and "
+        "needs an NVIDIA driver >= 580.65.06 (R580+); the driver found is 570.172.08 "
+        "(NVIDIA H100 80GB HBM3)"
+    )
+    assert p.fix == (
+        "upgrade the NVIDIA driver on the host to 580.65.06 or newer (R580+), or set the "
+        "service's image to lmsysorg/sglang:v0.5.23-cu129 (CUDA 12.9, which 570.172.08 runs)"
+    )
+    text = format_problems(problems)
+    assert "host gpu-1:" in text and "[driver-too-old]" in text
+
+
+@pytest.mark.parametrize("fixture", [SMI_535, SMI_550, SMI_570])
+def test_vllm_on_an_older_driver_names_its_cu129_image(fixture):
+    (p,) = preflight("h1", cfg(services=[engine_service("vllm")]), facts(gpus=gpus(fixture)))
+    assert "vllm/vllm-openai:v0.33.0' is built on CUDA 13.0" in p.found
+    assert "set the service's image to vllm/vllm-openai:v0.33.0-cu129 (CUDA 12.9" in p.fix
+
+
+def test_a_geforce_gpu_gets_no_fallback_that_its_driver_cannot_start():
+    (p,) = preflight(
+        "h1", cfg(services=[engine_service("sglang")]), facts(gpus=gpus(SMI_570_GEFORCE))
+    )
+    assert "NVIDIA GeForce RTX 4090" in p.found
+    assert "set the service's image" not in p.fix
+    assert (
+        "lmsysorg/sglang:v0.5.23-cu129 (CUDA 12.9) does not run on it either: it needs an NVIDIA "
+        "driver >= 575.51.03 (R575+), or an R535/R550/R560/R565/R570 driver on data-center"
+    ) in p.fix
+    assert "on data-center and professional GPUs" in p.fix
+
+
+def test_wsl_checks_the_windows_driver_and_says_where_to_upgrade_it():
+    # WSL2 reports the Windows driver (566.36); CUDA 13.0 needs R580 there too
+    problems = preflight("wsl1", cfg(services=[engine_service("sglang")]), wsl_facts())
+    (p,) = errors(problems)
+    assert p.code == "driver-too-old"
+    assert "566.36 (the Windows driver, through WSL2)" in p.found
+    assert p.fix.startswith("upgrade the NVIDIA driver on Windows")
+    assert preflight("wsl1", cfg(services=[engine_service("tgi")]), wsl_facts()) == []
+
+
+def test_each_service_is_checked_on_its_own_gpus():
+    services = [
+        engine_service("tgi", name="tgi-a", gpus=[0, 1]),
+        engine_service("sglang", name="sgl-b", gpus=[2, 3], port=8081),
+    ]
+    problems = preflight("h1", cfg(services=services), facts(gpus=gpus(SMI_535)))
+    (p,) = problems
+    assert p.found.startswith("service sgl-b: field image:") and "NVIDIA A100-SXM4-80GB" in p.found
+
+
+def test_a_custom_image_is_not_checked_and_the_plan_says_so():
+    c = cfg(services=[engine_service("sglang", image="registry.example/me/sglang:patched")])
+    problems, plan = check_host("h1", c, facts(gpus=gpus(SMI_535)))
+    assert problems == []
+    (note,) = [n for n in plan.notes if "not checked" in n]
+    assert note.startswith("service svc-a: image registry.example/me/sglang:patched is not one")
+    assert "NVIDIA driver 535.183.01 is not checked" in note
+
+
+def test_a_mirrored_default_image_is_still_the_known_build():
+    c = cfg(services=[engine_service("sglang")], image_mirror="registry.lab:5000")
+    assert errors(preflight("h1", c, facts(gpus=gpus(SMI_550))))[0].code == "driver-too-old"
+
+
+def test_cpu_services_are_not_checked():
+    # a CPU-mode host, and a CPU service (SGLang's Xeon build) on a GPU host
+    cpu_host = cfg("none", services=[engine_service("sglang", image=IMAGES["sglang"] + "-xeon")])
+    problems, plan = check_host("h1", cpu_host, facts(gpus=gpus(SMI_535)))
+    assert problems == [] and not any("not checked" in n for n in plan.notes)
+    xeon = IMAGES["sglang"] + "-xeon"
+    cpu_b = engine_service("sglang", name="cpu-b", gpus="none", image=xeon, port=8081)
+    mixed = cfg(services=[engine_service("tgi", name="gpu-a", gpus=[0]), cpu_b])
+    problems, plan = check_host("h1", mixed, facts(gpus=gpus(SMI_535)))
+    assert problems == [] and not any("cpu-b" in n for n in plan.notes)
+
+
+# --------------------------------------------------------------------------------------------
 # WSL
 
 

@@ -18,12 +18,13 @@ from pathlib import Path
 
 import pytest
 import tgi_infra
-from tgi_infra.config import load_host_config
+from tgi_infra.config import ConfigError, load_host_config
 from tgi_infra.render import (
     CREATE_SCRIPT,
     ENV_EXAMPLE,
     ENV_FILE_MODE,
     LABEL_HASH,
+    STOP_SCRIPT,
     env_file_content,
     launcher_args,
     missing_secrets,
@@ -425,6 +426,79 @@ def test_unit_file_does_not_change_with_the_model_or_image():
     b = render_service("h", other, other.tgi_services[0], "systemd")
     assert a.config_hash != b.config_hash
     assert a.files[a.unit_name] == b.files[b.unit_name]
+
+
+@pytest.mark.parametrize(
+    "svc, docker_t",
+    [
+        # TGI: --graceful-termination-timeout (env GRACEFUL_TERMINATION_TIMEOUT), default 90 s
+        ({}, 120),
+        ({"extra_args": ["--graceful-termination-timeout", "300"]}, 330),
+        ({"extra_args": ["--graceful-termination-timeout=5"]}, 35),
+        ({"env": {"GRACEFUL_TERMINATION_TIMEOUT": "200"}}, 230),
+        (  # the flag wins over the env var, as in the launcher (clap)
+            {
+                "extra_args": ["--graceful-termination-timeout", "10"],
+                "env": {"GRACEFUL_TERMINATION_TIMEOUT": "200"},
+            },
+            40,
+        ),
+        # vLLM: --shutdown-timeout, default 0 (requests in flight are aborted)
+        ({"engine": "vllm"}, 30),
+        ({"engine": "vllm", "extra_args": ["--shutdown-timeout", "60"]}, 90),
+        ({"engine": "vllm", "extra_args": ["--shutdown-timeout=120"]}, 150),
+        ({"engine": "vllm", "env": {"VLLM_WORKER_SHUTDOWN_TIMEOUT_SECONDS": "45"}}, 70),
+        # SGLang: drains until idle (no setting): the deploy allows 90 s; SGL_FORCE_SHUTDOWN: none
+        ({"engine": "sglang"}, 120),
+        ({"engine": "sglang", "env": {"SGL_FORCE_SHUTDOWN": "true"}}, 30),
+        ({"engine": "sglang", "env": {"SGL_FORCE_SHUTDOWN": "0"}}, 120),
+    ],
+)
+def test_stop_timeouts_follow_the_engines_drain_setting(svc, docker_t):
+    """Every stop path gives the engine its drain time: the unit's ExecStop and TimeoutStopSec
+    (above it), the stop script, the creation script's replacement of the old container and
+    the container's own --stop-timeout (a plain `docker stop`, dockerd at shutdown)."""
+    data = {"tgi_services": [{"name": "svc", "model_id": "org/m", "gpus": 1, **svc}]}
+    host = load_host_config("h", data)
+    service = host.tgi_services[0]
+    sysd = render_service("h", host, service, "systemd")
+    unit = sysd.files[sysd.unit_name][0]
+    assert f"ExecStop=/usr/bin/docker stop -t {docker_t} svc\n" in unit
+    assert f"TimeoutStopSec={docker_t + 30}\n" in unit
+    dock = render_service("h", host, service, "docker")
+    assert f"exec docker stop -t {docker_t} svc\n" in dock.files[STOP_SCRIPT][0]
+    for r in (sysd, dock):
+        argv = docker_command(r.files[CREATE_SCRIPT][0])
+        assert argv[argv.index("--stop-timeout") + 1] == str(docker_t)
+        assert r.docker_argv[r.docker_argv.index("--stop-timeout") + 1] == str(docker_t)
+        script = r.files[CREATE_SCRIPT][0]
+        stop = f"docker stop -t {docker_t} svc >/dev/null 2>&1 || true\n"
+        assert stop in script
+        assert script.index(stop) < script.index("docker rm -f svc")
+
+
+@pytest.mark.parametrize(
+    "svc, field, value",
+    [
+        ({"extra_args": ["--graceful-termination-timeout", "1m"]}, "extra_args",
+         "--graceful-termination-timeout 1m"),
+        ({"env": {"GRACEFUL_TERMINATION_TIMEOUT": "-5"}}, "env", "GRACEFUL_TERMINATION_TIMEOUT=-5"),
+        ({"engine": "vllm", "extra_args": ["--shutdown-timeout=2.5"]}, "extra_args",
+         "--shutdown-timeout 2.5"),
+        ({"engine": "vllm", "env": {"VLLM_WORKER_SHUTDOWN_TIMEOUT_SECONDS": "x"}}, "env",
+         "VLLM_WORKER_SHUTDOWN_TIMEOUT_SECONDS=x"),
+    ],
+)  # fmt: skip
+def test_a_drain_setting_that_is_not_whole_seconds_is_refused(svc, field, value):
+    """The stop timeouts are derived from it: a value the engine would not read as seconds is
+    a config error naming host, service, field and value, before any host is changed."""
+    data = {"tgi_services": [{"name": "svc", "model_id": "org/m", **svc}]}
+    with pytest.raises(ConfigError) as exc:
+        load_host_config("gpu-1", data)
+    (msg,) = exc.value.errors
+    assert msg.startswith(f"host gpu-1: service svc: field {field}: value {value!r} is not allowed")
+    assert "drain of the requests in flight on stop" in msg
+    assert msg.endswith("allowed: whole seconds, an integer >= 0")
 
 
 def test_supervisor_controls_restart_policy_and_unit():

@@ -129,6 +129,10 @@ def _check_engine_argv(where: str, engine: str, argv: list[str]) -> None:
         assert flag.startswith("--"), f"{where}: {flag!r} is not a flag"
         assert flag in reference, f"{where}: {flag} is not a flag of {engine}"
         spec = reference[flag]
+        # a flag the engine marks deprecated is not rendered (SGLang 0.5.23's
+        # --disable-cuda-graph: "Deprecated. Use --cuda-graph-backend-{decode,prefill}=disabled")
+        help_text = (spec.get("help") or "").lstrip("([").lower()
+        assert not help_text.startswith("deprecated"), f"{where}: {flag}: {spec['help']}"
         i += 1
         values = []
         if spec["nargs"] != 0:
@@ -208,6 +212,20 @@ def test_common_settings_map_to_each_engines_flag():
         args.index("--cudagraph-capture-sizes") + 1 : args.index("--cudagraph-capture-sizes") + 5
     ] == ["1", "2", "4", "8"]
     assert args[args.index("--max-num-batched-tokens") + 1] == "4096"
+
+
+def test_sglang_cuda_graphs_zero_renders_the_replacement_of_the_deprecated_flag():
+    """cuda_graphs [0] on SGLang 0.5.23: both phase backends `disabled` (server_args.py's
+    `new_flag` of --disable-cuda-graph), choices from the reference dump."""
+    host, (r,) = rendered_case("sglang-api-key")
+    assert r.service.cuda_graphs == [0]
+    args = launcher_args(r.service, host)
+    assert "--disable-cuda-graph" not in args
+    for flag in ("--cuda-graph-backend-decode", "--cuda-graph-backend-prefill"):
+        assert args[args.index(flag) + 1] == "disabled"
+        assert "disabled" in _reference_flags("sglang")[flag]["choices"]
+    deprecated = _reference_flags("sglang")["--disable-cuda-graph"]["help"]
+    assert "--cuda-graph-backend-{decode,prefill}=disabled" in deprecated
 
 
 def test_engine_is_part_of_the_config_hash_and_tgi_hash_is_unchanged():

@@ -46,11 +46,13 @@ def test_prefetch_runs_download_weights_of_the_new_image_with_the_env_file():
 
 
 def test_stop_and_start_follow_the_supervisor():
-    assert stop_command(spec(), "tgi-a") == (
-        "systemctl stop tgi-tgi-a.service; docker stop -t 30 tgi-a >/dev/null"
+    assert stop_command(spec(stop_timeout=120), "tgi-a") == (
+        "systemctl stop tgi-tgi-a.service; docker stop -t 120 tgi-a >/dev/null"
     )
     assert "systemctl start tgi-tgi-a.service" in start_command(spec(), "tgi-a")
-    assert stop_command(spec(unit=None), "tgi-a") == "docker stop -t 30 tgi-a >/dev/null"
+    assert stop_command(spec(unit=None, stop_timeout=330), "tgi-a") == (
+        "docker stop -t 330 tgi-a >/dev/null"
+    )
     assert start_command(spec(unit=None), "tgi-a") == "docker start tgi-a"
     assert spec().previous == "tgi-a-previous"
 
@@ -101,6 +103,14 @@ def test_keep_replaces_a_stale_copy_and_drop_removes_it(tmp_path: Path):
     env.unlink()
     sh(keep_env_command(str(env)))  # no env file on the host: no copy to restore later
     assert not prev.exists()
+
+
+@pytest.mark.parametrize("unit", ["tgi-tgi-a.service", None])
+def test_rollback_stops_the_new_container_with_its_drain_time_before_removing_it(unit):
+    """After failed smoke checks the new container may be serving: SIGTERM and the engine's
+    drain time first, whichever supervisor, then the removal."""
+    cmd = rollback_command(spec(unit=unit, stop_timeout=150))
+    assert cmd.index("docker stop -t 150 tgi-a ") < cmd.index("docker rm -f tgi-a ")
 
 
 def test_rollback_puts_the_env_file_back_before_the_previous_container_starts():

@@ -11,18 +11,22 @@ if [[ ! -f "${env_file}" ]]; then
 fi
 
 # Replace any previous container of this name; the model cache under /data is kept.
+# Stopped first with the engine's drain time (SIGTERM; SIGKILL after 120 s): the
+# requests in flight finish.
+docker stop -t 120 tgi-secure >/dev/null 2>&1 || true
 docker rm -f tgi-secure >/dev/null 2>&1 || true
 
 docker run -d \
   --name tgi-secure \
   --label tgi-infra.managed=true \
-  --label tgi-infra.config-hash=6f4d484f2a4de7fde7b14be991a50f3008d740ef86c401735b464dbf145befea \
+  --label tgi-infra.config-hash=5628c3bc69bd3c6238ebca75055fd96aebcf7c7c700273d9a20292a83c403851 \
   --label tgi-infra.service=tgi-secure \
   --label tgi-infra.model-id=google/gemma-2-9b-it \
   --label tgi-infra.engine=tgi \
   --label tgi-infra.supervisor=docker \
   --label tgi-infra.port=8080 \
   --restart unless-stopped \
+  --stop-timeout 120 \
   --gpus all \
   --shm-size 1g \
   -p 0.0.0.0:8080:80 \

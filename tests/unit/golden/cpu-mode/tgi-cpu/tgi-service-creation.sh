@@ -11,18 +11,22 @@ if [[ ! -f "${env_file}" ]]; then
 fi
 
 # Replace any previous container of this name; the model cache under /data is kept.
+# Stopped first with the engine's drain time (SIGTERM; SIGKILL after 120 s): the
+# requests in flight finish.
+docker stop -t 120 tgi-cpu >/dev/null 2>&1 || true
 docker rm -f tgi-cpu >/dev/null 2>&1 || true
 
 docker run -d \
   --name tgi-cpu \
   --label tgi-infra.managed=true \
-  --label tgi-infra.config-hash=491457a8371769f0d17cf7d2c78e402258d110f3fabc42eaae229b57fb9d5763 \
+  --label tgi-infra.config-hash=31bc469344d63249452458e165eb4ac14da2b9aaf8175416763a7ba5e0887cad \
   --label tgi-infra.service=tgi-cpu \
   --label tgi-infra.model-id=/data/models/tiny-gpt2 \
   --label tgi-infra.engine=tgi \
   --label tgi-infra.supervisor=docker \
   --label tgi-infra.port=8080 \
   --restart unless-stopped \
+  --stop-timeout 120 \
   --shm-size 1g \
   -p 127.0.0.1:8080:80 \
   -v /var/lib/tgi/data:/data \

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Managed by tgi-infra (deploy/render.py): edits are overwritten by the next deploy.
-# Stops container tgi-cpu (SIGTERM, then SIGKILL after 30 s).
+# Stops container tgi-cpu (SIGTERM, then SIGKILL after 120 s).
 set -euo pipefail
 
-exec docker stop -t 30 tgi-cpu
+exec docker stop -t 120 tgi-cpu

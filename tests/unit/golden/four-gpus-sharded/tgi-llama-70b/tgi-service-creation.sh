@@ -13,12 +13,15 @@ fi
 # Stop the unit first so that its `docker start -a` does not race the replacement.
 systemctl stop tgi-tgi-llama-70b.service 2>/dev/null || true
 # Replace any previous container of this name; the model cache under /data is kept.
+# Stopped first with the engine's drain time (SIGTERM; SIGKILL after 120 s): the
+# requests in flight finish.
+docker stop -t 120 tgi-llama-70b >/dev/null 2>&1 || true
 docker rm -f tgi-llama-70b >/dev/null 2>&1 || true
 
 docker create \
   --name tgi-llama-70b \
   --label tgi-infra.managed=true \
-  --label tgi-infra.config-hash=84f69be597cd744f600cec428e0cbc4ab7b5500031d9cbfc7b622b156d9c8c67 \
+  --label tgi-infra.config-hash=740671f357a2ed9a98061dd31443b0af51cf97e7ae9904f11bad4073037f9649 \
   --label tgi-infra.service=tgi-llama-70b \
   --label tgi-infra.model-id=meta-llama/Llama-3.1-70B-Instruct \
   --label tgi-infra.engine=tgi \
@@ -26,6 +29,7 @@ docker create \
   --label tgi-infra.port=8080 \
   --label tgi-infra.unit=tgi-tgi-llama-70b.service \
   --restart no \
+  --stop-timeout 120 \
   --gpus '"device=0,1,2,3"' \
   --shm-size 64g \
   -p 0.0.0.0:8080:80 \

@@ -13,12 +13,15 @@ fi
 # Stop the unit first so that its `docker start -a` does not race the replacement.
 systemctl stop tgi-tgi-service.service 2>/dev/null || true
 # Replace any previous container of this name; the model cache under /data is kept.
+# Stopped first with the engine's drain time (SIGTERM; SIGKILL after 120 s): the
+# requests in flight finish.
+docker stop -t 120 tgi-service >/dev/null 2>&1 || true
 docker rm -f tgi-service >/dev/null 2>&1 || true
 
 docker create \
   --name tgi-service \
   --label tgi-infra.managed=true \
-  --label tgi-infra.config-hash=aa8eb31811c320dc267c75d53842ab341c43c3542e9a78a448405749f81d01a8 \
+  --label tgi-infra.config-hash=23146cbae65704a39638e2096efafa34e19848d03cd583c2a30833ef5177fe36 \
   --label tgi-infra.service=tgi-service \
   --label tgi-infra.model-id=HuggingFaceTB/SmolLM2-1.7B-Instruct \
   --label tgi-infra.engine=tgi \
@@ -26,6 +29,7 @@ docker create \
   --label tgi-infra.port=8080 \
   --label tgi-infra.unit=tgi-tgi-service.service \
   --restart no \
+  --stop-timeout 120 \
   --gpus '"device=0"' \
   --shm-size 1g \
   -p 127.0.0.1:8080:80 \

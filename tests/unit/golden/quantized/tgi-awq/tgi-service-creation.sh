@@ -13,12 +13,15 @@ fi
 # Stop the unit first so that its `docker start -a` does not race the replacement.
 systemctl stop tgi-tgi-awq.service 2>/dev/null || true
 # Replace any previous container of this name; the model cache under /data is kept.
+# Stopped first with the engine's drain time (SIGTERM; SIGKILL after 120 s): the
+# requests in flight finish.
+docker stop -t 120 tgi-awq >/dev/null 2>&1 || true
 docker rm -f tgi-awq >/dev/null 2>&1 || true
 
 docker create \
   --name tgi-awq \
   --label tgi-infra.managed=true \
-  --label tgi-infra.config-hash=cda1b8053d1814c37b321e14740b0f36a7a6a4949e576f4717cbaaf1e5bd39c1 \
+  --label tgi-infra.config-hash=4299fcfa2efdde707682c65e3c544d80f3078985a24b0881e7c882a736e81982 \
   --label tgi-infra.service=tgi-awq \
   --label tgi-infra.model-id=TheBloke/Llama-2-13B-chat-AWQ \
   --label tgi-infra.engine=tgi \
@@ -26,6 +29,7 @@ docker create \
   --label tgi-infra.port=8080 \
   --label tgi-infra.unit=tgi-tgi-awq.service \
   --restart no \
+  --stop-timeout 120 \
   --gpus '"device=0"' \
   --shm-size 1g \
   -p '[::1]:8080:80' \

@@ -11,18 +11,22 @@ if [[ ! -f "${env_file}" ]]; then
 fi
 
 # Replace any previous container of this name; the model cache under /root/.cache/huggingface is kept.
+# Stopped first with the engine's drain time (SIGTERM; SIGKILL after 120 s): the
+# requests in flight finish.
+docker stop -t 120 sglang-llama >/dev/null 2>&1 || true
 docker rm -f sglang-llama >/dev/null 2>&1 || true
 
 docker run -d \
   --name sglang-llama \
   --label tgi-infra.managed=true \
-  --label tgi-infra.config-hash=935c963a12093ebeb277e6d10914c0484557a72a493e2c6809038b9a8803deb9 \
+  --label tgi-infra.config-hash=763879d31fc1d2814fe99db04cdcd285e6b04524ccf8f7b11d8f9211eefcbd3b \
   --label tgi-infra.service=sglang-llama \
   --label tgi-infra.model-id=meta-llama/Llama-3.1-8B-Instruct \
   --label tgi-infra.engine=sglang \
   --label tgi-infra.supervisor=docker \
   --label tgi-infra.port=30000 \
   --restart unless-stopped \
+  --stop-timeout 120 \
   --gpus '"device=0"' \
   --shm-size 16g \
   -p 0.0.0.0:30000:30000 \
@@ -34,7 +38,8 @@ docker run -d \
   --tp-size 1 \
   --quantization fp8 \
   --context-length 16384 \
-  --disable-cuda-graph \
+  --cuda-graph-backend-decode disabled \
+  --cuda-graph-backend-prefill disabled \
   --host 0.0.0.0 \
   --port 30000 \
   --enable-metrics \

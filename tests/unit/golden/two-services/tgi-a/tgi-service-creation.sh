@@ -13,12 +13,15 @@ fi
 # Stop the unit first so that its `docker start -a` does not race the replacement.
 systemctl stop tgi-tgi-a.service 2>/dev/null || true
 # Replace any previous container of this name; the model cache under /data is kept.
+# Stopped first with the engine's drain time (SIGTERM; SIGKILL after 120 s): the
+# requests in flight finish.
+docker stop -t 120 tgi-a >/dev/null 2>&1 || true
 docker rm -f tgi-a >/dev/null 2>&1 || true
 
 docker create \
   --name tgi-a \
   --label tgi-infra.managed=true \
-  --label tgi-infra.config-hash=d3c8ee1ea8bf52d0fe649ed18300c7804ec0ea2ef8a6d387d47ffe25b8f35cc6 \
+  --label tgi-infra.config-hash=cd7cd0bd5e93fa043e061188256b063c55a7ec88078c3f45de34324ddb149b64 \
   --label tgi-infra.service=tgi-a \
   --label tgi-infra.model-id=Qwen/Qwen2.5-7B-Instruct \
   --label tgi-infra.engine=tgi \
@@ -26,6 +29,7 @@ docker create \
   --label tgi-infra.port=8080 \
   --label tgi-infra.unit=tgi-tgi-a.service \
   --restart no \
+  --stop-timeout 120 \
   --gpus '"device=0,1"' \
   --shm-size 8g \
   -p 127.0.0.1:8080:80 \

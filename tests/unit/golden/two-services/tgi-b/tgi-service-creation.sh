@@ -13,12 +13,15 @@ fi
 # Stop the unit first so that its `docker start -a` does not race the replacement.
 systemctl stop tgi-tgi-b.service 2>/dev/null || true
 # Replace any previous container of this name; the model cache under /data is kept.
+# Stopped first with the engine's drain time (SIGTERM; SIGKILL after 120 s): the
+# requests in flight finish.
+docker stop -t 120 tgi-b >/dev/null 2>&1 || true
 docker rm -f tgi-b >/dev/null 2>&1 || true
 
 docker create \
   --name tgi-b \
   --label tgi-infra.managed=true \
-  --label tgi-infra.config-hash=dd946494137cd8b2e230ea48a68359d860ec9e5b93e029204f136895033a6447 \
+  --label tgi-infra.config-hash=1d645767c2a8aa2b4b82f54980b6c85a87ec88ce4bbc534768b1f91e239af45c \
   --label tgi-infra.service=tgi-b \
   --label tgi-infra.model-id=mistralai/Mistral-7B-Instruct-v0.3 \
   --label tgi-infra.engine=tgi \
@@ -26,6 +29,7 @@ docker create \
   --label tgi-infra.port=8081 \
   --label tgi-infra.unit=tgi-tgi-b.service \
   --restart no \
+  --stop-timeout 120 \
   --gpus '"device=2,3"' \
   --shm-size 8g \
   -p 127.0.0.1:8081:80 \

@@ -13,12 +13,15 @@ fi
 # Stop the unit first so that its `docker start -a` does not race the replacement.
 systemctl stop tgi-vllm-qwen.service 2>/dev/null || true
 # Replace any previous container of this name; the model cache under /root/.cache/huggingface is kept.
+# Stopped first with the engine's drain time (SIGTERM; SIGKILL after 30 s): the
+# requests in flight finish.
+docker stop -t 30 vllm-qwen >/dev/null 2>&1 || true
 docker rm -f vllm-qwen >/dev/null 2>&1 || true
 
 docker create \
   --name vllm-qwen \
   --label tgi-infra.managed=true \
-  --label tgi-infra.config-hash=801069228b043723d785c04b0b420b94211dd9c263c18788010fcd1312593fed \
+  --label tgi-infra.config-hash=f3ff5468c3b45b37453ac35c1e8d8ea343e7520dc01fc1444e0e0a8985398b39 \
   --label tgi-infra.service=vllm-qwen \
   --label tgi-infra.model-id=Qwen/Qwen2.5-7B-Instruct \
   --label tgi-infra.engine=vllm \
@@ -26,6 +29,7 @@ docker create \
   --label tgi-infra.port=8000 \
   --label tgi-infra.unit=tgi-vllm-qwen.service \
   --restart no \
+  --stop-timeout 30 \
   --gpus '"device=0,1"' \
   --ipc=host \
   -p 127.0.0.1:8000:8000 \

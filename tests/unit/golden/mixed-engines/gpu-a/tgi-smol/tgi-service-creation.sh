@@ -13,12 +13,15 @@ fi
 # Stop the unit first so that its `docker start -a` does not race the replacement.
 systemctl stop tgi-tgi-smol.service 2>/dev/null || true
 # Replace any previous container of this name; the model cache under /data is kept.
+# Stopped first with the engine's drain time (SIGTERM; SIGKILL after 120 s): the
+# requests in flight finish.
+docker stop -t 120 tgi-smol >/dev/null 2>&1 || true
 docker rm -f tgi-smol >/dev/null 2>&1 || true
 
 docker create \
   --name tgi-smol \
   --label tgi-infra.managed=true \
-  --label tgi-infra.config-hash=f6583f856cf5d04a039df24880ac1ade6a6201cc8c49641531bee04baccaabb8 \
+  --label tgi-infra.config-hash=b2ef239b565da0014713808d6bed0f0a2ec1761aa9e082d409c4ae92276b1f74 \
   --label tgi-infra.service=tgi-smol \
   --label tgi-infra.model-id=HuggingFaceTB/SmolLM2-1.7B-Instruct \
   --label tgi-infra.engine=tgi \
@@ -26,6 +29,7 @@ docker create \
   --label tgi-infra.port=8080 \
   --label tgi-infra.unit=tgi-tgi-smol.service \
   --restart no \
+  --stop-timeout 120 \
   --gpus '"device=0"' \
   --shm-size 1g \
   -p 127.0.0.1:8080:80 \

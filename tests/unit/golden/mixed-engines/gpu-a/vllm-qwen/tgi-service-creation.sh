@@ -13,12 +13,15 @@ fi
 # Stop the unit first so that its `docker start -a` does not race the replacement.
 systemctl stop tgi-vllm-qwen.service 2>/dev/null || true
 # Replace any previous container of this name; the model cache under /root/.cache/huggingface is kept.
+# Stopped first with the engine's drain time (SIGTERM; SIGKILL after 30 s): the
+# requests in flight finish.
+docker stop -t 30 vllm-qwen >/dev/null 2>&1 || true
 docker rm -f vllm-qwen >/dev/null 2>&1 || true
 
 docker create \
   --name vllm-qwen \
   --label tgi-infra.managed=true \
-  --label tgi-infra.config-hash=62905138a0b7d7e9619a115c72c7e4d5be72a7911d0690901735a7ba81a9c380 \
+  --label tgi-infra.config-hash=1fd466ae2dcb862f1ec38d71801b7674079186a8320bab9c38569abf939cf27b \
   --label tgi-infra.service=vllm-qwen \
   --label tgi-infra.model-id=Qwen/Qwen2.5-7B-Instruct \
   --label tgi-infra.engine=vllm \
@@ -26,6 +29,7 @@ docker create \
   --label tgi-infra.port=8081 \
   --label tgi-infra.unit=tgi-vllm-qwen.service \
   --restart no \
+  --stop-timeout 30 \
   --gpus '"device=1,2"' \
   --ipc=host \
   -p 127.0.0.1:8081:8000 \

@@ -13,12 +13,15 @@ fi
 # Stop the unit first so that its `docker start -a` does not race the replacement.
 systemctl stop tgi-sglang-mistral.service 2>/dev/null || true
 # Replace any previous container of this name; the model cache under /root/.cache/huggingface is kept.
+# Stopped first with the engine's drain time (SIGTERM; SIGKILL after 120 s): the
+# requests in flight finish.
+docker stop -t 120 sglang-mistral >/dev/null 2>&1 || true
 docker rm -f sglang-mistral >/dev/null 2>&1 || true
 
 docker create \
   --name sglang-mistral \
   --label tgi-infra.managed=true \
-  --label tgi-infra.config-hash=cfbf2fe323d3b1d4f461f654d7f7783e2d22dbe9ad0a0d657d362e25b2b77f40 \
+  --label tgi-infra.config-hash=bec8c3bd234fad8649180cfd2b17b4d7d8ddcad327ac298230d44b9777a57931 \
   --label tgi-infra.service=sglang-mistral \
   --label tgi-infra.model-id=mistralai/Mistral-7B-Instruct-v0.3 \
   --label tgi-infra.engine=sglang \
@@ -26,6 +29,7 @@ docker create \
   --label tgi-infra.port=8080 \
   --label tgi-infra.unit=tgi-sglang-mistral.service \
   --restart no \
+  --stop-timeout 120 \
   --gpus '"device=0,1"' \
   --ipc=host \
   -p 127.0.0.1:8080:30000 \

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Managed by tgi-infra (deploy/render.py): edits are overwritten by the next deploy.
-# Stops container sglang-mistral (SIGTERM, then SIGKILL after 30 s).
+# Stops container sglang-mistral (SIGTERM, then SIGKILL after 120 s).
 set -euo pipefail
 
 exec systemctl stop tgi-sglang-mistral.service

@@ -13,12 +13,15 @@ fi
 # Stop the unit first so that its `docker start -a` does not race the replacement.
 systemctl stop tgi-vllm-local.service 2>/dev/null || true
 # Replace any previous container of this name; the model cache under /root/.cache/huggingface is kept.
+# Stopped first with the engine's drain time (SIGTERM; SIGKILL after 30 s): the
+# requests in flight finish.
+docker stop -t 30 vllm-local >/dev/null 2>&1 || true
 docker rm -f vllm-local >/dev/null 2>&1 || true
 
 docker create \
   --name vllm-local \
   --label tgi-infra.managed=true \
-  --label tgi-infra.config-hash=bb8aa05c1fd9ab72db5e72d3f80f3d109f143c78c352aa245deb279ab96f5819 \
+  --label tgi-infra.config-hash=b86d124532b4a1e0246bdec620512aabf9e17e9765f07fee60bf5bfdd1ae253b \
   --label tgi-infra.service=vllm-local \
   --label tgi-infra.model-id=/data/models/my-finetune \
   --label tgi-infra.engine=vllm \
@@ -26,6 +29,7 @@ docker create \
   --label tgi-infra.port=8082 \
   --label tgi-infra.unit=tgi-vllm-local.service \
   --restart no \
+  --stop-timeout 30 \
   --gpus '"device=2"' \
   --ipc=host \
   -p 127.0.0.1:8082:8000 \
