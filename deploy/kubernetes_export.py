@@ -33,11 +33,11 @@ from tgi_infra.config.errors import ConfigError
 from tgi_infra.engines import engine_spec
 from tgi_infra.probes import LABEL_HASH
 from tgi_infra.render import (
-    STOP_TIMEOUT_S,
     EngineCommand,
     engine_command,
     secret_vars,
     shared_memory,
+    stop_timeout,
 )
 
 # Kubernetes versions whose schemas every exported object is checked against (tests, with
@@ -203,7 +203,8 @@ MAPPING: tuple[tuple[tuple[str, ...], str, str], ...] = (
         "one Deployment (`replicas: 1`) and one Service per present service",
         "`strategy: Recreate` (no spare GPU for a surge), `--max-surge` / `--max-unavailable` "
         f"for a rolling update; `nodeSelector` `{NODE_LABEL}: HOST` (`--no-node-selector`); "
-        f"`terminationGracePeriodSeconds: {STOP_TIMEOUT_S}` (the Docker stop timeout); the "
+        "`terminationGracePeriodSeconds`: the Docker stop timeout (the engine's drain setting, "
+        "e.g. TGI's `--graceful-termination-timeout`, plus teardown); the "
         f"config hash as pod annotation `{ANNOTATION_HASH}`",
     ),
 )
@@ -509,7 +510,7 @@ def export_service(
         pod["runtimeClassName"] = opts.runtime_class
     if opts.node_selector:
         pod["nodeSelector"] = {NODE_LABEL: host_name}
-    pod["terminationGracePeriodSeconds"] = STOP_TIMEOUT_S
+    pod["terminationGracePeriodSeconds"] = stop_timeout(svc)  # the engine's drain + teardown
     pod["containers"] = [container]
     pod["volumes"] = [cache_volume, {"name": SHM_VOLUME, "emptyDir": shm}]
 

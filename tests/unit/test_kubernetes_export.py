@@ -249,12 +249,13 @@ def test_kubectl_kustomize_builds_the_base_with_mirrored_images_and_valid_object
 
 
 def docker_engine_argv(host: str, cfg: HostConfig, svc: TGIService, gpu_count: int | None):
-    """(image, args after it) of the `docker create|run` line in the rendered creation
-    script: the bytes a deploy writes, parsed back as the shell would."""
+    """(image, args after it, docker's own options before it) of the `docker create|run` line
+    in the rendered creation script: the bytes a deploy writes, parsed back as the shell
+    would."""
     rendered = render_for_deploy(host, cfg, svc, "systemd", gpu_count, {})
     argv = docker_command(rendered.files[CREATE_SCRIPT][0])
     i = argv.index(rendered.image)
-    return argv[i], argv[i + 1 :]
+    return argv[i], argv[i + 1 :], argv[:i]
 
 
 def test_container_args_equal_the_docker_render_for_every_sample_service(exported):
@@ -265,8 +266,12 @@ def test_container_args_equal_the_docker_render_for_every_sample_service(exporte
             for svc in cfg.present_services():
                 c = container(deployments[svc.name])
                 gpu_count = opts["gpu_counts"][host] if svc.gpu_ids(cfg) is None else None
-                image, args = docker_engine_argv(host, cfg, svc, gpu_count)
+                image, args, options = docker_engine_argv(host, cfg, svc, gpu_count)
                 assert c["args"] == args, (name, svc.name)
+                # the pod gets as long to drain as `docker stop` gives the container
+                grace = deployments[svc.name]["spec"]["template"]["spec"]
+                stop = options[options.index("--stop-timeout") + 1]
+                assert grace["terminationGracePeriodSeconds"] == int(stop), (name, svc.name)
                 assert "command" not in c  # the image's entrypoint, as `docker run IMAGE ARGS`
                 assert cfg.resolve_image(c["image"]) == image
                 compared += 1
