@@ -123,14 +123,27 @@ def _insecure_applied(entry: str, registry: dict[str, Any]) -> bool:
     return index is not None and index.get("Secure") is False
 
 
-def daemon_mismatches(daemon_json: dict[str, Any] | None, info: dict[str, Any] | None) -> list[str]:
+def daemon_mismatches(
+    daemon_json: dict[str, Any] | None,
+    info: dict[str, Any] | None,
+    removed_by_deploy: list[str] | None = None,
+) -> list[str]:
     """Each daemon.json setting the running daemon does not run with, in words.
 
-    Empty when there is nothing to compare (no file, or no daemon answering: a stopped daemon
-    reads the file when it starts)."""
-    if not daemon_json or not info:
+    ``removed_by_deploy``: insecure registries the deploy added and has taken out of the file
+    (its record still lists them until Docker restarted); the daemon must not run with them.
+    Empty when there is nothing to compare (no daemon answering: a stopped daemon reads the
+    file when it starts)."""
+    if not info:
         return []
     out: list[str] = []
+    registry = info.get("RegistryConfig") or {}
+    listed = (daemon_json or {}).get("insecure-registries") or []
+    for entry in removed_by_deploy or []:
+        if entry not in listed and _insecure_applied(entry, registry):
+            out.append(f"insecure registry {entry!r} removed from daemon.json but still applied")
+    if not daemon_json:
+        return out
     runtimes = info.get("Runtimes") or {}
     for name, spec in sorted((daemon_json.get("runtimes") or {}).items()):
         if name not in runtimes:
@@ -145,7 +158,6 @@ def daemon_mismatches(daemon_json: dict[str, Any] | None, info: dict[str, Any] |
         out.append(
             f"default runtime {info.get('DefaultRuntime')!r}, daemon.json says {want_default!r}"
         )
-    registry = info.get("RegistryConfig") or {}
     for entry in daemon_json.get("insecure-registries") or []:
         if isinstance(entry, str) and not _insecure_applied(entry, registry):
             out.append(f"insecure registry {entry!r} not applied")
@@ -164,11 +176,14 @@ def daemon_mismatches(daemon_json: dict[str, Any] | None, info: dict[str, Any] |
 
 def not_applied(plan) -> list[str]:
     """This host's daemon.json settings the running daemon lacks (logged; [] when it has all)."""
-    from tgi_infra.facts import DaemonJson
+    from tgi_infra.facts import DaemonJson, DaemonJsonAdded
 
     if plan.skip_engine_and_toolkit:
         return []
-    mismatches = daemon_mismatches(host.get_fact(DaemonJson), host.get_fact(RunningDockerSettings))
+    recorded = (host.get_fact(DaemonJsonAdded).get("added") or {}).get("insecure-registries")
+    mismatches = daemon_mismatches(
+        host.get_fact(DaemonJson), host.get_fact(RunningDockerSettings), recorded
+    )
     if mismatches:
         logger.warning(
             f"{host.print_prefix}the running Docker daemon does not match daemon.json ("

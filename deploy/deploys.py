@@ -65,7 +65,8 @@ def deploy_gpu_host(overrides: Mapping[str, Any] | None = None) -> None:
     cfg, plan = _config_and_plan(overrides)
     provisioning = docker_engine.install(cfg, plan)
     daemon_json = [docker_engine.configure_daemon(cfg, plan)]
-    provisioning += nvidia_toolkit.install(cfg, plan)
+    toolkit = nvidia_toolkit.install(cfg, plan)
+    provisioning += toolkit
     # /dev/char links + NVIDIA's udev rule, before any daemon-reload (NVIDIA/nvidia-docker#1730)
     dev_char_links.ensure(cfg, plan)
     daemon_json.append(nvidia_toolkit.configure_runtime(cfg, plan))
@@ -74,8 +75,13 @@ def deploy_gpu_host(overrides: Mapping[str, Any] | None = None) -> None:
     # killed between the write and the restart): a fact decides (deploy/daemon_state.py)
     stale = daemon_state.not_applied(plan)
     restart_if = (lambda: True) if stale else any_changed(*daemon_json)
-    docker_engine.ensure_running(cfg, plan, restart_if=restart_if)
-    nvidia_toolkit.cdi(cfg, plan)
+    restart = docker_engine.ensure_running(cfg, plan, restart_if=restart_if)
+    # the restart stopped every container: the services that ran answer again before the
+    # deploy goes on (those deploy_services re-creates wait for themselves there)
+    why = "daemon.json changed" if not stale else "the daemon did not run with daemon.json"
+    tgi_services.wait_after_docker_restart(cfg, plan, restart, why)
+    docker_engine.record_daemon_json(cfg, plan)
+    nvidia_toolkit.cdi(cfg, plan, toolkit_changed=any_changed(*toolkit))
     nvidia_toolkit.gpu_proof(cfg, plan, run_if=any_changed(*provisioning, *daemon_json))
 
 

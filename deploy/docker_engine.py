@@ -3,6 +3,9 @@
 - ``docker_source: distro`` installs Debian/Ubuntu's ``docker.io``; ``docker-ce`` adds Docker's
   apt repository (keyring + ``signed-by``, URL a setting for mirrors) and installs docker-ce.
 - An engine that is already there (any flavour) is left alone.
+- daemon.json: the inventory's insecure registries merged in, every other key kept; an entry
+  the deploy added (recorded in ``/var/lib/tgi-infra/daemon-json-added.json``) goes again when
+  the inventory drops it, the host's own entries never do.
 - With Docker Desktop on WSL, nothing is installed: Desktop carries the engine and GPU support.
 - Without systemd (WSL's default), dockerd is started with ``service docker start`` and started
   again at boot through ``/etc/wsl.conf`` ``[boot] command=...``, merged with what is there.
@@ -13,8 +16,9 @@ from __future__ import annotations
 import configparser
 import io
 import json
+from dataclasses import dataclass
 
-from pyinfra import host
+from pyinfra import host, logger
 from pyinfra.api import deploy
 from pyinfra.facts.deb import DebPackages
 from pyinfra.facts.server import Users
@@ -22,8 +26,13 @@ from pyinfra.operations import apt, files, server, systemd, sysvinit
 from tgi_infra import apt_install, atomic
 from tgi_infra.config import HostConfig
 from tgi_infra.context import DeployConfigError
-from tgi_infra.facts import DaemonJson, WslConf
-from tgi_infra.probes import DAEMON_JSON_PATH
+from tgi_infra.facts import DaemonJson, DaemonJsonAdded, WslConf
+from tgi_infra.probes import (
+    DAEMON_JSON_ADDED_ABOUT,
+    DAEMON_JSON_ADDED_PATH,
+    DAEMON_JSON_PATH,
+    STATE_DIR,
+)
 
 DAEMON_JSON = DAEMON_JSON_PATH
 DOCKER_CE_KEYRING = "/etc/apt/keyrings/docker.gpg"
@@ -82,33 +91,137 @@ def install(cfg: HostConfig, plan) -> list:
     return ops + install_packages("Install Docker Engine packages", packages)
 
 
-def merged_daemon_json(current: dict | None, cfg: HostConfig) -> dict | None:
-    """daemon.json with our keys merged in, every key the user had kept; None when unchanged."""
-    merged = json.loads(json.dumps(current or {}))
-    if cfg.docker_insecure_registries:
-        have = list(merged.get("insecure-registries", []))
-        for reg in cfg.docker_insecure_registries:
-            if reg not in have:
-                have.append(reg)
-        merged["insecure-registries"] = have
-    return None if merged == (current or {}) else merged
+INSECURE = "insecure-registries"
+
+
+@dataclass(frozen=True)
+class DaemonJsonPlan:
+    """What the deploy does to daemon.json, from the file, the inventory and the record.
+
+    ``content``: the new daemon.json (None: unchanged). ``record``: what the deploy has added
+    once this is done (written after Docker's restart). ``record_during``: the record written
+    before daemon.json; it still lists the entries being removed, so that a deploy killed
+    before the restart sees next time that the daemon still runs with them
+    (``daemon_state.daemon_mismatches``). ``added`` / ``removed``: entries."""
+
+    content: dict | None
+    record: dict
+    record_during: dict
+    added: list[str]
+    removed: list[str]
+
+
+def _record(added: list[str], created: bool) -> dict:
+    return {
+        "added": {INSECURE: list(added)} if added else {},
+        "created_keys": [INSECURE] if created else [],
+    }
+
+
+def plan_daemon_json(current: dict | None, wanted: list[str], recorded: dict) -> DaemonJsonPlan:
+    """daemon.json with the inventory's insecure registries, every key the user had kept.
+
+    An entry is the deploy's when the deploy added it (``recorded``, the record on the host):
+    such an entry goes when the inventory drops it; any other entry stays, also when the
+    inventory once listed it. A key the deploy created goes when nothing is left in it."""
+    base = current or {}
+    have = base.get(INSECURE, [])
+    if not isinstance(have, list):
+        raise ValueError(
+            f"{DAEMON_JSON} {INSECURE!r} is {type(have).__name__}, not a list: dockerd refuses "
+            f"it; fix {DAEMON_JSON}"
+        )
+    listed = list((recorded.get("added") or {}).get(INSECURE, []))
+    ours_before = [e for e in listed if e in have]
+    created_before = INSECURE in (recorded.get("created_keys") or []) and INSECURE in base
+    removed = [e for e in ours_before if e not in wanted]
+    added = [e for e in wanted if e not in have]
+    entries = [e for e in have if e not in removed] + added
+    merged = json.loads(json.dumps(base))
+    if entries or (INSECURE in base and not created_before):
+        merged[INSECURE] = entries
+    else:
+        merged.pop(INSECURE, None)
+    ours = [e for e in ours_before if e not in removed] + added
+    created = INSECURE in merged and (created_before or (INSECURE not in base and bool(added)))
+    return DaemonJsonPlan(
+        content=None if merged == base else merged,
+        record=_record(ours, created),
+        # until the restart: also what the file no longer has (the daemon may still run with it)
+        record_during=_record(
+            listed + [e for e in added if e not in listed], created or created_before
+        ),
+        added=added,
+        removed=removed,
+    )
+
+
+def record_content(record: dict) -> str:
+    data = {"about": DAEMON_JSON_ADDED_ABOUT, **record}
+    return json.dumps(data, indent=4, sort_keys=True) + "\n"
+
+
+def _daemon_json_plan(cfg: HostConfig, warn: bool = False) -> DaemonJsonPlan:
+    recorded = host.get_fact(DaemonJsonAdded)
+    if warn and recorded.get("error"):
+        logger.warning(
+            f"{host.print_prefix}{DAEMON_JSON_ADDED_PATH} is unreadable "
+            f"({recorded['error']}): every daemon.json entry is kept as the host's own"
+        )
+    try:
+        return plan_daemon_json(host.get_fact(DaemonJson), cfg.docker_insecure_registries, recorded)
+    except ValueError as exc:
+        raise DeployConfigError(f"host {host.name}: {exc}. No host was changed.") from None
+
+
+def _put_record(record: dict, name: str):
+    files.directory(
+        name=f"Ensure {STATE_DIR}", path=STATE_DIR, mode="755", user="root", group="root"
+    )
+    return atomic.put(
+        name=name, content=record_content(record), dest=DAEMON_JSON_ADDED_PATH, mode=0o644
+    )
+
+
+def _recorded_now() -> dict:
+    fact = host.get_fact(DaemonJsonAdded)
+    return {"added": fact.get("added") or {}, "created_keys": fact.get("created_keys") or []}
 
 
 @deploy("Configure Docker daemon")
 def configure_daemon(cfg: HostConfig, plan):
-    """Merge our keys into daemon.json (4-space JSON, sorted keys, as nvidia-ctk writes it)."""
+    """Merge our keys into daemon.json (4-space JSON, sorted keys, as nvidia-ctk writes it);
+    entries the deploy added and the inventory dropped are removed (``plan_daemon_json``).
+    The record of what it added (``DAEMON_JSON_ADDED_PATH``) is written first."""
     if plan.skip_engine_and_toolkit:
         return None
-    merged = merged_daemon_json(host.get_fact(DaemonJson), cfg)
-    if merged is None:
+    daemon = _daemon_json_plan(cfg, warn=True)
+    if daemon.record_during != _recorded_now():
+        _put_record(daemon.record_during, "Record what the deploy adds to daemon.json")
+    if daemon.content is None:
         return None
+    for entry in daemon.removed:
+        logger.info(
+            f"{host.print_prefix}daemon.json: removing insecure registry {entry!r} (added by "
+            "the deploy, no longer in tgi_docker_insecure_registries)"
+        )
     files.directory(name="Ensure /etc/docker", path="/etc/docker", mode="755")
     return atomic.put(
         name="Merge settings into daemon.json (existing keys kept)",
-        content=json.dumps(merged, indent=4, sort_keys=True) + "\n",
+        content=json.dumps(daemon.content, indent=4, sort_keys=True) + "\n",
         dest=DAEMON_JSON,
         mode=0o644,
     )
+
+
+@deploy("Record daemon.json")
+def record_daemon_json(cfg: HostConfig, plan) -> None:
+    """After the restart: the record without the entries this deploy removed."""
+    if plan.skip_engine_and_toolkit:
+        return
+    daemon = _daemon_json_plan(cfg)
+    if daemon.record != daemon.record_during:
+        _put_record(daemon.record, "Record what the deploy added to daemon.json (removals done)")
 
 
 def merged_wsl_conf(current: dict | None) -> str | None:
@@ -130,11 +243,13 @@ def merged_wsl_conf(current: dict | None) -> str | None:
 
 
 @deploy("Run Docker Engine")
-def ensure_running(cfg: HostConfig, plan, restart_if=None) -> None:
-    """Docker running now and at boot; restarted only when its daemon.json changed."""
+def ensure_running(cfg: HostConfig, plan, restart_if=None):
+    """Docker running now and at boot; restarted only when its daemon.json changed. Returns
+    the restart operation (None when there is none): the services' wait follows it."""
     if plan.skip_engine_and_toolkit:
         host.noop("Docker Desktop runs the engine")
-        return
+        return None
+    restart_op = None
     if plan.systemd:
         systemd.service(
             name="Docker running and enabled", service="docker", running=True, enabled=True
@@ -150,7 +265,7 @@ def ensure_running(cfg: HostConfig, plan, restart_if=None) -> None:
             if plan.systemd
             else "service docker restart"
         )
-        server.shell(
+        restart_op = server.shell(
             name="Restart Docker (daemon.json changed)", commands=[restart], _if=restart_if
         )
     if not plan.systemd and plan.wsl:
@@ -173,3 +288,4 @@ def ensure_running(cfg: HostConfig, plan, restart_if=None) -> None:
             server.shell(
                 name="Add docker_users to the docker group", commands=[f"usermod -aG docker {user}"]
             )
+    return restart_op

@@ -537,6 +537,40 @@ class DaemonJson(FactBase):
         return parse_daemon_json(None if body is None else "\n".join(body))
 
 
+class DaemonJsonAdded(FactBase):
+    """The deploy's record of what it added to daemon.json (``probes.DAEMON_JSON_ADDED_PATH``,
+    ``probes.parse_daemon_json_added``): entries the inventory may take back. Absent: {}."""
+
+    def command(self) -> str:
+        return _file_command(probes.DAEMON_JSON_ADDED_PATH)
+
+    @staticmethod
+    def default() -> dict[str, Any]:
+        return probes.parse_daemon_json_added(None)
+
+    def process(self, output: list[str]) -> dict[str, Any]:
+        body = _file_body(output)
+        return probes.parse_daemon_json_added(None if body is None else "\n".join(body))
+
+
+class CdiSpecState(FactBase):
+    """Whether NVIDIA's CDI spec (``/etc/cdi/nvidia.yaml``) exists and the driver version the
+    deploy generated it for (``probes.cdi_state_command`` / ``parse_cdi_state``).
+
+    The spec itself names no driver version (``nvidia-ctk cdi generate`` writes the version only
+    into library file names), so the deploy keeps a record next to its other records."""
+
+    def command(self) -> str:
+        return probes.cdi_state_command()
+
+    @staticmethod
+    def default() -> dict[str, Any]:
+        return probes.parse_cdi_state([])
+
+    def process(self, output: list[str]) -> dict[str, Any]:
+        return probes.parse_cdi_state(output)
+
+
 def parse_wsl_conf(text: str | None, path: str = WSL_CONF_PATH) -> dict[str, dict[str, str]] | None:
     """Parse wsl.conf (INI) into ``{section: {key: value}}``; None when absent.
 

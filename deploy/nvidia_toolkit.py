@@ -7,8 +7,11 @@
   deploy fails with apt's own signature error;
 - the four packages, all pinned to ``nvidia_toolkit_version`` when it is set;
 - ``nvidia-ctk runtime configure --runtime=docker`` only when daemon.json lacks the runtime;
-- optional CDI spec; the GPU proof (``docker run --gpus all <cuda_image> nvidia-smi
-  --query-gpu=uuid``: the container sees the host's GPUs, by UUID).
+- optional CDI spec in ``/etc/cdi/nvidia.yaml`` (kept across reboots; ``/var/run/cdi`` is
+  cleared at boot), generated again when the driver changed (a record names the driver it was
+  generated for) or the toolkit was installed or upgraded;
+- the GPU proof (``docker run --gpus all <cuda_image> nvidia-smi --query-gpu=uuid``: the
+  container sees the host's GPUs, by UUID).
 """
 
 from __future__ import annotations
@@ -18,15 +21,20 @@ import shlex
 from pyinfra import host, logger
 from pyinfra.api import deploy
 from pyinfra.api.exceptions import OperationError
-from pyinfra.facts.files import File
 from pyinfra.operations import apt, python, server
 from pyinfra.operations.util import any_changed
 from tgi_infra import atomic, hostcmd
 from tgi_infra.config import HostConfig
 from tgi_infra.docker_engine import install_packages, missing_packages
-from tgi_infra.facts import DaemonJson, NvidiaGpus
+from tgi_infra.facts import CdiSpecState, DaemonJson, NvidiaGpus
 from tgi_infra.gpu_proof import PROOF_QUERY, compare_gpu_uuids, proof_command
-from tgi_infra.probes import DAEMON_JSON_PATH, TOOLKIT_PACKAGES
+from tgi_infra.probes import (
+    CDI_RECORD_PATH,
+    CDI_SPEC_PATH,
+    DAEMON_JSON_PATH,
+    TOOLKIT_PACKAGES,
+    cdi_record_content,
+)
 from tgi_infra.toolkit_upkeep import (
     ToolkitCandidates,
     ToolkitKeyFingerprints,
@@ -39,7 +47,8 @@ from tgi_infra.toolkit_upkeep import (
 KEYRING = "/usr/share/keyrings/nvidia-container-toolkit-keyring.gpg"
 SOURCE_LIST = "/etc/apt/sources.list.d/nvidia-container-toolkit.list"
 PACKAGES = list(TOOLKIT_PACKAGES)
-CDI_SPEC = "/var/run/cdi/nvidia.yaml"
+CDI_SPEC = CDI_SPEC_PATH  # /etc/cdi: kept across reboots (NVIDIA's CDI docs)
+CDI_RECORD = CDI_RECORD_PATH
 DAEMON_JSON = DAEMON_JSON_PATH
 
 
@@ -168,18 +177,61 @@ def runtime_commands(cfg: HostConfig, daemon_json: str = DAEMON_JSON) -> list[st
     return [blank_daemon_json_command(daemon_json), cmd]
 
 
+def cdi_generate_reason(spec: dict, driver_version: str | None) -> str | None:
+    """Why the CDI spec must be generated now (None: it is current). ``spec``: the
+    ``CdiSpecState`` fact; ``driver_version``: the driver nvidia-smi reports (None: unknown)."""
+    if not spec.get("spec"):
+        return f"{CDI_SPEC} is missing"
+    recorded = spec.get("driver_version")
+    if driver_version and recorded != driver_version:
+        was = f"generated for driver {recorded}" if recorded else "no record of its driver"
+        return f"the driver is {driver_version} ({was})"
+    return None
+
+
+def cdi_commands(
+    driver_version: str | None, spec: str = CDI_SPEC, record: str = CDI_RECORD
+) -> list[str]:
+    """``nvidia-ctk cdi generate`` into ``spec`` (it writes a temp file in that directory and
+    renames it: never half-written), then the record of the driver it describes (written the
+    same way, 0644). Without a known driver version the record is removed: the next deploy
+    that sees the driver regenerates."""
+    directory = shlex.quote(record.rsplit("/", 1)[0] or "/")
+    rec, staged = shlex.quote(record), shlex.quote(record + ".tgi-tmp")
+    generate = f"nvidia-ctk cdi generate --output={shlex.quote(spec)}"
+    if not driver_version:
+        return [generate, f"rm -f -- {rec}"]
+    content = shlex.quote(cdi_record_content(driver_version, spec))
+    return [
+        generate,
+        f"mkdir -p -m 755 -- {directory} && printf %s {content} > {staged} && "
+        f"chmod 644 -- {staged} && mv -f -- {staged} {rec}",
+    ]
+
+
 @deploy("Generate the CDI spec")
-def cdi(cfg: HostConfig, plan) -> None:
+def cdi(cfg: HostConfig, plan, toolkit_changed=None) -> None:
+    """NVIDIA's CDI spec in ``/etc/cdi`` (``/var/run/cdi`` is cleared at boot), generated again
+    when the driver changed since (a record says which driver it describes) or when this
+    deploy installed or upgraded the toolkit (``toolkit_changed``, decided when it runs)."""
     if not cfg.nvidia_cdi or plan.skip_engine_and_toolkit:
         return
     if cfg.cpu_mode:
         host.noop("CDI skipped: CPU mode, no GPU to describe")
         return
-    if not host.get_fact(File, CDI_SPEC):
-        server.shell(
-            name="nvidia-ctk cdi generate",
-            commands=[f"nvidia-ctk cdi generate --output={CDI_SPEC}"],
-        )
+    gpus = (host.get_fact(NvidiaGpus) or {}).get("gpus") or []
+    driver = next((g.get("driver_version") for g in gpus if g.get("driver_version")), None)
+    reason = cdi_generate_reason(host.get_fact(CdiSpecState), driver)
+    if reason:
+        logger.info(f"{host.print_prefix}CDI spec: {reason}: generating it")
+    name = f"nvidia-ctk cdi generate --output={CDI_SPEC}"
+    commands = cdi_commands(driver)
+    if reason:
+        server.shell(name=name, commands=commands)
+    elif toolkit_changed is not None:
+        server.shell(name=name, commands=commands, _if=toolkit_changed)
+    else:
+        host.noop(f"CDI spec {CDI_SPEC} is current (driver {driver})")
 
 
 def _gpu_proof(state, host, image: str, expected: list[str]) -> None:

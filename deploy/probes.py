@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 from typing import Any
 
 # section marker printed between the parts of a multi-part command's output
@@ -20,6 +21,19 @@ WSL_CONF_PATH = "/etc/wsl.conf"
 WSL_LIB_DIR = "/usr/lib/wsl/lib"
 # on WSL2 nvidia-smi comes from the Windows driver, mounted here (not on PATH for root)
 WSL_NVIDIA_SMI = f"{WSL_LIB_DIR}/nvidia-smi"
+
+# the deploy's own records on a host (root:root 0644, written atomically): what it added to a
+# file it shares with the user, and what a generated file was made for
+STATE_DIR = "/var/lib/tgi-infra"
+DAEMON_JSON_ADDED_PATH = f"{STATE_DIR}/daemon-json-added.json"
+DAEMON_JSON_ADDED_ABOUT = (
+    f"What tgi-infra added to {DAEMON_JSON_PATH}: removed again when the inventory drops it. "
+    "Entries and keys not listed here are the host's own and are never removed."
+)
+# NVIDIA's documented place for a CDI spec that survives a reboot (/var/run/cdi is cleared at
+# boot); the driver version it was generated for is recorded next to the deploy's other records
+CDI_SPEC_PATH = "/etc/cdi/nvidia.yaml"
+CDI_RECORD_PATH = f"{STATE_DIR}/cdi-nvidia.env"
 
 NVIDIA_SMI_QUERY = "index,name,memory.total,driver_version,uuid"
 NVIDIA_SMI_DRIVER_BROKEN = "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA"
@@ -117,6 +131,69 @@ def parse_daemon_json(text: str | None, path: str = DAEMON_JSON_PATH) -> dict[st
     if not isinstance(data, dict):
         raise ProbeParseError(f"{path} must hold a JSON object, found {type(data).__name__}")
     return data
+
+
+def parse_daemon_json_added(text: str | None) -> dict[str, Any]:
+    """The record of what the deploy added to daemon.json (``DAEMON_JSON_ADDED_PATH``):
+    ``{"added": {key: [entry, ...]}, "created_keys": [key, ...], "error": str | None}``.
+
+    Absent: nothing recorded. Unreadable (not JSON, wrong shape): nothing recorded and
+    ``error`` says why; the deploy then treats every entry as the host's own (never removed)."""
+    empty: dict[str, Any] = {"added": {}, "created_keys": [], "error": None}
+    if text is None or not text.strip():
+        return empty
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return {**empty, "error": f"not valid JSON ({exc.msg} at line {exc.lineno})"}
+    added = data.get("added") if isinstance(data, dict) else None
+    created = data.get("created_keys", []) if isinstance(data, dict) else None
+    if (
+        not isinstance(added, dict)
+        or not all(
+            isinstance(v, list) and all(isinstance(e, str) for e in v) for v in added.values()
+        )
+        or not isinstance(created, list)
+        or not all(isinstance(k, str) for k in created)
+    ):
+        return {**empty, "error": "not the shape tgi-infra writes"}
+    return {
+        "added": {k: list(v) for k, v in added.items()},
+        "created_keys": list(created),
+        "error": None,
+    }
+
+
+def cdi_state_command(spec: str = CDI_SPEC_PATH, record: str = CDI_RECORD_PATH) -> str:
+    """Whether the CDI spec exists, and the record of what it was generated for."""
+    s, r = shlex.quote(spec), shlex.quote(record)
+    return (
+        f"if [ -e {s} ]; then echo '{MARK}spec'; fi; "
+        f"if [ -e {r} ]; then echo '{MARK}record'; cat {r}; fi; true"
+    )
+
+
+def parse_cdi_state(lines: list[str]) -> dict[str, Any]:
+    """``{"spec": bool, "driver_version": str | None}`` (None: no record, or none in it)."""
+    spec, in_record, values = False, False, {}
+    for line in lines:
+        if line.strip() == f"{MARK}spec":
+            spec = True
+        elif line.strip() == f"{MARK}record":
+            in_record = True
+        elif in_record and "=" in line and not line.lstrip().startswith("#"):
+            key, _, value = line.partition("=")
+            values[key.strip()] = value.strip()
+    return {"spec": spec, "driver_version": values.get("driver_version") or None}
+
+
+def cdi_record_content(driver_version: str, spec: str = CDI_SPEC_PATH) -> str:
+    """The record written after ``nvidia-ctk cdi generate``: the driver it describes."""
+    return (
+        f"# written by tgi-infra after `nvidia-ctk cdi generate --output={spec}`: the NVIDIA\n"
+        "# driver version the spec was generated for (a new driver: the deploy regenerates it)\n"
+        f"driver_version={driver_version}\n"
+    )
 
 
 def is_docker_desktop(info: dict[str, Any]) -> bool:

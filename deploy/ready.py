@@ -229,7 +229,7 @@ def _run(state, host, cmd: str) -> str:
     return "\n".join(out.stdout_lines).strip()
 
 
-def _fail(state, host, probe: Probe, why: str) -> None:
+def _fail(state, host, probe: Probe, why: str, what: str = "is not ready") -> None:
     _, out = hostcmd.run(
         state, host, f"docker logs --tail 40 {shlex.quote(probe.name)} 2>&1", print_output=False
     )
@@ -238,7 +238,7 @@ def _fail(state, host, probe: Probe, why: str) -> None:
     # why: the daemon's own answer when inspect failed
     cause = likely_cause(f"{why}\n{log}", probe.engine)
     raise OperationError(
-        f"host {host.name}: service {probe.name} is not ready: {why}\n"
+        f"host {host.name}: service {probe.name} {what}: {why}\n"
         f"likely cause: {cause}\n"
         f"last log lines (docker logs --tail 40 {probe.name}):\n{log}"
     )
@@ -259,42 +259,104 @@ def health_status(engine: str, code: str) -> str:
     return f"/health answered {code}"
 
 
-def wait_ready(state, host, probe: Probe) -> None:
-    """python.call target: poll until ready, crash or timeout."""
-    start = time.monotonic()
-    last_report = 0.0
+# After a Docker restart the supervisor starts the container again: systemd restarts the unit
+# (Requires=docker.service) once docker.service is up, dockerd restarts `unless-stopped`
+# containers itself. Until then the container reads "exited" and the daemon may not answer yet.
+BACK_GRACE_S = 60
+DAEMON_DOWN = re.compile(r"Cannot connect to the Docker daemon|Is the docker daemon running", re.I)
+
+
+def _wait(state, host, probe: Probe, start: float, grace: float = 0, what: str = "is not ready"):
+    """Poll until ready, crash or timeout (``probe.timeout`` from ``start``); the seconds
+    waited. Within ``grace`` s of ``start`` a stopped container (or a daemon that does not
+    answer yet) is waited for: its supervisor starts it again after a Docker restart."""
+    last_report = time.monotonic() - start
     first_restarts: int | None = None
     delay = 1.0
     status = "starting"
     while True:
         elapsed = time.monotonic() - start
-        parts = _run(state, host, _state_cmd(probe.name)).split()
+        answer = _run(state, host, _state_cmd(probe.name))
+        parts = answer.split()
+        in_grace = elapsed < grace
         if len(parts) != 3:
-            _fail(state, host, probe, f"the container is missing ({' '.join(parts)})")
-        cstate, restarts, exit_code = parts[0], int(parts[1]), parts[2]
-        first_restarts = restarts if first_restarts is None else first_restarts
-        if cstate in ("exited", "dead"):
-            _fail(state, host, probe, f"the container {cstate} with code {exit_code}")
-        if restarts - first_restarts >= 2 or cstate == "restarting" and restarts >= 3:
-            _fail(state, host, probe, f"the container is crash-looping ({restarts} restarts)")
-        if cstate == "running":
-            code = _run(state, host, _http_cmd(probe, "/health"))
-            if code == "200":
-                path, body = probe.ready_request()
-                gen = _run(state, host, _http_cmd(probe, path, body))
-                if gen == "200":
-                    logger.info(
-                        f"{host.print_prefix}{probe.name} ready after {elapsed:.0f}s "
-                        f"(/health 200, one-token {path} answered)"
-                    )
-                    return
-                status = f"{path} answered {gen or 'nothing'}"
+            if in_grace and DAEMON_DOWN.search(answer):
+                status = "the Docker daemon does not answer yet"
+                parts = []
             else:
-                status = health_status(probe.engine, code)
+                _fail(state, host, probe, f"the container is missing ({answer})", what)
+        if parts:
+            cstate, restarts, exit_code = parts[0], int(parts[1]), parts[2]
+            if in_grace and cstate in ("exited", "created"):
+                status = f"not started again yet (container {cstate}, code {exit_code})"
+                cstate = "waiting"
+            first_restarts = restarts if first_restarts is None else first_restarts
+            if cstate in ("exited", "dead"):
+                again = " and was not started again" if grace else ""
+                _fail(
+                    state, host, probe, f"the container {cstate} with code {exit_code}{again}", what
+                )
+            if restarts - first_restarts >= 2 or cstate == "restarting" and restarts >= 3:
+                _fail(
+                    state,
+                    host,
+                    probe,
+                    f"the container is crash-looping ({restarts} restarts)",
+                    what,
+                )
+            if cstate == "running":
+                code = _run(state, host, _http_cmd(probe, "/health"))
+                if code == "200":
+                    path, body = probe.ready_request()
+                    gen = _run(state, host, _http_cmd(probe, path, body))
+                    if gen == "200":
+                        return elapsed
+                    status = f"{path} answered {gen or 'nothing'}"
+                else:
+                    status = health_status(probe.engine, code)
         if elapsed > probe.timeout:
-            _fail(state, host, probe, f"timed out after {probe.timeout}s; last status: {status}")
+            _fail(
+                state, host, probe, f"timed out after {probe.timeout}s; last status: {status}", what
+            )
         if elapsed - last_report >= 15:
             logger.info(f"{host.print_prefix}waiting for {probe.name}: {status} ({elapsed:.0f}s)")
             last_report = elapsed
         time.sleep(delay)
         delay = min(delay * 1.5, 5.0)
+
+
+def wait_ready(state, host, probe: Probe) -> None:
+    """python.call target: poll until ready, crash or timeout."""
+    elapsed = _wait(state, host, probe, time.monotonic())
+    logger.info(
+        f"{host.print_prefix}{probe.name} ready after {elapsed:.0f}s "
+        f"(/health 200, one-token {probe.ready_request()[0]} answered)"
+    )
+
+
+def wait_back(state, host, probes: list[Probe], why: str, skip=None) -> None:
+    """python.call target after a Docker restart: every service answers again, each reported
+    as ``<name> back after N s`` (seconds since the wait began, right after the restart).
+
+    ``skip()``: the names this deploy (re)creates anyway and waits for there (asked when this
+    runs: the services' own operations were planned after this one)."""
+    start = time.monotonic()
+    handled = set(skip() if skip is not None else ())
+    for probe in probes:
+        if probe.name in handled:
+            logger.info(
+                f"{host.print_prefix}{probe.name}: (re)created by this deploy, waited for then"
+            )
+            continue
+        elapsed = _wait(
+            state,
+            host,
+            probe,
+            start,
+            grace=BACK_GRACE_S,
+            what=f"did not come back after the Docker restart ({why})",
+        )
+        logger.info(
+            f"{host.print_prefix}{probe.name} back after {elapsed:.0f}s (Docker restarted: "
+            f"{why}; /health 200, one-token {probe.ready_request()[0]} answered)"
+        )

@@ -8,7 +8,8 @@ does not run, as on WSL by default). Every file is written atomically (``deploy/
 
 The container carries the label ``tgi-infra.config-hash``: it is recreated only when that hash
 changed, or when it is missing or stopped. The image is pulled only when absent. The deploy waits
-for each (re)started service to answer (``deploy/ready.py``). ``present: false`` removes the
+for each (re)started service to answer (``deploy/ready.py``), and after a Docker restart of its
+own for each service that ran (``wait_after_docker_restart``). ``present: false`` removes the
 container, the unit and only the files the deploy wrote (``deploy/managed.py``), and keeps the
 model cache (the volume).
 """
@@ -17,9 +18,11 @@ from __future__ import annotations
 
 import os
 import shlex
+from typing import Any
 
 from pyinfra import host, logger
 from pyinfra.api import FactBase, deploy
+from pyinfra.context import ctx_state
 from pyinfra.facts.files import File
 from pyinfra.operations import files, python, server, systemd
 from tgi_infra import atomic, dev_char_links, env_secrets, preflight_live, swap
@@ -29,7 +32,7 @@ from tgi_infra.engines import engine_spec
 from tgi_infra.facts import ContainerState, DockerImagePresent
 from tgi_infra.managed import MARKER, marker_content, remove_service_dir
 from tgi_infra.probes import LABEL_HASH
-from tgi_infra.ready import Probe, wait_ready
+from tgi_infra.ready import Probe, wait_back, wait_ready
 from tgi_infra.render import (
     RenderedService,
     engine_model_path,
@@ -41,6 +44,27 @@ from tgi_infra.render import (
 from tgi_infra.supervision import supervisor as supervisor_for
 
 HASH_LABEL = LABEL_HASH
+
+# Per (pyinfra state, host): the "Restart Docker" operation of this deploy (deploy_gpu_host),
+# and the services deploy_services (re)creates, which wait for themselves. Both are filled
+# while the deploy is planned and read when its operations run (all planning comes first).
+_docker_restart: dict[tuple[int, str], Any] = {}
+_recreated: dict[tuple[int, str], set[str]] = {}
+
+
+def _key() -> tuple[int, str]:
+    return (id(ctx_state.get()), host.name)
+
+
+def docker_restarted(key: tuple[int, str]) -> bool:
+    """Whether this deploy restarted Docker on the host (asked when operations run)."""
+    op = _docker_restart.get(key)
+    return op is not None and op.did_change()
+
+
+def recreated(key: tuple[int, str]) -> set[str]:
+    """The services this deploy (re)creates on the host (and waits for there)."""
+    return set(_recreated.get(key, ()))
 
 
 class HttpStatus(FactBase):
@@ -174,6 +198,8 @@ def _ensure_service(cfg: HostConfig, plan, svc: TGIService, containers: dict, su
 
     base = cfg.service_dir(svc)
     unit = unit_name(svc)
+    if swapping or current is None or have_hash != rendered.config_hash or not running:
+        _recreated.setdefault(_key(), set()).add(svc.name)  # waited for here, not twice
     if swapping:
         _swap(cfg, svc, rendered, supervisor, have_hash, env_plan)
     elif current is None or have_hash != rendered.config_hash or not running:
@@ -200,9 +226,11 @@ def _ensure_service(cfg: HostConfig, plan, svc: TGIService, containers: dict, su
                 running=True,
                 enabled=True,
             )
-        # unchanged and answering: nothing to wait for (a second deploy stays at 0 changes)
+        # unchanged and answering: nothing to wait for (a second deploy stays at 0 changes);
+        # after a Docker restart of this deploy the wait after it covers the service
         if host.get_fact(HttpStatus, local_url(svc) + "/health") != "200":
-            _wait_ready(cfg, svc)
+            key = _key()
+            _wait_ready(cfg, svc, _if=lambda: not docker_restarted(key))
 
 
 def _probe(cfg: HostConfig, svc: TGIService) -> Probe:
@@ -225,6 +253,31 @@ def _wait_ready(cfg: HostConfig, svc: TGIService, **op_args) -> None:
         function=wait_ready,
         probe=_probe(cfg, svc),
         **op_args,
+    )
+
+
+@deploy("TGI services: back after the Docker restart")
+def wait_after_docker_restart(cfg: HostConfig, plan, restart, why: str) -> None:
+    """A Docker restart stops every container of the host: wait until each service that ran
+    answers again (``ready.wait_back``), or fail with its log tail and likely cause. Services
+    that ``deploy_services`` (re)creates are left to their own wait."""
+    if restart is None or not cfg.tgi_services or plan.skip_engine_and_toolkit:
+        return
+    key = _key()
+    _docker_restart[key] = restart
+    containers = host.get_fact(ContainerState, [s.name for s in cfg.tgi_services]) or {}
+    running = [
+        svc for svc in cfg.present_services() if (containers.get(svc.name) or {}).get("running")
+    ]
+    if not running:
+        return
+    python.call(
+        name="TGI services: wait until each answers again after the Docker restart",
+        function=wait_back,
+        probes=[_probe(cfg, svc) for svc in running],
+        why=why,
+        skip=lambda: recreated(key),
+        _if=restart.did_change,
     )
 
 

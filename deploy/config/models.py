@@ -385,7 +385,8 @@ class HostConfig(BaseModel):
     )
     docker_insecure_registries: list[str] = _field(
         default_factory=list,
-        description="Merged into daemon.json `insecure-registries` (air-gapped HTTP mirrors).",
+        description="Merged into daemon.json `insecure-registries` (air-gapped HTTP mirrors); "
+        "an entry the deploy added goes when it is dropped here.",
         allowed="a list of registry `host[:port]` or CIDR networks",
     )
     nvidia_toolkit_repo_url: Url = _field(
@@ -410,7 +411,7 @@ class HostConfig(BaseModel):
     )
     nvidia_cdi: bool = _field(
         False,
-        description="Generate the CDI spec `/var/run/cdi/nvidia.yaml`.",
+        description="Generate the CDI spec `/etc/cdi/nvidia.yaml` (again after a driver change).",
         allowed="true or false",
     )
     cuda_image: ImageRef = _field(

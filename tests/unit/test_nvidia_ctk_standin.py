@@ -250,14 +250,53 @@ def test_cdi_generate_empty_spec_opt_in(ctk: Path, tmp_path: Path) -> None:
     env = {**os.environ, "NVIDIA_CTK_STANDIN_CDI_EMPTY": "1"}
     result = run(ctk, "cdi", "generate", "--output", str(output), env=env)
     assert result.returncode == 0, result.stderr
-    spec = yaml.safe_load(output.read_text())
+    text = output.read_text()
+    assert text.startswith("---\n")  # CDI's Spec.write puts a document marker first
+    spec = yaml.safe_load(text)
     assert spec == {
         "cdiVersion": "0.5.0",
         "kind": "nvidia.com/gpu",
         "devices": [],
         "containerEdits": {},
     }
-    assert log_messages(result.stderr)[0][0] == "warning"
+    messages = log_messages(result.stderr)
+    assert messages[0][0] == "warning"
+    # generate.go run(): the message names the CDI version, not the file
+    assert messages[-1] == ("info", "Generated CDI spec with version 0.5.0")
+    assert output.stat().st_mode & 0o777 == 0o644  # nvcdi's default permissions
+    assert output.parent.stat().st_mode & 0o777 == 0o755
+    assert sorted(p.name for p in output.parent.iterdir()) == ["nvidia.yaml"]  # temp renamed
+
+
+def test_cdi_generate_replaces_a_spec_by_rename(ctk: Path, tmp_path: Path) -> None:
+    """CDI's Spec.write: a temp file in the spec's folder renamed over it (a reader sees the
+    old spec or the new one); an old 0600 spec becomes 0644."""
+    output = tmp_path / "cdi" / "nvidia.yaml"
+    output.parent.mkdir()
+    output.write_text("old")
+    output.chmod(0o600)
+    inode = output.stat().st_ino
+    env = {**os.environ, "NVIDIA_CTK_STANDIN_CDI_EMPTY": "1"}
+    assert run(ctk, "cdi", "generate", f"--output={output}", env=env).returncode == 0
+    assert output.read_text().startswith("---\ncdiVersion: 0.5.0")
+    assert output.stat().st_ino != inode
+    assert output.stat().st_mode & 0o777 == 0o644
+
+
+def test_cdi_generate_output_path_and_format_follow_upstream(ctk: Path, tmp_path: Path) -> None:
+    env = {**os.environ, "NVIDIA_CTK_STANDIN_CDI_EMPTY": "1"}
+    # the output flag's env var (the one nvidia-cdi-refresh.service sets)
+    json_out = tmp_path / "a" / "nvidia.json"
+    run(ctk, "cdi", "generate", env={**env, "NVIDIA_CTK_CDI_OUTPUT_FILE_PATH": str(json_out)})
+    assert json.loads(json_out.read_text())["kind"] == "nvidia.com/gpu"  # format from the name
+    assert not json_out.read_text().endswith("\n")  # json.Marshal
+    # spec.go normalizePath: another extension gets the format's appended
+    run(ctk, "cdi", "generate", f"--output={tmp_path / 'b' / 'nvidia.yml'}", env=env)
+    assert (tmp_path / "b" / "nvidia.yml.yaml").exists()
+    bad = run(ctk, "cdi", "generate", "--format=toml", f"--output={tmp_path / 'c'}", env=env)
+    assert bad.returncode == 1
+    assert log_messages(bad.stderr)[-1] == ("error", "invalid output format: toml")
+    assert not (tmp_path / "c").exists()
 
 
 def test_terminal_log_format(ctk: Path, tmp_path: Path) -> None:

@@ -317,19 +317,25 @@ def runtime_configure(args: list[str]) -> int:
 
 
 # --- cdi generate -----------------------------------------------------------------------------
+# Upstream: cmd/nvidia-ctk/cdi/generate/generate.go (flags, validateFlags, run, Save),
+# pkg/nvcdi/spec/spec.go (Save, normalizePath), pkg/nvcdi/spec/builder.go (0644),
+# vendor/tags.cncf.io/container-device-interface/pkg/cdi/spec.go (write: temp file, rename).
 
 CDI_STRING_FLAGS = {
     "output": "output",
     "format": "format",
     "mode": "mode",
+    "discovery-mode": "mode",
     "device-name-strategy": "strategy",
     "driver-root": "driver_root",
+    "dev-root": "dev_root",
     "vendor": "vendor",
     "cdi-vendor": "vendor",
     "class": "class",
     "cdi-class": "class",
 }
 CDI_BOOL_FLAGS = {"help": "help", "h": "help"}
+CDI_VERSION = "0.5.0"
 
 EMPTY_SPEC = """---
 cdiVersion: 0.5.0
@@ -339,10 +345,59 @@ containerEdits: {{}}
 """
 
 
+def _format_from_filename(path: str) -> str:
+    ext = os.path.splitext(path)[1].lower()
+    return {".json": "json", ".yaml": "yaml", ".yml": "yaml"}.get(ext, "")
+
+
+def _normalize_spec_path(path: str, fmt: str) -> str:
+    """spec.go normalizePath: an extension other than .yaml/.json gets the format's appended
+    (so `nvidia.yml` becomes `nvidia.yml.yaml`); a bare file name is made absolute."""
+    if os.path.splitext(path)[1] not in (".yaml", ".json"):
+        path += "." + fmt
+    if os.path.dirname(path) in ("", "."):
+        path = os.path.join(os.getcwd(), os.path.basename(path))
+    return path
+
+
+def _write_spec(path: str, data: str) -> None:
+    """CDI's Spec.write: the folder made 0755, a temp file `spec.*.tmp` in it renamed over the
+    spec (a reader never sees half a spec), then mode 0644 (nvcdi's default permissions)."""
+    import tempfile
+
+    directory = os.path.dirname(path)
+    os.makedirs(directory, mode=0o755, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix="spec.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(data)
+        os.rename(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    os.chmod(path, 0o644)
+
+
 def cdi_generate(args: list[str]) -> int:
     opts, rest = parse_flags(args, CDI_STRING_FLAGS, CDI_BOOL_FLAGS)
     if rest:
         raise UsageError(f"unexpected arguments: {' '.join(rest)}")
+    output = opts.get("output", os.environ.get("NVIDIA_CTK_CDI_OUTPUT_FILE_PATH", ""))
+    fmt = opts.get("format", os.environ.get("NVIDIA_CTK_CDI_GENERATE_OUTPUT_FORMAT", "yaml"))
+    fmt = fmt.lower()
+    if fmt not in ("json", "yaml"):
+        raise CommandError(f"invalid output format: {fmt}")
+    inferred = _format_from_filename(output)
+    if inferred:
+        if "format" not in opts:
+            fmt = inferred
+        elif inferred != fmt:
+            log(
+                "warning",
+                f'Requested output format "{fmt}" does not match format implied by output '
+                f'file name: "{inferred}"',
+            )
     if os.environ.get("NVIDIA_CTK_STANDIN_CDI_EMPTY") != "1":
         # What the real tool does on a host without the NVIDIA driver (no libnvidia-ml.so.1).
         raise CommandError(
@@ -351,15 +406,16 @@ def cdi_generate(args: list[str]) -> int:
         )
     kind = f"{opts.get('vendor', 'nvidia.com')}/{opts.get('class', 'gpu')}"
     log("warning", "STAND-IN: no NVIDIA GPUs present; writing a CDI spec without devices")
-    spec = EMPTY_SPEC.format(kind=kind)
-    output = opts.get("output", "")
+    if fmt == "json":  # json.Marshal: compact, no newline
+        spec = {"cdiVersion": CDI_VERSION, "kind": kind, "devices": [], "containerEdits": {}}
+        data = json.dumps(spec, separators=(",", ":"))
+    else:
+        data = EMPTY_SPEC.format(kind=kind)
     if not output:
-        sys.stdout.write(spec)
-        return 0
-    os.makedirs(os.path.dirname(output) or ".", exist_ok=True)
-    with open(output, "w", encoding="utf-8") as handle:
-        handle.write(spec)
-    log("info", f"Generated CDI spec with version 0.5.0 to {output}")
+        sys.stdout.write(data)
+    else:
+        _write_spec(_normalize_spec_path(output, fmt), data)
+    log("info", f"Generated CDI spec with version {CDI_VERSION}")
     return 0
 
 
