@@ -27,6 +27,7 @@ from tgi_infra.config import HostConfig, TGIService
 from tgi_infra.context import DeployConfigError
 from tgi_infra.engines import engine_spec
 from tgi_infra.facts import ContainerState, DockerImagePresent
+from tgi_infra.hostcmd import reported
 from tgi_infra.managed import MARKER, marker_content, remove_service_dir
 from tgi_infra.probes import LABEL_HASH
 from tgi_infra.ready import Probe, wait_ready
@@ -221,7 +222,7 @@ def _wait_ready(cfg: HostConfig, svc: TGIService, **op_args) -> None:
     python.call(
         name=f"{engine_spec(svc.engine).title} service: wait until ready (/health 200, "
         f"one-token {engine_spec(svc.engine).ready_request[0]})",
-        function=wait_ready,
+        function=reported(wait_ready),
         probe=_probe(cfg, svc),
         **op_args,
     )
@@ -254,12 +255,12 @@ def _swap(cfg, svc, rendered, supervisor, have_hash, env_plan) -> None:
     if have_hash != rendered.config_hash:
         python.call(
             name="TGI service: prefetch weights (old container serving)",
-            function=swap.prefetch,
+            function=reported(swap.prefetch),
             swap=spec,
         )
     python.call(
         name="TGI service: replace the running container (previous kept until ready)",
-        function=swap.replace,
+        function=reported(swap.replace),
         swap=spec,
         probe=_probe(cfg, svc),
     )
