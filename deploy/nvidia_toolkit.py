@@ -108,7 +108,7 @@ def install(cfg: HostConfig, plan) -> list:
         logger.info(f"{host.print_prefix}{pin} is not in the NVIDIA source's lists: refreshing")
     python.call(
         name="Update apt lists (NVIDIA source, signature checked)",
-        function=_update_toolkit_source,
+        function=hostcmd.reported(_update_toolkit_source),
         repo=cfg.nvidia_toolkit_repo_url,
         gpgkey_url=cfg.nvidia_toolkit_gpgkey_url,
         **({} if refresh else {"_if": any_changed(key, source, *rotated)}),
@@ -264,7 +264,7 @@ def gpu_proof(cfg: HostConfig, plan, run_if) -> None:
         return
     python.call(
         name=f"GPU proof: docker run --gpus all <tgi_cuda_image> {PROOF_QUERY}",
-        function=_gpu_proof,
+        function=hostcmd.reported(_gpu_proof),
         image=cfg.cuda_image_resolved,
         expected=[g["uuid"] for g in (host.get_fact(NvidiaGpus) or {}).get("gpus") or []],
         _if=run_if,

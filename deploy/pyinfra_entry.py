@@ -7,6 +7,10 @@ pyinfra's own one-line ``[host] SSH error (<cause>)``. The deploy wrapper (``pyt
 deploy``, :mod:`tgi_infra.runner`) runs pyinfra through this module so a dead host is that one
 line. ``--debug`` keeps paramiko's logging as it is.
 
+When every host has failed, pyinfra ends with "--> pyinfra error: No hosts remaining!"
+(``State.fail_hosts`` raises it; the CLI prints it as an error of its own): the wrapper says
+what it means instead, after the hosts' own errors (:func:`name_all_hosts_failed`).
+
 Plain ``pyinfra inventories/gpu.py deploy/main.py`` connects to the hosts after it imports the
 inventory and before it loads the deploy file, so the shipped inventories call
 :func:`quiet_paramiko` themselves (a user's own inventory can do the same).
@@ -25,8 +29,22 @@ def quiet_paramiko(argv: list[str] | None = None) -> None:
         logging.getLogger("paramiko").setLevel(logging.CRITICAL)
 
 
+class _AllHostsFailed(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str) and record.msg.endswith("No hosts remaining!"):
+            record.msg = "--> every host failed: the errors above say why"
+            record.args = ()
+        return True
+
+
+def name_all_hosts_failed() -> None:
+    """pyinfra's "No hosts remaining!" reads as "every host failed: the errors above say why"."""
+    logging.getLogger("pyinfra").addFilter(_AllHostsFailed())
+
+
 if __name__ == "__main__":
     from pyinfra_cli.main import main  # patches the standard library with gevent
 
     quiet_paramiko(sys.argv[1:])
+    name_all_hosts_failed()
     main()

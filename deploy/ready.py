@@ -11,8 +11,14 @@ engine (``tgi_infra.engines``):
   its own test generation passed; then a one-token native ``/generate``.
 
 A first start can take many minutes: progress is shown while waiting. A container that exits,
-or restarts repeatedly, fails the deploy at once with ``docker logs --tail`` and the likely
-cause, matched on the engine's own log lines (``ENGINE_CAUSES``) before the common ones.
+restarts repeatedly, or that Docker could not start (a host port already taken, the NVIDIA
+runtime refusing the image: ``State.Error`` of a container left ``created``) fails the deploy at
+once with ``docker logs --tail`` and the likely cause (``CAUSES``, in the engine's own
+settings).
+
+:func:`wait_ready` raises ``OperationError`` (``swap.py`` catches it to roll back); the deploy
+calls it through ``hostcmd.reported``, so a failure is one block under the host's prefix (why,
+likely cause, log tail) with no traceback.
 """
 
 from __future__ import annotations
@@ -22,154 +28,267 @@ import os
 import re
 import shlex
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pyinfra import logger
 from pyinfra.api.exceptions import OperationError
 from tgi_infra import envfile, hostcmd
 from tgi_infra.config.grammar import mask_values
 
-# (pattern in the container log, likely cause and fix)
-CAUSES: list[tuple[re.Pattern[str], str]] = [
-    (
+# -- likely causes -------------------------------------------------------------------------------
+# Each cause is recognised by the error lines the engines (and Docker, the NVIDIA container
+# runtime, torch/CUDA, huggingface_hub) really print, matched as whole words: "OOM" is not in
+# "bloom", "nccl==2.27.3" in vLLM's start-up banner is not an NCCL error. The forms and the file
+# each comes from are listed per cause; tests/unit/fixtures/engine-logs holds a log per engine
+# and cause (its README names the upstream source of every line).
+
+
+def _forms(*forms: str) -> re.Pattern[str]:
+    """One pattern for any of ``forms`` (regexes), each only as whole words: a form that
+    starts (ends) with a letter, digit or ``_`` has none right before (after) it.
+    Case-insensitive."""
+
+    def whole(form: str) -> str:
+        before = r"(?<!\w)" if re.match(r"\w", form) else ""
+        after = r"(?!\w)" if re.search(r"\w$", form) else ""
+        return f"{before}(?:{form}){after}"
+
+    return re.compile("|".join(map(whole, forms)), re.I)
+
+
+@dataclass(frozen=True)
+class Cause:
+    kind: str
+    pattern: re.Pattern[str]
+    fix: str  # the likely cause and its fix, in TGI's settings where settings are named
+    engine_fix: dict[str, str] = field(default_factory=dict)  # other engines' own settings
+
+    def fix_for(self, engine: str) -> str:
+        return self.engine_fix.get(engine, self.fix)
+
+
+_SHM_FIX = (
+    "NCCL / shared memory failed between tensor-parallel {ranks}: leave shm_size unset (the "
+    "container then runs with --ipc=host, as {engine}'s docs say) or raise it (e.g. 16g), and "
+    "check the GPUs assigned"
+)
+
+# In order: the first cause whose pattern is in the log is the likely one. A log can hold
+# several: vLLM chains a GatedRepoError into "Invalid repository ID" (gated before not found),
+# the NVIDIA runtime's CUDA requirement error names nvidia-container-cli (driver before runtime),
+# an OOM on one rank breaks NCCL on the others (OOM before NCCL), TGI rejects an unknown
+# --quantize like any other argument (quantization before arguments).
+CAUSES: list[Cause] = [
+    Cause(
+        "docker-daemon",
         # the docker CLI's answer when dockerd is not running (killed, crashed, stopped)
-        re.compile(r"Cannot connect to the Docker daemon|Is the docker daemon running", re.I),
+        _forms(r"Cannot connect to the Docker daemon", r"Is the docker daemon running"),
         "Docker daemon stopped while the service was starting: start it (`systemctl start "
         "docker`, or `service docker start` without systemd), read why it stopped "
         "(`journalctl -u docker`), then run the deploy again",
     ),
-    (
-        re.compile(r"out of memory|OutOfMemoryError|CUDA error: out of memory|OOM", re.I),
-        "the GPU ran out of memory at warm-up: lower max_batch_prefill_tokens "
-        "(and max_batch_total_tokens / max_total_tokens), quantize, or add GPUs",
-    ),
-    (
-        re.compile(
-            r"gated repo|401 Client Error|Unauthorized|Invalid credentials|"
-            r"Access to model .* is restricted",
-            re.I,
+    Cause(
+        "driver",
+        _forms(
+            # CUDA runtime: cudaErrorInsufficientDriver (35), cudaErrorCompatNotSupportedOnDevice
+            # (804), cudaErrorSystemDriverMismatch (803), as torch and the engines print them
+            r"CUDA driver version is insufficient for CUDA runtime version",
+            r"forward compatibility was attempted on non supported HW",
+            r"system has unsupported display driver / cuda driver combination",
+            r"CUDA_ERROR_COMPAT_NOT_SUPPORTED_ON_DEVICE|cudaErrorInsufficientDriver",
+            # torch (c10/cuda/CUDAFunctions.cpp)
+            r"The NVIDIA driver on your system is too old",
+            # NVML after a driver upgrade without a reboot
+            r"Driver/library version mismatch",
+            # libnvidia-container (src/cli/configure.c, src/dsl.c): the image's
+            # NVIDIA_REQUIRE_CUDA is above what the driver supports
+            r"requirement error: unsatisfied condition: cuda",
+            r"please update your driver to a newer version",
         ),
-        "the model is gated or private (401 from the Hub): set the HF token in the control "
-        "machine's environment variable named by hf_token_env (default HF_TOKEN) and accept "
-        "the model's licence on huggingface.co",
+        "the host's NVIDIA driver is too old for the CUDA of this image (or the driver was "
+        "upgraded without a reboot): upgrade the driver (`nvidia-smi` shows the highest CUDA "
+        "it supports) and reboot, or set image to a build for an older CUDA",
     ),
-    (
-        re.compile(r"NCCL|ncclSystemError|ncclInternalError|shm", re.I),
-        "NCCL failed between shards: raise shm_size (e.g. 16g) or set NCCL_SHM_DISABLE=1 "
-        "in env, and check the GPUs assigned",
-    ),
-    (
-        re.compile(r"Repository Not Found|404 Client Error|is not a valid model identifier", re.I),
-        "the model id or revision does not exist on the Hub (or needs a token): check model_id "
-        "and revision",
-    ),
-    (
-        re.compile(r"error: unexpected argument|error: invalid value|error: the argument", re.I),
-        "the launcher refused its arguments: check extra_args and the flags in "
-        "tgi-service-creation.sh against `text-generation-launcher --help` of this image",
-    ),
-    (
-        re.compile(
-            r"could not select device driver|nvidia-container-cli|unknown or invalid "
-            r"runtime name: nvidia",
-            re.I,
+    Cause(
+        "gpu-runtime",
+        _forms(
+            r"could not select device driver",
+            r"unknown or invalid runtime name: nvidia",
+            r"nvidia-container-cli",
         ),
         "Docker cannot give the container GPUs: check the NVIDIA driver (`nvidia-smi`) and "
         "the toolkit (`nvidia-ctk runtime configure --runtime=docker`, restart docker)",
     ),
+    Cause(
+        "gated",
+        _forms(
+            # huggingface_hub (utils/_http.py hf_raise_for_status): GatedRepoError, and the
+            # Hub's X-Error-Message for a gated repo (401 without a token, 403 without access)
+            r"GatedRepoError",
+            r"Cannot access gated repo",
+            r"Access to model \S+ is restricted",
+            # transformers (utils/hub.py cached_files) re-raises it as an OSError
+            r"You are trying to access a gated repo",
+            # a token the Hub rejects, or one without the permission
+            r"Invalid credentials in Authorization header",
+            r"Make sure your token has the correct permissions",
+        ),
+        "the model is gated or private, or the HF token is invalid: set the HF token in the "
+        "control machine's environment variable named by hf_token_env (default HF_TOKEN) and "
+        "accept the model's licence on huggingface.co",
+    ),
+    Cause(
+        "model-not-found",
+        _forms(
+            # huggingface_hub: RepoNotFound / RevisionNotFound (a 401 without a token too)
+            r"RepositoryNotFoundError",
+            r"Repository Not Found for url",
+            r"RevisionNotFoundError",
+            r"Revision Not Found for url",
+            # transformers (utils/hub.py cached_files), SGLang's AutoConfig
+            r"is not a local folder and is not a valid model identifier",
+            # vLLM (transformers_utils/config.py get_config)
+            r"Invalid repository ID or local directory specified",
+        ),
+        "the model id or revision does not exist on the Hub, or the repo is private and needs "
+        "a token: check model_id and revision (and hf_token_env for a private repo)",
+    ),
+    Cause(
+        "oom",
+        _forms(
+            # torch's allocator and the CUDA runtime
+            r"CUDA out of memory",
+            r"OutOfMemoryError",
+            r"CUDA error: out of memory",
+            # TGI: server/.../flash_causal_lm.py warmup, backends/v3/src/lib.rs NotEnoughMemory
+            r"Not enough memory to handle",
+            r"NotEnoughMemory",
+            # vLLM: v1/core/kv_cache_planning.py, v1/worker/utils.py (a GPU others hold)
+            r"No available memory for the cache blocks",
+            r"larger than the available KV cache memory",
+            r"on startup is less than (?:desired GPU memory utilization|the engine's budget)",
+            # SGLang: model_executor/pool_configurator.py, distributed/bootstrap.py
+            r"Not enough memory\. Please try to increase --mem-fraction-static",
+            r"The memory capacity is unbalanced",
+        ),
+        "the GPU ran out of memory at warm-up: lower max_batch_prefill_tokens (and "
+        "max_batch_total_tokens / max_total_tokens), quantize, or add GPUs; a GPU another "
+        "process uses (`nvidia-smi`) has less to give",
+        {
+            "vllm": "vLLM ran out of GPU memory at start (weights + KV cache): lower "
+            "max_total_tokens (--max-model-len) or max_concurrent_requests (--max-num-seqs), "
+            "quantize, raise num_shard over more GPUs, or tune --gpu-memory-utilization in "
+            "extra_args; a GPU another process uses (`nvidia-smi`) has less to give",
+            "sglang": "SGLang ran out of GPU memory at start: lower max_batch_total_tokens "
+            "(--max-total-tokens) or max_total_tokens (--context-length), quantize, raise "
+            "num_shard over more GPUs, or tune --mem-fraction-static in extra_args; a GPU "
+            "another process uses (`nvidia-smi`) has less to give",
+        },
+    ),
+    Cause(
+        "nccl-shm",
+        _forms(
+            # torch.distributed / NCCL's own error names, never NCCL's name alone: vLLM's
+            # banner says "vLLM is using nccl==2.27.3", its workers "backend=nccl"
+            r"NCCL error",
+            r"DistBackendError",
+            r"nccl(?:SystemError|InternalError|UnhandledCudaError|RemoteError|InvalidUsage)",
+            r"NCCL WARN",
+            # /dev/shm too small for NCCL's segments or the engines' queues (vLLM
+            # shm_broadcast.py "Insufficient space in /dev/shm"), a bus error on it
+            r"/dev/shm",
+            r"Bus error",
+        ),
+        "NCCL failed between shards: raise shm_size (e.g. 16g) or set NCCL_SHM_DISABLE=1 "
+        "in env, and check the GPUs assigned",
+        {
+            "vllm": _SHM_FIX.format(ranks="workers", engine="vLLM"),
+            "sglang": _SHM_FIX.format(ranks="ranks", engine="SGLang"),
+        },
+    ),
+    Cause(
+        "quantization",
+        _forms(
+            # TGI: clap's answer to --quantize (launcher/src/main.rs Quantization);
+            # server/.../utils/quantization.py
+            r"invalid value '[^']*' for '--quantize",
+            r"Unknown quantization method",
+            # vLLM config/model.py, SGLang configs/model_config.py (same wording)
+            r"Quantization method specified in the model config \S+ does not match",
+            r"The quantization method \S+ is not supported for the current GPU",
+            # argparse choices (SGLang --quantization)
+            r"argument --quantization(?:/-q)?: invalid choice",
+        ),
+        "TGI does not know this quantization: set quantize to one of TGI's values (or leave "
+        "it unset)",
+        {
+            "vllm": "vLLM does not know this quantization, it does not match the model's own "
+            "quantization_config, or this GPU does not support it: set quantize to the model's "
+            "method (or leave it unset: vLLM reads it from the model's config)",
+            "sglang": "SGLang does not know this quantization, it does not match the model's "
+            "own quantization_config, or this GPU does not support it: set quantize to the "
+            "model's method (or leave it unset)",
+        },
+    ),
+    Cause(
+        "arguments",
+        _forms(
+            # TGI: launcher and router validation (`fn main() -> Result<(), _>` prints
+            # `Error: ArgumentValidation("...")`), clap's errors
+            r"ArgumentValidation",
+            r"error: unexpected argument '",
+            r"error: invalid value '",
+            r"error: the argument '",
+            r"error: a value is required for '",
+            r"error: the following required arguments were not provided",
+            # argparse (vLLM's FlexibleArgumentParser, SGLang's launch_server)
+            r"error: unrecognized arguments",
+            r"error: argument [-\w/]+: (?:invalid|expected)",
+            r"error: the following arguments are required",
+            r"error: ambiguous option",
+            # vLLM's pydantic configs (a value the engine refuses, e.g. --max-model-len)
+            r"validation errors? for \w*Config",
+        ),
+        "the launcher refused its arguments: check the service's token limits "
+        "(max_input_tokens < max_total_tokens <= max_batch_total_tokens, "
+        "max_batch_prefill_tokens >= max_input_tokens), extra_args and the flags in "
+        "tgi-service-creation.sh against `text-generation-launcher --help` of this image",
+        {
+            "vllm": "vllm serve refused its arguments: check extra_args and the service's "
+            "settings against `vllm serve --help` of this image (the deploy checks them "
+            "against vLLM 0.33.0's flags)",
+            "sglang": "sglang.launch_server refused its arguments: check extra_args against "
+            "`python3 -m sglang.launch_server --help` of this image",
+        },
+    ),
+    Cause(
+        "port",
+        _forms(
+            # Docker (docker start: userland proxy, port allocator), the engines' listeners
+            # (Rust io::Error, Python OSError, asyncio/uvicorn), torch's TCPStore; not vLLM's
+            # "Address already in use. Retrying with a new port." (it retries by itself)
+            r"address already in use(?!\w|\. Retrying)",
+            r"port is already allocated",
+            r"EADDRINUSE",
+            r"AddrInUse",
+        ),
+        "the service's port is taken on the host (another service, container or program "
+        "listens on it): free it (`ss -ltnp`, `docker ps`) or set another port",
+    ),
 ]
 
+UNKNOWN = "unknown: read the container's last log lines below (`docker logs` of the container)"
 
-# Each engine's own failure lines, matched before CAUSES (whose OOM and argument hints name
-# TGI's settings). Patterns follow the engines' messages (vllm/v1/core/kv_cache_utils.py,
-# vllm/config, argparse; sglang/srt/mem_cache, sglang/srt/server_args.py).
-_VLLM_SHM = (
-    "NCCL / shared memory failed between tensor-parallel workers: leave shm_size unset (the "
-    "container then runs with --ipc=host, as vLLM's docs say) or raise it (e.g. 16g), and check "
-    "the GPUs assigned"
-)
-_SGLANG_SHM = _VLLM_SHM.replace("tensor-parallel workers", "tensor-parallel ranks").replace(
-    "vLLM's", "SGLang's"
-)
-ENGINE_CAUSES: dict[str, list[tuple[re.Pattern[str], str]]] = {
-    "vllm": [
-        (
-            re.compile(
-                r"No available memory for the cache blocks|CUDA out of memory|"
-                r"OutOfMemoryError|is larger than the maximum number of tokens that can be "
-                r"stored in KV cache",
-                re.I,
-            ),
-            "vLLM ran out of GPU memory at start (weights + KV cache): lower max_total_tokens "
-            "(--max-model-len) or max_concurrent_requests (--max-num-seqs), quantize, raise "
-            "num_shard over more GPUs, or tune --gpu-memory-utilization in extra_args",
-        ),
-        (
-            re.compile(
-                r"Unknown quantization method|argument --quantization/-q: invalid|"
-                r"Quantization method specified in the model config .* does not match|"
-                r"quantization.*is not supported",
-                re.I,
-            ),
-            "vLLM does not know this quantization, or it does not match the model's own "
-            "quantization_config: set quantize to the model's method (or leave it unset: vLLM "
-            "reads it from the model's config)",
-        ),
-        (
-            re.compile(r"NCCL error|ncclSystemError|ncclInternalError|Bus error|/dev/shm", re.I),
-            _VLLM_SHM,
-        ),
-        (
-            re.compile(r"error: unrecognized arguments|error: argument [-\w/]+: invalid", re.I),
-            "vllm serve refused its arguments: check extra_args against `vllm serve --help` of "
-            "this image (the deploy checks them against vLLM 0.33.0's flags)",
-        ),
-    ],
-    "sglang": [
-        (
-            re.compile(
-                r"Not enough memory\. Please try to increase --mem-fraction-static|"
-                r"CUDA out of memory|OutOfMemoryError",
-                re.I,
-            ),
-            "SGLang ran out of GPU memory at start: lower max_batch_total_tokens "
-            "(--max-total-tokens) or max_total_tokens (--context-length), quantize, raise "
-            "num_shard over more GPUs, or tune --mem-fraction-static in extra_args",
-        ),
-        (
-            re.compile(
-                r"argument --quantization: invalid choice|Unknown quantization|"
-                r"quantization.*is not supported|does not match the quantization",
-                re.I,
-            ),
-            "SGLang does not know this quantization, or it does not match the model's own "
-            "quantization_config: set quantize to the model's method (or leave it unset)",
-        ),
-        (
-            re.compile(r"NCCL error|ncclSystemError|ncclInternalError|Bus error|/dev/shm", re.I),
-            _SGLANG_SHM,
-        ),
-        (
-            re.compile(r"error: unrecognized arguments|error: argument [-\w/]+: invalid", re.I),
-            "sglang.launch_server refused its arguments: check extra_args against "
-            "`python3 -m sglang.launch_server --help` of this image",
-        ),
-    ],
-    "tgi": [
-        (
-            re.compile(r"error: invalid value '[^']*' for '--quantize", re.I),
-            "TGI does not know this quantization: set quantize to one of TGI's values (or "
-            "leave it unset)",
-        ),
-    ],
-}
+
+def diagnose(log: str) -> Cause | None:
+    """The first cause (in ``CAUSES`` order) whose error lines are in ``log``."""
+    return next((cause for cause in CAUSES if cause.pattern.search(log)), None)
 
 
 def likely_cause(log: str, engine: str = "tgi") -> str:
-    for pattern, cause in [*ENGINE_CAUSES.get(engine, []), *CAUSES]:
-        if pattern.search(log):
-            return cause
-    return "unknown: read the log lines above (`docker logs` of the container)"
+    """The likely cause of a failed start and its fix, in ``engine``'s own settings."""
+    cause = diagnose(log)
+    return cause.fix_for(engine) if cause else UNKNOWN
 
 
 @dataclass
@@ -202,8 +321,38 @@ def mask_log(log: str, secrets: list[str]) -> str:
 
 
 def _state_cmd(name: str) -> str:
-    fmt = "{{.State.Status}} {{.RestartCount}} {{.State.ExitCode}}"
+    fmt = "{{.State.Status}} {{.RestartCount}} {{.State.ExitCode}} {{.State.Error}}"
     return f"docker inspect -f {shlex.quote(fmt)} {shlex.quote(name)} 2>&1 || true"
+
+
+@dataclass(frozen=True)
+class ContainerState:
+    status: str  # created, running, restarting, exited, dead, ...
+    restarts: int
+    exit_code: str
+    error: str  # the daemon's last error starting it (State.Error), "" when none
+
+
+def parse_state(out: str) -> ContainerState | None:
+    """``_state_cmd``'s output; None when docker answered something else (no such container,
+    the daemon unreachable: the answer is then the reason)."""
+    m = re.fullmatch(r"(\w+) (\d+) (-?\d+) ?(.*)", out.strip(), re.S)
+    if not m:
+        return None
+    return ContainerState(m[1], int(m[2]), m[3], m[4].strip())
+
+
+def failed_start(found: ContainerState) -> str | None:
+    """Why a container will not become ready: it exited, or Docker could not start it (a
+    ``docker start`` that failed leaves it ``created`` with the daemon's error: a host port
+    already taken, the NVIDIA runtime refusing the image; systemd would retry it in vain);
+    None while it may still."""
+    if found.status in ("exited", "dead"):
+        said = f": {found.error}" if found.error else ""
+        return f"the container {found.status} with code {found.exit_code}{said}"
+    if found.status == "created" and found.error:
+        return f"Docker could not start the container: {found.error}"
+    return None
 
 
 def _http_cmd(probe: Probe, path: str, body: str | None = None) -> str:
@@ -234,8 +383,8 @@ def _fail(state, host, probe: Probe, why: str, what: str = "is not ready") -> No
         state, host, f"docker logs --tail 40 {shlex.quote(probe.name)} 2>&1", print_output=False
     )
     log = "\n".join(out.stdout_lines + out.stderr_lines)
-    log = mask_log(log, [os.environ.get(n, "") for n in probe.secret_envs])
-    # why: the daemon's own answer when inspect failed
+    log = mask_log(log, [os.environ.get(n, "") for n in probe.secret_envs]) or "(none)"
+    # why: the daemon's own answer (inspect failed, or State.Error of a failed start)
     cause = likely_cause(f"{why}\n{log}", probe.engine)
     raise OperationError(
         f"host {host.name}: service {probe.name} {what}: {why}\n"
@@ -267,9 +416,9 @@ DAEMON_DOWN = re.compile(r"Cannot connect to the Docker daemon|Is the docker dae
 
 
 def _wait(state, host, probe: Probe, start: float, grace: float = 0, what: str = "is not ready"):
-    """Poll until ready, crash or timeout (``probe.timeout`` from ``start``); the seconds
-    waited. Within ``grace`` s of ``start`` a stopped container (or a daemon that does not
-    answer yet) is waited for: its supervisor starts it again after a Docker restart."""
+    """Poll until ready, crash, failed start or timeout (``probe.timeout`` from ``start``); the
+    seconds waited. Within ``grace`` s of ``start`` a stopped container (or a daemon that does
+    not answer yet) is waited for: its supervisor starts it again after a Docker restart."""
     last_report = time.monotonic() - start
     first_restarts: int | None = None
     delay = 1.0
@@ -277,26 +426,24 @@ def _wait(state, host, probe: Probe, start: float, grace: float = 0, what: str =
     while True:
         elapsed = time.monotonic() - start
         answer = _run(state, host, _state_cmd(probe.name))
-        parts = answer.split()
+        found = parse_state(answer)
         in_grace = elapsed < grace
-        if len(parts) != 3:
-            if in_grace and DAEMON_DOWN.search(answer):
-                status = "the Docker daemon does not answer yet"
-                parts = []
-            else:
-                _fail(state, host, probe, f"the container is missing ({answer})", what)
-        if parts:
-            cstate, restarts, exit_code = parts[0], int(parts[1]), parts[2]
-            if in_grace and cstate in ("exited", "created"):
-                status = f"not started again yet (container {cstate}, code {exit_code})"
-                cstate = "waiting"
-            first_restarts = restarts if first_restarts is None else first_restarts
-            if cstate in ("exited", "dead"):
-                again = " and was not started again" if grace else ""
+        if found is None:
+            if not (in_grace and DAEMON_DOWN.search(answer)):
+                why = f"the container is missing ({' '.join(answer.split())})"
+                _fail(state, host, probe, why, what)
+            status = "the Docker daemon does not answer yet"
+        elif in_grace and found.status in ("exited", "created"):
+            status = f"not started again yet (container {found.status}, code {found.exit_code})"
+        else:
+            first_restarts = found.restarts if first_restarts is None else first_restarts
+            why = failed_start(found)
+            if why:
                 _fail(
-                    state, host, probe, f"the container {cstate} with code {exit_code}{again}", what
+                    state, host, probe, why + (" and was not started again" if grace else ""), what
                 )
-            if restarts - first_restarts >= 2 or cstate == "restarting" and restarts >= 3:
+            restarts = found.restarts
+            if restarts - first_restarts >= 2 or found.status == "restarting" and restarts >= 3:
                 _fail(
                     state,
                     host,
@@ -304,7 +451,7 @@ def _wait(state, host, probe: Probe, start: float, grace: float = 0, what: str =
                     f"the container is crash-looping ({restarts} restarts)",
                     what,
                 )
-            if cstate == "running":
+            if found.status == "running":
                 code = _run(state, host, _http_cmd(probe, "/health"))
                 if code == "200":
                     path, body = probe.ready_request()

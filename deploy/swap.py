@@ -270,7 +270,7 @@ def _rollback(state, host, swap: Swap, probe: Probe, cause: str) -> None:
         restored = f"restoring the previous container failed: {out}"
     raise OperationError(
         f"host {host.name}: service {swap.name}: change not applied ({swap.why}), rolled back: "
-        f"{restored}.\ncause: {cause}"
+        f"{restored}.\ncause: {cause.removeprefix(f'host {host.name}: ')}"
     )
 
 

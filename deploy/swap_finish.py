@@ -12,6 +12,7 @@ from pyinfra.operations import python
 from tgi_infra import swap
 from tgi_infra.context import DeployConfigError, host_config
 from tgi_infra.facts import SystemdPid1
+from tgi_infra.hostcmd import reported
 from tgi_infra.render import stop_timeout, unit_name
 from tgi_infra.tgi_services import _probe
 
@@ -23,7 +24,7 @@ systemd = bool(host.get_fact(SystemdPid1))
 for svc in cfg.present_services():
     python.call(
         name=f"{svc.name}: {action} (previous container)",
-        function=swap.finish,
+        function=reported(swap.finish),
         action=action,
         name_=svc.name,
         unit=unit_name(svc) if systemd else None,

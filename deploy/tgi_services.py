@@ -30,6 +30,7 @@ from tgi_infra.config import HostConfig, TGIService, unset_api_key_problems
 from tgi_infra.context import DeployConfigError
 from tgi_infra.engines import engine_spec
 from tgi_infra.facts import ContainerState, DockerImagePresent
+from tgi_infra.hostcmd import reported
 from tgi_infra.managed import MARKER, marker_content, remove_service_dir
 from tgi_infra.probes import LABEL_HASH
 from tgi_infra.ready import Probe, wait_back, wait_ready
@@ -250,7 +251,7 @@ def _wait_ready(cfg: HostConfig, svc: TGIService, **op_args) -> None:
     python.call(
         name=f"{engine_spec(svc.engine).title} service: wait until ready (/health 200, "
         f"one-token {engine_spec(svc.engine).ready_request[0]})",
-        function=wait_ready,
+        function=reported(wait_ready),
         probe=_probe(cfg, svc),
         **op_args,
     )
@@ -273,7 +274,7 @@ def wait_after_docker_restart(cfg: HostConfig, plan, restart, why: str) -> None:
         return
     python.call(
         name="TGI services: wait until each answers again after the Docker restart",
-        function=wait_back,
+        function=reported(wait_back),
         probes=[_probe(cfg, svc) for svc in running],
         why=why,
         skip=lambda: recreated(key),
@@ -309,12 +310,12 @@ def _swap(cfg, svc, rendered, supervisor, have_hash, env_plan) -> None:
     if have_hash != rendered.config_hash:
         python.call(
             name="TGI service: prefetch weights (old container serving)",
-            function=swap.prefetch,
+            function=reported(swap.prefetch),
             swap=spec,
         )
     python.call(
         name="TGI service: replace the running container (previous kept until ready)",
-        function=swap.replace,
+        function=reported(swap.replace),
         swap=spec,
         probe=_probe(cfg, svc),
     )

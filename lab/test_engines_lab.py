@@ -96,6 +96,14 @@ def test_engine_crash_at_start_fails_naming_the_cause_and_rolls_back(
         assert f"service {service} is not ready" in run.output, run.output[-4000:]
         assert "likely cause:" in run.output and cause in run.output, run.output[-4000:]
         assert "last log lines" in run.output
+        # one block: the cause and the log tail once, no traceback (deploy/hostcmd.py reported)
+        assert run.output.count("likely cause:") == 1, run.output[-6000:]
+        assert run.output.count(f"service {service} is not ready") == 1, run.output[-6000:]
+        # the engine's own traceback, in the log tail, is under the host's prefix
+        lines = run.output.splitlines()
+        assert not [line for line in lines if line.lstrip().startswith("Traceback")], lines
+        assert "site-packages/pyinfra/" not in run.output, run.output[-6000:]
+        assert "Unexpected error in Python callback" not in run.output, run.output[-6000:]
         after = container_ids(deployed_lab)
         assert after == before, "the rollback must bring the previous container back"
     finally:

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import docker
 import pytest
@@ -219,3 +220,75 @@ def test_mirror_down_install_failure_names_the_unreachable_mirror(deployed_lab):
     restored = run_deploy()
     assert restored.returncode == 0, restored.output[-5000:]
     assert lab.exec_on(deployed_lab, host, "dpkg -s gnupg | grep -c 'ok installed'").strip() == "1"
+
+
+# -- a failed start, on one bare profile host ----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def profile_host():
+    """``lab-debian12-1`` (systemd, SSH as root) brought up bare on this lab's infra, and the
+    environment of ``inventories/lab_profiles.py`` for it; removed afterwards."""
+    from lab import profiles
+
+    profile = profiles.BY_NAME["debian12"]
+    spec = lab.HostSpec(profile.host, profile.kind, release=profile.release)
+    state = lab.up(hosts=[spec], fresh=True, state_file=profiles.state_file(profile))
+    env = profiles.profile_env(profile, Path(state.state_dir), lab_env())
+    try:
+        yield profile.host, env
+    finally:
+        if os.environ.get("TGI_LAB_KEEP") != "1":
+            lab.remove_host(docker.from_env(timeout=600), profile.host)
+
+
+def _profile_deploy(host: str, env: dict, cmd: list[str], service: dict) -> tuple[int, str]:
+    overrides = json.dumps({host: {"tgi_services": [service]}})
+    proc = subprocess.run(
+        cmd,
+        cwd=REPO,
+        env={**env, "TGI_LAB_OVERRIDES": overrides},
+        capture_output=True,
+        text=True,
+        timeout=1500,
+    )
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def _assert_one_block(out: str, name: str, cause: str) -> None:
+    """The failed start is one block: the cause once, the log tail once, no traceback of the
+    deploy's own (the engine's traceback in the log tail is under the host's prefix)."""
+    tracebacks = [line for line in out.splitlines() if line.lstrip().startswith("Traceback")]
+    assert not tracebacks and "site-packages/pyinfra/" not in out, out[-6000:]
+    assert "Unexpected error in Python callback" not in out, out[-6000:]
+    assert out.count(f"service {name} is not ready") == 1, out[-6000:]
+    assert out.count("likely cause:") == 1, out[-6000:]
+    assert f"likely cause: {cause}" in out, out[-6000:]
+    assert out.count("last log lines (docker logs --tail 40") == 1, out[-6000:]
+
+
+def test_failed_start_is_one_block_naming_the_cause_once(profile_host):
+    """The TGI stand-in crashes at warm-up (CUDA OOM): first on a fresh start through the
+    deploy wrapper (``tgi-infra deploy``), then as a change of a running service through plain
+    ``pyinfra`` (the swap rolls back to the previous container)."""
+    from lab.profiles import INVENTORY, SERVICE
+
+    host, env = profile_host
+    crashing = {**SERVICE, "env": {"TGI_STANDIN_FAULT": "crash_at_start"}}
+    oom = "the GPU ran out of memory at warm-up"
+    wrapper = [sys.executable, "-m", "tgi_infra", "deploy", INVENTORY, "-y"]
+    plain = [os.path.join(os.path.dirname(sys.executable), "pyinfra"), "-y", INVENTORY]
+    plain.append("deploy/main.py")
+
+    rc, out = _profile_deploy(host, env, wrapper, crashing)
+    assert rc != 0, out[-6000:]
+    _assert_one_block(out, SERVICE["name"], oom)
+    assert "No hosts remaining!" not in out and "every host failed" in out, out[-3000:]
+
+    rc, out = _profile_deploy(host, env, plain, dict(SERVICE))
+    assert rc == 0, out[-6000:]
+    rc, out = _profile_deploy(host, env, plain, crashing)
+    assert rc != 0, out[-6000:]
+    _assert_one_block(out, SERVICE["name"], oom)
+    assert f"service {SERVICE['name']}: change not applied" in out, out[-6000:]
+    assert "the previous container was restored and serves again" in out, out[-6000:]
