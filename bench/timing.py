@@ -6,7 +6,6 @@ import os
 import shutil
 import subprocess
 import tempfile
-import threading
 import time
 from dataclasses import dataclass
 
@@ -54,20 +53,20 @@ def memory_kb(pid: int) -> tuple[int, int]:
     return pss, rss
 
 
-class TreeSampler(threading.Thread):
-    """Samples the summed PSS/RSS of a process tree every ``interval`` s; keeps the peaks.
+class TreeSampler:
+    """Samples the summed PSS/RSS of a process tree; keeps the peaks.
 
     GNU time's ``%M`` is the peak of the single largest process in the tree (``wait4`` reports
     the maximum, not the sum); a tool that forks workers (Ansible: one per host up to ``forks``)
     spends its memory across processes, so the sum is what the machine pays. PSS shares a page
     between the processes mapping it, so copy-on-write pages of forks are not counted twice.
+    The caller samples between polls of the process (``watch``): no thread, so a process whose
+    threading gevent has patched (pyinfra's CLI does) samples the same way.
     """
 
     def __init__(self, pid: int, interval: float = 0.1):
-        super().__init__(daemon=True)
         self.pid, self.interval = pid, interval
         self.peak_pss = self.peak_rss = self.peak_procs = 0
-        self._done = threading.Event()
 
     def sample(self) -> None:
         pids = descendants(self.pid)
@@ -79,13 +78,15 @@ class TreeSampler(threading.Thread):
         self.peak_rss = max(self.peak_rss, rss)
         self.peak_procs = max(self.peak_procs, len(pids))
 
-    def run(self) -> None:
-        while not self._done.wait(self.interval):
+    def watch(self, proc: subprocess.Popen) -> None:
+        """Sample every ``interval`` s until ``proc`` exits (its exit ends the wait at once)."""
+        while True:
             self.sample()
-
-    def stop(self) -> None:
-        self._done.set()
-        self.join()
+            try:
+                proc.wait(timeout=self.interval)
+                return
+            except subprocess.TimeoutExpired:
+                continue
 
 
 def run_timed(
@@ -109,11 +110,9 @@ def run_timed(
             proc = subprocess.Popen(full, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
             sampler = TreeSampler(proc.pid) if tree_memory else None
             if sampler:
-                sampler.start()
+                sampler.watch(proc)
             proc.wait()
             wall = time.monotonic() - start
-            if sampler:
-                sampler.stop()
             out.seek(0)
             output = out.read().decode(errors="replace")
         rss = None
