@@ -336,7 +336,7 @@ def ensure_standin_image(client: docker.DockerClient | None = None) -> str:
     base = ensure_base(client)
     pkg = LAB_DIR / "tgi_standin"
     files: dict[str, bytes] = {}
-    for path in sorted(pkg.rglob("*.py")):
+    for path in sorted([*pkg.rglob("*.py"), pkg / "launcher-args.json"]):
         files[f"tgi_standin/{path.relative_to(pkg)}"] = path.read_bytes()
     files["text-generation-launcher"] = (
         b"#!/bin/sh\n# Lab stand-in of TGI's launcher (see tgi_standin/CONTRACT.md)\n"

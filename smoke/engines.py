@@ -2,10 +2,10 @@
 
 ``--engine auto`` (and inventory services whose engine is ``auto``) asks the server after
 ``ready``: TGI answers ``GET /info`` with ``model_id`` and ``router``
-(deploy/reference/tgi/openapi.json ``Info``); SGLang ``GET /server_info`` (or the older
+(tests/data/reference/tgi/openapi.json ``Info``); SGLang ``GET /server_info`` (or the older
 ``/get_server_info``) with its server args (``model_path``, ``tp_size``) and ``version``
-(deploy/reference/sglang/openapi.json); vLLM ``GET /version`` with ``{"version"}``
-(deploy/reference/vllm/openapi.json). Neither of the others serves TGI's /info, and TGI serves
+(tests/data/reference/sglang/openapi.json); vLLM ``GET /version`` with ``{"version"}``
+(tests/data/reference/vllm/openapi.json). Neither of the others serves TGI's /info, and TGI serves
 neither /server_info nor /version.
 """
 

@@ -165,7 +165,7 @@ OPENAPI_SCHEMAS: dict[type[BaseModel], tuple[str, frozenset[str]]] = {
 }
 
 
-# --- vLLM / SGLang OpenAI-compatible payloads (deploy/reference/{vllm,sglang}/openapi.json) ----
+# --- vLLM / SGLang OpenAI-compatible payloads (tests/data/reference/{vllm,sglang}/openapi.json)
 # Their fields that TGI requires (system_fingerprint, a role in every delta) are optional here.
 
 

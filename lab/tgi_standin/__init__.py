@@ -21,7 +21,6 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 IMAGE_ROOT = "/opt/tgi_standin"
 LAUNCHER_PATH = "/usr/local/bin/text-generation-launcher"
 SERVER_PATH = "/usr/local/bin/text-generation-server"  # download-weights only (weights.py)
-_DEV_ONLY = {"_gen_spec.py"}
 
 
 def wrapper_script(root: str = IMAGE_ROOT) -> bytes:
@@ -39,7 +38,7 @@ def image_files(root: str = IMAGE_ROOT) -> dict[str, bytes]:
     files = {
         base + path.name: path.read_bytes()
         for path in sorted(PACKAGE_DIR.iterdir())
-        if path.is_file() and path.suffix in (".py", ".md") and path.name not in _DEV_ONLY
+        if path.is_file() and path.suffix in (".py", ".md", ".json")
     }
     files[LAUNCHER_PATH.lstrip("/")] = wrapper_script(root)
     files[SERVER_PATH.lstrip("/")] = (

@@ -1,7 +1,8 @@
 """Clap-like parsing of ``text-generation-launcher`` flags and env vars, plus its startup checks.
 
-The flag/env/default/possible-value table is ``launcher_spec.ARGUMENTS`` (generated from the
-reference launcher-args.json). Value *types* are not in that file; ``VALUE_TYPES`` below records
+The flag/env/default/possible-value table is ``ARGUMENTS``, read from ``launcher-args.json``
+beside this module (a link to the package's one reference copy, deploy/reference/tgi; the image
+build copies the file in). Value *types* are not in that file; ``VALUE_TYPES`` below records
 them from launcher/src/main.rs (usize/u16/f32/bool/...), so bad numbers fail like clap does.
 
 Two kinds of failure, like the real launcher:
@@ -12,12 +13,15 @@ Two kinds of failure, like the real launcher:
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from .launcher_spec import ARGUMENTS
+SPEC_FILE = Path(__file__).resolve().parent / "launcher-args.json"
+ARGUMENTS: list[dict] = json.loads(SPEC_FILE.read_text())["arguments"]
 
 DTYPE_COMPATIBLE_QUANTIZE = (None, "bitsandbytes", "bitsandbytes-nf4", "bitsandbytes-fp4")
 

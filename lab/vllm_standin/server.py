@@ -22,7 +22,7 @@ class VllmHandler(Handler):
     }
 
     def error_body(self, status: int, message: str, param: str | None = None) -> dict:
-        # ErrorResponse / ErrorInfo (deploy/reference/vllm/openapi.json)
+        # ErrorResponse / ErrorInfo (tests/data/reference/vllm/openapi.json)
         return {
             "error": {
                 "message": message,

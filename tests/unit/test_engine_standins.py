@@ -1,6 +1,7 @@
 """The vLLM and SGLang stand-ins (lab/vllm_standin, lab/sglang_standin) against the reference
-data (deploy/reference/{vllm,sglang}: flag dumps, openapi.json, README wire facts) and the real
-clients (openai, httpx). Every server here is a real subprocess on a free 127.0.0.1 port."""
+data (deploy/reference/{vllm,sglang}: flag dumps, README wire facts; tests/data/reference:
+openapi.json) and the real clients (openai, httpx). Every server here is a real subprocess on a
+free 127.0.0.1 port."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from lab.sglang_standin import cli as sglang_cli
 from lab.standin_common import argspec
+from lab.tgi_standin import launcher_args as tgi_launcher_args
 from lab.vllm_standin import cli as vllm_cli
 
 REPO = Path(__file__).resolve().parents[2]
@@ -154,16 +156,20 @@ def run(engine: str, *args: str, env: dict[str, str] | None = None) -> subproces
 
 # --- flags: drift and argparse behaviour ------------------------------------------------------
 @pytest.mark.parametrize(
-    ("copy", "reference"),
+    ("link", "reference"),
     [
         (vllm_cli.SPEC_FILE, REFERENCE / "vllm" / "serve-args.json"),
         (vllm_cli.QUANT_FILE, REFERENCE / "vllm" / "quantization-methods.json"),
         (sglang_cli.SPEC_FILE, REFERENCE / "sglang" / "launch-server-args.json"),
+        (tgi_launcher_args.SPEC_FILE, REFERENCE / "tgi" / "launcher-args.json"),
     ],
-    ids=["vllm-serve-args", "vllm-quantization", "sglang-launch-server-args"],
+    ids=["vllm-serve-args", "vllm-quantization", "sglang-launch-server-args", "tgi-launcher"],
 )
-def test_flag_lists_equal_the_reference_dumps(copy, reference):
-    assert json.loads(copy.read_text()) == json.loads(reference.read_text())
+def test_stand_ins_read_the_one_reference_copy_of_each_flag_list(link, reference):
+    # a link to the package's file, not a second copy that could drift
+    assert link.is_symlink(), f"{link} is a copy; it must link to {reference}"
+    assert link.resolve() == reference.resolve()
+    assert json.loads(link.read_text())
 
 
 def _value_for(arg: dict) -> list[str]:
@@ -360,8 +366,9 @@ def _sse(raw: str) -> list[str]:
     return [e[len("data: ") :] for e in events]
 
 
-VLLM_OPENAPI = json.loads((REFERENCE / "vllm" / "openapi.json").read_text())
-SGLANG_OPENAPI = json.loads((REFERENCE / "sglang" / "openapi.json").read_text())
+TEST_REFERENCE = Path(__file__).resolve().parents[1] / "data" / "reference"
+VLLM_OPENAPI = json.loads((TEST_REFERENCE / "vllm" / "openapi.json").read_text())
+SGLANG_OPENAPI = json.loads((TEST_REFERENCE / "sglang" / "openapi.json").read_text())
 
 
 def schema_check(document: dict, instance, name: str) -> None:

@@ -171,7 +171,7 @@ def test_auto_detects_all_three_engines(tmp_path, capsys):
         assert list(checks) == list(ENGINE_CHECKS[target["engine"]])
         assert f"engine {target['engine']} (detected" in checks["ready"]["message"]
     tgi = checks_of(report["targets"][0])
-    # TGI also gets the OpenAI routes it serves (deploy/reference/tgi/openapi.json)
+    # TGI also gets the OpenAI routes it serves (tests/data/reference/tgi/openapi.json)
     for name in ("models", "completions", "completions_stream", "generate"):
         assert tgi[name]["status"] == "passed", tgi[name]
 

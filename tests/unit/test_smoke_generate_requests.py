@@ -1,7 +1,7 @@
 """The smoke suite's raw ``/generate`` check sends the seed notebook's request with ``requests``
 (``requests.post(f"{url}/generate", json=..., headers=...)``), seen from a real HTTP server that
 records what arrives and answers with a response recorded from a real TGI server
-(deploy/reference/tgi/snapshots, TGI's integration tests)."""
+(tests/data/reference/tgi/snapshots, TGI's integration tests)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,9 @@ from tgi_infra.smoke.runner import PASSED, run_check
 from tgi_infra.smoke.targets import Target
 
 REPO = Path(__file__).resolve().parents[2]
-SNAPSHOT = REPO / "deploy/reference/tgi/snapshots/test_flash_llama__test_flash_llama_simple.json"
+SNAPSHOT = (
+    REPO / "tests/data/reference/tgi/snapshots/test_flash_llama__test_flash_llama_simple.json"
+)
 
 
 @pytest.fixture

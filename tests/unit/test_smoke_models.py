@@ -6,11 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
-import tgi_infra
 from pydantic import BaseModel, ValidationError
 from tgi_infra.smoke import models
 
-REFERENCE = Path(tgi_infra.__file__).resolve().parent / "reference" / "tgi"
+REFERENCE = Path(__file__).resolve().parents[1] / "data" / "reference" / "tgi"
 OPENAPI = REFERENCE / "openapi.json"
 SNAPSHOTS = REFERENCE / "snapshots"
 
