@@ -34,6 +34,14 @@ from pyinfra import logger
 from pyinfra.api.exceptions import OperationError
 from tgi_infra import envfile, hostcmd
 from tgi_infra.config.grammar import mask_values
+from tgi_infra.readiness import (
+    STATE_FORMAT,
+    WaitTimedOut,
+    crash_looping,
+    failed_start,
+    parse_state,
+    poll,
+)
 
 # -- likely causes -------------------------------------------------------------------------------
 # Each cause is recognised by the error lines the engines (and Docker, the NVIDIA container
@@ -292,7 +300,7 @@ def likely_cause(log: str, engine: str = "tgi") -> str:
 
 
 @dataclass
-class Probe:
+class WaitTarget:
     name: str
     url: str  # base URL as seen from the host itself
     env_file: str
@@ -321,41 +329,10 @@ def mask_log(log: str, secrets: list[str]) -> str:
 
 
 def _state_cmd(name: str) -> str:
-    fmt = "{{.State.Status}} {{.RestartCount}} {{.State.ExitCode}} {{.State.Error}}"
-    return f"docker inspect -f {shlex.quote(fmt)} {shlex.quote(name)} 2>&1 || true"
+    return f"docker inspect -f {shlex.quote(STATE_FORMAT)} {shlex.quote(name)} 2>&1 || true"
 
 
-@dataclass(frozen=True)
-class ContainerState:
-    status: str  # created, running, restarting, exited, dead, ...
-    restarts: int
-    exit_code: str
-    error: str  # the daemon's last error starting it (State.Error), "" when none
-
-
-def parse_state(out: str) -> ContainerState | None:
-    """``_state_cmd``'s output; None when docker answered something else (no such container,
-    the daemon unreachable: the answer is then the reason)."""
-    m = re.fullmatch(r"(\w+) (\d+) (-?\d+) ?(.*)", out.strip(), re.S)
-    if not m:
-        return None
-    return ContainerState(m[1], int(m[2]), m[3], m[4].strip())
-
-
-def failed_start(found: ContainerState) -> str | None:
-    """Why a container will not become ready: it exited, or Docker could not start it (a
-    ``docker start`` that failed leaves it ``created`` with the daemon's error: a host port
-    already taken, the NVIDIA runtime refusing the image; systemd would retry it in vain);
-    None while it may still."""
-    if found.status in ("exited", "dead"):
-        said = f": {found.error}" if found.error else ""
-        return f"the container {found.status} with code {found.exit_code}{said}"
-    if found.status == "created" and found.error:
-        return f"Docker could not start the container: {found.error}"
-    return None
-
-
-def _http_cmd(probe: Probe, path: str, body: str | None = None) -> str:
+def _http_cmd(probe: WaitTarget, path: str, body: str | None = None) -> str:
     """curl on the host; the API key is read from the 0600 env file, never put in argv."""
     curl = ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "30"]
     if body is not None:
@@ -378,7 +355,7 @@ def _run(state, host, cmd: str) -> str:
     return "\n".join(out.stdout_lines).strip()
 
 
-def _fail(state, host, probe: Probe, why: str, what: str = "is not ready") -> None:
+def _fail(state, host, probe: WaitTarget, why: str, what: str = "is not ready") -> None:
     _, out = hostcmd.run(
         state, host, f"docker logs --tail 40 {shlex.quote(probe.name)} 2>&1", print_output=False
     )
@@ -415,16 +392,15 @@ BACK_GRACE_S = 60
 DAEMON_DOWN = re.compile(r"Cannot connect to the Docker daemon|Is the docker daemon running", re.I)
 
 
-def _wait(state, host, probe: Probe, start: float, grace: float = 0, what: str = "is not ready"):
+def _wait(
+    state, host, probe: WaitTarget, start: float, grace: float = 0, what: str = "is not ready"
+):
     """Poll until ready, crash, failed start or timeout (``probe.timeout`` from ``start``); the
     seconds waited. Within ``grace`` s of ``start`` a stopped container (or a daemon that does
     not answer yet) is waited for: its supervisor starts it again after a Docker restart."""
-    last_report = time.monotonic() - start
-    first_restarts: int | None = None
-    delay = 1.0
-    status = "starting"
-    while True:
-        elapsed = time.monotonic() - start
+    first_restarts: list[int] = []
+
+    def step(elapsed: float) -> tuple[bool | None, str]:
         answer = _run(state, host, _state_cmd(probe.name))
         found = parse_state(answer)
         in_grace = elapsed < grace
@@ -432,47 +408,36 @@ def _wait(state, host, probe: Probe, start: float, grace: float = 0, what: str =
             if not (in_grace and DAEMON_DOWN.search(answer)):
                 why = f"the container is missing ({' '.join(answer.split())})"
                 _fail(state, host, probe, why, what)
-            status = "the Docker daemon does not answer yet"
-        elif in_grace and found.status in ("exited", "created"):
-            status = f"not started again yet (container {found.status}, code {found.exit_code})"
-        else:
-            first_restarts = found.restarts if first_restarts is None else first_restarts
-            why = failed_start(found)
-            if why:
-                _fail(
-                    state, host, probe, why + (" and was not started again" if grace else ""), what
-                )
-            restarts = found.restarts
-            if restarts - first_restarts >= 2 or found.status == "restarting" and restarts >= 3:
-                _fail(
-                    state,
-                    host,
-                    probe,
-                    f"the container is crash-looping ({restarts} restarts)",
-                    what,
-                )
-            if found.status == "running":
-                code = _run(state, host, _http_cmd(probe, "/health"))
-                if code == "200":
-                    path, body = probe.ready_request()
-                    gen = _run(state, host, _http_cmd(probe, path, body))
-                    if gen == "200":
-                        return elapsed
-                    status = f"{path} answered {gen or 'nothing'}"
-                else:
-                    status = health_status(probe.engine, code)
-        if elapsed > probe.timeout:
-            _fail(
-                state, host, probe, f"timed out after {probe.timeout}s; last status: {status}", what
-            )
-        if elapsed - last_report >= 15:
-            logger.info(f"{host.print_prefix}waiting for {probe.name}: {status} ({elapsed:.0f}s)")
-            last_report = elapsed
-        time.sleep(delay)
-        delay = min(delay * 1.5, 5.0)
+            return None, "the Docker daemon does not answer yet"
+        if in_grace and found.status in ("exited", "created"):
+            return None, f"not started again yet (container {found.status}, code {found.exit_code})"
+        first_restarts[:] = first_restarts or [found.restarts]
+        why = failed_start(found)
+        if why:
+            _fail(state, host, probe, why + (" and was not started again" if grace else ""), what)
+        why = crash_looping(first_restarts[0], found)
+        if why:
+            _fail(state, host, probe, why, what)
+        if found.status != "running":
+            return None, f"container {found.status}"
+        code = _run(state, host, _http_cmd(probe, "/health"))
+        if code != "200":
+            return None, health_status(probe.engine, code)
+        path, body = probe.ready_request()
+        gen = _run(state, host, _http_cmd(probe, path, body))
+        return (True, "ready") if gen == "200" else (None, f"{path} answered {gen or 'nothing'}")
+
+    def report(status: str, elapsed: float) -> None:
+        logger.info(f"{host.print_prefix}waiting for {probe.name}: {status} ({elapsed:.0f}s)")
+
+    try:
+        return poll(step, probe.timeout, start=start, report=report).seconds
+    except WaitTimedOut as late:
+        why = f"timed out after {probe.timeout}s; last status: {late.status}"
+        _fail(state, host, probe, why, what)
 
 
-def wait_ready(state, host, probe: Probe) -> None:
+def wait_ready(state, host, probe: WaitTarget) -> None:
     """python.call target: poll until ready, crash or timeout."""
     elapsed = _wait(state, host, probe, time.monotonic())
     logger.info(
@@ -481,7 +446,7 @@ def wait_ready(state, host, probe: Probe) -> None:
     )
 
 
-def wait_back(state, host, probes: list[Probe], why: str, skip=None) -> None:
+def wait_back(state, host, probes: list[WaitTarget], why: str, skip=None) -> None:
     """python.call target after a Docker restart: every service answers again, each reported
     as ``<name> back after N s`` (seconds since the wait began, right after the restart).
 

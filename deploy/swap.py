@@ -49,7 +49,7 @@ from pyinfra import logger
 from pyinfra.api.exceptions import OperationError
 from tgi_infra import hostcmd
 from tgi_infra.engines.spec import TEARDOWN_S
-from tgi_infra.ready import Probe, likely_cause, wait_ready
+from tgi_infra.ready import WaitTarget, likely_cause, wait_ready
 
 PREVIOUS_SUFFIX = "-previous"
 PREFETCH_SUFFIX = "-prefetch"
@@ -204,7 +204,7 @@ def prefetch(state, host, swap: Swap) -> None:
     )
 
 
-def replace(state, host, swap: Swap, probe: Probe) -> None:
+def replace(state, host, swap: Swap, probe: WaitTarget) -> None:
     """python.call target: stop+keep the old container, start the new one, roll back on failure."""
     name, prev = shlex.quote(swap.name), shlex.quote(swap.previous)
     # a leftover of an interrupted swap, while the service's own container exists, is stale
@@ -250,7 +250,7 @@ def rollback_command(swap: Swap) -> str:
     )
 
 
-def _rollback(state, host, swap: Swap, probe: Probe, cause: str) -> None:
+def _rollback(state, host, swap: Swap, probe: WaitTarget, cause: str) -> None:
     name = shlex.quote(swap.name)
     logger.warning(
         f"{host.print_prefix}{swap.name}: the new container is not ready; rolling back to the "
@@ -285,7 +285,7 @@ def finish(
     action: str,
     name_: str,
     unit: str | None,
-    probe: Probe,
+    probe: WaitTarget,
     stop_timeout: int = TEARDOWN_S,
 ) -> None:
     """python.call target of ``swap_finish.py``: commit or roll back a kept previous container

@@ -33,7 +33,7 @@ from tgi_infra.facts import ContainerState, DockerImagePresent
 from tgi_infra.hostcmd import reported
 from tgi_infra.managed import MARKER, marker_content, remove_service_dir
 from tgi_infra.probes import LABEL_HASH
-from tgi_infra.ready import Probe, wait_back, wait_ready
+from tgi_infra.ready import WaitTarget, wait_back, wait_ready
 from tgi_infra.render import (
     RenderedService,
     engine_model_path,
@@ -234,8 +234,8 @@ def _ensure_service(cfg: HostConfig, plan, svc: TGIService, containers: dict, su
             _wait_ready(cfg, svc, _if=lambda: not docker_restarted(key))
 
 
-def _probe(cfg: HostConfig, svc: TGIService) -> Probe:
-    return Probe(
+def _probe(cfg: HostConfig, svc: TGIService) -> WaitTarget:
+    return WaitTarget(
         name=svc.name,
         url=local_url(svc),
         env_file=f"{cfg.service_dir(svc)}/service.env",

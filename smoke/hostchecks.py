@@ -109,7 +109,7 @@ class Skipped(Exception):
     pass
 
 
-class _Probe:
+class _CheckedHost:
     """One host's testinfra connection, config and what earlier checks learned."""
 
     def __init__(self, name: str, cfg: Any, host: Any, conn: Connection, settings):
@@ -179,7 +179,7 @@ def _timed(
 # -- connection ------------------------------------------------------------------------------
 
 
-def check_connection(p: _Probe) -> str:
+def check_connection(p: _CheckedHost) -> str:
     try:
         out = p.sh(probes.SYSTEMD_PID1_COMMAND)
     except RuntimeError as exc:  # ssh exits 255: could not connect / authenticate
@@ -196,7 +196,7 @@ def check_connection(p: _Probe) -> str:
 # -- docker ----------------------------------------------------------------------------------
 
 
-def _docker_info_api(p: _Probe) -> dict[str, Any]:
+def _docker_info_api(p: _CheckedHost) -> dict[str, Any]:
     """``docker info`` through docker-py (same dict as the CLI's ``{{json .}}``)."""
     try:
         return local.docker_info()
@@ -210,7 +210,7 @@ def _docker_info_api(p: _Probe) -> dict[str, Any]:
         ) from None
 
 
-def check_docker_info(p: _Probe) -> str:
+def check_docker_info(p: _CheckedHost) -> str:
     if p.docker_py:
         info = _docker_info_api(p)
         p.info, p.docker_ok, p.desktop = info, True, hp.is_docker_desktop(info)
@@ -236,7 +236,7 @@ def check_docker_info(p: _Probe) -> str:
     return f"Docker {info.get('ServerVersion')} ({info.get('OperatingSystem')}) via docker CLI"
 
 
-def check_dockerd(p: _Probe) -> str:
+def check_dockerd(p: _CheckedHost) -> str:
     if p.desktop:
         return "Docker Desktop: the daemon runs outside this distro"
     if p.systemd:
@@ -275,12 +275,12 @@ def check_dockerd(p: _Probe) -> str:
 # -- nvidia-runtime --------------------------------------------------------------------------
 
 
-def _desktop_skip(p: _Probe) -> None:
+def _desktop_skip(p: _CheckedHost) -> None:
     if p.desktop:
         raise Skipped("Docker Desktop carries GPU support: no toolkit on this distro")
 
 
-def check_daemon_json(p: _Probe) -> str:
+def check_daemon_json(p: _CheckedHost) -> str:
     _desktop_skip(p)
     out = p.sh(f"cat {hp.DAEMON_JSON}")
     text = out.stdout if out.rc == 0 else None
@@ -310,7 +310,7 @@ def check_daemon_json(p: _Probe) -> str:
     return f"daemon.json runtimes: {', '.join(runtimes)}"
 
 
-def check_docker_runtimes(p: _Probe) -> str:
+def check_docker_runtimes(p: _CheckedHost) -> str:
     _desktop_skip(p)
     if not p.docker_ok or p.info is None:
         raise Skipped("not run: docker info does not answer (layer docker failed)")
@@ -328,7 +328,7 @@ def check_docker_runtimes(p: _Probe) -> str:
     return f"docker info Runtimes: {', '.join(runtimes)}"
 
 
-def check_toolkit_packages(p: _Probe) -> str:
+def check_toolkit_packages(p: _CheckedHost) -> str:
     _desktop_skip(p)
     out = p.sh(probes.toolkit_dpkg_command())
     installed = hp.parse_dpkg(out.stdout)
@@ -349,7 +349,7 @@ def check_toolkit_packages(p: _Probe) -> str:
 # -- container -------------------------------------------------------------------------------
 
 
-def expected_hash(p: _Probe, svc: Any) -> str:
+def expected_hash(p: _CheckedHost, svc: Any) -> str:
     """The config-hash label deploy/tgi_services.py puts on the container, computed the same
     way: this machine's secrets, systemd or docker supervisor, host GPU count."""
     from tgi_infra.render import render_for_deploy
@@ -359,12 +359,12 @@ def expected_hash(p: _Probe, svc: Any) -> str:
     ).config_hash
 
 
-def _need_docker(p: _Probe) -> None:
+def _need_docker(p: _CheckedHost) -> None:
     if not p.docker_ok:
         raise Skipped("not run: docker info does not answer (layer docker failed)")
 
 
-def check_running(p: _Probe, svc: Any) -> str:
+def check_running(p: _CheckedHost, svc: Any) -> str:
     _need_docker(p)
     c = p.containers.get(svc.name)
     if c is None:
@@ -389,7 +389,7 @@ def check_running(p: _Probe, svc: Any) -> str:
     return f"running since {c.started_at}"
 
 
-def check_config_hash(p: _Probe, svc: Any) -> str:
+def check_config_hash(p: _CheckedHost, svc: Any) -> str:
     from tgi_infra.render import LABEL_HASH
 
     _need_docker(p)
@@ -409,7 +409,7 @@ def check_config_hash(p: _Probe, svc: Any) -> str:
     return f"{LABEL_HASH} matches ({want[:12]})"
 
 
-def check_restarts(p: _Probe, svc: Any, second: dict[str, hp.ContainerInfo | None]) -> str:
+def check_restarts(p: _CheckedHost, svc: Any, second: dict[str, hp.ContainerInfo | None]) -> str:
     _need_docker(p)
     first = p.containers.get(svc.name)
     if first is None:
@@ -425,7 +425,7 @@ def check_restarts(p: _Probe, svc: Any, second: dict[str, hp.ContainerInfo | Non
     return f"stable over {p.settings.restart_window_s:g}s (RestartCount {first.restart_count})"
 
 
-def check_port(p: _Probe, svc: Any) -> str:
+def check_port(p: _CheckedHost, svc: Any) -> str:
     _need_docker(p)
     spec = hp.socket_spec(str(svc.bind), int(svc.port))
     if not p.host.socket(spec).is_listening:
@@ -438,7 +438,7 @@ def check_port(p: _Probe, svc: Any) -> str:
     return f"{spec} listening"
 
 
-def check_env_file(p: _Probe, svc: Any) -> str:
+def check_env_file(p: _CheckedHost, svc: Any) -> str:
     from tgi_infra.render import ENV_FILE, ENV_FILE_MODE
 
     path = posixpath.join(p.cfg.service_dir(svc), ENV_FILE)
@@ -464,7 +464,7 @@ def check_env_file(p: _Probe, svc: Any) -> str:
 # -- host ------------------------------------------------------------------------------------
 
 
-def check_disk(p: _Probe, volume: str) -> str:
+def check_disk(p: _CheckedHost, volume: str) -> str:
     q = shlex.quote(volume)
     out = p.sh(f'd={q}; while [ ! -e "$d" ]; do d=$(dirname "$d"); done; df -Pk "$d"')
     avail, mount = hp.parse_df_avail_bytes(out.stdout)
@@ -480,7 +480,7 @@ def check_disk(p: _Probe, volume: str) -> str:
     return f"{gb:.1f} GB free on {mount} (min {p.settings.min_free_gb:g} GB)"
 
 
-def check_gpus(p: _Probe, svc: Any) -> str:
+def check_gpus(p: _CheckedHost, svc: Any) -> str:
     """The container sees exactly the host GPUs it was given, by UUID (the deploy's GPU proof,
     ``tgi_infra.gpu_proof``: a count passes a container that sees other GPUs)."""
     if p.cfg.cpu_mode:
@@ -520,7 +520,7 @@ def check_gpus(p: _Probe, svc: Any) -> str:
     return f"{len(want)} GPU(s) inside the container, the host's by UUID"
 
 
-def read_host_gpus(p: _Probe) -> None:
+def read_host_gpus(p: _CheckedHost) -> None:
     """The host's GPUs (index, uuid, ...) with the deploy's query and parser; ``gpu_count``."""
     p.gpus, p.gpu_count = None, None
     if p.cfg.cpu_mode:
@@ -553,7 +553,7 @@ def run_host(
             HostCheck("connection", "connect", FAILED, 0.0, f"cannot set up testinfra: {exc}")
         )
         return report
-    p = _Probe(name, cfg, host, conn, settings)
+    p = _CheckedHost(name, cfg, host, conn, settings)
     services = p.services()
     conn_check = _timed(report, "connection", "connect", lambda: check_connection(p))
     if conn_check.status == FAILED:

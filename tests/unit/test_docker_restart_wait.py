@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pytest
 from pyinfra.api.exceptions import OperationError
-from tgi_infra import hostcmd, ready
-from tgi_infra.ready import Probe
+from tgi_infra import hostcmd, readiness, ready
+from tgi_infra.ready import WaitTarget
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -77,12 +77,13 @@ class RestartingHost:
 def clock(monkeypatch) -> Clock:
     c = Clock()
     monkeypatch.setattr(ready, "time", c)
+    monkeypatch.setattr(readiness, "time", c)
     monkeypatch.setattr(hostcmd, "connector_arguments", lambda state, host: {})
     return c
 
 
-def probe(name: str = "alpha", timeout: int = 600) -> Probe:
-    return Probe(
+def probe(name: str = "alpha", timeout: int = 600) -> WaitTarget:
+    return WaitTarget(
         name=name, url="http://127.0.0.1:8080", env_file="", timeout=timeout, api_key=False
     )
 

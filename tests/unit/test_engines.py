@@ -360,10 +360,10 @@ def test_local_tools_find_the_engines_published_port():
 
 
 def test_ready_request_per_engine():
-    from tgi_infra.ready import Probe
+    from tgi_infra.ready import WaitTarget
 
     def probe(engine, model="org/m"):
-        return Probe("s", "http://127.0.0.1:1", "/x/service.env", 10, False, (), engine, model)
+        return WaitTarget("s", "http://127.0.0.1:1", "/x/service.env", 10, False, (), engine, model)
 
     assert probe("tgi").ready_request()[0] == "/generate"
     path, body = probe("vllm", '/root/.cache/huggingface/my "model"').ready_request()

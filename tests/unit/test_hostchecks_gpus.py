@@ -46,11 +46,11 @@ class WrittenHost:
         return Out(127, "", f"unexpected command {cmd}")
 
 
-def _probe(host: WrittenHost, gpus) -> tuple[hc._Probe, object]:
+def _probe(host: WrittenHost, gpus) -> tuple[hc._CheckedHost, object]:
     cfg = load_host_config(
         "gpu-1", {"tgi_services": [{"name": "tgi-a", "model_id": "org/m", "gpus": gpus}]}
     )
-    p = hc._Probe("gpu-1", cfg, host, Connection("gpu-1", None), hc.HostCheckSettings())
+    p = hc._CheckedHost("gpu-1", cfg, host, Connection("gpu-1", None), hc.HostCheckSettings())
     p.docker_ok = True
     svc = cfg.tgi_services[0]
     p.containers = {svc.name: hp.ContainerInfo(svc.name, True, "running", 0, "t0", {}, 0)}

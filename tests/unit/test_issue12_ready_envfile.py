@@ -13,7 +13,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from tgi_infra.ready import Probe, _http_cmd
+from tgi_infra.ready import WaitTarget, _http_cmd
 
 KEYS = [
     "plain-key-123",
@@ -59,7 +59,7 @@ def test_api_key_is_read_literally_like_docker_env_file(tmp_path, server, key):
         "OTHER=1\n"
     )
     env.chmod(0o600)
-    cmd = _http_cmd(Probe("svc", url, str(env), 10, api_key=True), "/health")
+    cmd = _http_cmd(WaitTarget("svc", url, str(env), 10, api_key=True), "/health")
     out = subprocess.run(["sh", "-c", cmd], capture_output=True, text=True, timeout=30)
     assert out.stdout.strip() == "200", out.stderr
     assert seen == [f"Bearer {key}"]
@@ -68,7 +68,9 @@ def test_api_key_is_read_literally_like_docker_env_file(tmp_path, server, key):
 
 def test_without_api_key_no_header_is_sent(tmp_path, server):
     url, seen = server
-    cmd = _http_cmd(Probe("svc", url, str(tmp_path / "none.env"), 10, api_key=False), "/health")
+    cmd = _http_cmd(
+        WaitTarget("svc", url, str(tmp_path / "none.env"), 10, api_key=False), "/health"
+    )
     out = subprocess.run(["sh", "-c", cmd], capture_output=True, text=True, timeout=30)
     assert out.stdout.strip() == "200" and seen == [None]
 

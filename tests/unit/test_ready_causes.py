@@ -9,7 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tgi_infra.ready import UNKNOWN, ContainerState, failed_start, likely_cause, parse_state
+from tgi_infra.readiness import ContainerState, failed_start, parse_state
+from tgi_infra.ready import UNKNOWN, likely_cause
 
 FIX = Path(__file__).parent / "fixtures" / "docker"
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from tgi_infra import swap as swap_mod
-from tgi_infra.ready import Probe
+from tgi_infra.ready import WaitTarget
 from tgi_infra.swap import (
     Swap,
     drop_env_command,
@@ -149,9 +149,11 @@ def recorded(monkeypatch):
     return _RecordedHost()
 
 
-def probe() -> Probe:
+def probe() -> WaitTarget:
     env = "/opt/tgi/tgi-a/service.env"
-    return Probe(name="tgi-a", url="http://127.0.0.1:8080", env_file=env, timeout=5, api_key=False)
+    return WaitTarget(
+        name="tgi-a", url="http://127.0.0.1:8080", env_file=env, timeout=5, api_key=False
+    )
 
 
 def test_failed_new_container_restores_the_env_file_then_the_container(recorded, monkeypatch):
