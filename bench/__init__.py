@@ -1,1 +1,1 @@
-"""Benchmarks: what a deploy and a smoke run cost, side by side with Ansible (see README.md)."""
+"""Benchmarks: what a deploy and a smoke run cost, beside Ansible (docs/benchmarks.md)."""

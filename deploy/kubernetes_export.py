@@ -11,7 +11,7 @@ come from `tgi_infra.render.engine_command`, the one builder of both. What canno
 (a list of device ids, a name Kubernetes refuses, `gpus: "all"` without the host's GPU count)
 is refused with the host, service and field named, before anything is written; what has no
 Kubernetes counterpart (host provisioning, the supervisor, the smoke floors) is listed in the
-output (`NOT_MAPPED`), never dropped silently. `mapping_markdown()` is the README's table.
+output (`NOT_MAPPED`), never dropped silently. `mapping_markdown()` is docs/kubernetes.md's table.
 """
 
 from __future__ import annotations
@@ -837,7 +837,7 @@ def write_export(export: Export, out: Path) -> None:
 
 
 def mapping_markdown() -> str:
-    """README's "Moving to Kubernetes" table: what each inventory variable becomes."""
+    """docs/kubernetes.md's mapping table: what each inventory variable becomes."""
 
     def cell(text: str) -> str:
         return text.replace("|", "\\|")

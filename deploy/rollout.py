@@ -1,4 +1,4 @@
-"""``tgi-deploy rollout``: roll a change across a fleet N hosts at a time, gated by smoke checks.
+"""``tgi-infra rollout``: roll a change across a fleet N hosts at a time, gated by smoke checks.
 
 pyinfra's own ``--serial`` runs each *operation* host by host and ``--parallel`` bounds how many
 hosts run an operation at once; neither waits for a host to be proven before touching the

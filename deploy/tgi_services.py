@@ -2,7 +2,7 @@
 
 Per service, under ``<tgi_root>/<name>/``: the rendered scripts (creation, start, stop, logs),
 the env file (root:root 0600 from creation; the HF token and API key also live in the
-container's environment, see README "Security"), and on systemd hosts a unit
+container's environment, see docs/security.md), and on systemd hosts a unit
 ``tgi-<name>.service`` that supervises the container (Docker's restart policy alone where systemd
 does not run, as on WSL by default). Every file is written atomically (``deploy/atomic.py``).
 

@@ -1,6 +1,6 @@
 """An example fleet mixing the three engines (issue 16): TGI, vLLM and SGLang side by side.
 
-Every service uses the same fields; `engine` picks what runs them (README: Engines). The NAMES
+Every service uses the same fields; `engine` picks what runs them (docs/engines.md). The NAMES
 below are read on this machine and written only to service.env (0600); validate checks that
 they are set, as the deploy does. Validate and preview without touching any host, then deploy:
     export HF_TOKEN=hf_... SERVING_API_KEY=...

@@ -37,7 +37,7 @@ gpu_servers = [
             # "tgi_nvidia_toolkit_gpgkey_url": "https://nvidia.github.io/libnvidia-container/gpgkey",
             # "tgi_nvidia_toolkit_version": None,  # e.g. "1.17.8-1" pins all toolkit packages
             # "tgi_nvidia_runtime_default": False,  # nvidia-ctk runtime configure --set-as-default
-            # "tgi_nvidia_cdi": False,  # generate /var/run/cdi/nvidia.yaml
+            # "tgi_nvidia_cdi": False,  # /etc/cdi/nvidia.yaml, again after a driver change
             # "tgi_cuda_image": "nvidia/cuda:12.4.1-base-ubuntu22.04",  # GPU proof image
             # "tgi_root": "/opt/tgi",  # files go to <tgi_root>/<service name>/
             # "tgi_image_mirror": None,  # e.g. "mirror.local:5000" replaces ghcr.io / docker.io

@@ -7,7 +7,7 @@ Split along its seams, one validation path:
 - ``rules``: rules spanning fields and services (TGI's startup checks, uniqueness per host);
 - ``errors``: ``ConfigError`` and the wording (host, service, field, value, what is allowed);
 - ``loading``: the ``tgi_`` key namespace, ``load_host_config`` and ``validate_inventory``;
-- ``docs``: the inventory variables table for the README.
+- ``docs``: the inventory variables tables (docs/variables.md, the README's short one).
 """
 
 from tgi_infra.config.docs import inventory_variables_markdown

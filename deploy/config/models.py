@@ -65,7 +65,7 @@ class TGIService(BaseModel):
         "tgi",
         description="Serving engine: `tgi` (text-generation-launcher), `vllm` (`vllm serve`) or "
         "`sglang` (`sglang.launch_server`). The common settings below map to each engine's own "
-        "flags (README: Engines); a setting an engine lacks is refused.",
+        "flags (docs/engines.md); a setting an engine lacks is refused.",
         allowed="tgi, vllm or sglang",
     )
     model_id: str = _field(

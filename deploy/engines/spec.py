@@ -69,7 +69,7 @@ class Setting:
     """How one common service field becomes this engine's flag(s)."""
 
     flag: str | None  # the engine's flag; None: the engine has no such setting
-    note: str = ""  # for the README's engine table and error messages
+    note: str = ""  # for the engine table (docs/engines.md) and error messages
 
 
 # -- CUDA builds and the host drivers that run them -------------------------------------------
@@ -179,7 +179,7 @@ class Shutdown:
     force_env: str | None = None  # a truthy value: the engine exits without draining
     teardown_env: str | None = None  # env var of the engine's own process-teardown timeout
     teardown_default_s: int = 0
-    note: str = ""  # what the engine does on SIGTERM, for the README
+    note: str = ""  # what the engine does on SIGTERM, for docs/engines.md
 
 
 class ShutdownSettingError(ValueError):
@@ -319,7 +319,7 @@ COMMON_FIELDS: tuple[str, ...] = (
 
 
 def engines_markdown() -> str:
-    """README's engine table: what each common setting becomes per engine."""
+    """docs/engines.md's engine table: what each common setting becomes per engine."""
     specs = [engine_spec(n) for n in ENGINE_NAMES]
     head = "| setting | " + " | ".join(f"`engine: {s.name}`" for s in specs) + " |"
     rows = [head, "|---" * (len(specs) + 1) + "|"]

@@ -313,15 +313,18 @@ def test_prefetch_per_engine():
     assert "--entrypoint text-generation-server" in tgi and ":/data " in tgi
 
 
-def test_readme_engine_table_matches_the_specs():
+def test_engines_doc_table_matches_the_specs():
     import re
 
     from tgi_infra.engines.spec import engines_markdown
 
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    m = re.search(r"<!-- engines-table:start -->\n(.*)<!-- engines-table:end -->", readme, re.S)
-    assert m, "README lacks the engine table"
-    assert m.group(1) == engines_markdown(), "README's engine table is stale"
+    doc = (Path(__file__).resolve().parents[2] / "docs/engines.md").read_text()
+    m = re.search(r"<!-- engines-table:start -->\n(.*)<!-- engines-table:end -->", doc, re.S)
+    assert m, "docs/engines.md lacks the engine table"
+    assert m.group(1) == engines_markdown(), (
+        "docs/engines.md's engine table is stale: regenerate it with "
+        "tgi_infra.engines.spec.engines_markdown()"
+    )
 
 
 def test_prefetch_script_calls_snapshot_download_with_the_patterns(tmp_path):

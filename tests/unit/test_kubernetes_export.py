@@ -685,14 +685,14 @@ def test_what_does_not_map_is_listed_and_every_variable_is_accounted_for(tmp_pat
     assert "kubectl port-forward service/s 8080:8080" in result.notes
 
 
-def test_readme_has_the_generated_mapping_table():
-    readme = (REPO / "README.md").read_text()
+def test_kubernetes_doc_has_the_generated_mapping_table():
+    doc = (REPO / "docs/kubernetes.md").read_text()
     m = re.search(
-        r"<!-- kubernetes-mapping:start -->\n(.*)<!-- kubernetes-mapping:end -->", readme, re.S
+        r"<!-- kubernetes-mapping:start -->\n(.*)<!-- kubernetes-mapping:end -->", doc, re.S
     )
-    assert m, "README lacks the Kubernetes mapping table"
+    assert m, "docs/kubernetes.md lacks the Kubernetes mapping table"
     assert m.group(1) == k8s.mapping_markdown(), (
-        "README's Kubernetes table is stale: regenerate it with "
+        "docs/kubernetes.md's Kubernetes table is stale: regenerate it with "
         "`tgi-infra export kubernetes --mapping`"
     )
 

@@ -285,17 +285,17 @@ def test_wait_ready_fails_with_the_log_when_the_container_exits(tmp_path, standi
         _docker("rm", "-f", name, check=False)
 
 
-def readme_notebook_snippet() -> str:
-    """The python block of README.md's "From a notebook on the same machine" section."""
-    readme = (REPO / "README.md").read_text()
-    section = readme.split("## From a notebook on the same machine", 1)[1].split("\n## ", 1)[0]
-    return re.search(r"```python\n(.*?)```", section, re.S).group(1)
+def notebook_doc_snippet() -> str:
+    """The python block of docs/notebook.md ("From a notebook on the same machine")."""
+    doc = (REPO / "docs/notebook.md").read_text()
+    assert doc.startswith("# From a notebook on the same machine\n")
+    return re.search(r"```python\n(.*?)```", doc, re.S).group(1)
 
 
-def test_readme_notebook_section_runs_as_written(deployed) -> None:
+def test_notebook_doc_runs_as_written(deployed) -> None:
     """The snippet, unchanged, against a stopped service: started, ready, called, smoked."""
     local.stop(deployed.name)
-    snippet = readme_notebook_snippet()
+    snippet = notebook_doc_snippet()
     assert "local.start(name)" in snippet and "local.smoke(name)" in snippet
     out = subprocess.run(
         [sys.executable, "-c", snippet],
