@@ -33,11 +33,11 @@ from __future__ import annotations
 import importlib.util
 import os
 import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from tgi_infra import readiness
 from tgi_infra.config.grammar import mask_values
 from tgi_infra.engines import ENGINE_NAMES, engine_spec
 from tgi_infra.engines.spec import unit_stop_timeout_s
@@ -472,24 +472,27 @@ def wait_ready(name: str, timeout: float = 1800.0, interval: float = 1.0) -> Ser
     the weights are downloaded and warmed up). A container that stopped (and, for a systemd
     service, whose unit is not restarting it) fails at once with its last log lines and the
     likely cause."""
-    deadline = time.monotonic() + timeout
-    first_restarts: int | None = None
-    svc = status(name)
-    while True:
+    first_restarts: list[int] = []
+
+    def step(_elapsed: float) -> tuple[Service | None, str]:
+        svc = status(name)
         if svc.health == HEALTHY:
-            return svc
-        attrs = _container(name).attrs
-        restarts = int(attrs.get("RestartCount") or 0)
-        first_restarts = restarts if first_restarts is None else first_restarts
+            return svc, svc.health
+        found = readiness.state_of(_container(name).attrs)
+        first_restarts[:] = first_restarts or [found.restarts]
         down = svc.state in ("exited", "dead", "created")
         if down and svc.supervisor == "systemd" and svc.unit:
             down = _unit_active_state(svc.unit) not in ("activating", "active", "reloading")
-        if down or restarts - first_restarts >= 2:
-            _not_ready(svc, "is crash-looping" if not down else f"is {svc.state}")
-        if time.monotonic() > deadline:
-            _not_ready(svc, f"did not answer /health 200 within {timeout:g}s ({svc.health})")
-        time.sleep(interval)
-        svc = status(name)
+        if down:
+            _not_ready(svc, f"is {svc.state}")
+        if readiness.crash_looping(first_restarts[0], found):
+            _not_ready(svc, "is crash-looping")
+        return None, svc.health
+
+    try:
+        return readiness.poll(step, timeout, first_delay=interval, factor=1.0).value
+    except readiness.WaitTimedOut as late:
+        _not_ready(status(name), f"did not answer /health 200 within {timeout:g}s ({late.status})")
 
 
 def _not_ready(svc: Service, why: str) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 from httpx_sse import EventSource, SSEError
 from pydantic import BaseModel, ValidationError
+from tgi_infra.readiness import WaitTimedOut, poll
 from tgi_infra.smoke import facts, models
 from tgi_infra.smoke.clients import check_langchain, check_tgi_client
 from tgi_infra.smoke.context import (
@@ -192,42 +193,41 @@ def _joined_tokens(tokens: list[models.Token]) -> tuple[str, str]:
 def check_ready(ctx: TargetContext) -> CheckOutcome:
     """Wait with backoff until /health answers 200 (TGI refuses connections while warming up)."""
     timeout = ctx.settings.ready_timeout
-    start = time.monotonic()
-    deadline = start + timeout
-    delay = 0.1
-    attempts = 0
-    last = "no attempt made"
-    reported = 0.0
-    while True:
-        attempts += 1
-        per_try = max(0.5, min(ctx.settings.timeout, 10.0, deadline - time.monotonic()))
+
+    def step(elapsed: float) -> tuple[bool | None, str]:
+        per_try = max(0.5, min(ctx.settings.timeout, 10.0, timeout - elapsed))
         try:
             resp = ctx.http.get("/health", timeout=per_try)
-            if resp.status_code == 200:
-                waited = time.monotonic() - start
-                return CheckOutcome(
-                    f"healthy after {waited:.2f}s ({attempts} attempt(s)){_detect_engine(ctx)}",
-                    Measurements(latency_s=waited),
-                )
-            last = _got_response(resp)
         except httpx.HTTPError as exc:
-            last = f"{type(exc).__name__}: {exc}"
-        remaining = deadline - time.monotonic()
-        waited = time.monotonic() - start
-        if ctx.settings.progress and remaining > 0 and waited - reported >= (10 if reported else 2):
-            reported = waited
-            ctx.settings.progress(
-                f"waiting for {ctx.target.name} ({ctx.base_url}/health): {last} "
-                f"({waited:.0f}s of the --ready-timeout of {timeout:g}s)"
-            )
-        if remaining <= 0:
-            raise CheckFailed(
-                f"GET /health, {attempts} attempt(s) with backoff",
-                f"HTTP 200 within the --ready-timeout of {timeout:g}s",
-                f"last answer: {last}",
-            )
-        time.sleep(min(delay, remaining))
-        delay = min(delay * 1.6, 5.0)
+            return None, f"{type(exc).__name__}: {exc}"
+        return (True, "200") if resp.status_code == 200 else (None, _got_response(resp))
+
+    def progress(last: str, waited: float) -> None:
+        ctx.settings.progress(
+            f"waiting for {ctx.target.name} ({ctx.base_url}/health): {last} "
+            f"({waited:.0f}s of the --ready-timeout of {timeout:g}s)"
+        )
+
+    try:
+        done = poll(
+            step,
+            timeout,
+            first_delay=0.1,
+            factor=1.6,
+            report=progress if ctx.settings.progress else None,
+            report_after=2.0,
+            report_every=10.0,
+        )
+    except WaitTimedOut as late:
+        raise CheckFailed(
+            f"GET /health, {late.attempts} attempt(s) with backoff",
+            f"HTTP 200 within the --ready-timeout of {timeout:g}s",
+            f"last answer: {late.status}",
+        ) from None
+    return CheckOutcome(
+        f"healthy after {done.seconds:.2f}s ({done.attempts} attempt(s)){_detect_engine(ctx)}",
+        Measurements(latency_s=done.seconds),
+    )
 
 
 def _detect_engine(ctx: TargetContext) -> str:
