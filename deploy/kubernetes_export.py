@@ -31,6 +31,7 @@ import yaml
 from tgi_infra.config import HostConfig, TGIService, host_key, shm_bytes, split_image
 from tgi_infra.config.errors import ConfigError
 from tgi_infra.engines import engine_spec
+from tgi_infra.engines.spec import COMMON_FIELDS
 from tgi_infra.probes import LABEL_HASH
 from tgi_infra.render import (
     EngineCommand,
@@ -106,18 +107,7 @@ DNS1035_ALLOWED = (
 ENGINE_FIELDS = (
     "engine",
     "image",
-    "model_id",
-    "revision",
-    "num_shard",
-    "sharded",
-    "quantize",
-    "dtype",
-    "max_input_tokens",
-    "max_total_tokens",
-    "max_batch_prefill_tokens",
-    "max_batch_total_tokens",
-    "max_concurrent_requests",
-    "cuda_graphs",
+    *(f for f in COMMON_FIELDS if f not in ("api_key_env", "port", "bind", "shm_size")),
     "extra_args",
 )
 MAPPING: tuple[tuple[tuple[str, ...], str, str], ...] = (

@@ -298,6 +298,32 @@ class _Engines:
 ENGINES = _Engines()
 
 
+def cuda_13_0_build(image: str, source: str) -> CudaBuild:
+    """An image built on CUDA 13.0 (vLLM's and SGLang's default builds)."""
+    return CudaBuild(
+        image=image,
+        cuda="13.0",
+        min_driver="580.65.06",  # CUDA 13.0 GA, Linux
+        min_driver_windows="580.88",  # the first R580 Windows driver (reports CUDA 13.0)
+        source=source,
+    )
+
+
+def cuda_12_9_build(image: str) -> CudaBuild:
+    """The ``-cu129`` build of a release (vLLM's and SGLang's fallback for older drivers)."""
+    return CudaBuild(
+        image=f"{image}-cu129",
+        cuda="12.9",
+        min_driver="575.51.03",  # CUDA 12.9 GA, Linux
+        min_driver_windows="576.02",  # CUDA 12.9 GA, Windows
+        # nvidia/cuda 12.9.1's NVIDIA_REQUIRE_CUDA: R535/R550/R560/R565/R570 for the
+        # data-center and professional brands (not GeForce/TITAN)
+        compat_branches=(535, 550, 560, 565, 570),
+        source="the -cu129 build of the release (CUDA_VERSION=12.9.1)",
+    )
+
+
+# the settings every engine maps (docs/engines.md's rows); the engine-neutral part of a service
 COMMON_FIELDS: tuple[str, ...] = (
     "model_id",
     "revision",

@@ -26,32 +26,20 @@ import json
 
 from tgi_infra.engines.spec import (
     REFERENCE,
-    CudaBuild,
     EngineSpec,
     Setting,
     Shutdown,
+    cuda_12_9_build,
+    cuda_13_0_build,
     flags_from_argparse_dump,
 )
 
 IMAGE = "vllm/vllm-openai:v0.33.0"
 CUDA_BUILDS = (
-    CudaBuild(
-        image=IMAGE,
-        cuda="13.0",
-        min_driver="580.65.06",  # CUDA 13.0 GA, Linux
-        min_driver_windows="580.88",  # the first R580 Windows driver (reports CUDA 13.0)
-        source="docker/Dockerfile: ARG CUDA_VERSION=13.0.x, FROM nvidia/cuda:${CUDA_VERSION}-base",
+    cuda_13_0_build(
+        IMAGE, "docker/Dockerfile: ARG CUDA_VERSION=13.0.x, FROM nvidia/cuda:${CUDA_VERSION}-base"
     ),
-    CudaBuild(
-        image=f"{IMAGE}-cu129",
-        cuda="12.9",
-        min_driver="575.51.03",  # CUDA 12.9 GA, Linux
-        min_driver_windows="576.02",  # CUDA 12.9 GA, Windows
-        # nvidia/cuda 12.9.1's NVIDIA_REQUIRE_CUDA: R535/R550/R560/R565/R570 for the
-        # data-center and professional brands (not GeForce/TITAN)
-        compat_branches=(535, 550, 560, 565, 570),
-        source="the -cu129 build of the release (CUDA_VERSION=12.9.1)",
-    ),
+    cuda_12_9_build(IMAGE),
 )
 SHUTDOWN = Shutdown(
     drain_flag="--shutdown-timeout",
