@@ -9,8 +9,10 @@ apt command of the deploy waits for them, up to ``tgi_apt_lock_timeout`` seconds
   ``/var/lib/dpkg/lock`` itself (``apt-pkg/deb/debsystem.cc``);
 - ``apt-get update`` takes ``/var/lib/apt/lists/lock``, for which apt has no wait (the option
   is not read there: ``pkgAcquire::GetLock``), and the install's download takes
-  ``/var/cache/apt/archives/lock`` the same way: such a command is run again (every
-  ``LOCK_RETRY_S`` seconds) while apt says a lock is held, until the same timeout.
+  ``/var/cache/apt/archives/lock`` the same way: the deploy's own apt commands (here and the
+  toolkit source's update) are run again (every ``LOCK_RETRY_S`` seconds) while apt says a
+  lock is held, until the same timeout. The toolkit's install through pyinfra's
+  ``apt.packages`` (no update before it) has apt's own wait only.
 
 Nothing is written to the host's apt configuration: the host's own apt runs as before.
 
