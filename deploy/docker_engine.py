@@ -65,14 +65,15 @@ def missing_packages(names: list[str]) -> list[str]:
     return missing
 
 
-def install_packages(title: str, packages: list[str], **kwargs) -> list:
-    """apt install of what is missing, with an apt update first; nothing when all are there."""
+def install_packages(title: str, packages: list[str], lock_timeout: int, **kwargs) -> list:
+    """apt install of what is missing, with an apt update first; nothing when all are there.
+    Both wait up to ``lock_timeout`` seconds for apt's locks (``apt_install``)."""
     missing = missing_packages(packages)
     if not missing:
         host.noop(f"{title}: already installed")
         return []
     # apt_install: apt update's warnings are shown when the install fails (mirror down)
-    return [apt_install.packages(title, packages, **kwargs)]
+    return [apt_install.packages(title, packages, lock_timeout, **kwargs)]
 
 
 @deploy("Install Docker Engine")
@@ -81,14 +82,16 @@ def install(cfg: HostConfig, plan) -> list:
     if plan.skip_engine_and_toolkit or plan.docker_flavour not in ("absent", None):
         host.noop(f"Docker Engine: {plan.engine_note}")
         return []
-    ops = install_packages("Install apt prerequisites", ["ca-certificates", "curl", "gnupg"])
+    ops = install_packages(
+        "Install apt prerequisites", ["ca-certificates", "curl", "gnupg"], cfg.apt_lock_timeout
+    )
     if cfg.docker_source == "docker-ce":
         ops += _docker_ce_repo(cfg, plan.distro_id, plan.codename)
         packages = ["docker-ce", "docker-ce-cli", "containerd.io"]
     else:
         packages = ["docker.io"]
     # one name for docker.io and docker-ce hosts: `--dry` lists this operation once
-    return ops + install_packages("Install Docker Engine packages", packages)
+    return ops + install_packages("Install Docker Engine packages", packages, cfg.apt_lock_timeout)
 
 
 INSECURE = "insecure-registries"

@@ -326,9 +326,12 @@ def parse_docker_state(lines: list[str]) -> dict[str, Any]:
 
     flavour, in order: ``docker-desktop`` (the daemon says so, or the CLI resolves into
     ``/mnt/wsl/docker-desktop`` - Desktop's WSL integration symlink), ``docker-ce`` /
-    ``docker.io`` (dpkg), ``other`` (a docker CLI from elsewhere: static binary, snap),
-    ``absent``. ``packages`` keeps both dpkg engines so an in-distro engine behind Docker
-    Desktop can be told apart.
+    ``docker.io`` (dpkg), ``apt`` (the dockerd on PATH belongs to another package, named in
+    ``engine_package``: ``moby-engine``, a vendor's renamed docker-ce), ``other`` (a docker
+    CLI or dockerd no package owns: static binaries, snap), ``absent``. ``packages`` keeps both
+    dpkg engines so an in-distro engine behind Docker Desktop can be told apart.
+    ``engine_package``: what ``dpkg-query -S`` says owns the dockerd on PATH
+    (``probes.dpkg_owner``), None when none does.
     """
     sections = split_sections(lines)
     packages = parse_dpkg_status_lines(sections.get("dpkg", []))
@@ -350,6 +353,11 @@ def parse_docker_state(lines: list[str]) -> dict[str, Any]:
             "error": "docker CLI not found" if cli_path is None else None,
         }
     )
+    dockerd_lines = [c.strip() for c in sections.get("dockerd", []) if c.strip()]
+    dockerd_path = dockerd_lines[0] if dockerd_lines else None
+    dockerd_target = dockerd_lines[1] if len(dockerd_lines) > 1 else dockerd_path
+    search = probes.parse_dpkg_search(sections.get("dockerd_dpkg", []))
+    engine_package = probes.dpkg_owner(dockerd_target, search)
     desktop_cli = any("docker-desktop" in (p or "") for p in (cli_path, cli_target))
     if is_docker_desktop_info(info) or desktop_cli:
         flavour = "docker-desktop"
@@ -357,7 +365,9 @@ def parse_docker_state(lines: list[str]) -> dict[str, Any]:
         flavour = "docker-ce"
     elif "docker.io" in packages:
         flavour = "docker.io"
-    elif cli_path:
+    elif engine_package:
+        flavour = "apt"
+    elif cli_path or dockerd_path:
         flavour = "other"
     else:
         flavour = "absent"
@@ -367,6 +377,9 @@ def parse_docker_state(lines: list[str]) -> dict[str, Any]:
         "packages": packages,
         "cli_path": cli_path,
         "cli_target": cli_target,
+        "dockerd_path": dockerd_path,
+        "dockerd_target": dockerd_target,
+        "engine_package": engine_package,
         **info,
     }
 
@@ -384,6 +397,7 @@ class DockerState(FactBase):
             f"echo '{MARK}dpkg'; "
             "dpkg-query -W -f='${Package}\\t${Status}\\t${Version}\\n' docker.io docker-ce "
             "2>/dev/null; "
+            f"{probes.dpkg_owner_command('dockerd', 'dockerd')}; "
             f"echo '{MARK}cli'; "
             "if command -v docker >/dev/null 2>&1; then "
             'p=$(command -v docker); echo "$p"; readlink -f "$p" 2>/dev/null || echo "$p"; '

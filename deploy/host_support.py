@@ -8,7 +8,9 @@ what it cannot, and what it relies on. Pure functions over the preflight facts a
   architecture says so by naming it: any other image repository in the service's ``image`` is
   taken as built for this host, and the preflight notes say so.
 * **Docker that apt does not manage.** The deploy installs and restarts Docker Engine from apt
-  (``docker.io`` / ``docker-ce``) and configures Docker's ``daemon.json``. A snap's dockerd
+  (``docker.io`` / ``docker-ce``) and configures Docker's ``daemon.json``; an engine apt already
+  manages is used as it is, whatever its package is called (``moby-engine``, a vendor's renamed
+  ``docker-ce``): dpkg is asked which package owns the dockerd on PATH. A snap's dockerd
   reads ``/var/snap/docker/current/config/daemon.json`` and runs as ``snap.docker.dockerd``;
   static binaries have whatever unit (or none) their owner made; Docker Desktop for Linux runs
   containers in a VM without the host's GPUs. None of these can be managed: refused, with what
@@ -73,11 +75,12 @@ def docker_origin(docker: dict[str, Any], wsl: bool) -> str:
     flavour = docker.get("flavour") or "absent"
     if flavour == "docker-desktop":
         return "docker-desktop-wsl" if wsl else "docker-desktop-linux"
-    if flavour in ("docker.io", "docker-ce"):
+    if flavour in ("docker.io", "docker-ce", "apt"):
         return "apt"
     if flavour == "absent":
         return "absent"
-    paths = (docker.get("cli_path") or "", docker.get("cli_target") or "")
+    keys = ("cli_path", "cli_target", "dockerd_path", "dockerd_target")
+    paths = [docker.get(k) or "" for k in keys]
     return "snap" if any(p.startswith("/snap/") for p in paths) else "static"
 
 
@@ -97,9 +100,15 @@ def unmanaged_docker_problem(docker: dict[str, Any], wsl: bool) -> tuple[str, st
             "what you need first), then re-run: the deploy installs Docker Engine from apt",
         )
     if origin == "static":
+        found = ", ".join(
+            f"{what} {path}"
+            for what, path in (("docker", cli), ("dockerd", docker.get("dockerd_target")))
+            if path
+        )
         return (
             "docker-unmanaged",
-            f"a docker CLI not installed by apt is on PATH ({cli}), e.g. static binaries: the "
+            f"Docker not installed by apt is on PATH ({found}; dpkg says no package owns "
+            "a dockerd on PATH), e.g. static binaries: the "
             "deploy could neither install/upgrade that engine nor know how it is started, so it "
             "could not restart it after adding the nvidia runtime; installing the apt engine next "
             "to it would make two engines fight over /var/run/docker.sock. Nothing was changed",

@@ -24,6 +24,7 @@ from pyinfra.api.exceptions import OperationError
 from pyinfra.operations import apt, python, server
 from pyinfra.operations.util import any_changed
 from tgi_infra import atomic, hostcmd
+from tgi_infra.apt_install import lock_wait_option, run_apt
 from tgi_infra.config import HostConfig
 from tgi_infra.docker_engine import install_packages, missing_packages
 from tgi_infra.facts import CdiSpecState, DaemonJson, NvidiaGpus
@@ -63,14 +64,18 @@ def package_specs(cfg: HostConfig) -> list[str]:
     return list(PACKAGES)
 
 
-def _update_toolkit_source(state, host, repo: str, gpgkey_url: str) -> None:
-    """apt-get update of the toolkit source alone; on a signature error disable it and fail."""
-    cmd = (
-        "apt-get update -o Dir::Etc::sourcelist=sources.list.d/nvidia-container-toolkit.list"
-        " -o Dir::Etc::sourceparts=- -o APT::Get::List-Cleanup=0"
-    )
-    ok, output = hostcmd.run(state, host, cmd, print_output=False, print_input=False)
-    text = "\n".join(line for line in output.stdout_lines + output.stderr_lines)
+TOOLKIT_UPDATE = (
+    "apt-get update -o Dir::Etc::sourcelist=sources.list.d/nvidia-container-toolkit.list"
+    " -o Dir::Etc::sourceparts=- -o APT::Get::List-Cleanup=0"
+)
+
+
+def _update_toolkit_source(state, host, repo: str, gpgkey_url: str, lock_timeout: int) -> None:
+    """apt-get update of the toolkit source alone; on a signature error disable it and fail.
+    apt's lists lock is waited for first (``apt_install.run_apt``): a lock held past the
+    timeout fails the deploy as such, the source kept."""
+    ok, lines = run_apt(state, host, TOOLKIT_UPDATE, lock_timeout)
+    text = "\n".join(lines)
     # apt-get update exits 0 on some signature failures: read what it said too
     bad = ("NO_PUBKEY", "couldn't be verified", "is not signed", "BADSIG", "EXPKEYSIG")
     if ok and not any(marker in text for marker in bad):
@@ -90,7 +95,9 @@ def install(cfg: HostConfig, plan) -> list:
     if plan.skip_engine_and_toolkit:
         host.noop("Docker Desktop carries GPU support: toolkit not installed")
         return []
-    ops = install_packages("Install apt prerequisites", ["ca-certificates", "curl", "gnupg"])
+    ops = install_packages(
+        "Install apt prerequisites", ["ca-certificates", "curl", "gnupg"], cfg.apt_lock_timeout
+    )
     key = apt.key(
         name="Add NVIDIA's apt key (dearmored)", src=cfg.nvidia_toolkit_gpgkey_url, dest=KEYRING
     )
@@ -111,6 +118,7 @@ def install(cfg: HostConfig, plan) -> list:
         function=hostcmd.reported(_update_toolkit_source),
         repo=cfg.nvidia_toolkit_repo_url,
         gpgkey_url=cfg.nvidia_toolkit_gpgkey_url,
+        lock_timeout=cfg.apt_lock_timeout,
         **({} if refresh else {"_if": any_changed(key, source, *rotated)}),
     )
     specs = package_specs(cfg)
@@ -121,6 +129,8 @@ def install(cfg: HostConfig, plan) -> list:
                 + (f" {cfg.nvidia_toolkit_version}" if cfg.nvidia_toolkit_version else ""),
                 packages=specs,
                 allow_downgrades=bool(cfg.nvidia_toolkit_version),
+                # apt waits for the dpkg locks (unattended-upgrades): apt_install
+                extra_install_args=lock_wait_option(cfg.apt_lock_timeout),
             )
         )
     else:

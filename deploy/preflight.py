@@ -185,6 +185,11 @@ def plan_host(host_name: str, cfg: Any, facts: PreflightFacts) -> HostPlan:
     if skip:
         engine_note = DOCKER_DESKTOP_NOTE
         notes.append(DOCKER_DESKTOP_NOTE)
+    elif flavour == "apt":
+        engine_note = (
+            f"Docker Engine from the package {docker.get('engine_package')} (apt) is installed: "
+            "used as it is, no other engine installed"
+        )
     else:
         package = "docker-ce" if source == "docker-ce" else "docker.io"
         have = (docker.get("packages") or {}).get(package)

@@ -323,3 +323,115 @@ def parse_nvidia_dev_char(lines: list[str] | str) -> dict[str, Any]:
         "rule": rule,
         "rule_ok": rule == NVIDIA_DEV_CHAR_RULE,
     }
+
+
+# --------------------------------------------------------------------------------------------
+# Which package owns a binary on PATH (dpkg's own answer, not a list of package names)
+#
+# A Docker Engine from apt is whatever package ships the dockerd on PATH: docker.io, docker-ce,
+# moby-engine, a vendor's renamed docker-ce. dpkg knows a file by the path its package shipped;
+# on a usrmerged system (/bin -> usr/bin) `readlink -f` gives /usr/bin/x for a file shipped as
+# /bin/x, so both names are asked. `dpkg-query -S` output (dpkg 1.21, LC_ALL=C):
+#   docker.io: /usr/sbin/dockerd                        owner(s), ", "-separated; "pkg:arch"
+#   diversion by postgresql-common from: /usr/bin/pg_config
+#   diversion by postgresql-common to: /usr/bin/pg_config.libpq-dev
+#   local diversion from: /usr/bin/x                    a file the admin put there
+#   dpkg-query: no path found matching pattern /usr/local/bin/dockerd   (exit 1)
+
+# directories merged into /usr by usrmerge (Debian 12+, Ubuntu 19.04+)
+USRMERGED_DIRS = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")
+SBIN_PATH = "/usr/local/sbin:/usr/sbin:/sbin"
+_DIVERSION = re.compile(
+    r"^(?:diversion by (?P<by>\S+)|local diversion) (?P<dir>from|to): (?P<path>/.*)$"
+)
+_NO_PATH = re.compile(r"^dpkg-query: no path found matching pattern (?P<path>/.*)$")
+
+
+def usrmerge_names(path: str) -> list[str]:
+    """``path`` and its other name on a usrmerged system (``/usr/bin/x`` <-> ``/bin/x``)."""
+    parts = path.split("/")
+    if len(parts) > 3 and parts[1] == "usr" and parts[2] in USRMERGED_DIRS:
+        return [path, "/" + "/".join(parts[2:])]
+    if len(parts) > 2 and parts[1] in USRMERGED_DIRS:
+        return [path, "/usr" + path]
+    return [path]
+
+
+def dpkg_owner_command(binary: str, section: str, admindir: str | None = None) -> str:
+    """POSIX sh: section ``section`` with the path of ``binary`` on PATH and what it resolves
+    to (nothing when absent), then ``<section>_dpkg`` with ``dpkg-query -S`` of the resolved
+    path under both its usrmerge names. ``admindir``: another dpkg database (tests only)."""
+    merged = "|".join(f"/{d}/*" for d in USRMERGED_DIRS)
+    usr_merged = "|".join(f"/usr/{d}/*" for d in USRMERGED_DIRS)
+    query = "dpkg-query" + (f" --admindir={shlex.quote(admindir)}" if admindir else "")
+    # root's PATH over SSH may lack the sbin directories (docker.io ships /usr/sbin/dockerd)
+    return (
+        f"echo '{MARK}{section}'; "
+        f"if p=$(PATH=$PATH:{SBIN_PATH} command -v {shlex.quote(binary)} 2>/dev/null); then "
+        't=$(readlink -f "$p" 2>/dev/null) || t=$p; echo "$p"; echo "$t"; '
+        f"case $t in {usr_merged}) a=${{t#/usr}} ;; {merged}) a=/usr$t ;; *) a=$t ;; esac; "
+        'if [ "$a" = "$t" ]; then set -- "$t"; else set -- "$t" "$a"; fi; '
+        f"echo '{MARK}{section}_dpkg'; "
+        f'LC_ALL=C {query} -S "$@" 2>&1; fi'
+    )
+
+
+def parse_dpkg_search(lines: list[str]) -> dict[str, Any]:
+    """``dpkg-query -S`` output -> ``{"owners": {path: [package, ...]}, "diverted_from":
+    {path: diverting package or None (local)}, "diverted_to": {path: (from path, diverting
+    package or None)}, "unowned": [path, ...]}``. Package names lose a ``:arch`` suffix."""
+    owners: dict[str, list[str]] = {}
+    diverted_from: dict[str, str | None] = {}
+    diverted_to: dict[str, tuple[str, str | None]] = {}
+    unowned: list[str] = []
+    last_from: tuple[str, str | None] | None = None
+    for raw in lines:
+        line = raw.strip()
+        if not line:
+            continue
+        if m := _NO_PATH.match(line):
+            unowned.append(m.group("path"))
+            continue
+        if m := _DIVERSION.match(line):
+            by, path = m.group("by"), m.group("path")
+            if m.group("dir") == "from":
+                diverted_from[path] = by
+                last_from = (path, by)
+            elif last_from is not None:
+                diverted_to[path] = last_from
+            continue
+        names, sep, path = line.partition(": ")
+        if not sep or not path.startswith("/") or " " in names.replace(", ", ","):
+            continue  # not an owner line (e.g. "sh: 1: dpkg-query: not found"): no owner
+        packages = [n.strip().split(":", 1)[0] for n in names.split(",") if n.strip()]
+        owners.setdefault(path, []).extend(packages)
+    return {
+        "owners": owners,
+        "diverted_from": diverted_from,
+        "diverted_to": diverted_to,
+        "unowned": unowned,
+    }
+
+
+def dpkg_owner(path: str | None, search: dict[str, Any]) -> str | None:
+    """The package whose file is at ``path`` (either usrmerge name), from
+    :func:`parse_dpkg_search`; None: no package's (a static binary, or a file an admin put
+    in place of a package's with a local diversion).
+
+    A diverted path holds the diverting package's file; the path it was diverted to holds the
+    original package's (not named by ``dpkg-query -S`` of that path: None unless the output
+    lists the owners of the original path too)."""
+    if not path:
+        return None
+    owners, divert_to = search["owners"], search["diverted_to"]
+    for name in usrmerge_names(path):
+        if name in search["diverted_from"]:
+            by = search["diverted_from"][name]
+            return by if by is not None and by in owners.get(name, []) else None
+        if name in divert_to:
+            original, by = divert_to[name]
+            others = [p for p in owners.get(original, []) if p != by]
+            return others[0] if others else None
+        if owners.get(name):
+            return owners[name][0]
+    return None

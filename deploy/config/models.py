@@ -440,6 +440,13 @@ class HostConfig(BaseModel):
         "before the deploy drops it; the other hosts go on and the summary names it.",
         allowed="an integer >= 5",
     )
+    apt_lock_timeout: Annotated[int, Field(strict=True, ge=0)] = _field(
+        600,
+        description="Seconds each apt command waits for apt's locks held by another apt or dpkg "
+        "run (unattended-upgrades on a freshly booted cloud VM) before the deploy fails; `0`: "
+        "no wait.",
+        allowed="an integer >= 0",
+    )
     hub_check: bool = _field(
         True,
         description="Before any change, check with huggingface_hub (endpoint `HF_ENDPOINT`) that "

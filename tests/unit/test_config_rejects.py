@@ -489,6 +489,22 @@ CASES = [
         "an integer > 0",
     ),
     (
+        "apt-lock-timeout-negative",
+        {"tgi_apt_lock_timeout": -1},
+        None,
+        "apt_lock_timeout",
+        "-1",
+        "an integer >= 0",
+    ),
+    (
+        "apt-lock-timeout-str",
+        {"tgi_apt_lock_timeout": "10m"},
+        None,
+        "apt_lock_timeout",
+        "'10m'",
+        "an integer >= 0",
+    ),
+    (
         "runtime-default-str",
         {"tgi_nvidia_runtime_default": "yes"},
         None,

@@ -68,9 +68,16 @@ def docker(flavour="docker.io", running=True):
         "docker.io": "docker.io\tinstall ok installed\t20.10.24+dfsg1-1+deb12u1+b6",
         "docker-ce": "docker-ce\tinstall ok installed\t5:28.3.2-1~ubuntu.22.04~jammy",
     }
+    # the dockerd on PATH and what dpkg-query -S says of it (facts.DockerState)
+    dockerd = {
+        "docker.io": ("/usr/sbin/dockerd", "docker/dpkg-search-docker-io-bookworm.txt"),
+        "docker-ce": ("/usr/bin/dockerd", "docker/dpkg-search-docker-ce-ubuntu2204.txt"),
+        "moby-engine": ("/usr/bin/dockerd", "docker/dpkg-search-moby-engine.txt"),
+    }
     info = {
         "docker.io": "docker/info-docker-io-bookworm.json",
         "docker-ce": "docker/info-docker-ce-ubuntu2204.json",
+        "moby-engine": "docker/info-docker-io-bookworm.json",
         "docker-desktop": "docker/info-docker-desktop-wsl2.json",
     }
     if flavour == "absent":
@@ -82,8 +89,13 @@ def docker(flavour="docker.io", running=True):
         if flavour == "docker-desktop"
         else "/usr/bin/docker"
     )
+    engine = []
+    if flavour in dockerd:
+        path, search = dockerd[flavour]
+        engine = sec("dockerd", [path, path]) + sec("dockerd_dpkg", fx(search))
     return f.parse_docker_state(
         sec("dpkg", [dpkg[flavour]] if flavour in dpkg else [])
+        + engine
         + sec("cli", ["/usr/bin/docker", target])
         + sec("info", fx(info_file))
     )
