@@ -226,7 +226,8 @@ def commands_table(run: dict) -> list[str]:
     out = [
         "",
         "Remote commands per host: sessions the host's sshd started (`LogLevel VERBOSE`,"
-        " `Starting session:` lines): exec requests, sftp file transfers, and SSH logins;"
+        " `Starting session:` lines): exec requests, sftp sessions (pyinfra keeps one per"
+        " connection, Ansible opens one per copied file) and SSH logins;"
         " median [min-max] over hosts and valid samples",
         "",
     ]
@@ -255,7 +256,7 @@ def commands_table(run: dict) -> list[str]:
             "hosts",
             "RTT (ms)",
             "commands (exec)",
-            "file transfers (sftp)",
+            "sftp sessions",
             "SSH logins",
         ],
         rows,

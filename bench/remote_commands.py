@@ -1,9 +1,10 @@
 """Remote commands per host, counted by the host's own sshd: the same count for every tool.
 
 Each command a tool runs over SSH is one session channel on the host's sshd: pyinfra (paramiko,
-one connection per host) opens an ``exec`` channel per command and an ``sftp`` subsystem per
-file transfer; Ansible (OpenSSH with ControlMaster, pipelining on) opens one session per module
-run or raw command on its shared connection, and an ``sftp`` session per copied file. With
+one connection per host) opens an ``exec`` channel per command and one ``sftp`` subsystem per
+connection, kept for every upload; Ansible (OpenSSH with ControlMaster, pipelining on) opens one
+session per module run or raw command on its shared connection, and an ``sftp`` session per
+copied file. With
 ``LogLevel VERBOSE`` sshd logs every session it starts (OpenSSH ``session.c`` ``do_exec``):
 
     Starting session: command for root from 172.18.0.1 port 40144 id 0
@@ -31,8 +32,8 @@ KEYS = ("commands", "sftp", "other_sessions", "connections")
 
 
 def count(lines: list[str]) -> dict[str, int]:
-    """Sessions in sshd log lines: ``commands`` (exec requests), ``sftp`` (file-transfer
-    subsystems), ``other_sessions`` (shells, forced commands, other subsystems) and
+    """Sessions in sshd log lines: ``commands`` (exec requests), ``sftp`` (sftp
+    subsystem sessions), ``other_sessions`` (shells, forced commands, other subsystems) and
     ``connections`` (accepted logins)."""
     out = dict.fromkeys(KEYS, 0)
     for line in lines:

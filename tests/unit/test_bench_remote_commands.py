@@ -144,7 +144,7 @@ def test_remote_commands_table_per_tool_scenario_and_round_trip():
     text = _text(_run(samples, rtts=(0.0,)))
     assert "Remote commands per host" in text
     assert (
-        "| tool | scenario | hosts | RTT (ms) | commands (exec) | file transfers (sftp) |"
+        "| tool | scenario | hosts | RTT (ms) | commands (exec) | sftp sessions |"
         " SSH logins |" in text
     )
     # pooled over hosts and valid samples: 120, 120, 124, 130
