@@ -204,7 +204,7 @@ def rtt_table(run: dict) -> list[str]:
                         median(_valid(samples, scen, t, n, rtt=base)) if base is not None else None
                     )
                     if rtt and meds[t] is not None and zero is not None:
-                        cell += f" +{fmt_s(meds[t] - zero)}"
+                        cell += f" {meds[t] - zero:+.2f}"
                     row.append(cell)
                 row += [fmt_ratio(ratio(meds["pyinfra"], meds[t])) for t in tools if t != "pyinfra"]
                 rows.append(row)

@@ -120,6 +120,11 @@ def test_rtt_table_keys_wall_times_by_round_trip_with_the_added_cost():
         " | 0.10x |"
     )
     assert row50 in text
+    faster = [
+        dict(s, wall_s=4.0) if (s["scenario"], s["rtt_ms"]) == ("noop", 50.0) else s
+        for s in RTT_SAMPLES
+    ]
+    assert "| noop | 1 | 50 | 4.00 [4.00-4.00] (n=1) -1.00 |" in _text(_run(faster))  # noise
     # keyed by round trip, never pooled: no row mixes 5.0 and 8.0
     assert "5.00 [5.00-8.00]" not in text and "6.50" not in text
 
