@@ -195,3 +195,48 @@ def test_rtt_option_needs_the_peers_section(capsys):
     with pytest.raises(SystemExit):
         main(["run", "--only", "smoke", "--rtt-ms", "0,50"])
     assert "--rtt-ms applies to the peers section" in capsys.readouterr().err
+
+
+def test_both_inventories_reach_a_host_through_the_relay_port_when_one_is_given(
+    tmp_path, monkeypatch
+):
+    """pyinfra (ssh_hostname/ssh_port) and Ansible (ansible_host/ansible_port) take the same path:
+    the relay's port on 127.0.0.1 for a host in BENCH_SSH_PORTS, the host itself on 22 without."""
+    import json
+
+    from bench import ansible_inventory
+
+    state = {
+        "ssh_key": str(tmp_path / "id_ed25519"),
+        "registry": "mirror.lab:5000",
+        "nvidia_repo_url": "http://mirror.lab:8000/libnvidia-container",
+        "nvidia_gpgkey_url": "http://mirror.lab:8000/libnvidia-container/gpgkey",
+        "hosts": [{"name": f"bench-{i}", "address": f"172.30.0.{i + 1}"} for i in (1, 2)],
+    }
+    (tmp_path / "state.json").write_text(json.dumps(state))
+    monkeypatch.setenv("TGI_LAB_STATE_DIR", str(tmp_path))
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    monkeypatch.setenv("BENCH_HOSTS", "0")  # write() sets it: restored after the test
+    monkeypatch.setenv("BENCH_SSH_PORTS", json.dumps({"bench-1": 40123}))
+    hosts = json.loads(ansible_inventory.write(2, tmp_path / "relayed").read_text())
+    import bench.inventory as inv
+
+    pyinfra = dict(inv.bench)
+    assert (pyinfra["bench-1"]["ssh_hostname"], pyinfra["bench-1"]["ssh_port"]) == (
+        "127.0.0.1",
+        40123,
+    )
+    relayed = hosts["bench"]["hosts"]
+    assert (relayed["bench-1"]["ansible_host"], relayed["bench-1"]["ansible_port"]) == (
+        "127.0.0.1",
+        40123,
+    )
+    assert (relayed["bench-2"]["ansible_host"], relayed["bench-2"]["ansible_port"]) == (
+        "172.30.0.3",
+        22,
+    )
+    assert "ssh_port" not in pyinfra["bench-2"]
+    monkeypatch.delenv("BENCH_SSH_PORTS")
+    direct = json.loads(ansible_inventory.write(2, tmp_path / "direct").read_text())
+    assert direct["bench"]["hosts"]["bench-1"]["ansible_host"] == "172.30.0.2"
+    assert direct["bench"]["hosts"]["bench-1"]["ansible_port"] == 22
