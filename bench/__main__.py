@@ -32,6 +32,24 @@ def _ints(text: str) -> list[int]:
     return [int(x) for x in text.split(",") if x]
 
 
+def _rtts(text: str) -> list[float]:
+    """``--rtt-ms 0,50``: added round trips in milliseconds, each 0 or more."""
+    out = []
+    for x in (x.strip() for x in text.split(",") if x.strip()):
+        try:
+            v = float(x)
+        except ValueError:
+            v = -1.0
+        if not v >= 0:
+            raise argparse.ArgumentTypeError(
+                f"{x!r} is not a round trip: allowed are milliseconds >= 0, e.g. 0,50"
+            )
+        out.append(v)
+    if not out:
+        raise argparse.ArgumentTypeError("no round trip given: e.g. --rtt-ms 0,50")
+    return out
+
+
 def _log(item) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {json.dumps(item)}", flush=True)
 
@@ -81,6 +99,13 @@ def main(argv: list[str] | None = None) -> int:
         default="pyinfra,peers",
         help="tools of the peers section, in A/B order (pyinfra,peers; add ansible for the port)",
     )
+    run.add_argument(
+        "--rtt-ms",
+        type=_rtts,
+        default=None,
+        help="peers section: added SSH round trips in ms, each repetition once per value, through"
+        " bench/relay.py (e.g. 0,50; default: the hosts reached directly)",
+    )
     run.add_argument("--only", default=",".join(SECTIONS), help="sections to run (all)")
     run.add_argument("--keep-hosts", action="store_true", help="leave the bench hosts running")
     rep = sub.add_parser("report", help="rewrite RESULTS.md from bench/raw/")
@@ -96,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TGI_LAB_STATE_DIR", lab_hosts.DEFAULT_STATE_DIR)
     RAW.mkdir(exist_ok=True)
     only = [s for s in args.only.split(",") if s]
+    if args.rtt_ms is not None and "peers" not in only:
+        p.error(f"--rtt-ms applies to the peers section, which --only {args.only} leaves out")
     meta = _load("meta") or {"notes": []}
     command = " ".join(
         [".venv/bin/python -m bench", *map(shlex.quote, sys.argv[1:] if argv is None else argv)]
@@ -119,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
                 command,
                 _log,
                 RAW / "peers.json",
+                args.rtt_ms,
             )
         if "deploy" in only:
             from bench import deploys

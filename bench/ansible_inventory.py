@@ -1,7 +1,8 @@
 """The Ansible side's inventory, generated from the same bench state and config model.
 
 ``write(n, out_dir)`` writes ``out_dir/hosts.json`` (an Ansible YAML/JSON inventory: group
-``bench`` with the first ``n`` bench hosts, the SSH key from the state, host key checking off)
+``bench`` with the first ``n`` bench hosts, the SSH key from the state, host key checking off;
+address and port those of the pyinfra inventory, so both go through the latency relay or not)
 and, per host, the TGI files rendered by ``deploy/render.py`` under ``out_dir/rendered/<host>/``
 with the same ``HostConfig`` the pyinfra deploy builds, so both tools run the same
 ``tgi-service-creation.sh``.
@@ -47,6 +48,7 @@ def write(n: int, out_dir: Path) -> Path:
         (rdir / "service.env").write_text(env_file_content(svc, os.environ))
         hosts[name] = {
             "ansible_host": data["ssh_hostname"],
+            "ansible_port": data.get("ssh_port", 22),
             "ansible_user": data["ssh_user"],
             "ansible_ssh_private_key_file": data["ssh_key"],
             "ansible_ssh_common_args": SSH_ARGS,

@@ -9,18 +9,27 @@ single process as GNU time reports it, the way the fleet section measures). The 
 
 Tools: ``pyinfra`` (``pyinfra -y bench/inventory.py deploy/main.py``), ``peers`` (the published
 roles: ``ansible-playbook bench/peers/site.yml``), ``ansible`` (our own port, bench/ansible/).
+
+With ``rtts`` (``--rtt-ms 0,50``) every repetition is run once per round trip, each tool's SSH
+(pyinfra's inventory ``ssh_hostname``/``ssh_port``, Ansible's ``ansible_host``/``ansible_port``)
+going through bench/relay.py, which delays every chunk by rtt/2 each way; without, the tools reach
+the hosts directly (``rtt_ms`` None). Every run also records, per host, the remote commands the
+host's sshd started (bench/remote_commands.py).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import shutil
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
+from bench import relay, remote_commands
 from bench.deploys import BIN, REPO, _env, ansible_changes, control_path_dir, pyinfra_changes
 from bench.timing import Timed, run_timed
 
@@ -81,7 +90,16 @@ def run_tool(tool: str, n: int) -> tuple[Timed, int | None]:
     return timed, ansible_changes(timed.output)
 
 
-def sample(kind: str, tool: str, n: int, rep: int, timed: Timed, changes: int | None) -> dict:
+def sample(
+    kind: str,
+    tool: str,
+    n: int,
+    rep: int,
+    timed: Timed,
+    changes: int | None,
+    rtt_ms: float | None = None,
+    remote: dict[str, dict[str, int]] | None = None,
+) -> dict:
     valid = timed.returncode == 0 and changes is not None
     if kind == "noop":
         valid = valid and changes == 0
@@ -90,6 +108,8 @@ def sample(kind: str, tool: str, n: int, rep: int, timed: Timed, changes: int | 
         "tool": tool,
         "hosts": n,
         "rep": rep,
+        "rtt_ms": rtt_ms,
+        "remote": remote,
         "wall_s": round(timed.wall_s, 3),
         "max_rss_kb": timed.max_rss_kb,
         "tree_pss_kb": timed.tree_pss_kb,
@@ -101,6 +121,25 @@ def sample(kind: str, tool: str, n: int, rep: int, timed: Timed, changes: int | 
     }
 
 
+@contextlib.contextmanager
+def ssh_path(hosts: list, rtt_ms: float | None) -> Iterator[dict[str, int]]:
+    """The tools' SSH path for one run: direct (``rtt_ms`` None), or through a relay adding
+    ``rtt_ms``, announced to the inventories by ``BENCH_SSH_PORTS`` (bench/inventory.py)."""
+    if rtt_ms is None:
+        yield {}
+        return
+    with relay.running({h.name: (h.address, 22) for h in hosts}, rtt_ms) as ports:
+        os.environ["BENCH_SSH_PORTS"] = json.dumps(ports)
+        try:
+            yield ports
+        finally:
+            os.environ.pop("BENCH_SSH_PORTS", None)
+
+
+def _tag(rtt_ms: float | None) -> str:
+    return "" if rtt_ms is None else f"-rtt{rtt_ms:g}"
+
+
 def measure(
     sizes: list[int],
     reps: int,
@@ -109,8 +148,13 @@ def measure(
     command: str,
     log,
     raw_path: Path,
+    rtts: list[float] | None = None,
 ) -> dict:
-    """One run (one table in RESULTS.md), appended to ``raw_path`` sample by sample."""
+    """One run (one table in RESULTS.md), appended to ``raw_path`` sample by sample.
+
+    ``rtts``: the added round trips in ms (each repetition runs once per value, through
+    bench/relay.py); None reaches the hosts directly.
+    """
     from bench import ansible_inventory, lab_hosts
 
     unknown = [t for t in tools if t not in TOOLS]
@@ -125,6 +169,7 @@ def measure(
         "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "commit": commit(),
         "tools": tools,
+        "rtts_ms": rtts,
         "load": [],
         "samples": [],
     }
@@ -139,22 +184,32 @@ def measure(
         load = {"hosts": n, "before": loadavg(), "after": None}
         run["load"].append(load)
         for rep in range(1, reps + 1):
-            for tool in tools:
-                lab_hosts.up(names, fresh=True)  # bare hosts, not timed
-                shutil.rmtree(control_path_dir(), ignore_errors=True)
-                ansible_inventory.write(n, lab_hosts.bench_state_dir() / "ansible" / f"n{n}")
-                timed, changes = run_tool(tool, n)
-                (logs / f"peers{tag}-{tool}-n{n}-r{rep}-first.log").write_text(timed.output)
-                run["samples"].append(sample("first", tool, n, rep, timed, changes))
-                log(run["samples"][-1])
-                for k in range(1, noop_reps + 1):
-                    timed, changes = run_tool(tool, n)
-                    (logs / f"peers{tag}-{tool}-n{n}-r{rep}-noop{k}.log").write_text(timed.output)
-                    run["samples"].append(
-                        sample("noop", tool, n, (rep - 1) * noop_reps + k, timed, changes)
-                    )
-                    log(run["samples"][-1])
-                raw_path.write_text(json.dumps(data, indent=1) + "\n")
+            for rtt in rtts or [None]:
+                for tool in tools:
+                    state = lab_hosts.up(names, fresh=True)  # bare hosts, not timed
+                    counter = remote_commands.Counter({h.name: h.container for h in state.hosts})
+                    for container in counter.containers.values():
+                        remote_commands.enable(container)
+                    shutil.rmtree(control_path_dir(), ignore_errors=True)
+                    with ssh_path(state.hosts, rtt):
+                        ansible_inventory.write(
+                            n, lab_hosts.bench_state_dir() / "ansible" / f"n{n}"
+                        )
+                        for k in range(0, noop_reps + 1):
+                            kind = "first" if k == 0 else "noop"
+                            counter.start()
+                            timed, changes = run_tool(tool, n)
+                            remote = counter.stop()
+                            name = "first" if k == 0 else f"noop{k}"
+                            (
+                                logs / f"peers{tag}-{tool}-n{n}-r{rep}{_tag(rtt)}-{name}.log"
+                            ).write_text(timed.output)
+                            num = rep if k == 0 else (rep - 1) * noop_reps + k
+                            run["samples"].append(
+                                sample(kind, tool, n, num, timed, changes, rtt, remote)
+                            )
+                            log(run["samples"][-1])
+                    raw_path.write_text(json.dumps(data, indent=1) + "\n")
         load["after"] = loadavg()
         raw_path.write_text(json.dumps(data, indent=1) + "\n")
     return data

@@ -16,13 +16,36 @@ TARGETS = {
 }
 
 
-def _valid(samples: list[dict], scen: str, tool: str, n: int, key: str = "wall_s") -> list:
+ANY = object()  # _valid's rtt: samples of every round trip
+
+
+def _valid(samples: list[dict], scen: str, tool: str, n: int, key: str = "wall_s", rtt=ANY) -> list:
     return [
         s[key]
         for s in samples
         if s["valid"]
         and (s["scenario"], s["tool"], s["hosts"]) == (scen, tool, n)
+        and (rtt is ANY or s.get("rtt_ms") == rtt)
         and s.get(key) is not None
+    ]
+
+
+def rtt_label(rtt: float | None) -> str:
+    return "direct" if rtt is None else f"{rtt:g}"
+
+
+def _rtts(samples: list[dict]) -> list[float | None]:
+    found = {s.get("rtt_ms") for s in samples}
+    return sorted(found, key=lambda r: -1 if r is None else r)
+
+
+def per_host(samples: list[dict], key: str) -> list[int]:
+    """``key`` (remote_commands.KEYS) of every host of every valid sample, pooled."""
+    return [
+        counts[key]
+        for s in samples
+        if s["valid"] and s.get("remote")
+        for counts in s["remote"].values()
     ]
 
 
@@ -40,7 +63,10 @@ def all_samples(peers: dict) -> list[dict]:
 
 
 def check_targets(samples: list[dict]) -> list[tuple[str, str, bool | None]]:
-    """(target, measured, met); met is None when not measured. Medians of the valid samples."""
+    """(target, measured, met); met is None when not measured. Medians of the valid samples
+    reaching the hosts directly or through the relay without delay (the targets are the LAN's:
+    samples with an added round trip are in the RTT tables only)."""
+    samples = [s for s in samples if not s.get("rtt_ms")]
 
     def med(scen: str, tool: str, n: int) -> float | None:
         return median(_valid(samples, scen, tool, n))
@@ -97,24 +123,29 @@ def run_tables(run: dict) -> list[str]:
         ["hosts", "load average before (1/5/15 min)", "after"],
         [[str(x["hosts"]), x["before"], x["after"] or "n/a (interrupted)"] for x in run["load"]],
     )
-    out += ["", "Wall time, seconds: median [min-max] (n = valid samples)", ""]
-    rows = []
-    for scen in ("first", "noop"):
-        for n in sizes:
-            meds = {t: median(_valid(samples, scen, t, n)) for t in tools}
-            row = [scen, str(n)] + [spread(_valid(samples, scen, t, n)) for t in tools]
-            row += [fmt_ratio(ratio(meds["pyinfra"], meds[t])) for t in tools if t != "pyinfra"]
-            rows.append(row)
-    out += _table(
-        ["scenario", "hosts"]
-        + [LABELS[t] for t in tools]
-        + [f"pyinfra / {LABELS[t]}" for t in tools if t != "pyinfra"],
-        rows,
-    )
+    if run.get("rtts_ms"):
+        out += rtt_table(run)
+    else:
+        out += ["", "Wall time, seconds: median [min-max] (n = valid samples)", ""]
+        rows = []
+        for scen in ("first", "noop"):
+            for n in sizes:
+                meds = {t: median(_valid(samples, scen, t, n)) for t in tools}
+                row = [scen, str(n)] + [spread(_valid(samples, scen, t, n)) for t in tools]
+                row += [fmt_ratio(ratio(meds["pyinfra"], meds[t])) for t in tools if t != "pyinfra"]
+                rows.append(row)
+        out += _table(
+            ["scenario", "hosts"]
+            + [LABELS[t] for t in tools]
+            + [f"pyinfra / {LABELS[t]}" for t in tools if t != "pyinfra"],
+            rows,
+        )
+    out += commands_table(run)
+    every = " (every round trip)" if run.get("rtts_ms") else ""
     out += [
         "",
         "Peak memory of the deploy runs, MiB: summed PSS of the whole process tree, and the"
-        " largest single process (GNU time `%M`, as the fleet section); median [min-max]",
+        f" largest single process (GNU time `%M`, as the fleet section); median [min-max]{every}",
         "",
     ]
     rows = []
@@ -148,6 +179,100 @@ def run_tables(run: dict) -> list[str]:
     return out
 
 
+def rtt_table(run: dict) -> list[str]:
+    """Wall time per added round trip (bench/relay.py), with what the round trip added."""
+    samples, tools = run["samples"], run["tools"]
+    sizes = sorted({s["hosts"] for s in samples})
+    rtts = _rtts(samples)
+    base = 0.0 if 0.0 in rtts else None
+    out = [
+        "",
+        "RTT: wall time, seconds, with a round trip added to every host's SSH path"
+        " (bench/relay.py: each chunk delayed by RTT/2 each way, order kept); median [min-max]"
+        " (n = valid samples); `+x` = the median's increase over RTT 0",
+        "",
+    ]
+    rows = []
+    for scen in ("first", "noop"):
+        for n in sizes:
+            for rtt in rtts:
+                meds = {t: median(_valid(samples, scen, t, n, rtt=rtt)) for t in tools}
+                row = [scen, str(n), rtt_label(rtt)]
+                for t in tools:
+                    cell = spread(_valid(samples, scen, t, n, rtt=rtt))
+                    zero = (
+                        median(_valid(samples, scen, t, n, rtt=base)) if base is not None else None
+                    )
+                    if rtt and meds[t] is not None and zero is not None:
+                        cell += f" {meds[t] - zero:+.2f}"
+                    row.append(cell)
+                row += [fmt_ratio(ratio(meds["pyinfra"], meds[t])) for t in tools if t != "pyinfra"]
+                rows.append(row)
+    return out + _table(
+        ["scenario", "hosts", "RTT (ms)"]
+        + [LABELS[t] for t in tools]
+        + [f"pyinfra / {LABELS[t]}" for t in tools if t != "pyinfra"],
+        rows,
+    )
+
+
+def commands_table(run: dict) -> list[str]:
+    """Remote commands per host, from each host's sshd log (bench/remote_commands.py)."""
+    samples, tools = run["samples"], run["tools"]
+    if not any(s.get("remote") for s in samples):
+        return []
+    sizes = sorted({s["hosts"] for s in samples})
+    rtts = _rtts(samples)
+    out = [
+        "",
+        "Remote commands per host: sessions the host's sshd started (`LogLevel VERBOSE`,"
+        " `Starting session:` lines): exec requests, sftp sessions (pyinfra keeps one per"
+        " connection, Ansible opens one per copied file) and SSH logins;"
+        " median [min-max] over hosts and valid samples",
+        "",
+    ]
+    rows = []
+    for t in tools:
+        for scen in ("first", "noop"):
+            for n in sizes:
+                for rtt in rtts:
+                    sel = [
+                        s
+                        for s in samples
+                        if (s["scenario"], s["tool"], s["hosts"]) == (scen, t, n)
+                        and s.get("rtt_ms") == rtt
+                    ]
+                    if not any(s.get("remote") for s in sel):
+                        continue
+                    row = [LABELS[t], scen, str(n), rtt_label(rtt)]
+                    row += [
+                        spread(per_host(sel, k), 0) for k in ("commands", "sftp", "connections")
+                    ]
+                    rows.append(row)
+    return out + _table(
+        [
+            "tool",
+            "scenario",
+            "hosts",
+            "RTT (ms)",
+            "commands (exec)",
+            "sftp sessions",
+            "SSH logins",
+        ],
+        rows,
+    )
+
+
+def _remote_cell(s: dict) -> str:
+    """Median per host of one sample: ``exec + sftp``."""
+    remote = s.get("remote")
+    if not remote:
+        return "n/a"
+    cmds = median([c["commands"] for c in remote.values()])
+    sftp = median([c["sftp"] for c in remote.values()])
+    return f"{cmds:g} + {sftp:g}"
+
+
 def raw_table(run: dict) -> list[str]:
     return _table(
         [
@@ -155,11 +280,13 @@ def raw_table(run: dict) -> list[str]:
             "tool",
             "hosts",
             "rep",
+            "RTT (ms)",
             "wall (s)",
             "tree PSS (MiB)",
             "tree RSS (MiB)",
             "largest process (MiB)",
             "processes",
+            "remote commands/host (exec + sftp)",
             "changes",
             "exit",
             "valid",
@@ -170,11 +297,13 @@ def raw_table(run: dict) -> list[str]:
                 s["tool"],
                 str(s["hosts"]),
                 str(s["rep"]),
+                rtt_label(s.get("rtt_ms")),
                 f"{s['wall_s']:.2f}",
                 _mib(s["tree_pss_kb"]),
                 _mib(s["tree_rss_kb"]),
                 _mib(s["max_rss_kb"]),
                 str(s["tree_procs"]),
+                _remote_cell(s),
                 str(s["changes"]),
                 str(s["returncode"]),
                 str(s["valid"]),
