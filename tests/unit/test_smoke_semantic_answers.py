@@ -1,6 +1,6 @@
 """The semantic checks judge the fact in an answer, never its wording: a real HTTP server answers
 ``/v1/chat/completions`` with a chat completion recorded from a real TGI server
-(deploy/reference/tgi/snapshots, TGI's integration tests) whose message content is the answer
+(tests/data/reference/tgi/snapshots, TGI's integration tests) whose message content is the answer
 under test, and the check runs against it as against any service."""
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from tgi_infra.smoke.runner import FAILED, PASSED, run_check
 from tgi_infra.smoke.targets import Target
 
 REPO = Path(__file__).resolve().parents[2]
-SNAPSHOT = REPO / "deploy/reference/tgi/snapshots/test_chat_llama__test_flash_llama_simple.json"
+SNAPSHOTS = REPO / "tests/data/reference/tgi/snapshots"
+SNAPSHOT = SNAPSHOTS / "test_chat_llama__test_flash_llama_simple.json"
 
 
 class Answers:
