@@ -6,13 +6,16 @@ installed, so the suite runs outside the checkout)::
     pytest --pyargs tgi_infra.smoke --url ... [--min-tokens-per-s X] [--max-ttft S]
         [--load N [--load-duration S] [--load-requests N] [--load-max NAME=V] [--load-min NAME=V]]
 
-In a checkout, ``pytest smoke --url ...`` is the same. Each (target, check) is one test, in the
-CLI's check order, running the same check functions (smoke/checks.py); with ``--load N`` one
-more ``load`` test per target (smoke/load.py), its figures as JUnit properties; the floors and
-load options are the CLI's, checked the same way. With ``--host-checks`` one test per host
-and layer. Collecting the suite without ``--url``/``--inventory`` is a usage
-error (pytest exit status 4), never a green run that checked nothing. The options are added to
-every pytest run of the environment; the suite's modules are imported only when it runs.
+In a checkout, ``pytest smoke --url ...`` is the same. The options are the command line's
+(smoke/options.py), but its reports, concurrency and --no-http; its --timeout is
+--request-timeout here. Each (target, check) is one test, in the CLI's check order, on the
+target's TargetSession (smoke/runner.py, the command line's code path); with ``--load N`` one
+more ``load`` test per target, its figures as JUnit properties. With ``--host-checks`` the
+host checks of smoke/test_hosts.py, one test per check and host (service, volume); the command
+line's ``--host-checks`` runs those same tests through ``run_host_tests``. Collecting the suite
+without ``--url``/``--inventory`` is a usage error (pytest exit status 4), never a green run
+that checked nothing. The options are added to every pytest run of the environment; the
+suite's modules are imported only when it runs.
 """
 
 from __future__ import annotations
@@ -36,10 +39,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     """Bad load options are a usage error (exit status 4) before anything runs (bad values of
     each option are refused by its type, as on the command line)."""
-    o = config.option
-    if getattr(o, "load", None) is not None or getattr(o, "load_requests", None) is not None:
-        _floors_and_load(config)
-    elif getattr(o, "load_max", None) or getattr(o, "load_min", None):
+    given = [getattr(config.option, k, None) for k in ("load", "load_requests")]
+    given += [getattr(config.option, k, None) for k in ("load_max", "load_min")]
+    if any(v not in (None, []) for v in given):  # else nothing to check, nothing imported
         _floors_and_load(config)
 
 
