@@ -732,9 +732,9 @@ def run_hosts(
 
 def _main(argv: list[str] | None = None) -> int:
     """``python -m tgi_infra.smoke.hostchecks``: host checks alone, plain text, for a host that
-    has only python3 + testinfra, pydantic and jinja2 (no pyinfra, no rich): ``--inventory`` may
-    be the JSON ``python -m tgi_infra.smoke.inventory_loader INVENTORY`` prints on the control
-    machine."""
+    has only python3 + testinfra (and its pytest), pydantic and jinja2 (no pyinfra, no rich):
+    ``--inventory`` may be the JSON ``python -m tgi_infra.smoke.inventory_loader INVENTORY``
+    prints on the control machine."""
     import argparse
     import sys
 
