@@ -164,7 +164,7 @@ OPTIONS: tuple[Option, ...] = (
         "host checks only, no HTTP smoke checks",
         HOSTS,
         {"action": "store_true"},
-        cli_only=True,  # pytest: -k test_host_check
+        cli_only=True,  # pytest: run smoke/test_hosts.py alone
     ),
     Option(
         "--min-free-gb",
