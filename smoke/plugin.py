@@ -157,6 +157,7 @@ def smoke_sessions(request: pytest.FixtureRequest):
 # -- host checks (smoke/test_hosts.py) -------------------------------------------------------
 
 HOST_RUN = pytest.StashKey["_HostRunRequest"]()
+HOSTS = pytest.StashKey[tuple]()
 AUTOLOAD = "PYTEST_DISABLE_PLUGIN_AUTOLOAD"
 NO_HOSTS = "host checks need --inventory and --host-checks"
 
@@ -183,6 +184,8 @@ def _host_run(config: pytest.Config):
     request = config.stash.get(HOST_RUN, None)
     if request is not None:
         return request.hosts, request.settings, request.workdir
+    if HOSTS in config.stash:  # read once: the inventory loads in a child process
+        return config.stash[HOSTS]
     o = config.option
     if not (o.inventory and o.host_checks):
         return None
@@ -197,7 +200,8 @@ def _host_run(config: pytest.Config):
         inventory=o.inventory,
         environ=os.environ,
     )
-    return hosts, settings, None
+    config.stash[HOSTS] = (hosts, settings, None)
+    return config.stash[HOSTS]
 
 
 def _parametrize_hosts(metafunc: pytest.Metafunc, fixture: str) -> None:
