@@ -609,16 +609,28 @@ def run_check(
     p: _CheckedHost, layer: str, name: str, fn: Callable[..., str], *args: Any, service=None
 ) -> HostCheck:
     """One check on the host, recorded in its report: ``fn(p, *args)``; not run when the host
-    is not reachable."""
-    if layer == "connection" and p.reachable is not None:  # already known (set-up failure)
-        return p.report.check(name, service)
+    is not reachable. What it builds on runs first when it has not (pytest -k may leave it
+    out): the connection, and ``docker info`` (it tells Docker Desktop) for every other check.
+    A check already recorded (the connection's set-up failure) is not run again."""
+    for c in p.report.checks:
+        if (c.name, c.service) == (name, service):
+            return c
+    if layer != "connection" and p.reachable is None:
+        run_check(p, "connection", "connect", check_connection)
+    if name not in ("connect", "docker_info") and p.reachable and p.info is None:
+        if not any(c.name == "docker_info" for c in p.report.checks):
+            run_check(p, "docker", "docker_info", check_docker_info)
     if layer != "connection" and not p.reachable:
         check = HostCheck(layer, name, SKIPPED, 0.0, "not run: host not reachable", service)
         p.report.checks.append(check)
     else:
-        if layer in ("container", "host"):
-            first_sample(p)
-        check = _timed(p.report, layer, name, lambda: fn(p, *args), service)
+
+        def call() -> str:
+            if layer in ("container", "host"):
+                first_sample(p)  # an error here is this check's (unexpected ...) failure
+            return fn(p, *args)
+
+        check = _timed(p.report, layer, name, call, service)
         if layer == "connection":
             p.reachable = check.status != FAILED
     p.ended = time.monotonic()

@@ -290,9 +290,9 @@ def test_host_check_usage_errors(args, text, capsys) -> None:
     assert text in capsys.readouterr().err
 
 
-def test_pytest_front_end_runs_one_test_per_check(machine, tmp_path) -> None:
-    """`pytest --pyargs tgi_infra.smoke --inventory INV --host-checks`: the checks are pytest
-    tests, one per check and host (service, volume), with the command line's outcomes."""
+def _pytest_hosts(machine, tmp_path, *extra: str) -> tuple[subprocess.CompletedProcess, dict]:
+    """`pytest --pyargs tgi_infra.smoke.test_hosts --inventory INV --host-checks ...` on this
+    machine's "ok" service: (the process, {test name: passed/failure/skipped})."""
     import xml.etree.ElementTree as ET
 
     inv = tmp_path / "inv.py"
@@ -303,7 +303,7 @@ def test_pytest_front_end_runs_one_test_per_check(machine, tmp_path) -> None:
         [sys.executable, "-m", "pytest", "--pyargs", "tgi_infra.smoke.test_hosts", "-q"]
         + ["-p", "tgi_infra.smoke.plugin", "-p", "no:cacheprovider", f"--junitxml={junit}"]
         + ["--inventory", str(inv), "--local", "--host", "local-1", "--host-checks"]
-        + ["--restart-window", "0.1", "--min-free-gb", "0.001"],
+        + ["--restart-window", "0.1", "--min-free-gb", "0.001", *extra],
         capture_output=True,
         text=True,
         cwd=tmp_path,
@@ -314,12 +314,19 @@ def test_pytest_front_end_runs_one_test_per_check(machine, tmp_path) -> None:
         },
         timeout=120,
     )
-    assert proc.returncode == 1, proc.stdout + proc.stderr
-    ok = machine.names["ok"]
     outcome = {}
     for case in ET.parse(junit).getroot().iter("testcase"):
         kind = [e.tag for e in case if e.tag in ("failure", "skipped")]
         outcome[case.get("name")] = kind[0] if kind else "passed"
+    return proc, outcome
+
+
+def test_pytest_front_end_runs_one_test_per_check(machine, tmp_path) -> None:
+    """`pytest --pyargs tgi_infra.smoke --inventory INV --host-checks`: the checks are pytest
+    tests, one per check and host (service, volume), with the command line's outcomes."""
+    proc, outcome = _pytest_hosts(machine, tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    ok = machine.names["ok"]
     assert outcome["test_toolkit_packages[local-1]"] == "failure"  # the pin no machine has
     for name in ("connect", "docker_info", "dockerd"):
         assert outcome[f"test_{name}[local-1]"] == "passed", (name, proc.stdout)
@@ -328,3 +335,11 @@ def test_pytest_front_end_runs_one_test_per_check(machine, tmp_path) -> None:
     assert outcome[f"test_disk_free[local-1:{machine.volume}]"] == "passed"
     assert outcome[f"test_gpus[local-1/{ok}]"] == "skipped"  # CPU mode
     assert f"nvidia-container-toolkit={PIN}" in proc.stdout
+
+
+def test_pytest_front_end_one_check_alone_runs_what_it_builds_on(machine, tmp_path) -> None:
+    """-k picks one check: the connection and `docker info` it needs run first, unselected, so
+    the container is found running (not skipped as if Docker were down)."""
+    proc, outcome = _pytest_hosts(machine, tmp_path, "-k", "test_running")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert outcome == {f"test_running[local-1/{machine.names['ok']}]": "passed"}, proc.stdout
