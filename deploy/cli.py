@@ -389,12 +389,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    if argv is None and sys.argv[1:2] == ["smoke"]:
-        # the process is a smoke run: tgi-smoke's command-line path (its worker process, and
-        # os._exit at the end); from Python (argv given) it runs in-process and returns
-        from tgi_infra.smoke.cli import main as smoke_main
-
-        return smoke_main(sys.argv[2:], command_line=True)
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in SUBCOMMANDS and SUBCOMMANDS[argv[0]].passthrough:
         return SUBCOMMANDS[argv[0]].run(argv[1:])

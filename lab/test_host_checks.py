@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import subprocess
 import sys
 import tarfile
@@ -47,6 +48,14 @@ LOCAL_PACKAGES = [
     "typing_inspection",
     "jinja2",
     "markupsafe",
+    # the checks are pytest tests (smoke/test_hosts.py), run by pytest in the process
+    "pytest",
+    "_pytest",
+    "pluggy",
+    "iniconfig",
+    "packaging",
+    "pygments",
+    "py.py",
 ]
 # docker-py and what it imports: copied into LINUX only, so that LINUX runs the checks through
 # the Docker API (tgi_infra.local) and WSL through the docker CLI (no docker-py there)
@@ -195,7 +204,7 @@ def _install_local_runner(state, host: str, hosts_json: str, docker_py: bool = F
     """The cheapest real way to run the checks ON a host: python3 is there (Debian's 3.11, the
     control machine's venv is 3.11 too), so copy the package ``tgi_infra`` (the repo's
     ``deploy``, ``smoke``, ``templates``) and the few pure-Python/manylinux packages the checks
-    import (testinfra, pydantic, jinja2: no pyinfra, no rich) to /opt/tgi-smoke, with the
+    import (testinfra, pytest, pydantic, jinja2: no pyinfra, no rich) to /opt/tgi-smoke, with the
     inventory as the hosts JSON that ``python -m tgi_infra.smoke.inventory_loader`` prints. No
     network, no pip, nothing installed system-wide. ``docker_py``: docker-py (and requests) too.
     """
@@ -265,13 +274,15 @@ def test_local_backend_inside_a_lab_host(deployed_lab) -> None:
     assert "no systemd" in supervisor[WSL]
 
 
-def test_pytest_front_end_runs_one_test_per_host_and_layer(deployed_lab):
+def test_pytest_front_end_runs_one_test_per_check_and_host(deployed_lab):
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "smoke", "--inventory", "inventories/lab.py",
-         "--host-checks", "--min-free-gb", "0.1", "-k", "test_host_layer", "-q",
-         "-p", "no:cacheprovider"],
+        [sys.executable, "-m", "pytest", "smoke/test_hosts.py", "--inventory", "inventories/lab.py",
+         "--host-checks", "--min-free-gb", "0.1", "-q", "-p", "no:cacheprovider"],
         cwd=REPO, env=lab_env(), capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout[-4000:]
-    # 3 hosts x 5 layers (connection, docker, nvidia-runtime, container, host)
-    assert "15 passed" in proc.stdout, proc.stdout[-2000:]
+    # 3 hosts x (connect, docker_info, dockerd, daemon_json, docker_runtimes, toolkit_packages),
+    # then the container checks of each service, the disk of each volume, the GPUs
+    passed = re.search(r"(\d+) passed", proc.stdout)
+    assert passed and int(passed.group(1)) >= 3 * 6 + 5, proc.stdout[-2000:]
+    assert " failed" not in proc.stdout, proc.stdout[-2000:]

@@ -7,36 +7,19 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
 import sys
 from typing import TYPE_CHECKING
 
-# The suite's modules (httpx, pydantic, the checks) are imported in main(), after the command
-# line has forked its worker process (smoke/workers.py), so that the worker's imports start
-# at once on the other core.
 if TYPE_CHECKING:
     from tgi_infra.smoke.targets import Target
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
-def _positive(kind: type) -> object:
-    def parse(text: str):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"must be > 0: {text!r}")
-        return value
-
-    return parse
-
-
 def build_parser() -> argparse.ArgumentParser:
-    from tgi_infra.smoke import floors, load
+    from tgi_infra.smoke import options
     from tgi_infra.smoke.checks import CHECK_NAMES
-    from tgi_infra.smoke.engines import ENGINE_CHECKS, ENGINE_CHOICES
+    from tgi_infra.smoke.engines import ENGINE_CHECKS
 
     p = argparse.ArgumentParser(
         prog="tgi-smoke",
@@ -49,97 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
         + ", ".join(ENGINE_CHECKS["sglang"])
         + ". Exit 0: all passed, 1: a check failed, 2: usage/config error.",
     )
-    src = p.add_argument_group("targets (at least one of --url / --inventory)")
-    src.add_argument(
-        "--url", action="append", default=[], help="TGI base URL, e.g. http://gpu1:8080 (repeat)"
-    )
-    src.add_argument(
-        "--model-id",
-        action="append",
-        help="model id /info must report (--url targets; once for all, or once per --url)",
-    )
-    src.add_argument(
-        "--api-key-env",
-        action="append",
-        metavar="NAME",
-        help="env var holding the API key (--url targets; once for all, or once per --url)",
-    )
-    src.add_argument(
-        "--engine",
-        action="append",
-        choices=ENGINE_CHOICES,
-        help="inference engine of the --url targets, which picks the checks (once for all, or "
-        "once per --url; default tgi; auto: ask the server after /health). Inventory targets "
-        "take their service's engine",
-    )
-    src.add_argument(
-        "--no-semantic",
-        action="store_true",
-        help="skip the context-QA semantic checks for --url targets",
-    )
-    src.add_argument(
-        "--inventory",
-        metavar="FILE",
-        help="pyinfra inventory (e.g. inventories/gpu.py): every present TGI service of every host",
-    )
-    hc = p.add_argument_group(
-        "host checks (testinfra, with --inventory): docker -> nvidia-runtime -> container -> host"
-    )
-    hc.add_argument(
-        "--host-checks",
-        action="store_true",
-        help="check each host over pyinfra's SSH settings before the HTTP checks",
-    )
-    hc.add_argument(
-        "--host",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="only this inventory host (repeat); host and HTTP checks",
-    )
-    hc.add_argument(
-        "--local",
-        action="store_true",
-        help="run on the host itself (testinfra local://, e.g. inside WSL): needs one --host",
-    )
-    hc.add_argument("--no-http", action="store_true", help="host checks only, no HTTP smoke checks")
-    hc.add_argument(
-        "--min-free-gb",
-        type=_positive(float),
-        default=float(os.environ.get("TGI_SMOKE_MIN_FREE_GB", "20")),
-        metavar="GB",
-        help="free disk required on the model volume ($TGI_SMOKE_MIN_FREE_GB, 20)",
-    )
-    hc.add_argument(
-        "--restart-window",
-        type=_positive(float),
-        default=3.0,
-        metavar="S",
-        help="seconds between the two restart-count samples (3)",
-    )
-    floors.add_arguments(p)
-    load.add_arguments(p)
-    p.add_argument(
-        "--json", metavar="PATH", help="write the report as JSON (smoke/report-schema.json)"
-    )
-    p.add_argument("--junit", metavar="PATH", help="write the report as JUnit XML")
-    p.add_argument(
-        "--concurrency", type=_positive(int), default=8, help="targets checked at once (8)"
-    )
-    p.add_argument(
-        "--ready-timeout",
-        type=_positive(float),
-        default=600.0,
-        metavar="S",
-        help="seconds to wait for /health to answer 200 (600)",
-    )
-    p.add_argument(
-        "--timeout",
-        type=_positive(float),
-        default=60.0,
-        metavar="S",
-        help="per-request deadline in seconds, whole stream included (60)",
-    )
+    options.add_to_argparse(p)  # the options the pytest plugin takes too (smoke/options.py)
     return p
 
 
@@ -154,13 +47,14 @@ def _local_target(t: Target) -> Target:
 def check_host_args(args: argparse.Namespace) -> None:
     from tgi_infra.smoke.targets import TargetConfigError
 
-    if (args.host_checks or args.host or args.local or args.no_http) and not args.inventory:
+    no_http = getattr(args, "no_http", False)  # the command line's alone
+    if (args.host_checks or args.host or args.local or no_http) and not args.inventory:
         raise TargetConfigError("--host-checks/--host/--local/--no-http need --inventory")
     if args.local and len(args.host) != 1:
         raise TargetConfigError("--local checks the machine it runs on: give exactly one --host")
-    if args.no_http and not args.host_checks:
+    if no_http and not args.host_checks:
         raise TargetConfigError("--no-http leaves nothing to run without --host-checks")
-    if args.no_http and args.url:
+    if no_http and args.url:
         raise TargetConfigError("--no-http and --url contradict each other")
 
 
@@ -196,38 +90,7 @@ def collect_targets(args: argparse.Namespace) -> list[Target]:
     return targets
 
 
-def _wants_http(argv: list[str]) -> bool:
-    """The command line names targets for HTTP checks (a guess before parsing it)."""
-    flags = {a.split("=", 1)[0] for a in argv}
-    return bool(flags & {"--url", "--inventory"}) and not flags & {"-h", "--help", "--no-http"}
-
-
-def main(argv: list[str] | None = None, *, command_line: bool | None = None) -> int:
-    """``command_line`` (default: ``argv`` is None, i.e. the process's own arguments): the
-    process is tgi-smoke itself. The langchain check then runs in a worker process forked first
-    thing (smoke/workers.py), and the process ends with os._exit once the report is out: the
-    interpreter's teardown of the client libraries' thousands of modules costs ~0.4 s and
-    nothing is left to do. Calls from Python run everything in-process and return."""
-    if command_line is None:
-        command_line = argv is None
-    if command_line:
-        if _wants_http(sys.argv[1:] if argv is None else argv):
-            from tgi_infra.smoke import workers
-
-            workers.start()  # before any thread exists and before the heavy imports
-        try:
-            code = _main(argv, command_line)
-        finally:
-            from tgi_infra.smoke import workers
-
-            workers.stop()
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
-    return _main(argv, command_line)
-
-
-def _main(argv: list[str] | None, worker: bool) -> int:
+def main(argv: list[str] | None = None) -> int:
     from tgi_infra.smoke import load
     from tgi_infra.smoke.targets import TargetConfigError
 
@@ -248,16 +111,10 @@ def _main(argv: list[str] | None, worker: bool) -> int:
     except (TargetConfigError, ValueError) as exc:
         print(f"tgi-smoke: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    skip: tuple[str, ...] = ()
-    if worker:
-        from tgi_infra.smoke import workers
-
-        if workers.started():
-            skip = workers.MODULES  # imported by the worker, not here
     if targets:
         from tgi_infra.smoke import preload
 
-        preload.start(skip)  # client-library imports overlap the network work
+        preload.start()  # client-library imports overlap the network work
     return _run(args, targets, hosts, load_settings)
 
 
@@ -279,7 +136,7 @@ def _run(args: argparse.Namespace, targets: list, hosts: list, load_settings) ->
             restart_window_s=args.restart_window,
             inventory=args.inventory,
         )
-        host_reports = run_hosts(hosts, host_settings, concurrency=args.concurrency)
+        host_reports = run_hosts(hosts, host_settings)  # smoke/test_hosts.py, by pytest
     settings = Settings(
         ready_timeout=args.ready_timeout,
         timeout=args.timeout,

@@ -12,9 +12,7 @@ neither /server_info nor /version.
 from __future__ import annotations
 
 import httpx
-
-ENGINES = ("tgi", "vllm", "sglang")
-ENGINE_CHOICES = (*ENGINES, "auto")
+from tgi_infra.smoke.options import ENGINE_CHOICES, ENGINES  # noqa: F401 (engine names)
 
 # The OpenAI-compatible checks every engine gets.
 _OPENAI = ("models", "completions", "completions_stream")

@@ -13,12 +13,7 @@ below. A limit of 0 turns that half off. CPU-mode services are not checked.
 from __future__ import annotations
 
 from tgi_infra.smoke.context import CheckFailed, CheckOutcome, CheckSkipped, TargetContext
-
-# Any GPU service clears these widely: single-stream decode of even a 70B+ model sharded over
-# GPUs runs at 15-40 tokens/s and answers a short prompt's first token well under a second;
-# CPU decode of a 7B model runs at 0.5-3 tokens/s.
-DEFAULT_MIN_TOKENS_PER_S = 5.0
-DEFAULT_MAX_TTFT_S = 10.0
+from tgi_infra.smoke.options import DEFAULT_MAX_TTFT_S, DEFAULT_MIN_TOKENS_PER_S
 
 LIKELY_CAUSES = (
     "likely causes: the service fell back to CPU (no GPU visible in the container: "
@@ -73,32 +68,3 @@ def check_throughput(ctx: TargetContext) -> CheckOutcome:
             f"{'; '.join(problems)} ({measured}); {LIKELY_CAUSES}",
         )
     return CheckOutcome(f"{measured} (floor {min_tps:g} tokens/s, first token <= {max_ttft:g}s)")
-
-
-def add_arguments(parser) -> None:
-    """--min-tokens-per-s / --max-ttft (an argparse group of tgi-smoke)."""
-
-    def non_negative(text: str) -> float:
-        value = float(text)
-        if not value >= 0:
-            raise ValueError
-        return value
-
-    non_negative.__name__ = "number >= 0"
-    g = parser.add_argument_group(
-        "throughput floor (the `throughput` check; not on CPU-mode services)"
-    )
-    g.add_argument(
-        "--min-tokens-per-s",
-        type=non_negative,
-        metavar="X",
-        help="decode tokens/s one stream must reach, for every target (beats the inventory's "
-        f"smoke_min_tokens_per_s; default {DEFAULT_MIN_TOKENS_PER_S:g}; 0: off)",
-    )
-    g.add_argument(
-        "--max-ttft",
-        type=non_negative,
-        metavar="S",
-        help="seconds to the first token, at most, for every target (beats the inventory's "
-        f"smoke_max_ttft_s; default {DEFAULT_MAX_TTFT_S:g}; 0: off)",
-    )

@@ -16,6 +16,11 @@ runtime or the GPU is at fault. Layers, lowest first (the first failing one is t
 - ``http``: the HTTP smoke checks (smoke/checks.py), reported next to these.
 
 Every failure names what was expected, what was found and the next command to run.
+
+Each check is a pytest-testinfra test of smoke/test_hosts.py (one per host, service or model
+volume), run by pytest: ``pytest --pyargs tgi_infra.smoke --inventory FILE --host-checks``, or
+in this process by ``run_hosts`` (the command line's ``--host-checks``), whose reports are the
+checks' records (``HostRun``), in the order below whatever order pytest ran them in.
 """
 
 from __future__ import annotations
@@ -26,7 +31,6 @@ import posixpath
 import shlex
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -121,9 +125,16 @@ class _CheckedHost:
         self.containers: dict[str, hp.ContainerInfo | None] = {}
         self.gpu_count: int | None = None
         self.gpus: list[dict[str, Any]] | None = None  # nvidia-smi records (probes), host side
+        self.report = HostReport(host=name, connection=conn.describe())
+        self.reachable: bool | None = None  # the connect check's answer (None: not run yet)
+        self.sampled_at: float | None = None  # the first container sample (restart window)
+        self.second: dict[str, hp.ContainerInfo | None] | None = None  # the second sample
+        self.started = self.ended = time.monotonic()
         # On this machine, as this user: the Docker API through docker-py (tgi_infra.local),
         # where it is installed; over SSH, with sudo, or in a minimal copy: the docker CLI.
-        self.docker_py = conn.ssh is None and not conn.sudo and local.docker_py_available()
+        self.docker_py = (
+            host is not None and conn.ssh is None and not conn.sudo and local.docker_py_available()
+        )
 
     @property
     def docker_via(self) -> str:
@@ -540,61 +551,149 @@ def read_host_gpus(p: _CheckedHost) -> None:
 
 # -- run -------------------------------------------------------------------------------------
 
+CONTAINER_CHECKS = ("running", "config_hash", "restarts", "port", "env_file")
+
+
+def services_of(cfg: Any) -> list[Any]:
+    return [s for s in cfg.tgi_services if s.present]
+
+
+def volumes_of(cfg: Any) -> list[str]:
+    return sorted({str(s.volume) for s in services_of(cfg)})
+
+
+def report_order(cfg: Any) -> list[tuple[str, str | None]]:
+    """(check name, service) in the order a host's report lists them: the docker daemon before
+    ``docker info`` (which runs first: it tells Docker Desktop), each service's container checks
+    together, the disks, then each service's GPUs."""
+    services = [s.name for s in services_of(cfg)]
+    order: list[tuple[str, str | None]] = [
+        ("connect", None),
+        ("dockerd", None),
+        ("docker_info", None),
+        ("daemon_json", None),
+        ("docker_runtimes", None),
+        ("toolkit_packages", None),
+    ]
+    order += [(name, svc) for svc in services for name in CONTAINER_CHECKS]
+    order += [(f"disk_free {v}", None) for v in volumes_of(cfg)]
+    return order + [("gpus", svc) for svc in services]
+
+
+def first_sample(p: _CheckedHost) -> None:
+    """Before the first container or host check: the host's GPUs (the config hash counts them)
+    and the first container sample, once."""
+    if p.sampled_at is not None:
+        return
+    read_host_gpus(p)
+    if p.docker_ok and p.services():
+        p.containers = p.inspect()
+    p.sampled_at = time.monotonic()
+
+
+def second_sample(p: _CheckedHost) -> dict[str, hp.ContainerInfo | None]:
+    """The containers again, ``restart_window_s`` after the first sample (when one runs)."""
+    first_sample(p)
+    if p.second is None:
+        p.second = {}
+        if p.docker_ok and p.services():
+            if any(c is not None and c.running for c in p.containers.values()):
+                assert p.sampled_at is not None
+                left = p.settings.restart_window_s - (time.monotonic() - p.sampled_at)
+                time.sleep(max(0.0, left))
+            p.second = p.inspect()
+    return p.second
+
+
+def run_check(
+    p: _CheckedHost, layer: str, name: str, fn: Callable[..., str], *args: Any, service=None
+) -> HostCheck:
+    """One check on the host, recorded in its report: ``fn(p, *args)``; not run when the host
+    is not reachable. What it builds on runs first when it has not (pytest -k may leave it
+    out): the connection, and ``docker info`` (it tells Docker Desktop) for every other check.
+    A check already recorded (the connection's set-up failure) is not run again."""
+    for c in p.report.checks:
+        if (c.name, c.service) == (name, service):
+            return c
+    if layer != "connection" and p.reachable is None:
+        run_check(p, "connection", "connect", check_connection)
+    if name not in ("connect", "docker_info") and p.reachable and p.info is None:
+        if not any(c.name == "docker_info" for c in p.report.checks):
+            run_check(p, "docker", "docker_info", check_docker_info)
+    if layer != "connection" and not p.reachable:
+        check = HostCheck(layer, name, SKIPPED, 0.0, "not run: host not reachable", service)
+        p.report.checks.append(check)
+    else:
+
+        def call() -> str:
+            if layer in ("container", "host"):
+                first_sample(p)  # an error here is this check's (unexpected ...) failure
+            return fn(p, *args)
+
+        check = _timed(p.report, layer, name, call, service)
+        if layer == "connection":
+            p.reachable = check.status != FAILED
+    p.ended = time.monotonic()
+    return check
+
+
+class HostRun:
+    """The hosts of one run, each connected (testinfra) on its first check, and their reports."""
+
+    def __init__(
+        self,
+        hosts: list[tuple[str, Any, Connection]],
+        settings: HostCheckSettings,
+        workdir: str | None = None,
+    ):
+        import tempfile
+
+        self.hosts = {name: (cfg, conn) for name, cfg, conn in hosts}
+        self.settings = settings
+        self._tmp = None if workdir else tempfile.TemporaryDirectory(prefix="tgi-hostchecks-")
+        self.workdir = workdir or self._tmp.name
+        self.checked: dict[str, _CheckedHost] = {}
+
+    def get(self, name: str) -> _CheckedHost:
+        if name not in self.checked:
+            cfg, conn = self.hosts[name]
+            try:
+                host = testinfra_host(conn, self.workdir)
+            except Exception as exc:
+                p = _CheckedHost(name, cfg, None, conn, self.settings)
+                p.reachable = False
+                p.report.checks.append(
+                    HostCheck(
+                        "connection", "connect", FAILED, 0.0, f"cannot set up testinfra: {exc}"
+                    )
+                )
+            else:
+                p = _CheckedHost(name, cfg, host, conn, self.settings)
+            self.checked[name] = p
+        return self.checked[name]
+
+    def reports(self) -> list[HostReport]:
+        """The reports of the hosts checked, in the inventory's order, checks in report order."""
+        out = []
+        for name in self.hosts:
+            p = self.checked.get(name)
+            if p is None:
+                continue
+            order = {key: i for i, key in enumerate(report_order(p.cfg))}
+            p.report.checks.sort(key=lambda c: order.get((c.name, c.service), len(order)))
+            p.report.duration_s = p.ended - p.started
+            out.append(p.report)
+        return out
+
+    def close(self) -> None:
+        if self._tmp is not None:
+            self._tmp.cleanup()
+
 
 def run_host(
     name: str, cfg: Any, conn: Connection, settings: HostCheckSettings, workdir: str | None = None
 ) -> HostReport:
-    start = time.monotonic()
-    report = HostReport(host=name, connection=conn.describe())
-    try:
-        host = testinfra_host(conn, workdir)
-    except Exception as exc:
-        report.checks.append(
-            HostCheck("connection", "connect", FAILED, 0.0, f"cannot set up testinfra: {exc}")
-        )
-        return report
-    p = _CheckedHost(name, cfg, host, conn, settings)
-    services = p.services()
-    conn_check = _timed(report, "connection", "connect", lambda: check_connection(p))
-    if conn_check.status == FAILED:
-        for layer in LAYERS[1:]:
-            report.checks.append(
-                HostCheck(layer, "all", SKIPPED, 0.0, "not run: host not reachable")
-            )
-        report.duration_s = time.monotonic() - start
-        return report
-
-    # docker info first: it tells whether this is Docker Desktop
-    info = _timed(report, "docker", "docker_info", lambda: check_docker_info(p))
-    daemon = _timed(report, "docker", "dockerd", lambda: check_dockerd(p))
-    report.checks[-2:] = [daemon, info]  # reported daemon first
-
-    _timed(report, "nvidia-runtime", "daemon_json", lambda: check_daemon_json(p))
-    _timed(report, "nvidia-runtime", "docker_runtimes", lambda: check_docker_runtimes(p))
-    _timed(report, "nvidia-runtime", "toolkit_packages", lambda: check_toolkit_packages(p))
-
-    read_host_gpus(p)
-    second: dict[str, hp.ContainerInfo | None] = {}
-    if p.docker_ok and services:
-        p.containers = p.inspect()
-        if any(c is not None and c.running for c in p.containers.values()):
-            time.sleep(settings.restart_window_s)
-        second = p.inspect()
-    for svc in services:
-        _timed(report, "container", "running", lambda s=svc: check_running(p, s), svc.name)
-        _timed(report, "container", "config_hash", lambda s=svc: check_config_hash(p, s), svc.name)
-        _timed(
-            report, "container", "restarts", lambda s=svc: check_restarts(p, s, second), svc.name
-        )
-        _timed(report, "container", "port", lambda s=svc: check_port(p, s), svc.name)
-        _timed(report, "container", "env_file", lambda s=svc: check_env_file(p, s), svc.name)
-
-    for volume in sorted({str(s.volume) for s in services}):
-        _timed(report, "host", f"disk_free {volume}", lambda v=volume: check_disk(p, v))
-    for svc in services:
-        _timed(report, "host", "gpus", lambda s=svc: check_gpus(p, s), svc.name)
-    report.duration_s = time.monotonic() - start
-    return report
+    return run_hosts([(name, cfg, conn)], settings, workdir)[0]
 
 
 def inventory_hosts(
@@ -632,25 +731,22 @@ def inventory_hosts(
 def run_hosts(
     hosts: list[tuple[str, Any, Connection]],
     settings: HostCheckSettings,
-    concurrency: int = 8,
     workdir: str | None = None,
 ) -> list[HostReport]:
-    """Host checks of every (name, HostConfig, Connection), hosts concurrently."""
+    """Host checks of every (name, HostConfig, Connection): the tests of smoke/test_hosts.py,
+    run by pytest in this process (smoke/plugin.py ``run_host_tests``)."""
     if not hosts:
         return []
-    import tempfile
+    from tgi_infra.smoke.plugin import run_host_tests
 
-    with tempfile.TemporaryDirectory(prefix="tgi-hostchecks-") as tmp:
-        wd = workdir or tmp
-        with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(hosts)))) as pool:
-            return list(pool.map(lambda h: run_host(h[0], h[1], h[2], settings, wd), hosts))
+    return run_host_tests(hosts, settings, workdir)
 
 
 def _main(argv: list[str] | None = None) -> int:
     """``python -m tgi_infra.smoke.hostchecks``: host checks alone, plain text, for a host that
-    has only python3 + testinfra, pydantic and jinja2 (no pyinfra, no rich): ``--inventory`` may
-    be the JSON ``python -m tgi_infra.smoke.inventory_loader INVENTORY`` prints on the control
-    machine."""
+    has only python3 + testinfra (and its pytest), pydantic and jinja2 (no pyinfra, no rich):
+    ``--inventory`` may be the JSON ``python -m tgi_infra.smoke.inventory_loader INVENTORY``
+    prints on the control machine."""
     import argparse
     import sys
 

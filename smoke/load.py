@@ -34,14 +34,15 @@ import httpx
 from httpx_sse import EventSource
 from tgi_infra.smoke.context import TargetContext, http_client, shorten
 from tgi_infra.smoke.models import ABORT_FINISH_REASON
+from tgi_infra.smoke.options import (  # noqa: F401 (the load's limits, defined with its options)
+    MAX_DURATION_S,
+    MAX_NAMES,
+    MAX_STREAMS,
+    MIN_NAMES,
+    PERCENTILES,
+    SERIES,
+)
 from tgi_infra.smoke.seed import GENERATE_PARAMETERS, PROMPT
-
-PERCENTILES = (50, 95, 99)
-SERIES = ("ttft", "itl", "e2e")
-MAX_NAMES = tuple(f"{s}_p{p}" for s in SERIES for p in PERCENTILES) + ("error_rate",)
-MIN_NAMES = ("tokens_per_s",)
-MAX_STREAMS = 256
-MAX_DURATION_S = 3600.0
 
 
 @dataclass(frozen=True)
@@ -259,48 +260,6 @@ def parse_threshold(text: str, allowed: tuple[str, ...]) -> tuple[str, float]:
     if value < 0 or math.isnan(value):
         raise ValueError(f"{text!r}: must be >= 0")
     return name, value
-
-
-def add_arguments(parser) -> None:
-    """The --load options (an argparse group of tgi-smoke)."""
-
-    def streams(text: str) -> int:
-        value = int(text)
-        if not 1 <= value <= MAX_STREAMS:
-            raise ValueError
-        return value
-
-    streams.__name__ = f"stream count 1..{MAX_STREAMS}"
-    g = parser.add_argument_group(
-        "load (after the checks, per target): N concurrent streams of the seed's prompt on "
-        "/generate_stream (TGI) or /v1/completions (vLLM, SGLang); p50/p95/p99 TTFT, "
-        "inter-token and end-to-end latency, output tokens/s, error rate"
-    )
-    g.add_argument("--load", type=streams, metavar="N", help="run the load with N streams")
-    g.add_argument(
-        "--load-duration",
-        type=float,
-        default=30.0,
-        metavar="S",
-        help=f"stop starting requests after S seconds (30; at most {MAX_DURATION_S:g})",
-    )
-    g.add_argument(
-        "--load-requests", type=int, metavar="N", help="stop after N requests in all (no limit)"
-    )
-    g.add_argument(
-        "--load-max",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="fail when above: " + ", ".join(MAX_NAMES) + " (seconds / fraction; repeat)",
-    )
-    g.add_argument(
-        "--load-min",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="fail when below: tokens_per_s (output tokens/s, all streams together)",
-    )
 
 
 def settings_from_args(args) -> LoadSettings | None:

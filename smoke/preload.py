@@ -24,10 +24,8 @@ MODULES = (
 )
 
 
-def _import_all(skip: tuple[str, ...]) -> None:
+def _import_all() -> None:
     for name in MODULES:
-        if name in skip:
-            continue
         try:
             if importlib.util.find_spec(name.split(".")[0]) is not None:
                 importlib.import_module(name)
@@ -35,8 +33,7 @@ def _import_all(skip: tuple[str, ...]) -> None:
             continue
 
 
-def start(skip: tuple[str, ...] = ()) -> threading.Thread:
-    """``skip``: modules a worker process imports instead (smoke/workers.py)."""
-    thread = threading.Thread(target=_import_all, args=(skip,), name="smoke-preload", daemon=True)
+def start() -> threading.Thread:
+    thread = threading.Thread(target=_import_all, name="smoke-preload", daemon=True)
     thread.start()
     return thread

@@ -1,16 +1,21 @@
-"""Run every check against every target, targets concurrently (bounded)."""
+"""Run every check against every target, targets concurrently (bounded).
+
+One code path per target for both front ends: a ``TargetSession`` opens the target (SSH tunnel
+when needed, ``ready``, the metrics baseline) and runs its checks one by one, each skipped with
+the reason when the target could not be opened. The command line runs a session's checks in
+order (``run_target``); the pytest plugin asks the same session for one check per test.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import time
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from tgi_infra.probes import FAILED, PASSED, SKIPPED  # noqa: F401 (check status names)
-from tgi_infra.smoke import workers
 from tgi_infra.smoke.checks import CHECKS, take_metrics_baseline
 from tgi_infra.smoke.context import CheckFailed, CheckSkipped, Settings, TargetContext
 from tgi_infra.smoke.engines import checks_for
@@ -79,8 +84,7 @@ def _key_hint(ctx: TargetContext) -> str:
     )
 
 
-def run_check(name: str, ctx: TargetContext, pending: Future | None = None) -> CheckResult:
-    """``pending``: the check already started in the worker process (smoke/workers.py)."""
+def run_check(name: str, ctx: TargetContext) -> CheckResult:
     start = time.monotonic()
     if ctx.auth_refused and name != "ready":
         return CheckResult(
@@ -89,7 +93,7 @@ def run_check(name: str, ctx: TargetContext, pending: Future | None = None) -> C
     if name not in checks_for(ctx.engine):
         return CheckResult(name, SKIPPED, 0.0, f"not a check of {ctx.engine} services")
     try:
-        outcome = workers.outcome(pending) if pending is not None else CHECKS[name](ctx)
+        outcome = CHECKS[name](ctx)
     except CheckFailed as exc:
         if exc.got.startswith("HTTP 401"):  # one clear failure instead of one per check
             ctx.auth_refused = name
@@ -118,57 +122,81 @@ def reachable_url(target: Target, settings: Settings) -> Iterator[str]:
         yield url
 
 
+class TargetSession:
+    """One target's run: ``check("ready")`` opens it (tunnel, context, ``ready``, metrics
+    baseline), every other check runs on it or is skipped saying why the target is not open."""
+
+    def __init__(self, target: Target, settings: Settings):
+        self.target, self.settings = target, settings
+        self.url: str | None = target.url
+        self.ctx: TargetContext | None = None
+        self.ready: CheckResult | None = None
+        self.not_run = ""  # why the checks after ``ready`` do not run
+        self._stack = contextlib.ExitStack()
+
+    @property
+    def engine(self) -> str | None:
+        """The engine checked: the target's, or the one ``ready`` detected (None: not known)."""
+        engine = self.ctx.engine if self.ctx is not None else self.target.engine
+        return None if engine == "auto" else engine
+
+    def names(self) -> list[str]:
+        """The checks of this target in order (the detected engine's once ``ready`` ran),
+        ``load`` last with --load."""
+        engine = self.ctx.engine if self.ctx is not None else self.target.engine
+        return [*checks_for(engine), *(["load"] if self.settings.load is not None else [])]
+
+    def open(self) -> CheckResult:
+        if self.ready is not None:
+            return self.ready
+        start = time.monotonic()
+        try:
+            self.url = self._stack.enter_context(reachable_url(self.target, self.settings))
+        except TunnelError as exc:
+            failure = CheckFailed(
+                f"ssh -N -L to {self.target.describe()}",
+                f"a local port forward to {self.target.remote_bind}:{self.target.remote_port}",
+                str(exc),
+            )
+            self.not_run = "not run: no SSH tunnel"
+            self.ready = CheckResult("ready", FAILED, time.monotonic() - start, str(failure))
+            return self.ready
+        self.ctx = TargetContext(target=self.target, base_url=self.url, settings=self.settings)
+        self._stack.callback(self.ctx.close)
+        self.ready = run_check("ready", self.ctx)
+        if self.ready.status == PASSED:
+            take_metrics_baseline(self.ctx)
+        else:
+            self.not_run = "not run: service not ready"
+        return self.ready
+
+    def check(self, name: str) -> CheckResult:
+        ready = self.open()
+        if name == "ready":
+            return ready
+        if self.not_run or self.ctx is None:
+            return CheckResult(name, SKIPPED, 0.0, self.not_run)
+        if name == "load":
+            return run_load_check(self.ctx)
+        return run_check(name, self.ctx)
+
+    def close(self) -> None:
+        self._stack.close()
+
+
 def run_target(target: Target, settings: Settings) -> TargetReport:
+    """Every check of the target, in order, ``ready`` first."""
     start = time.monotonic()
-    report = TargetReport(target=target, url=target.url)
-    if target.engine != "auto":
-        report.engine = target.engine
+    session = TargetSession(target, settings)
+    report = TargetReport(target=target, url=target.url, engine=session.engine)
     try:
-        with reachable_url(target, settings) as url:
-            report.url = url
-            ctx = TargetContext(target=target, base_url=url, settings=settings)
-            try:
-                _run_checks(ctx, report)
-            finally:
-                ctx.close()
-                report.engine = None if ctx.engine == "auto" else ctx.engine
-    except TunnelError as exc:
-        failure = CheckFailed(
-            f"ssh -N -L to {target.describe()}",
-            f"a local port forward to {target.remote_bind}:{target.remote_port}",
-            str(exc),
-        )
-        report.checks = [CheckResult("ready", FAILED, time.monotonic() - start, str(failure))]
-        report.checks += [
-            CheckResult(n, SKIPPED, 0.0, "not run: no SSH tunnel")
-            for n in checks_for(target.engine)
-            if n != "ready"
-        ]
+        report.checks.append(session.open())
+        report.checks += [session.check(name) for name in session.names() if name != "ready"]
+    finally:
+        session.close()
+        report.url, report.engine = session.url, session.engine
     report.duration_s = time.monotonic() - start
     return report
-
-
-def _run_checks(ctx: TargetContext, report: TargetReport) -> None:
-    ready = run_check("ready", ctx)
-    report.checks.append(ready)
-    if ready.status != PASSED:
-        report.checks += [
-            CheckResult(n, SKIPPED, 0.0, "not run: service not ready")
-            for n in checks_for(ctx.engine)
-            if n != "ready"
-        ]
-        if ctx.settings.load is not None:
-            report.checks.append(CheckResult("load", SKIPPED, 0.0, "not run: service not ready"))
-        return
-    take_metrics_baseline(ctx)
-    started: dict[str, Future] = {}  # checks running in the worker process
-    for name in checks_for(ctx.engine):
-        if name != "ready":
-            report.checks.append(run_check(name, ctx, started.pop(name, None)))
-        if name == workers.START_AFTER:
-            started = workers.submit(ctx)
-    if ctx.settings.load is not None:
-        report.checks.append(run_load_check(ctx))
 
 
 def run_load_check(ctx: TargetContext) -> CheckResult:

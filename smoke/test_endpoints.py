@@ -4,20 +4,15 @@ from __future__ import annotations
 
 import pytest
 from tgi_infra.smoke.report import load_properties
-from tgi_infra.smoke.runner import FAILED, PASSED, SKIPPED, run_check, run_load_check
+from tgi_infra.smoke.runner import FAILED, SKIPPED
 
 
 def test_check(smoke_case, smoke_sessions, record_property) -> None:
+    """One check of one target, on the target's session (the command line's code path):
+    ``ready`` opens it; ``load`` (--load) comes after the checks, as pytest runs the cases in
+    order."""
     target, name = smoke_case
-    ctx, ready = smoke_sessions.get(target)
-    if name == "ready":
-        result = ready
-    elif ready.status != PASSED or ctx is None:
-        pytest.skip(f"not run: {target.name} is not ready")
-    elif name == "load":  # --load: after the checks (pytest runs the cases in order)
-        result = run_load_check(ctx)
-    else:
-        result = run_check(name, ctx)
+    result = smoke_sessions.get(target).check(name)
     if result.measurements:
         for key, value in result.measurements.items():
             record_property(key, value)

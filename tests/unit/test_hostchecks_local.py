@@ -288,3 +288,58 @@ def test_host_check_usage_errors(args, text, capsys) -> None:
 
     assert main(args) == 2
     assert text in capsys.readouterr().err
+
+
+def _pytest_hosts(machine, tmp_path, *extra: str) -> tuple[subprocess.CompletedProcess, dict]:
+    """`pytest --pyargs tgi_infra.smoke.test_hosts --inventory INV --host-checks ...` on this
+    machine's "ok" service: (the process, {test name: passed/failure/skipped})."""
+    import xml.etree.ElementTree as ET
+
+    inv = tmp_path / "inv.py"
+    data = {**machine.data, "tgi_services": machine.data["tgi_services"][:1]}  # "ok" only
+    inv.write_text(f"hosts = [('local-1', {data!r})]\n")
+    junit = tmp_path / "hosts.xml"
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "--pyargs", "tgi_infra.smoke.test_hosts", "-q"]
+        + ["-p", "tgi_infra.smoke.plugin", "-p", "no:cacheprovider", f"--junitxml={junit}"]
+        + ["--inventory", str(inv), "--local", "--host", "local-1", "--host-checks"]
+        + ["--restart-window", "0.1", "--min-free-gb", "0.001", *extra],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        # the plugin alone (the environment's others cost seconds to load); no secrets
+        env={
+            **{k: v for k, v in os.environ.items() if k not in ("HF_TOKEN", "API_KEY")},
+            "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
+        },
+        timeout=120,
+    )
+    outcome = {}
+    for case in ET.parse(junit).getroot().iter("testcase"):
+        kind = [e.tag for e in case if e.tag in ("failure", "skipped")]
+        outcome[case.get("name")] = kind[0] if kind else "passed"
+    return proc, outcome
+
+
+def test_pytest_front_end_runs_one_test_per_check(machine, tmp_path) -> None:
+    """`pytest --pyargs tgi_infra.smoke --inventory INV --host-checks`: the checks are pytest
+    tests, one per check and host (service, volume), with the command line's outcomes."""
+    proc, outcome = _pytest_hosts(machine, tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    ok = machine.names["ok"]
+    assert outcome["test_toolkit_packages[local-1]"] == "failure"  # the pin no machine has
+    for name in ("connect", "docker_info", "dockerd"):
+        assert outcome[f"test_{name}[local-1]"] == "passed", (name, proc.stdout)
+    for name in ("running", "config_hash", "restarts", "port", "env_file"):
+        assert outcome[f"test_{name}[local-1/{ok}]"] == "passed", (name, proc.stdout)
+    assert outcome[f"test_disk_free[local-1:{machine.volume}]"] == "passed"
+    assert outcome[f"test_gpus[local-1/{ok}]"] == "skipped"  # CPU mode
+    assert f"nvidia-container-toolkit={PIN}" in proc.stdout
+
+
+def test_pytest_front_end_one_check_alone_runs_what_it_builds_on(machine, tmp_path) -> None:
+    """-k picks one check: the connection and `docker info` it needs run first, unselected, so
+    the container is found running (not skipped as if Docker were down)."""
+    proc, outcome = _pytest_hosts(machine, tmp_path, "-k", "test_running")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert outcome == {f"test_running[local-1/{machine.names['ok']}]": "passed"}, proc.stdout

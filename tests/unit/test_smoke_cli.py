@@ -176,6 +176,9 @@ def test_healthy_standin_passes_every_check(standins, tmp_path, capsys, monkeypa
         assert m["ttft_s"] is not None and 0 <= m["ttft_s"] <= m["latency_s"]
         assert m["tokens"] > 1 and m["tokens_per_s"] > 0
     assert "ttft" in out and "tok/s" in out
+    # the langchain check ran in this process, through both integrations
+    message = keyed["langchain"]["message"]
+    assert "HuggingFaceEndpoint" in message and "ChatOpenAI" in message, message
     assert "s3cret-key" not in out + json.dumps(report)
 
     # JUnit: one suite per target, one case per check, the skip recorded
@@ -246,6 +249,8 @@ FAULTS = [
     ),
     ("malformed_json", {}, [], "generate", "malformed JSON"),
     ("missing_auth", {}, [], "generate", "HTTP 401"),
+    # a proxy that forwards only the documented routes: LangChain's HuggingFaceEndpoint posts /
+    ("compat_404", {}, [], "langchain", "HTTP 404"),
 ]
 
 
