@@ -3,7 +3,8 @@
 ``write(n, out_dir)`` writes ``out_dir/hosts.json`` (an Ansible YAML/JSON inventory: group
 ``bench`` with the first ``n`` bench hosts, the SSH key from the state, host key checking off;
 address and port those of the pyinfra inventory, so both go through the latency relay or not)
-and, per host, the TGI files rendered by ``deploy/render.py`` under ``out_dir/rendered/<host>/``
+and, per host, the TGI files rendered by ``deploy/services/render.py`` under
+``out_dir/rendered/<host>/``
 with the same ``HostConfig`` the pyinfra deploy builds, so both tools run the same
 ``tgi-service-creation.sh``.
 """
@@ -15,7 +16,7 @@ import os
 from pathlib import Path
 
 from tgi_infra.config import load_host_config
-from tgi_infra.render import env_file_content, render_service, secrets_digest, unit_name
+from tgi_infra.services.render import env_file_content, render_service, secrets_digest, unit_name
 
 SSH_ARGS = "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null"
 

@@ -3,7 +3,8 @@
 What a host answers depends on its name in two places only: the sha1 (and sha256/md5) of the
 rendered files, whose header names the host, and the ``tgi-infra.config-hash`` label of the
 container (a hash of those files). ``translate`` swaps the recorded host's values for the fleet
-host's, computed with the same ``deploy/render.py``; every other answer is kept as recorded.
+host's, computed with the same ``deploy/services/render.py``; every other answer is kept as
+recorded.
 Done before the timed run (``write_fleet``), so the timing holds pyinfra's and our deploy's work
 only, not the bench's.
 """
@@ -16,7 +17,7 @@ import os
 from pathlib import Path
 
 from tgi_infra.config import load_host_config
-from tgi_infra.render import env_file_content, render_service, secrets_digest
+from tgi_infra.services.render import env_file_content, render_service, secrets_digest
 
 
 def _digests(content: str) -> list[str]:

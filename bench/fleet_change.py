@@ -87,7 +87,7 @@ def with_poller(state, action) -> float:
 def before(state) -> float:
     """The old flow: the creation script (stop, rm -f, create, start), then wait for 200."""
     from tgi_infra.config import load_host_config
-    from tgi_infra.render import render_service
+    from tgi_infra.services.render import render_service
 
     model = new_model()
     services = changed_services(HOST, model)

@@ -2,6 +2,6 @@
 
 import sys
 
-from tgi_infra.cli import main
+from tgi_infra.cli.commands import main
 
 sys.exit(main())

@@ -24,18 +24,12 @@ from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.context import ctx_state
 from pyinfra.operations.util import any_changed
-from tgi_infra import (
-    daemon_state,
-    dev_char_links,
-    docker_engine,
-    host_watchdog,
-    nvidia_toolkit,
-    tgi_services,
-)
 from tgi_infra.config import ConfigError, HostConfig, load_host_config
-from tgi_infra.context import DeployConfigError, host_config
-from tgi_infra.preflight import HostPlan
-from tgi_infra.provision import preflight_plan
+from tgi_infra.config.current_host import DeployConfigError, host_config
+from tgi_infra.host import daemon_state, dev_char_links, docker_engine, nvidia_toolkit, watchdog
+from tgi_infra.host.preflight import HostPlan
+from tgi_infra.host.preflight_step import preflight_plan
+from tgi_infra.services import operations
 
 # (state, host, overrides) -> plan: the preflight runs once per host even when a user calls
 # both deploys (its facts are pyinfra's cached facts; its warnings are printed once).
@@ -53,7 +47,7 @@ def _config_and_plan(overrides: Mapping[str, Any] | None) -> tuple[HostConfig, H
                 raise DeployConfigError(
                     f"invalid overrides, no host was changed:\n{exc.report()}"
                 ) from None
-        host_watchdog.watch(cfg.host_timeout)  # a hung host fails alone (tgi_host_timeout)
+        watchdog.watch(cfg.host_timeout)  # a hung host fails alone (tgi_host_timeout)
         _plans[key] = (cfg, preflight_plan(cfg))
     return _plans[key]
 
@@ -72,14 +66,14 @@ def deploy_gpu_host(overrides: Mapping[str, Any] | None = None) -> None:
     daemon_json.append(nvidia_toolkit.configure_runtime(cfg, plan))
     daemon_json = [op for op in daemon_json if op is not None]
     # restart when daemon.json changes now, or when the running daemon never read it (a deploy
-    # killed between the write and the restart): a fact decides (deploy/daemon_state.py)
+    # killed between the write and the restart): a fact decides (deploy/host/daemon_state.py)
     stale = daemon_state.not_applied(plan)
     restart_if = (lambda: True) if stale else any_changed(*daemon_json)
     restart = docker_engine.ensure_running(cfg, plan, restart_if=restart_if)
     # the restart stopped every container: the services that ran answer again before the
     # deploy goes on (those deploy_services re-creates wait for themselves there)
     why = "daemon.json changed" if not stale else "the daemon did not run with daemon.json"
-    tgi_services.wait_after_docker_restart(cfg, plan, restart, why)
+    operations.wait_after_docker_restart(cfg, plan, restart, why)
     docker_engine.record_daemon_json(cfg, plan)
     nvidia_toolkit.cdi(cfg, plan, toolkit_changed=any_changed(*toolkit))
     nvidia_toolkit.gpu_proof(cfg, plan, run_if=any_changed(*provisioning, *daemon_json))
@@ -90,7 +84,7 @@ def deploy_services(overrides: Mapping[str, Any] | None = None) -> None:
     """Every ``tgi_services`` item: rendered scripts, supervised container, ready check;
     ``present: false`` removes one. Needs Docker (``deploy_gpu_host`` or the user's own)."""
     cfg, plan = _config_and_plan(overrides)
-    tgi_services.deploy_services(cfg, plan)
+    operations.deploy_services(cfg, plan)
 
 
 def deploy_tgi(overrides: Mapping[str, Any] | None = None) -> None:

@@ -9,7 +9,8 @@ restart, logs, wait until ready, smoke checks. No inventory, no SSH: built on do
     assert report.passed
 
 The services are the containers the deploy labelled ``tgi-infra.managed=true``; what this
-module reports comes from their labels (deploy/render.py ``docker_args``): model id, engine,
+module reports comes from their labels (deploy/services/render.py ``docker_args``): model id,
+engine,
 supervisor, port, unit and config hash (containers deployed before those labels existed: model
 id from the launcher's ``--model-id``, port from the published ports, supervisor from the
 restart policy). A service supervised by systemd (``supervisor: systemd``, container
@@ -41,7 +42,7 @@ from tgi_infra import readiness
 from tgi_infra.config.grammar import mask_values
 from tgi_infra.engines import ENGINE_NAMES, engine_spec
 from tgi_infra.engines.spec import unit_stop_timeout_s
-from tgi_infra.render import (
+from tgi_infra.services.render import (
     LABEL_ENGINE,
     LABEL_HASH,
     LABEL_MANAGED,
@@ -53,12 +54,14 @@ from tgi_infra.render import (
     STOP_TIMEOUT_S,
 )
 
-CONTAINER_PORT_KEY = "80/tcp"  # TGI listens on 80 inside the container (deploy/launcher.py)
+# TGI listens on 80 inside the container (deploy/engines/tgi_launcher.py)
+CONTAINER_PORT_KEY = "80/tcp"
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 HEALTHY = "healthy"
 STOPPED = "stopped"
 UNREACHABLE = "unreachable"
-# the secrets service.env hands the container (deploy/render.py env_file): masked in any output
+# the secrets service.env hands the container (deploy/services/render.py env_file): masked in any
+# output
 SECRET_ENV_KEYS = ("HF_TOKEN", "API_KEY")
 
 
@@ -496,7 +499,7 @@ def wait_ready(name: str, timeout: float = 1800.0, interval: float = 1.0) -> Ser
 
 
 def _not_ready(svc: Service, why: str) -> None:
-    from tgi_infra.ready import likely_cause
+    from tgi_infra.services.ready import likely_cause
 
     try:
         log = logs(svc.name, tail=40)  # masked

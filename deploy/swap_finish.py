@@ -9,12 +9,12 @@ import os
 
 from pyinfra import host
 from pyinfra.operations import python
-from tgi_infra import swap
-from tgi_infra.context import DeployConfigError, host_config
-from tgi_infra.facts import SystemdPid1
-from tgi_infra.hostcmd import reported
-from tgi_infra.render import stop_timeout, unit_name
-from tgi_infra.tgi_services import _probe
+from tgi_infra.config.current_host import DeployConfigError, host_config
+from tgi_infra.host.facts import SystemdPid1
+from tgi_infra.host.remote import reported
+from tgi_infra.services import swap
+from tgi_infra.services.operations import _probe
+from tgi_infra.services.render import stop_timeout, unit_name
 
 action = os.environ.get("TGI_SWAP_FINISH", "")
 if action not in ("commit", "rollback"):

@@ -14,7 +14,7 @@ defaults.  `python -m tgi_infra variables` prints the full table.  Only the NAME
 environment variables holding secrets belong here, never the token or key itself.
 """
 
-from tgi_infra.pyinfra_entry import quiet_paramiko
+from tgi_infra.cli.pyinfra_entry import quiet_paramiko
 
 # a dead host is pyinfra's one line "[host] SSH error (...)", without paramiko's traceback
 # (pyinfra connects before it loads deploy/main.py; --debug keeps paramiko's logging)

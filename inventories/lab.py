@@ -12,7 +12,7 @@ import json
 import os
 from pathlib import Path
 
-from tgi_infra.pyinfra_entry import quiet_paramiko
+from tgi_infra.cli.pyinfra_entry import quiet_paramiko
 
 from lab.inventory_data import ENGINE_CPU_IMAGES, lab_host_data
 

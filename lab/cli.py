@@ -22,7 +22,7 @@ import secrets
 import sys
 from pathlib import Path
 
-from tgi_infra.runner import EXIT_INTERRUPTED, pyinfra_command, run_step
+from tgi_infra.cli.deploy_runner import EXIT_INTERRUPTED, pyinfra_command, run_step
 
 from lab import lab
 

@@ -96,7 +96,7 @@ def test_engine_crash_at_start_fails_naming_the_cause_and_rolls_back(
         assert f"service {service} is not ready" in run.output, run.output[-4000:]
         assert "likely cause:" in run.output and cause in run.output, run.output[-4000:]
         assert "last log lines" in run.output
-        # one block: the cause and the log tail once, no traceback (deploy/hostcmd.py reported)
+        # one block: the cause and the log tail once, no traceback (deploy/host/remote.py reported)
         assert run.output.count("likely cause:") == 1, run.output[-6000:]
         assert run.output.count(f"service {service} is not ready") == 1, run.output[-6000:]
         # the engine's own traceback, in the log tail, is under the host's prefix

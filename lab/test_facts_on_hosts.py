@@ -12,9 +12,9 @@ import json
 from pathlib import Path
 
 import pytest
-from tgi_infra import facts as f
 from tgi_infra.config import load_host_config
-from tgi_infra.preflight import NO_DRIVER_FIX, PreflightFacts, check_host, errors, preflight
+from tgi_infra.host import facts as f
+from tgi_infra.host.preflight import NO_DRIVER_FIX, PreflightFacts, check_host, errors, preflight
 
 from lab.inventory_data import lab_host_data
 

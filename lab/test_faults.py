@@ -176,7 +176,7 @@ def test_dockerd_killed_while_a_container_starts_is_named_as_the_cause(deployed_
     proc = _start_deploy({host: {"tgi_services": services}})
     try:
         # the new container is up and warming (the ready wait's first progress line): both the
-        # plain path and the swap of a running service (deploy/swap.py) print it
+        # plain path and the swap of a running service (deploy/services/swap.py) print it
         _read_until(proc, "waiting for tgi-service")
         lab.exec_on(deployed_lab, host, "pkill -KILL -x dockerd")
         out, _ = proc.communicate(timeout=300)

@@ -124,7 +124,8 @@ def test_no_verbosity_prints_a_secret(deployed_lab):
     try:
         run = deploy("-vvv", "--limit", HOST, HF_TOKEN=token, TGI_LAB_API_KEY=key)
         assert_ok(run, "deploy at -vvv")
-        # a new token recreates the running container: through the swap (deploy/swap.py) on a
+        # a new token recreates the running container: through the swap (deploy/services/swap.py)
+        # on a
         # running service, or plainly when it is missing
         recreated = (
             "replace the running container" in run.output or "(re)create container" in run.output

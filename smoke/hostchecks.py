@@ -12,7 +12,7 @@ runtime or the GPU is at fault. Layers, lowest first (the first failing one is t
   renders now (else "drifted"), not restarting, port listening on the bind address, env file
   0600 root:root;
 - ``host``: free disk on the model volume, the host's GPUs inside the container by UUID, as the
-  deploy's GPU proof compares them (``tgi_infra.gpu_proof``; GPU mode only);
+  deploy's GPU proof compares them (``tgi_infra.host.gpu_proof``; GPU mode only);
 - ``http``: the HTTP smoke checks (smoke/checks.py), reported next to these.
 
 Every failure names what was expected, what was found and the next command to run.
@@ -35,12 +35,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tgi_infra import local, probes
-from tgi_infra.gpu_proof import PROOF_QUERY, compare_gpu_uuids, expected_uuids
-from tgi_infra.probes import FAILED, NVIDIA_SMI_QUERY, PASSED, SKIPPED, WSL_NVIDIA_SMI
+from tgi_infra import local
+from tgi_infra.host import reading
+from tgi_infra.host.gpu_proof import PROOF_QUERY, compare_gpu_uuids, expected_uuids
+from tgi_infra.host.reading import FAILED, NVIDIA_SMI_QUERY, PASSED, SKIPPED, WSL_NVIDIA_SMI
+from tgi_infra.services.supervision import supervisor
 from tgi_infra.smoke import hostchecks_parse as hp
 from tgi_infra.smoke.hostchecks_connect import Connection, testinfra_host
-from tgi_infra.supervision import supervisor
 
 LAYERS = ("connection", "docker", "nvidia-runtime", "container", "host")
 REPORT_LAYERS = (*LAYERS, "http")
@@ -192,7 +193,7 @@ def _timed(
 
 def check_connection(p: _CheckedHost) -> str:
     try:
-        out = p.sh(probes.SYSTEMD_PID1_COMMAND)
+        out = p.sh(reading.SYSTEMD_PID1_COMMAND)
     except RuntimeError as exc:  # ssh exits 255: could not connect / authenticate
         raise Failed(
             f"cannot reach {p.name}",
@@ -341,7 +342,7 @@ def check_docker_runtimes(p: _CheckedHost) -> str:
 
 def check_toolkit_packages(p: _CheckedHost) -> str:
     _desktop_skip(p)
-    out = p.sh(probes.toolkit_dpkg_command())
+    out = p.sh(reading.toolkit_dpkg_command())
     installed = hp.parse_dpkg(out.stdout)
     pin = p.cfg.nvidia_toolkit_version
     problems = hp.package_problems(installed, pin)
@@ -361,9 +362,9 @@ def check_toolkit_packages(p: _CheckedHost) -> str:
 
 
 def expected_hash(p: _CheckedHost, svc: Any) -> str:
-    """The config-hash label deploy/tgi_services.py puts on the container, computed the same
+    """The config-hash label deploy/services/operations.py puts on the container, computed the same
     way: this machine's secrets, systemd or docker supervisor, host GPU count."""
-    from tgi_infra.render import render_for_deploy
+    from tgi_infra.services.render import render_for_deploy
 
     return render_for_deploy(
         p.name, p.cfg, svc, supervisor(p.systemd, p.desktop), p.gpu_count, p.settings.environ
@@ -401,7 +402,7 @@ def check_running(p: _CheckedHost, svc: Any) -> str:
 
 
 def check_config_hash(p: _CheckedHost, svc: Any) -> str:
-    from tgi_infra.render import LABEL_HASH
+    from tgi_infra.services.render import LABEL_HASH
 
     _need_docker(p)
     c = p.containers.get(svc.name)
@@ -450,7 +451,7 @@ def check_port(p: _CheckedHost, svc: Any) -> str:
 
 
 def check_env_file(p: _CheckedHost, svc: Any) -> str:
-    from tgi_infra.render import ENV_FILE, ENV_FILE_MODE
+    from tgi_infra.services.render import ENV_FILE, ENV_FILE_MODE
 
     path = posixpath.join(p.cfg.service_dir(svc), ENV_FILE)
     f = p.host.file(path)
@@ -493,7 +494,7 @@ def check_disk(p: _CheckedHost, volume: str) -> str:
 
 def check_gpus(p: _CheckedHost, svc: Any) -> str:
     """The container sees exactly the host GPUs it was given, by UUID (the deploy's GPU proof,
-    ``tgi_infra.gpu_proof``: a count passes a container that sees other GPUs)."""
+    ``tgi_infra.host.gpu_proof``: a count passes a container that sees other GPUs)."""
     if p.cfg.cpu_mode:
         raise Skipped("CPU mode (host gpus: none): no GPU to check")
     ids = svc.gpu_ids(p.cfg)
@@ -543,7 +544,7 @@ def read_host_gpus(p: _CheckedHost) -> None:
     if out.rc != 0:
         return
     try:
-        p.gpus = probes.parse_nvidia_smi_csv(out.stdout.splitlines())
+        p.gpus = reading.parse_nvidia_smi_csv(out.stdout.splitlines())
     except ValueError:
         return
     p.gpu_count = len(p.gpus) or None

@@ -10,11 +10,11 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-# What reads a host is shared with the deploy's facts: tgi_infra.probes (no pyinfra there).
-from tgi_infra.probes import DAEMON_JSON_PATH as DAEMON_JSON  # noqa: F401
-from tgi_infra.probes import TOOLKIT_PACKAGES, is_docker_desktop, parse_daemon_json  # noqa: F401
-from tgi_infra.probes import ProbeParseError as ParseError
-from tgi_infra.probes import parse_systemd_pid1 as systemd_pid1  # noqa: F401
+# What reads a host is shared with the deploy's facts: tgi_infra.host.reading (no pyinfra there).
+from tgi_infra.host.reading import DAEMON_JSON_PATH as DAEMON_JSON  # noqa: F401
+from tgi_infra.host.reading import TOOLKIT_PACKAGES, is_docker_desktop, parse_daemon_json  # noqa: F401
+from tgi_infra.host.reading import ProbeParseError as ParseError
+from tgi_infra.host.reading import parse_systemd_pid1 as systemd_pid1  # noqa: F401
 
 
 def daemon_runtimes(daemon: dict[str, Any] | None) -> list[str]:

@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from tgi_infra.probes import FAILED, PASSED, SKIPPED  # noqa: F401 (check status names)
+from tgi_infra.host.reading import FAILED, PASSED, SKIPPED  # noqa: F401 (check status names)
 from tgi_infra.smoke.checks import CHECKS, take_metrics_baseline
 from tgi_infra.smoke.context import CheckFailed, CheckSkipped, Settings, TargetContext
 from tgi_infra.smoke.engines import checks_for

@@ -14,7 +14,7 @@ from pydantic import (
     Field,
 )
 from pydantic.fields import PydanticUndefined
-from tgi_infra.launcher import (
+from tgi_infra.engines.tgi_launcher import (
     CONFIG_OWNED_FLAGS,
     FLAGS_BY_NAME,
 )

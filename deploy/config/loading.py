@@ -87,7 +87,7 @@ def load_host_config(
     Only keys of the ``tgi_`` namespace are read; pyinfra's own keys (``ssh_*``, ``_sudo``, ...)
     and other deploys' keys are left alone. A ``tgi_*`` key this package does not know is an
     error naming the closest known key (a typo must not silently fall back to a default).
-    ``sources`` maps a key to the file that set it (``tgi_infra.inventory.key_sources``), so
+    ``sources`` maps a key to the file that set it (``tgi_infra.config.inventory.key_sources``), so
     that the message names it. ``environ``, when given, is the control machine's environment
     the deploy will run with: an ``api_key_env`` naming a variable unset there is an error too.
     """

@@ -25,7 +25,7 @@ from tgi_infra.config.models import (
 )
 from tgi_infra.config.paths import env_line_reason, shorten
 from tgi_infra.engines.spec import COMMON_FIELDS, EngineSpec, ShutdownSettingError, engine_spec
-from tgi_infra.launcher import (
+from tgi_infra.engines.tgi_launcher import (
     CONFIG_OWNED_FLAGS,
     FLAGS_BY_NAME,
     FORBIDDEN_FLAGS,

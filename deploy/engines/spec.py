@@ -3,7 +3,8 @@
 The flag lists of vLLM and SGLang are read from the reference dumps shipped in the package
 (``reference/vllm/serve-args.json``, ``reference/sglang/launch-server-args.json``: every flag
 of ``vllm serve`` / ``sglang.launch_server`` dumped from the engine's own argument parser);
-TGI's comes from ``tgi_infra.launcher`` (checked against ``reference/tgi/launcher-args.json``).
+TGI's comes from ``tgi_infra.engines.tgi_launcher`` (checked against
+``reference/tgi/launcher-args.json``).
 
 Two more facts per engine, each with its upstream source in the engine's module:
 

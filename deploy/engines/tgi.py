@@ -19,7 +19,7 @@ SIGKILL; then it terminates the shards, which are idle by then.
 
 from __future__ import annotations
 
-from tgi_infra import launcher
+from tgi_infra.engines import tgi_launcher
 from tgi_infra.engines.spec import CudaBuild, EngineSpec, Flag, Setting, Shutdown
 
 SHUTDOWN = Shutdown(
@@ -49,7 +49,7 @@ def spec() -> EngineSpec:
     from tgi_infra.config.grammar import DEFAULT_IMAGE
 
     flags: dict[str, Flag] = {}
-    for f in launcher.LAUNCHER_FLAGS:
+    for f in tgi_launcher.LAUNCHER_FLAGS:
         flag = Flag(
             names=(f.flag,) + ((f.short,) if f.short else ()),
             takes_value=f.takes_value,
@@ -63,7 +63,7 @@ def spec() -> EngineSpec:
         image=DEFAULT_IMAGE,
         command=(),
         program="text-generation-launcher",
-        container_port=launcher.CONTAINER_PORT,
+        container_port=tgi_launcher.CONTAINER_PORT,
         cache_mount="/data",
         health_path="/health",
         ready_request=("/generate", '{"inputs": "Hello", "parameters": {"max_new_tokens": 1}}'),
@@ -86,10 +86,10 @@ def spec() -> EngineSpec:
             "shm_size": Setting("--shm-size", "docker `--shm-size` (default 1g)"),
         },
         flags=flags,
-        owned=dict(launcher.CONFIG_OWNED_FLAGS),
-        forbidden=dict(launcher.FORBIDDEN_FLAGS),
-        quantize_values=launcher.QUANTIZE_VALUES,
-        dtype_values=launcher.DTYPE_VALUES,
+        owned=dict(tgi_launcher.CONFIG_OWNED_FLAGS),
+        forbidden=dict(tgi_launcher.FORBIDDEN_FLAGS),
+        quantize_values=tgi_launcher.QUANTIZE_VALUES,
+        dtype_values=tgi_launcher.DTYPE_VALUES,
         api_key_env_names=("API_KEY",),
         readiness_note="binds its port only after download and warm-up; /health 200, then a "
         "one-token /generate",

@@ -1,6 +1,6 @@
 """``huggingface_hub.snapshot_download`` in the vLLM and SGLang stand-in images.
 
-The deploy's prefetch (deploy/swap.py ``PREFETCH_SCRIPT``) runs ``python3 -c`` with
+The deploy's prefetch (deploy/services/swap.py ``PREFETCH_SCRIPT``) runs ``python3 -c`` with
 ``from huggingface_hub import snapshot_download`` in the engine image. This follows the
 documented contract of huggingface_hub's ``_snapshot_download.py`` (``snapshot_download``):
 the files of ``repo_id`` at ``revision`` matching ``allow_patterns`` land in the HF cache

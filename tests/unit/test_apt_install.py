@@ -1,11 +1,12 @@
-"""A failed apt install names apt update's warnings (deploy/apt_install.py), on outputs captured
+"""A failed apt install names apt update's warnings (deploy/host/apt_install.py), on outputs
+captured
 on a lab host whose apt mirror does not resolve (fixtures/apt/)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from tgi_infra.apt_install import failure_message, update_problems
+from tgi_infra.host.apt_install import failure_message, update_problems
 
 FIX = Path(__file__).parent / "fixtures" / "apt"
 

@@ -1,4 +1,4 @@
-"""Every apt command of the deploy waits for apt's locks (deploy/apt_install.py), up to
+"""Every apt command of the deploy waits for apt's locks (deploy/host/apt_install.py), up to
 ``tgi_apt_lock_timeout``: unattended-upgrades holds them on a freshly booted cloud VM.
 
 Two halves: the deploy's steps on pyinfra's ``@fake`` connector (facts in, commands out: which
@@ -20,8 +20,8 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from tgi_infra import apt_install
 from tgi_infra.config import load_host_config
+from tgi_infra.host import apt_install
 
 LISTS_HELD = "E: Could not get lock /var/lib/apt/lists/lock. It is held by process 812 (apt-get)"
 
@@ -37,7 +37,7 @@ def run_install_steps(responses: dict, **host_data) -> tuple[list[str], bool]:
     from pyinfra.api.deploy import add_deploy
     from pyinfra.api.exceptions import PyinfraError
     from pyinfra.api.operations import run_ops
-    from tgi_infra import docker_engine, nvidia_toolkit
+    from tgi_infra.host import docker_engine, nvidia_toolkit
 
     data = {"fake_delay": 0, "fake_delay_jitter": 0, "fake_responses": responses}
     inventory = Inventory(([("@fake/gpu-1", data)], {}))
@@ -108,7 +108,7 @@ def test_update_is_tried_again_while_the_lists_lock_is_held_then_fails_naming_it
 def test_a_lock_error_is_not_taken_for_a_bad_toolkit_signature(caplog):
     """The toolkit's own update, refused for a held lock, fails as such: its source is kept
     (a signature failure would disable it)."""
-    from tgi_infra.nvidia_toolkit import SOURCE_LIST
+    from tgi_infra.host.nvidia_toolkit import SOURCE_LIST
 
     held = {"success": False, "stderr": [LISTS_HELD]}
     responses = {"sources.list.d/nvidia-container-toolkit.list -o": held}

@@ -8,8 +8,9 @@ import argparse
 import re
 from pathlib import Path
 
-from tgi_infra import managed, probes
-from tgi_infra.cli import build_parser
+from tgi_infra.cli.commands import build_parser
+from tgi_infra.host import reading
+from tgi_infra.services import managed_dir
 
 REPO = Path(__file__).resolve().parents[2]
 DOC = (REPO / "docs/architecture.md").read_text()
@@ -60,14 +61,14 @@ def test_the_command_table_lists_exactly_the_cli_verbs():
 def test_host_paths_are_the_deploys_constants():
     section = _section("What the deploy keeps on a host")
     for path in (
-        probes.DAEMON_JSON_ADDED_PATH,
-        probes.CDI_RECORD_PATH,
-        probes.CDI_SPEC_PATH,
-        probes.NVIDIA_DEV_CHAR_RULE_PATH,
-        probes.DAEMON_JSON_PATH,
-        probes.WSL_CONF_PATH,
-        managed.MARKER,
+        reading.DAEMON_JSON_ADDED_PATH,
+        reading.CDI_RECORD_PATH,
+        reading.CDI_SPEC_PATH,
+        reading.NVIDIA_DEV_CHAR_RULE_PATH,
+        reading.DAEMON_JSON_PATH,
+        reading.WSL_CONF_PATH,
+        managed_dir.MARKER,
     ):
         assert f"`{path}`" in section, path
-    records = set(re.findall(rf"{re.escape(probes.STATE_DIR)}/[\w.-]+", DOC))
-    assert records == {probes.DAEMON_JSON_ADDED_PATH, probes.CDI_RECORD_PATH}, records
+    records = set(re.findall(rf"{re.escape(reading.STATE_DIR)}/[\w.-]+", DOC))
+    assert records == {reading.DAEMON_JSON_ADDED_PATH, reading.CDI_RECORD_PATH}, records

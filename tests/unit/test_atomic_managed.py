@@ -10,7 +10,7 @@ import stat
 import subprocess
 
 import pytest
-from tgi_infra import facts
+from tgi_infra.host import facts
 
 CANARY = "hf_FactCanary0123456789abcdefXYZ"
 
@@ -63,7 +63,7 @@ def run_put(**kwargs):
     from pyinfra.api.exceptions import PyinfraError
     from pyinfra.api.operation import add_op
     from pyinfra.api.operations import run_ops
-    from tgi_infra import atomic
+    from tgi_infra.services import atomic
 
     inventory = Inventory((["@local"], {}))
     state = State(inventory, Config())
@@ -125,7 +125,7 @@ def test_atomic_put_into_a_missing_directory_fails_and_creates_nothing(tmp_path)
     ],
 )
 def test_write_error_names_the_cause(detail, cause):
-    from tgi_infra import atomic
+    from tgi_infra.services import atomic
 
     msg = atomic.write_error("/opt/tgi/a/tgi-service-stop.sh", detail)
     assert msg.startswith("could not write /opt/tgi/a/tgi-service-stop.sh: ")
@@ -133,7 +133,7 @@ def test_write_error_names_the_cause(detail, cause):
 
 
 def test_stage_dir_is_hidden_next_to_the_file():
-    from tgi_infra import atomic
+    from tgi_infra.services import atomic
 
     assert atomic.stage_dir("/etc/docker/daemon.json") == "/etc/docker/.daemon.json.tgi-tmp"
 
@@ -142,7 +142,12 @@ def test_stage_dir_is_hidden_next_to_the_file():
 
 
 def test_only_the_deploys_names_are_managed():
-    from tgi_infra.managed import MANAGED_FILES, MARKER, is_managed_name, marker_content
+    from tgi_infra.services.managed_dir import (
+        MANAGED_FILES,
+        MARKER,
+        is_managed_name,
+        marker_content,
+    )
 
     kept_for_rollback = (".service.env.previous", ".service.env.previous.new", ".service.env.new")
     for name in (*MANAGED_FILES, MARKER, ".service.env.tgi-tmp", ".tgi-service.sh.tgi-tmp",
@@ -154,7 +159,7 @@ def test_only_the_deploys_names_are_managed():
 
 
 def test_managed_dir_fact_on_real_directories(tmp_path):
-    from tgi_infra.managed import MARKER, ManagedDir, marker_content, parse_managed_dir
+    from tgi_infra.services.managed_dir import MARKER, ManagedDir, marker_content, parse_managed_dir
 
     d = tmp_path / "svc"
     assert parse_managed_dir(sh(ManagedDir().command(str(d)))) is None
@@ -192,7 +197,7 @@ router", "--api-key", "key-from-env-5f0c2e"] HF_TOKEN=hf_FromEnvToken0123456789a
 
 
 def test_failed_service_log_tail_masks_the_secrets():
-    from tgi_infra.ready import mask_log
+    from tgi_infra.services.ready import mask_log
 
     out = mask_log(TGI_LOG, ["key-from-env-5f0c2e", "hf_FromEnvToken0123456789abcdef", ""])
     assert "key-from-env-5f0c2e" not in out and "hf_FromEnvToken0123456789abcdef" not in out

@@ -131,7 +131,7 @@ def _host_data() -> dict:
 
 def test_host_values_follow_the_host_name():
     from tgi_infra.config import load_host_config
-    from tgi_infra.render import render_service, secrets_digest
+    from tgi_infra.services.render import render_service, secrets_digest
 
     a, b = host_values("bench-1", _host_data()), host_values("@fake/fleet-001", _host_data())
     assert len(a) == len(b) and a != b
@@ -151,7 +151,7 @@ def test_host_values_follow_the_host_name():
 
 def test_ansible_inventory_runs_the_same_rendered_creation_script(tmp_path, monkeypatch):
     from tgi_infra.config import load_host_config
-    from tgi_infra.render import render_service, secrets_digest
+    from tgi_infra.services.render import render_service, secrets_digest
 
     from bench import ansible_inventory
 

@@ -18,19 +18,19 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from tgi_infra import probes
 from tgi_infra.config import load_host_config
-from tgi_infra.nvidia_toolkit import cdi_commands, cdi_generate_reason
+from tgi_infra.host import reading
+from tgi_infra.host.nvidia_toolkit import cdi_commands, cdi_generate_reason
 
 from tests.unit.test_nvidia_ctk_standin import _install
 
-M = probes.MARK
+M = reading.MARK
 GENERATE = "nvidia-ctk cdi generate --output=/etc/cdi/nvidia.yaml"
 
 
 def test_spec_goes_where_it_survives_a_reboot():
-    assert probes.CDI_SPEC_PATH == "/etc/cdi/nvidia.yaml"
-    assert not probes.CDI_RECORD_PATH.startswith(("/run/", "/var/run/", "/etc/cdi/"))
+    assert reading.CDI_SPEC_PATH == "/etc/cdi/nvidia.yaml"
+    assert not reading.CDI_RECORD_PATH.startswith(("/run/", "/var/run/", "/etc/cdi/"))
 
 
 @pytest.mark.parametrize(
@@ -57,11 +57,11 @@ def test_generate_when_missing_or_made_for_another_driver(fact, driver, why):
 
 
 def test_fact_reads_spec_and_record():
-    text = probes.cdi_record_content("550.54.15")
+    text = reading.cdi_record_content("550.54.15")
     lines = [f"{M}spec", f"{M}record", *text.splitlines()]
-    assert probes.parse_cdi_state(lines) == {"spec": True, "driver_version": "550.54.15"}
-    assert probes.parse_cdi_state([f"{M}record", *text.splitlines()])["spec"] is False
-    assert probes.parse_cdi_state([]) == {"spec": False, "driver_version": None}
+    assert reading.parse_cdi_state(lines) == {"spec": True, "driver_version": "550.54.15"}
+    assert reading.parse_cdi_state([f"{M}record", *text.splitlines()])["spec"] is False
+    assert reading.parse_cdi_state([]) == {"spec": False, "driver_version": None}
 
 
 # -- the deploy's commands, run with the nvidia-ctk stand-in ------------------------------------
@@ -87,7 +87,7 @@ def test_commands_write_the_spec_then_the_record_0644(tmp_path: Path, ctk_env):
     assert result.returncode == 0, result.stderr
     assert spec.read_text().startswith("---\ncdiVersion:")
     lines = [f"{M}spec", f"{M}record", *record.read_text().splitlines()]
-    assert probes.parse_cdi_state(lines)["driver_version"] == "550.54.15"
+    assert reading.parse_cdi_state(lines)["driver_version"] == "550.54.15"
     assert record.stat().st_mode & 0o777 == 0o644
     assert sorted(p.name for p in record.parent.iterdir()) == ["cdi-nvidia.env"]
 
@@ -117,7 +117,7 @@ def run_cdi_step(cdi_state: list[str], driver: str = "550.54.15", toolkit_change
     from pyinfra.api.connect import connect_all
     from pyinfra.api.deploy import add_deploy
     from pyinfra.api.operations import run_ops
-    from tgi_infra import nvidia_toolkit
+    from tgi_infra.host import nvidia_toolkit
 
     responses = {
         "smi=$(command -v nvidia-smi": [
@@ -126,7 +126,7 @@ def run_cdi_step(cdi_state: list[str], driver: str = "550.54.15", toolkit_change
             "GPU-8d3c5a8e-3f53-2c1e-9a4b-0c4f2b7d9e11",
             f"{M}rc 0",
         ],
-        f"cat {probes.CDI_RECORD_PATH}": cdi_state,
+        f"cat {reading.CDI_RECORD_PATH}": cdi_state,
     }
     data = {"fake_delay": 0, "fake_delay_jitter": 0, "fake_responses": responses}
     inventory = Inventory(([("@fake/gpu-1", data)], {}))
@@ -144,7 +144,7 @@ def run_cdi_step(cdi_state: list[str], driver: str = "550.54.15", toolkit_change
 def _state(spec: bool, driver: str | None) -> list[str]:
     out = [f"{M}spec"] if spec else []
     if driver:
-        out += [f"{M}record", *probes.cdi_record_content(driver).splitlines()]
+        out += [f"{M}record", *reading.cdi_record_content(driver).splitlines()]
     return out
 
 
@@ -155,7 +155,7 @@ def _generates(commands: list[str]) -> list[str]:
 def test_missing_spec_is_generated_and_its_driver_recorded():
     commands = run_cdi_step(_state(False, None))
     assert len(_generates(commands)) == 1
-    [record] = [c for c in commands if probes.CDI_RECORD_PATH in c and "printf" in c]
+    [record] = [c for c in commands if reading.CDI_RECORD_PATH in c and "printf" in c]
     assert "driver_version=550.54.15" in record and "chmod 644" in record
     assert commands.index(_generates(commands)[0]) < commands.index(record)
 

@@ -12,11 +12,11 @@ import json
 from types import SimpleNamespace
 
 import pytest
-from tgi_infra import probes
 from tgi_infra.config import load_host_config
-from tgi_infra.daemon_state import daemon_mismatches
-from tgi_infra.docker_engine import plan_daemon_json, record_content
-from tgi_infra.probes import parse_daemon_json_added
+from tgi_infra.host import reading
+from tgi_infra.host.daemon_state import daemon_mismatches
+from tgi_infra.host.docker_engine import plan_daemon_json, record_content
+from tgi_infra.host.reading import parse_daemon_json_added
 
 NONE = {"added": {}, "created_keys": []}
 USER_FILE = {
@@ -123,7 +123,7 @@ def test_removal_whose_restart_never_came_is_drift():
 
 # -- the deploy step: facts in, commands out ---------------------------------------------------
 
-M = probes.MARK
+M = reading.MARK
 
 
 def run_gpu_host_steps(daemon_json: dict | None, record: dict | None, wanted: list[str]):
@@ -134,13 +134,13 @@ def run_gpu_host_steps(daemon_json: dict | None, record: dict | None, wanted: li
     from pyinfra.api.deploy import add_deploy
     from pyinfra.api.operations import run_ops
     from pyinfra.operations.util import any_changed
-    from tgi_infra import docker_engine
+    from tgi_infra.host import docker_engine
 
     responses: dict = {"docker.io docker-ce": [f"{M}dpkg", f"{M}cli", f"{M}info"]}
     if daemon_json is not None:
-        responses[f"cat {probes.DAEMON_JSON_PATH}"] = [f"{M}present", json.dumps(daemon_json)]
+        responses[f"cat {reading.DAEMON_JSON_PATH}"] = [f"{M}present", json.dumps(daemon_json)]
     if record is not None:
-        responses[f"cat {probes.DAEMON_JSON_ADDED_PATH}"] = [
+        responses[f"cat {reading.DAEMON_JSON_ADDED_PATH}"] = [
             f"{M}present",
             *record_content(record).splitlines(),
         ]
@@ -176,9 +176,9 @@ def _writes(commands: list[str], path: str) -> list[str]:
 def test_deploy_removes_a_dropped_entry_restarts_docker_and_updates_the_record():
     current = {**USER_FILE, "insecure-registries": ["user.lab:5002", "mirror.lab:5000"]}
     commands, changed = run_gpu_host_steps(current, ours("mirror.lab:5000"), [])
-    assert len(_writes(commands, probes.DAEMON_JSON_PATH)) == 1
+    assert len(_writes(commands, reading.DAEMON_JSON_PATH)) == 1
     assert any("systemctl restart docker" in c for c in commands)
-    record_writes = _writes(commands, probes.DAEMON_JSON_ADDED_PATH)
+    record_writes = _writes(commands, reading.DAEMON_JSON_ADDED_PATH)
     assert len(record_writes) == 1, "the record is rewritten once, after the restart"
     assert commands.index(record_writes[0]) > next(
         i for i, c in enumerate(commands) if "systemctl restart docker" in c
@@ -188,11 +188,11 @@ def test_deploy_removes_a_dropped_entry_restarts_docker_and_updates_the_record()
 
 def test_deploy_records_before_it_adds():
     commands, _ = run_gpu_host_steps(USER_FILE, None, ["mirror.lab:5000"])
-    record = _writes(commands, probes.DAEMON_JSON_ADDED_PATH)
-    daemon = _writes(commands, probes.DAEMON_JSON_PATH)
+    record = _writes(commands, reading.DAEMON_JSON_ADDED_PATH)
+    daemon = _writes(commands, reading.DAEMON_JSON_PATH)
     assert len(record) == 1 and len(daemon) == 1
     assert commands.index(record[0]) < commands.index(daemon[0])
-    assert any("chmod 644" in c and probes.DAEMON_JSON_ADDED_PATH in c for c in commands)
+    assert any("chmod 644" in c and reading.DAEMON_JSON_ADDED_PATH in c for c in commands)
 
 
 @pytest.mark.parametrize(
@@ -211,8 +211,8 @@ def test_deploy_records_before_it_adds():
 def test_no_change_no_restart_no_record_write(current, record, wanted):
     commands, changed = run_gpu_host_steps(current, record, wanted)
     assert not any("systemctl restart docker" in c for c in commands), commands
-    assert _writes(commands, probes.DAEMON_JSON_PATH) == []
-    assert _writes(commands, probes.DAEMON_JSON_ADDED_PATH) == []
+    assert _writes(commands, reading.DAEMON_JSON_PATH) == []
+    assert _writes(commands, reading.DAEMON_JSON_ADDED_PATH) == []
     assert not any("Restart Docker" in n for n in changed), changed
 
 

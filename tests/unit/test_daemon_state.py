@@ -1,4 +1,4 @@
-"""The running daemon against daemon.json (deploy/daemon_state.py), on captured outputs.
+"""The running daemon against daemon.json (deploy/host/daemon_state.py), on captured outputs.
 
 ``info-lab-nvidia-runtime-mirror.json`` is ``docker info --format '{{json .}}'`` of a lab host
 whose daemon read ``daemon_json/lab-nvidia-runtime-mirror.json`` (captured together);
@@ -12,13 +12,13 @@ import json
 from pathlib import Path
 
 import pytest
-from tgi_infra.daemon_state import (
+from tgi_infra.host.daemon_state import (
     DaemonJsonText,
     daemon_mismatches,
     invalid_daemon_json,
     parse_running_info,
 )
-from tgi_infra.preflight import format_problems
+from tgi_infra.host.preflight import format_problems
 
 FIX = Path(__file__).parent / "fixtures"
 

@@ -1,5 +1,5 @@
 """GPU containers survive `systemctl daemon-reload`: NVIDIA's /dev/char links and udev rule
-(NVIDIA/nvidia-docker#1730; ``deploy/dev_char_links.py``, ``facts.NvidiaDevChar``).
+(NVIDIA/nvidia-docker#1730; ``deploy/host/dev_char_links.py``, ``facts.NvidiaDevChar``).
 
 The fact's parser on written fixtures (GPU hosts cannot exist here) and one captured here; the
 fact's command on a real device tree (character nodes made with mknod under a temp root); the
@@ -16,11 +16,11 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from tgi_infra import facts, probes
 from tgi_infra.config import load_host_config
+from tgi_infra.host import facts, reading
 
 FIXTURES = Path(__file__).parent / "fixtures" / "nvidia"
-M = probes.MARK
+M = reading.MARK
 
 
 def fixture(name: str) -> list[str]:
@@ -51,7 +51,7 @@ def test_done_host_has_every_link_and_our_rule():
     got = facts.NvidiaDevChar().process(fixture("dev-char-h100-done.txt"))
     assert got["missing"] == [] and got["other"] == []
     assert all(n["link"] == "ok" for n in got["nodes"]) and len(got["nodes"]) == 5
-    assert got["rule"] == probes.NVIDIA_DEV_CHAR_RULE and got["rule_ok"] is True
+    assert got["rule"] == reading.NVIDIA_DEV_CHAR_RULE and got["rule_ok"] is True
 
 
 def test_mig_host_separates_what_create_all_makes_from_the_rest():
@@ -105,13 +105,13 @@ def gpu_tree(tmp_path: Path) -> Path:
 
 def read_tree(root: Path) -> dict:
     out = subprocess.run(
-        ["sh", "-c", probes.nvidia_dev_char_command(str(root))],
+        ["sh", "-c", reading.nvidia_dev_char_command(str(root))],
         capture_output=True,
         text=True,
         timeout=30,
         check=True,
     )
-    return probes.parse_nvidia_dev_char(out.stdout.splitlines())
+    return reading.parse_nvidia_dev_char(out.stdout.splitlines())
 
 
 def test_fact_command_reads_numbers_and_links_of_real_nodes(gpu_tree: Path):
@@ -131,9 +131,9 @@ def test_fact_command_reads_numbers_and_links_of_real_nodes(gpu_tree: Path):
     assert got["missing"] == [str(gpu_tree / "dev/nvidia-uvm")]
     assert got["unlinked"] == [str(gpu_tree / "dev/nvidia-caps/nvidia-cap1")]
     assert got["rule"] is None
-    rule = gpu_tree / probes.NVIDIA_DEV_CHAR_RULE_PATH.lstrip("/")
+    rule = gpu_tree / reading.NVIDIA_DEV_CHAR_RULE_PATH.lstrip("/")
     rule.parent.mkdir(parents=True)
-    rule.write_text(probes.NVIDIA_DEV_CHAR_RULE)
+    rule.write_text(reading.NVIDIA_DEV_CHAR_RULE)
     assert read_tree(gpu_tree)["rule_ok"] is True
 
 
@@ -145,7 +145,7 @@ DOCKER_INFO = (
 )
 RULE_STAT = (
     "user=root group=root mode=-rw-r--r-- atime=1 mtime=1 ctime=1 size=%d "
-    f"'{probes.NVIDIA_DEV_CHAR_RULE_PATH}'"
+    f"'{reading.NVIDIA_DEV_CHAR_RULE_PATH}'"
 )
 
 
@@ -168,16 +168,16 @@ def run_step(dev_char: list[str], *, driver="systemd", gpus="all", wsl=False, ru
     from pyinfra.api.connect import connect_all
     from pyinfra.api.deploy import add_deploy
     from pyinfra.api.operations import run_ops
-    from tgi_infra import dev_char_links
+    from tgi_infra.host import dev_char_links
 
     responses: dict = {"docker.io docker-ce": docker_state(driver), "proc_devices": dev_char}
     if rule:  # the rule file on the host, as the deploy wrote it (File and Sha1File facts)
-        data = probes.NVIDIA_DEV_CHAR_RULE.encode()
-        responses[f"sha1sum {probes.NVIDIA_DEV_CHAR_RULE_PATH}"] = [
-            f"{hashlib.sha1(data).hexdigest()}  {probes.NVIDIA_DEV_CHAR_RULE_PATH}"
+        data = reading.NVIDIA_DEV_CHAR_RULE.encode()
+        responses[f"sha1sum {reading.NVIDIA_DEV_CHAR_RULE_PATH}"] = [
+            f"{hashlib.sha1(data).hexdigest()}  {reading.NVIDIA_DEV_CHAR_RULE_PATH}"
         ]
-        responses[f"test -e {probes.NVIDIA_DEV_CHAR_RULE_PATH}"] = [RULE_STAT % len(data)]
-        rules_dir = probes.NVIDIA_DEV_CHAR_RULE_PATH.rsplit("/", 1)[0]
+        responses[f"test -e {reading.NVIDIA_DEV_CHAR_RULE_PATH}"] = [RULE_STAT % len(data)]
+        rules_dir = reading.NVIDIA_DEV_CHAR_RULE_PATH.rsplit("/", 1)[0]
         responses[f"test -e {rules_dir} |"] = [
             f"user=root group=root mode=drwxr-xr-x atime=1 mtime=1 ctime=1 size=4096 '{rules_dir}'"
         ]
@@ -200,7 +200,7 @@ def run_step(dev_char: list[str], *, driver="systemd", gpus="all", wsl=False, ru
 
 
 def ctk_runs(commands: list[str]) -> list[str]:
-    return [c for c in commands if probes.DEV_CHAR_LINKS_COMMAND in c]
+    return [c for c in commands if reading.DEV_CHAR_LINKS_COMMAND in c]
 
 
 def test_gpu_host_gets_the_rule_then_the_links_checked_node_by_node():
@@ -209,7 +209,7 @@ def test_gpu_host_gets_the_rule_then_the_links_checked_node_by_node():
     assert "command -v nvidia-ctk" in ctk and "Container Toolkit (>= 1.12)" in ctk
     for node, dev in (("/dev/nvidia0", "195:0"), ("/dev/nvidia-uvm-tools", "507:1")):
         assert f"[ /dev/char/{dev} -ef {node} ] ||" in ctk, ctk
-    rule_moves = [c for c in commands if "mv -fT" in c and probes.NVIDIA_DEV_CHAR_RULE_PATH in c]
+    rule_moves = [c for c in commands if "mv -fT" in c and reading.NVIDIA_DEV_CHAR_RULE_PATH in c]
     assert len(rule_moves) == 1, "the rule is written atomically (staged, then renamed)"
     assert "chmod 644" in rule_moves[0]
     assert commands.index(rule_moves[0]) < commands.index(ctk)
@@ -226,7 +226,7 @@ def test_second_deploy_changes_nothing():
 def test_driver_not_loaded_writes_the_rule_only():
     commands, _ = run_step(fixture("dev-char-no-driver.txt"))
     assert ctk_runs(commands) == []
-    assert any("mv -fT" in c and probes.NVIDIA_DEV_CHAR_RULE_PATH in c for c in commands)
+    assert any("mv -fT" in c and reading.NVIDIA_DEV_CHAR_RULE_PATH in c for c in commands)
 
 
 @pytest.mark.parametrize(
@@ -240,11 +240,11 @@ def test_driver_not_loaded_writes_the_rule_only():
 def test_skipped_where_it_does_not_apply(kw):
     commands, changed = run_step(fixture("dev-char-h100-fresh.txt"), **kw)
     assert ctk_runs(commands) == [] and changed == []
-    assert not any(probes.NVIDIA_DEV_CHAR_RULE_PATH in c for c in commands)
+    assert not any(reading.NVIDIA_DEV_CHAR_RULE_PATH in c for c in commands)
 
 
 def test_skip_reasons_name_the_cause():
-    from tgi_infra.dev_char_links import skip_reason
+    from tgi_infra.host.dev_char_links import skip_reason
 
     gpu = load_host_config("gpu-1", {"tgi_gpus": "all"})
     native = SimpleNamespace(wsl=False, skip_engine_and_toolkit=False, systemd=True)
@@ -313,7 +313,7 @@ def test_links_come_before_the_daemon_reload_of_a_changed_unit(tmp_path: Path):
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     names = [op["names"][0].rsplit(" | ", 1)[-1] for op in json.loads(proc.stdout)["op_order"]]
-    links = f"{probes.DEV_CHAR_LINKS_COMMAND} (before any daemon-reload)"
+    links = f"{reading.DEV_CHAR_LINKS_COMMAND} (before any daemon-reload)"
     assert names.count(links) == 1, names  # once, though both deploys ask for it
     assert names.index("Install NVIDIA Container Toolkit packages") < names.index(links)
     assert names.index(links) < names.index("systemctl daemon-reload"), names

@@ -14,9 +14,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from tgi_infra import facts as f
-from tgi_infra import probes
-from tgi_infra.preflight import check_host
+from tgi_infra.host import facts as f
+from tgi_infra.host import reading
+from tgi_infra.host.preflight import check_host
 
 from tests.unit.test_preflight import cfg, codes, docker, facts, sec
 
@@ -24,7 +24,7 @@ FIX = Path(__file__).parent / "fixtures" / "docker"
 
 
 def search(name: str) -> dict:
-    return probes.parse_dpkg_search((FIX / f"dpkg-search-{name}.txt").read_text().splitlines())
+    return reading.parse_dpkg_search((FIX / f"dpkg-search-{name}.txt").read_text().splitlines())
 
 
 @pytest.mark.parametrize(
@@ -46,13 +46,13 @@ def search(name: str) -> dict:
     ],
 )
 def test_the_owner_is_dpkgs_answer_for_the_file_on_disk(fixture, path, owner):
-    assert probes.dpkg_owner(path, search(fixture)) == owner
+    assert reading.dpkg_owner(path, search(fixture)) == owner
 
 
 def test_no_dpkg_or_no_binary_is_no_owner():
-    no_dpkg = probes.parse_dpkg_search(["sh: 1: dpkg-query: not found"])
-    assert probes.dpkg_owner("/usr/bin/dockerd", no_dpkg) is None
-    assert probes.dpkg_owner(None, search("moby-engine")) is None
+    no_dpkg = reading.parse_dpkg_search(["sh: 1: dpkg-query: not found"])
+    assert reading.dpkg_owner("/usr/bin/dockerd", no_dpkg) is None
+    assert reading.dpkg_owner(None, search("moby-engine")) is None
 
 
 @pytest.mark.parametrize(
@@ -66,7 +66,7 @@ def test_no_dpkg_or_no_binary_is_no_owner():
     ],
 )
 def test_usrmerge_names(path, names):
-    assert probes.usrmerge_names(path) == names
+    assert reading.usrmerge_names(path) == names
 
 
 # -- the DockerState fact and the preflight --------------------------------------------------
@@ -154,15 +154,15 @@ def build_and_install(tmp_path: Path, package: str, files: list[Path]) -> Path:
 
 
 def probe(binary_dir: Path, admin: Path | None) -> dict:
-    command = probes.dpkg_owner_command("dockerd", "dockerd", str(admin) if admin else None)
+    command = reading.dpkg_owner_command("dockerd", "dockerd", str(admin) if admin else None)
     env = {**os.environ, "PATH": f"{binary_dir}:{os.environ['PATH']}"}
     out = subprocess.run(["sh", "-c", command], env=env, capture_output=True, text=True).stdout
     sections = f.split_sections(out.splitlines())
     path = (sections.get("dockerd") or [None, None])[1]
     return {
         "target": path,
-        "owner": probes.dpkg_owner(
-            path, probes.parse_dpkg_search(sections.get("dockerd_dpkg", []))
+        "owner": reading.dpkg_owner(
+            path, reading.parse_dpkg_search(sections.get("dockerd_dpkg", []))
         ),
     }
 

@@ -22,8 +22,10 @@ from pathlib import Path
 
 import pytest
 from pyinfra.api.exceptions import OperationError
-from tgi_infra import hostcmd, readiness, ready
-from tgi_infra.ready import WaitTarget
+from tgi_infra import readiness
+from tgi_infra.host import remote
+from tgi_infra.services import ready
+from tgi_infra.services.ready import WaitTarget
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -78,7 +80,7 @@ def clock(monkeypatch) -> Clock:
     c = Clock()
     monkeypatch.setattr(ready, "time", c)
     monkeypatch.setattr(readiness, "time", c)
-    monkeypatch.setattr(hostcmd, "connector_arguments", lambda state, host: {})
+    monkeypatch.setattr(remote, "connector_arguments", lambda state, host: {})
     return c
 
 
@@ -210,8 +212,8 @@ def deploy_on_fake(tmp_path: Path, *, daemon_json: dict, label: str | None) -> s
     """Executes deploy/main.py on a @fake host whose service alpha runs with ``label`` as its
     config hash (None: the hash the deploy renders, i.e. unchanged); returns the output."""
     from tgi_infra.config import load_host_config
-    from tgi_infra.env_secrets import sha256
-    from tgi_infra.render import env_file_content, render_for_deploy
+    from tgi_infra.services.render import env_file_content, render_for_deploy
+    from tgi_infra.services.secrets import sha256
 
     env = _env()
     cfg = load_host_config("@fake/cpu", HOST_DATA)

@@ -1,4 +1,5 @@
-"""Crash diagnosis per engine (deploy/ready.py): the common start-up failures (OOM at warm-up or
+"""Crash diagnosis per engine (deploy/services/ready.py): the common start-up failures (OOM at
+warm-up or
 start, gated model or rejected token, model not found, NCCL / shared memory, unknown
 quantization, refused arguments, driver too old for the image's CUDA, port already in use) are
 named from each engine's own error lines, whole words only, with the fix in that engine's
@@ -9,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tgi_infra.ready import UNKNOWN, diagnose, health_status, likely_cause
+from tgi_infra.services.ready import UNKNOWN, diagnose, health_status, likely_cause
 
 LOGS = Path(__file__).parent / "fixtures" / "engine-logs"
 ENGINES = ("tgi", "vllm", "sglang")

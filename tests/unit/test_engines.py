@@ -16,7 +16,7 @@ import pytest
 import tgi_infra
 from tgi_infra.config import ConfigError, load_host_config
 from tgi_infra.engines import engine_spec
-from tgi_infra.swap import PREFETCH_SCRIPT, Swap, prefetch_command
+from tgi_infra.services.swap import PREFETCH_SCRIPT, Swap, prefetch_command
 
 REFERENCE = Path(tgi_infra.__file__).resolve().parent / "reference"
 
@@ -174,7 +174,7 @@ def test_cpu_mode_is_tgi_only():
 def test_cpu_mode_with_a_cpu_build_of_the_engine(engine, image):
     """gpus none is refused for the CUDA image only: a CPU build named in `image` is CPU mode
     (vLLM's docker/Dockerfile.cpu image, SGLang's Xeon image); SGLang gets `--device cpu`."""
-    from tgi_infra.render import launcher_args
+    from tgi_infra.services.render import launcher_args
 
     data = {
         "tgi_gpus": "none",
@@ -363,7 +363,7 @@ def test_local_tools_find_the_engines_published_port():
 
 
 def test_ready_request_per_engine():
-    from tgi_infra.ready import WaitTarget
+    from tgi_infra.services.ready import WaitTarget
 
     def probe(engine, model="org/m"):
         return WaitTarget("s", "http://127.0.0.1:1", "/x/service.env", 10, False, (), engine, model)

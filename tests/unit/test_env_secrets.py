@@ -1,4 +1,4 @@
-"""deploy/env_secrets.py: a token change restarts once; a deploy without the token keeps the
+"""deploy/services/secrets.py: a token change restarts once; a deploy without the token keeps the
 host's and changes nothing. The fact's shell command runs for real against a file here."""
 
 from __future__ import annotations
@@ -6,8 +6,8 @@ from __future__ import annotations
 import subprocess
 
 from tgi_infra.config import load_host_config
-from tgi_infra.env_secrets import EnvFileDigests, merge_command, missing_targets, plan_env
-from tgi_infra.render import env_file_content
+from tgi_infra.services.render import env_file_content
+from tgi_infra.services.secrets import EnvFileDigests, merge_command, missing_targets, plan_env
 
 SVC = {"name": "tgi-a", "model_id": "org/m", "gpus": "none", "env": {"LOG_LEVEL": "info"}}
 

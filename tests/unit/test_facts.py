@@ -15,7 +15,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from tgi_infra import facts as f
+from tgi_infra.host import facts as f
 
 FIX = Path(__file__).parent / "fixtures"
 

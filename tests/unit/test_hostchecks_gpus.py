@@ -1,10 +1,10 @@
 """Issue 12 item 12 / issue 11 "one host-probe layer": the smoke host checks' GPU check compares
 the GPU UUIDs a service's container sees with the host's (as the deploy's GPU proof does,
-``tgi_infra.gpu_proof``), not the number of ``nvidia-smi -L`` lines.
+``tgi_infra.host.gpu_proof``), not the number of ``nvidia-smi -L`` lines.
 
 No GPU here: the host is a stand-in that answers the two commands the check runs with written
 ``nvidia-smi`` output (the host's from the recorded fixtures, read by the same parser as the
-deploy's ``NvidiaGpus`` fact: ``tgi_infra.probes.parse_nvidia_smi_csv``).
+deploy's ``NvidiaGpus`` fact: ``tgi_infra.host.reading.parse_nvidia_smi_csv``).
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 from tgi_infra.config import load_host_config
-from tgi_infra.gpu_proof import PROOF_QUERY
-from tgi_infra.probes import NVIDIA_SMI_QUERY, parse_nvidia_smi_csv
+from tgi_infra.host.gpu_proof import PROOF_QUERY
+from tgi_infra.host.reading import NVIDIA_SMI_QUERY, parse_nvidia_smi_csv
 from tgi_infra.smoke import hostchecks as hc
 from tgi_infra.smoke import hostchecks_parse as hp
 from tgi_infra.smoke.hostchecks_connect import Connection

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 from tgi_infra.config import load_host_config
-from tgi_infra.render import render_service, secrets_digest
+from tgi_infra.services.render import render_service, secrets_digest
 from tgi_infra.smoke.hostchecks import FAILED, PASSED, SKIPPED, HostCheckSettings, run_host
 from tgi_infra.smoke.hostchecks_connect import Connection
 from tgi_infra.smoke.tunnel import free_local_port

@@ -1,5 +1,5 @@
 """lab/standin_common/hub.py: the ``huggingface_hub.snapshot_download`` of the vLLM and SGLang
-stand-in images, run the way the deploy's prefetch runs it (deploy/swap.py PREFETCH_SCRIPT,
+stand-in images, run the way the deploy's prefetch runs it (deploy/services/swap.py PREFETCH_SCRIPT,
 ``python3 -c`` with the image's module path), against huggingface_hub's cache contract."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from tgi_infra.swap import PREFETCH_INCLUDE, PREFETCH_SCRIPT
+from tgi_infra.services.swap import PREFETCH_INCLUDE, PREFETCH_SCRIPT
 
 from lab.images import engine_image_files
 

@@ -9,7 +9,7 @@ import textwrap
 from pathlib import Path
 
 from tgi_infra.config import load_host_config
-from tgi_infra.render import render_for_deploy
+from tgi_infra.services.render import render_for_deploy
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 from tgi_infra.config import load_host_config
-from tgi_infra.nvidia_toolkit import runtime_commands
+from tgi_infra.host.nvidia_toolkit import runtime_commands
 
 from tests.unit.test_nvidia_ctk_standin import _install, configure, log_messages
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tgi_infra import facts as f
-from tgi_infra.gpu_proof import PROOF_QUERY, compare_gpu_uuids, proof_command
+from tgi_infra.host import facts as f
+from tgi_infra.host.gpu_proof import PROOF_QUERY, compare_gpu_uuids, proof_command
 
 FIX = Path(__file__).parent / "fixtures"
 
@@ -79,11 +79,11 @@ class _RecordedHost:
 
 def test_deploy_gpu_proof_refuses_other_gpus_of_the_same_count(monkeypatch):
     from pyinfra.api.exceptions import OperationError
-    from tgi_infra import hostcmd
-    from tgi_infra.nvidia_toolkit import _gpu_proof
+    from tgi_infra.host import remote
+    from tgi_infra.host.nvidia_toolkit import _gpu_proof
 
     # no pyinfra operation runs here: no sudo/su settings to pass on
-    monkeypatch.setattr(hostcmd, "connector_arguments", lambda state, host: {})
+    monkeypatch.setattr(remote, "connector_arguments", lambda state, host: {})
 
     other = [u[:-2] + "ff" for u in EIGHT]
     host = _RecordedHost(other)

@@ -5,8 +5,8 @@ defect 3 (arm64 and TGI's amd64-only image), 7 (Docker that apt does not manage)
 from __future__ import annotations
 
 import pytest
-from tgi_infra import facts as f
-from tgi_infra.preflight import check_host, errors, preflight
+from tgi_infra.host import facts as f
+from tgi_infra.host.preflight import check_host, errors, preflight
 
 from tests.unit.test_preflight import cfg, codes, docker, facts, platform, sec
 

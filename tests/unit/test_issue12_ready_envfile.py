@@ -13,7 +13,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from tgi_infra.ready import WaitTarget, _http_cmd
+from tgi_infra.services.ready import WaitTarget, _http_cmd
 
 KEYS = [
     "plain-key-123",
@@ -77,7 +77,7 @@ def test_without_api_key_no_header_is_sent(tmp_path, server):
 
 def test_same_values_as_docker_itself(tmp_path, lab_base_image):
     """The oracle is Docker: ``docker run --env-file`` with the same file."""
-    from tgi_infra.envfile import parse_env_file, value_command
+    from tgi_infra.services.envfile import parse_env_file, value_command
 
     env = tmp_path / "service.env"
     env.write_text(

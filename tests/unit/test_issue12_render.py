@@ -5,7 +5,7 @@ who already passes it in extra_args does not get it twice (clap refuses a repeat
 from __future__ import annotations
 
 from tgi_infra.config import load_host_config
-from tgi_infra.render import render_service
+from tgi_infra.services.render import render_service
 
 
 def _argv(host_data: dict) -> list[str]:

@@ -16,7 +16,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from tgi_infra.toolkit_upkeep import (
+from tgi_infra.host.toolkit_upkeep import (
     ToolkitKeyFingerprints,
     key_rotated,
     parse_key_fingerprints,

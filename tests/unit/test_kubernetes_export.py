@@ -22,11 +22,11 @@ from pathlib import Path
 import kubernetes_validate
 import pytest
 import yaml
-from tgi_infra import kubernetes_export as k8s
 from tgi_infra.config import HostConfig, TGIService, host_key, validate_inventory
+from tgi_infra.config.inventory import load
 from tgi_infra.engines import engine_spec
-from tgi_infra.inventory import load
-from tgi_infra.render import CREATE_SCRIPT, render_for_deploy
+from tgi_infra.export import kubernetes as k8s
+from tgi_infra.services.render import CREATE_SCRIPT, render_for_deploy
 
 from tests.unit.test_render import CASES, docker_command
 from tests.unit.test_render_engines import MIXED

@@ -1,7 +1,7 @@
 """tgi_infra.local and its CLI verbs against real containers on this machine's Docker Engine.
 
 The service is created exactly as the deploy creates it on a host without systemd: the
-``docker run`` argv that deploy/render.py renders (supervisor ``docker``: restart policy
+``docker run`` argv that deploy/services/render.py renders (supervisor ``docker``: restart policy
 ``unless-stopped``, the deploy's labels), with the TGI stand-in image (lab/tgi_standin) as
 the image. Everything is removed after. The systemd-supervised case needs systemd as PID 1:
 it runs in the lab (lab/test_local_lab.py).
@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from tgi_infra import local
 from tgi_infra.config import load_host_config
-from tgi_infra.render import (
+from tgi_infra.services.render import (
     LABEL_ENGINE,
     LABEL_MODEL,
     LABEL_PORT,
@@ -227,7 +227,7 @@ def _cli_as_nobody(args: list[str], err_path: Path) -> int:
     supplementary groups): the venv's python (under /root) is not reachable by nobody, so the
     child keeps this process's imports instead of exec-ing one."""
     import docker  # noqa: F401 - imported before the fork, as root
-    from tgi_infra.cli import main
+    from tgi_infra.cli.commands import main
 
     with err_path.open("w") as err:
         pid = os.fork()

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 from tgi_infra import local
-from tgi_infra.render import LABEL_MANAGED, LABEL_SERVICE, LABEL_SUPERVISOR
+from tgi_infra.services.render import LABEL_MANAGED, LABEL_SERVICE, LABEL_SUPERVISOR
 
 REPO = Path(__file__).resolve().parents[2]
 HF_TOKEN = "hf_" + secrets.token_hex(17)

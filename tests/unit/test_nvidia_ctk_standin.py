@@ -472,14 +472,14 @@ def test_dev_char_existing_nodes_none_creates_nothing(ctk: Path, tmp_path: Path)
 
 
 def test_dev_char_create_all_links_what_the_deploys_fact_checks(ctk: Path, tmp_path: Path) -> None:
-    from tgi_infra import probes
+    from tgi_infra.host import reading
 
     root = _gpu_root(tmp_path)
-    fact = "sh", "-c", probes.nvidia_dev_char_command(str(root))
+    fact = "sh", "-c", reading.nvidia_dev_char_command(str(root))
 
     def state() -> dict:
         out = subprocess.run(fact, capture_output=True, text=True, timeout=30, check=True)
-        return probes.parse_nvidia_dev_char(out.stdout.splitlines())
+        return reading.parse_nvidia_dev_char(out.stdout.splitlines())
 
     assert len(state()["missing"]) == 3
     result = devchar(ctk, root, "--create-all")

@@ -6,9 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tgi_infra import facts as f
 from tgi_infra.config import host_key, load_host_config
-from tgi_infra.preflight import (
+from tgi_infra.host import facts as f
+from tgi_infra.host.preflight import (
     DOCKER_DESKTOP_NOTE,
     NO_DRIVER_FIX,
     PreflightFacts,

@@ -1,4 +1,5 @@
-"""deploy/preflight_live.py against the Hub stand-in (lab/hub_standin) through huggingface_hub's
+"""deploy/services/live_checks.py against the Hub stand-in (lab/hub_standin) through
+huggingface_hub's
 own client (endpoint=...), and the disk/port/local-path decisions on real fact output."""
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ import pytest
 from huggingface_hub import HfApi
 from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError, RevisionNotFoundError
 from tgi_infra.config import load_host_config
-from tgi_infra.preflight_live import PortUsers, VolumeState, check_service, hub_check
+from tgi_infra.services.live_checks import PortUsers, VolumeState, check_service, hub_check
 
 from lab.hub_standin.server import Catalog, serve
 

@@ -1,5 +1,5 @@
 """One host-probe layer: what reads a host (commands, parsers, constants) exists once, in
-``tgi_infra.probes`` (no pyinfra), and serves the deploy's facts and the smoke host checks."""
+``tgi_infra.host.reading`` (no pyinfra), and serves the deploy's facts and the smoke host checks."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from tgi_infra import facts, probes
+from tgi_infra.host import facts, reading
 from tgi_infra.smoke import hostchecks_parse as hp
 
 REPO = Path(__file__).resolve().parents[2]
@@ -57,9 +57,9 @@ def test_probe_literals_exist_only_in_the_probe_layer(literal):
     spelled = [
         str(path.relative_to(REPO))
         for path in SOURCES
-        if path.name != "probes.py" and any(literal in s for s in _code_strings(path))
+        if path.name != "reading.py" and any(literal in s for s in _code_strings(path))
     ]
-    assert spelled == [], f"{literal!r} spelled outside deploy/probes.py: {spelled}"
+    assert spelled == [], f"{literal!r} spelled outside deploy/host/reading.py: {spelled}"
 
 
 def test_check_status_names_are_defined_once():
@@ -72,13 +72,13 @@ def test_check_status_names_are_defined_once():
         for name in ast.walk(target)
         if isinstance(name, ast.Name) and name.id in ("PASSED", "FAILED", "SKIPPED")
     ]
-    assert sorted(set(defined)) == ["deploy/probes.py"]
+    assert sorted(set(defined)) == ["deploy/host/reading.py"]
 
 
 def test_probe_layer_and_host_checks_import_no_pyinfra():
     code = (
-        "import sys; import tgi_infra.probes, tgi_infra.smoke.hostchecks_parse, "
-        "tgi_infra.smoke.hostchecks, tgi_infra.render; "
+        "import sys; import tgi_infra.host.reading, tgi_infra.smoke.hostchecks_parse, "
+        "tgi_infra.smoke.hostchecks, tgi_infra.services.render; "
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('pyinfra', 'pyinfra_cli')); "
         "print(bad); sys.exit(1 if bad else 0)"
     )
@@ -132,15 +132,16 @@ def test_docker_desktop_same_answer_from_raw_info_and_the_fact():
 
 
 def test_the_deploy_and_the_checks_use_the_same_names():
-    from tgi_infra import nvidia_toolkit, render
+    from tgi_infra.host import nvidia_toolkit
+    from tgi_infra.services import render
     from tgi_infra.smoke import hostchecks
 
-    assert tuple(nvidia_toolkit.PACKAGES) == hp.TOOLKIT_PACKAGES == probes.TOOLKIT_PACKAGES
-    assert render.LABEL_HASH == probes.LABEL_HASH
+    assert tuple(nvidia_toolkit.PACKAGES) == hp.TOOLKIT_PACKAGES == reading.TOOLKIT_PACKAGES
+    assert render.LABEL_HASH == reading.LABEL_HASH
     assert (hostchecks.PASSED, hostchecks.FAILED, hostchecks.SKIPPED) == (
-        probes.PASSED,
-        probes.FAILED,
-        probes.SKIPPED,
+        reading.PASSED,
+        reading.FAILED,
+        reading.SKIPPED,
     )
-    assert facts.SystemdPid1().command() == probes.SYSTEMD_PID1_COMMAND
-    assert all(pkg in probes.toolkit_dpkg_command() for pkg in probes.TOOLKIT_PACKAGES)
+    assert facts.SystemdPid1().command() == reading.SYSTEMD_PID1_COMMAND
+    assert all(pkg in reading.toolkit_dpkg_command() for pkg in reading.TOOLKIT_PACKAGES)

@@ -1,4 +1,5 @@
-"""The likely cause the deploy prints when a service does not become ready (deploy/ready.py),
+"""The likely cause the deploy prints when a service does not become ready
+(deploy/services/ready.py),
 on outputs captured from Docker (fixtures/docker/, see fixtures/README.md): the daemon
 unreachable, and containers Docker could not start (a host port already taken, no GPU runtime,
 the NVIDIA runtime refusing an image whose CUDA is newer than the driver), which the readiness
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from tgi_infra.readiness import ContainerState, failed_start, parse_state
-from tgi_infra.ready import UNKNOWN, likely_cause
+from tgi_infra.services.ready import UNKNOWN, likely_cause
 
 FIX = Path(__file__).parent / "fixtures" / "docker"
 

@@ -1,12 +1,12 @@
 """A service that does not become ready fails the deploy with one block: why, the likely cause
 once, the log tail once, each line under the host's prefix; no Python traceback, no "Unexpected
 error in Python callback" (pyinfra 3 prints both, and the message again on one line, for any
-exception out of a ``python.call`` target: deploy/hostcmd.py ``reported``).
+exception out of a ``python.call`` target: deploy/host/remote.py ``reported``).
 
 The real pyinfra CLI on ``@local`` runs the deploy's own readiness operation
 (``tgi_services._wait_ready``) against real containers on this machine's Docker: one that
 crashed with a TGI log (fixtures/engine-logs), one that Docker could not start because its host
-port is taken. Both the wrapper's entry (``python -m tgi_infra.pyinfra_entry``, what
+port is taken. Both the wrapper's entry (``python -m tgi_infra.cli.pyinfra_entry``, what
 ``tgi-infra deploy`` runs) and plain ``pyinfra``."""
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ DEPLOY = """
 import os
 from pyinfra.operations import server
 from tgi_infra.config import load_host_config
-from tgi_infra.tgi_services import _wait_ready
+from tgi_infra.services.operations import _wait_ready
 
 name, port = os.environ["TEST_SERVICE"], int(os.environ["TEST_PORT"])
 cfg = load_host_config("@local", {
@@ -41,7 +41,7 @@ _wait_ready(cfg, cfg.tgi_services[0])
 """
 
 ENTRIES = {
-    "wrapper": [sys.executable, "-m", "tgi_infra.pyinfra_entry"],
+    "wrapper": [sys.executable, "-m", "tgi_infra.cli.pyinfra_entry"],
     "pyinfra": [str(Path(sys.executable).with_name("pyinfra"))],
 }
 

@@ -1,4 +1,4 @@
-"""deploy/render.py: golden renders, launcher flags TGI knows, shell hygiene, no secrets.
+"""deploy/services/render.py: golden renders, launcher flags TGI knows, shell hygiene, no secrets.
 
 Regenerate golden files after an intended change:
     UPDATE_GOLDEN=1 .venv/bin/pytest tests/unit/test_render.py -k golden
@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import tgi_infra
 from tgi_infra.config import ConfigError, load_host_config
-from tgi_infra.render import (
+from tgi_infra.services.render import (
     CREATE_SCRIPT,
     ENV_EXAMPLE,
     ENV_FILE_MODE,

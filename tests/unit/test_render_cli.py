@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from tgi_infra.config import inventory_variables_markdown, load_host_config
-from tgi_infra.render import render_for_deploy
+from tgi_infra.services.render import render_for_deploy
 
 from lab.hub_standin.server import Catalog, serve
 

@@ -23,7 +23,7 @@ import pytest
 import tgi_infra
 from tgi_infra.config import validate_inventory
 from tgi_infra.engines.sglang import KEY_WRAPPER
-from tgi_infra.render import CREATE_SCRIPT, env_file_content, launcher_args, render_host
+from tgi_infra.services.render import CREATE_SCRIPT, env_file_content, launcher_args, render_host
 
 from tests.unit.test_render import CASES, GOLDEN, docker_command, rendered_case
 

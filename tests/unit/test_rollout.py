@@ -1,10 +1,10 @@
-"""deploy/rollout.py: batches, the summary, and bad arguments refused before any host runs."""
+"""deploy/cli/rollout.py: batches, the summary, and bad arguments refused before any host runs."""
 
 from __future__ import annotations
 
 import pytest
-from tgi_infra import cli
-from tgi_infra.rollout import Summary, batches
+from tgi_infra.cli import commands
+from tgi_infra.cli.rollout import Summary, batches
 
 
 def test_batches_keep_inventory_order():
@@ -27,10 +27,10 @@ def test_unknown_smoke_check_is_refused_before_any_deploy(tmp_path, capsys):
         'hosts = [("gpu1", {"tgi_gpus": "none", "tgi_services": '
         '[{"name": "tgi-a", "model_id": "org/m"}]})]\n'
     )
-    assert cli.main(["rollout", str(inv), "--checks", "ready,nope"]) == 2
+    assert commands.main(["rollout", str(inv), "--checks", "ready,nope"]) == 2
     err = capsys.readouterr().err
     assert "--checks nope: unknown smoke check" in err and "generate" in err
-    assert cli.main(["rollout", str(inv), "--batch", "0"]) == 2
+    assert commands.main(["rollout", str(inv), "--batch", "0"]) == 2
 
 
 @pytest.fixture
@@ -57,7 +57,7 @@ def vllm_and_sglang(tmp_path):
 def test_default_rollout_checks_pass_on_vllm_and_sglang(vllm_and_sglang, capsys):
     """The default gate is per engine: TGI's /generate is not asked of vLLM or SGLang (it would
     be skipped there, and a skipped gate is not a pass)."""
-    from tgi_infra.rollout import default_checks, smoke_failures
+    from tgi_infra.cli.rollout import default_checks, smoke_failures
 
     assert "generate" in default_checks("tgi")
     assert smoke_failures(vllm_and_sglang, ["h1"], None) == {}
@@ -68,7 +68,7 @@ def test_default_rollout_checks_pass_on_vllm_and_sglang(vllm_and_sglang, capsys)
 
 
 def test_a_chosen_check_of_another_engine_is_skipped_not_failed(vllm_and_sglang, capsys):
-    from tgi_infra.rollout import smoke_failures
+    from tgi_infra.cli.rollout import smoke_failures
 
     assert smoke_failures(vllm_and_sglang, ["h1"], ("ready", "generate", "chat")) == {}
     out = capsys.readouterr().out

@@ -1,5 +1,6 @@
 """An interrupted rollout exits 130 and stops (issue 10): ``python -m tgi_infra rollout``
-runs pyinfra through ``tgi_infra.runner.run_step``, not a plain ``subprocess.run`` (pyinfra 3
+runs pyinfra through ``tgi_infra.cli.deploy_runner.run_step``, not a plain ``subprocess.run``
+(pyinfra 3
 exits 0 on Ctrl-C, so the rollout would have gone on to the smoke checks and the next batch).
 
 Real subprocesses, real SIGINT: the hosts are pyinfra's own ``@fake`` connector with a 15 s
@@ -16,7 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
-from tgi_infra.runner import EXIT_INTERRUPTED
+from tgi_infra.cli.deploy_runner import EXIT_INTERRUPTED
 
 SERVICE = '"tgi_services": [{"name": "tgi-a", "model_id": "org/m"}]'
 

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from tgi_infra.runner import EXIT_INTERRUPTED, deploy_file
+from tgi_infra.cli.deploy_runner import EXIT_INTERRUPTED, deploy_file
 
 IN_PROGRESS = "Loading: "  # pyinfra prints it when it starts running the deploy file
 

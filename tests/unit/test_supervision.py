@@ -1,4 +1,5 @@
-"""deploy/supervision.py: who supervises a TGI container, per kind of host (issue 12, defect 2).
+"""deploy/services/supervision.py: who supervises a TGI container, per kind of host (issue 12,
+defect 2).
 
 The rule decides what is rendered: a systemd unit that ``Requires=docker.service`` only where
 systemd runs the engine; Docker's restart policy under WSL without systemd and under Docker
@@ -10,8 +11,8 @@ from __future__ import annotations
 
 import pytest
 from tgi_infra.config import load_host_config
-from tgi_infra.render import render_service
-from tgi_infra.supervision import supervisor
+from tgi_infra.services.render import render_service
+from tgi_infra.services.supervision import supervisor
 
 DATA = {
     "tgi_gpus": "none",

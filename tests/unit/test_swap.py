@@ -1,4 +1,5 @@
-"""deploy/swap.py commands: TGI's downloader from the new image, the token only by env file;
+"""deploy/services/swap.py commands: TGI's downloader from the new image, the token only by env
+file;
 the env file kept for a rollback, put back by it, dropped on commit."""
 
 from __future__ import annotations
@@ -10,9 +11,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from tgi_infra import swap as swap_mod
-from tgi_infra.ready import WaitTarget
-from tgi_infra.swap import (
+from tgi_infra.services import swap as swap_mod
+from tgi_infra.services.ready import WaitTarget
+from tgi_infra.services.swap import (
     Swap,
     drop_env_command,
     keep_env_command,
@@ -77,7 +78,7 @@ def test_keep_then_restore_puts_the_old_env_file_back_0600(tmp_path: Path):
     prev = Path(previous_env_file(str(env)))
     assert prev.read_text() == "HF_TOKEN=old\nMODEL_ID=org/old\n"
     assert stat.S_IMODE(prev.stat().st_mode) == 0o600
-    # the deploy replaces service.env by rename (deploy/atomic.py), as here
+    # the deploy replaces service.env by rename (deploy/services/atomic.py), as here
     new = tmp_path / "staged"
     new.write_text("HF_TOKEN=new\nMODEL_ID=org/new\n")
     new.chmod(0o600)
@@ -142,10 +143,10 @@ class _RecordedHost:
 
 @pytest.fixture
 def recorded(monkeypatch):
-    from tgi_infra import hostcmd
+    from tgi_infra.host import remote
 
     # no pyinfra operation runs here: no sudo/su settings to pass on
-    monkeypatch.setattr(hostcmd, "connector_arguments", lambda state, host: {})
+    monkeypatch.setattr(remote, "connector_arguments", lambda state, host: {})
     return _RecordedHost()
 
 
@@ -197,9 +198,9 @@ def test_rollout_commit_drops_and_rollback_restores_the_env_file(recorded, monke
 
 def test_failed_prefetch_restores_the_env_file(monkeypatch):
     from pyinfra.api.exceptions import OperationError
-    from tgi_infra import hostcmd
+    from tgi_infra.host import remote
 
-    monkeypatch.setattr(hostcmd, "connector_arguments", lambda state, host: {})
+    monkeypatch.setattr(remote, "connector_arguments", lambda state, host: {})
 
     class _DownloadFails(_RecordedHost):
         def run_shell_command(self, cmd, **_kw):

@@ -27,10 +27,10 @@ from typing import Any
 
 from pyinfra.api import FactBase
 from pyinfra.api.exceptions import FactProcessError
-from tgi_infra import probes
+from tgi_infra.host import reading
 
-# what reads a host is shared with the smoke host checks: tgi_infra.probes (no pyinfra there)
-from tgi_infra.probes import (  # noqa: F401  (re-exported: facts.X is the public name here)
+# what reads a host is shared with the smoke host checks: tgi_infra.host.reading (no pyinfra there)
+from tgi_infra.host.reading import (  # noqa: F401  (re-exported: facts.X is the public name here)
     DAEMON_JSON_PATH,
     MARK,
     NVIDIA_SMI_DRIVER_BROKEN,
@@ -318,7 +318,7 @@ def parse_docker_info(lines: list[str] | str) -> dict[str, Any]:
 def is_docker_desktop_info(info: dict[str, Any]) -> bool:
     """``probes.is_docker_desktop`` on the DockerState fact's ``info``."""
     raw = {"OperatingSystem": info.get("operating_system"), "Name": info.get("name")}
-    return probes.is_docker_desktop(raw)
+    return reading.is_docker_desktop(raw)
 
 
 def parse_docker_state(lines: list[str]) -> dict[str, Any]:
@@ -356,8 +356,8 @@ def parse_docker_state(lines: list[str]) -> dict[str, Any]:
     dockerd_lines = [c.strip() for c in sections.get("dockerd", []) if c.strip()]
     dockerd_path = dockerd_lines[0] if dockerd_lines else None
     dockerd_target = dockerd_lines[1] if len(dockerd_lines) > 1 else dockerd_path
-    search = probes.parse_dpkg_search(sections.get("dockerd_dpkg", []))
-    engine_package = probes.dpkg_owner(dockerd_target, search)
+    search = reading.parse_dpkg_search(sections.get("dockerd_dpkg", []))
+    engine_package = reading.dpkg_owner(dockerd_target, search)
     desktop_cli = any("docker-desktop" in (p or "") for p in (cli_path, cli_target))
     if is_docker_desktop_info(info) or desktop_cli:
         flavour = "docker-desktop"
@@ -397,7 +397,7 @@ class DockerState(FactBase):
             f"echo '{MARK}dpkg'; "
             "dpkg-query -W -f='${Package}\\t${Status}\\t${Version}\\n' docker.io docker-ce "
             "2>/dev/null; "
-            f"{probes.dpkg_owner_command('dockerd', 'dockerd')}; "
+            f"{reading.dpkg_owner_command('dockerd', 'dockerd')}; "
             f"echo '{MARK}cli'; "
             "if command -v docker >/dev/null 2>&1; then "
             'p=$(command -v docker); echo "$p"; readlink -f "$p" 2>/dev/null || echo "$p"; '
@@ -531,8 +531,8 @@ def parse_daemon_json(text: str | None, path: str = DAEMON_JSON_PATH) -> dict[st
     rewrites it); invalid JSON or a non-object raises :class:`FactParseError` naming the file
     (``probes.parse_daemon_json``, as a pyinfra fact error)."""
     try:
-        return probes.parse_daemon_json(text, path)
-    except probes.ProbeParseError as exc:
+        return reading.parse_daemon_json(text, path)
+    except reading.ProbeParseError as exc:
         raise FactParseError(str(exc)) from exc
 
 
@@ -556,15 +556,15 @@ class DaemonJsonAdded(FactBase):
     ``probes.parse_daemon_json_added``): entries the inventory may take back. Absent: {}."""
 
     def command(self) -> str:
-        return _file_command(probes.DAEMON_JSON_ADDED_PATH)
+        return _file_command(reading.DAEMON_JSON_ADDED_PATH)
 
     @staticmethod
     def default() -> dict[str, Any]:
-        return probes.parse_daemon_json_added(None)
+        return reading.parse_daemon_json_added(None)
 
     def process(self, output: list[str]) -> dict[str, Any]:
         body = _file_body(output)
-        return probes.parse_daemon_json_added(None if body is None else "\n".join(body))
+        return reading.parse_daemon_json_added(None if body is None else "\n".join(body))
 
 
 class CdiSpecState(FactBase):
@@ -575,14 +575,14 @@ class CdiSpecState(FactBase):
     into library file names), so the deploy keeps a record next to its other records."""
 
     def command(self) -> str:
-        return probes.cdi_state_command()
+        return reading.cdi_state_command()
 
     @staticmethod
     def default() -> dict[str, Any]:
-        return probes.parse_cdi_state([])
+        return reading.parse_cdi_state([])
 
     def process(self, output: list[str]) -> dict[str, Any]:
-        return probes.parse_cdi_state(output)
+        return reading.parse_cdi_state(output)
 
 
 def parse_wsl_conf(text: str | None, path: str = WSL_CONF_PATH) -> dict[str, dict[str, str]] | None:
@@ -827,20 +827,20 @@ class NvidiaDevChar(FactBase):
     """/dev/char links of the NVIDIA device nodes and NVIDIA's udev rule that keeps them
     (``probes.nvidia_dev_char_command`` / ``probes.parse_nvidia_dev_char``): whether the
     driver is loaded, each node's link (``ok`` / ``other`` / ``missing``), nvidia-ctk's path,
-    the rule file. Why: NVIDIA/nvidia-docker#1730 (``deploy/dev_char_links.py``).
+    the rule file. Why: NVIDIA/nvidia-docker#1730 (``deploy/host/dev_char_links.py``).
 
     No pyinfra built-in reads device numbers or resolves a link against a device node.
     """
 
     def command(self) -> str:
-        return probes.nvidia_dev_char_command()
+        return reading.nvidia_dev_char_command()
 
     @staticmethod
     def default() -> dict[str, Any]:
-        return probes.parse_nvidia_dev_char([])
+        return reading.parse_nvidia_dev_char([])
 
     def process(self, output: list[str]) -> dict[str, Any]:
         try:
-            return probes.parse_nvidia_dev_char(output)
-        except probes.ProbeParseError as exc:
+            return reading.parse_nvidia_dev_char(output)
+        except reading.ProbeParseError as exc:
             raise FactParseError(str(exc)) from exc

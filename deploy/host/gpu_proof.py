@@ -29,7 +29,8 @@ def container_uuids(lines: list[str]) -> list[str]:
 
 
 def expected_uuids(host_gpus: list[dict], ids: list[int] | None) -> list[str]:
-    """UUIDs of the host GPUs (records of ``tgi_infra.probes.parse_nvidia_smi_csv``) a container
+    """UUIDs of the host GPUs (records of ``tgi_infra.host.reading.parse_nvidia_smi_csv``) a
+    container
     given ``ids`` (``--gpus device=...``, nvidia-smi indexes; None: all) must see."""
     return [g["uuid"] for g in host_gpus if ids is None or g["index"] in ids]
 

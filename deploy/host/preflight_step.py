@@ -9,7 +9,7 @@ from __future__ import annotations
 from pyinfra import host, logger
 from pyinfra.api.exceptions import PyinfraError
 from tgi_infra.config import HostConfig
-from tgi_infra.facts import (
+from tgi_infra.host.facts import (
     DaemonJson,
     DockerState,
     HostPlatform,
@@ -19,7 +19,7 @@ from tgi_infra.facts import (
     SystemdPid1,
     WslConf,
 )
-from tgi_infra.preflight import HostPlan, PreflightFacts, check_host, errors, format_problems
+from tgi_infra.host.preflight import HostPlan, PreflightFacts, check_host, errors, format_problems
 
 
 class PreflightError(PyinfraError):
@@ -40,7 +40,7 @@ def gather_facts() -> PreflightFacts:
 
 
 def preflight_plan(cfg: HostConfig) -> HostPlan:
-    from tgi_infra.daemon_state import check_daemon_json
+    from tgi_infra.host.daemon_state import check_daemon_json
 
     check_daemon_json()  # first: the other facts read daemon.json too (one error, not four)
     problems, plan = check_host(host.name, cfg, gather_facts())

@@ -19,11 +19,12 @@ next, so the rollout drives pyinfra itself, one batch at a time with ``--limit``
 
 The summary lists the hosts done, rolled back and untouched; exit 0 only when every host is done.
 
-pyinfra runs through :func:`tgi_infra.runner.run_step` (and ``tgi_infra.pyinfra_entry``: a dead
+pyinfra runs through :func:`tgi_infra.cli.deploy_runner.run_step` (and
+``tgi_infra.cli.pyinfra_entry``: a dead
 host is one line): plain pyinfra exits 0 on Ctrl-C, so an interrupted batch would have looked
 deployed. An interrupt (Ctrl-C, ``kill -INT``) stops the rollout where it is: no smoke checks,
 no commit or rollback, later batches untouched; the summary names the interrupted batch and the
-rollout exits 130 (:data:`tgi_infra.runner.EXIT_INTERRUPTED`).
+rollout exits 130 (:data:`tgi_infra.cli.deploy_runner.EXIT_INTERRUPTED`).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tgi_infra.runner import EXIT_INTERRUPTED, run_step
+from tgi_infra.cli.deploy_runner import EXIT_INTERRUPTED, run_step
 
 # the gate per engine: readiness, the served model, one completion by the engine's own route
 # (TGI /generate, SGLang's native /generate, vLLM's /v1/completions), one chat completion
@@ -54,7 +55,7 @@ def _default_text() -> str:
     return "; ".join(f"{e}: {','.join(c)}" for e, c in DEFAULT_CHECKS.items())
 
 
-PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(__file__).resolve().parents[1]  # the package root (swap_finish.py)
 KEEP_PREVIOUS_ENV = "TGI_INFRA_KEEP_PREVIOUS"
 FINISH_ENV = "TGI_SWAP_FINISH"
 
@@ -96,7 +97,7 @@ class Interrupted(Exception):
 
 
 def _pyinfra(inventory: str, deploy: Path, hosts: list[str], env: dict[str, str]) -> int:
-    cmd = [sys.executable, "-m", "tgi_infra.pyinfra_entry", "-y"]
+    cmd = [sys.executable, "-m", "tgi_infra.cli.pyinfra_entry", "-y"]
     for h in hosts:
         cmd += ["--limit", h]
     cmd += [inventory, str(deploy)]

@@ -7,7 +7,8 @@ Secrets are referenced (`secretKeyRef` into one Secret keyed by the control mach
 NAMES), never read: the export prints the `kubectl create secret` command to run.
 
 The container runs exactly what `docker run` runs in the Docker render: image and arguments
-come from `tgi_infra.render.engine_command`, the one builder of both. What cannot be expressed
+come from `tgi_infra.services.render.engine_command`, the one builder of both. What cannot be
+expressed
 (a list of device ids, a name Kubernetes refuses, `gpus: "all"` without the host's GPU count)
 is refused with the host, service and field named, before anything is written; what has no
 Kubernetes counterpart (host provisioning, the supervisor, the smoke floors) is listed in the
@@ -32,8 +33,8 @@ from tgi_infra.config import HostConfig, TGIService, host_key, shm_bytes, split_
 from tgi_infra.config.errors import ConfigError
 from tgi_infra.engines import engine_spec
 from tgi_infra.engines.spec import COMMON_FIELDS
-from tgi_infra.probes import LABEL_HASH
-from tgi_infra.render import (
+from tgi_infra.host.reading import LABEL_HASH
+from tgi_infra.services.render import (
     EngineCommand,
     engine_command,
     secret_vars,
@@ -115,7 +116,8 @@ MAPPING: tuple[tuple[tuple[str, ...], str, str], ...] = (
         ENGINE_FIELDS,
         "container `image` and `args`",
         "exactly the arguments after the image of the Docker render (one builder: "
-        "`tgi_infra.render.engine_command`); no `command`, so the image's entrypoint runs, as "
+        "`tgi_infra.services.render.engine_command`); no `command`, so the image's entrypoint "
+        "runs, as "
         "with `docker run IMAGE ARGS`",
     ),
     (

@@ -11,11 +11,12 @@
     tgi-infra status|start|stop|restart|logs ...   # this machine's services (local_cli.py)
     tgi-infra deploy inventories/gpu.py [pyinfra options, e.g. -y --limit HOST]
 
-`deploy` runs the real pyinfra CLI with the package's deploy/main.py (tgi_infra.runner): unlike
+`deploy` runs the real pyinfra CLI with the package's deploy/main.py (tgi_infra.cli.deploy_runner):
+unlike
 plain `pyinfra`, it exits non-zero (130) when interrupted with Ctrl-C.
 
 Nothing connects to a host (``validate`` asks the Hub, which is not a host, whether each
-model can be read: ``tgi_infra.preflight_live.hub_findings``): the inventory is loaded with
+model can be read: ``tgi_infra.services.live_checks.hub_findings``): the inventory is loaded with
 pyinfra's own loader (pyinfra_cli.inventory, which also reads group_data/), hosts are
 selected as pyinfra's ``--limit`` does (host names, group names, globs; comma-separated or
 repeated), and every selected host is validated before any file is written; the other hosts'
@@ -45,8 +46,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tgi_infra.config import ConfigError, inventory_variables_markdown, validate_inventory
-from tgi_infra.inventory import InventoryLoadError, LoadedInventory, load, split_patterns
-from tgi_infra.render import SUPERVISORS, render_for_deploy
+from tgi_infra.config.inventory import InventoryLoadError, LoadedInventory, load, split_patterns
+from tgi_infra.services.render import SUPERVISORS, render_for_deploy
 
 EXIT_INVALID = 2
 
@@ -109,7 +110,7 @@ def _add_inventory(p: argparse.ArgumentParser) -> None:
     _add_inventory,
 )
 def cmd_validate(args: argparse.Namespace) -> int:
-    from tgi_infra.preflight_live import hub_findings
+    from tgi_infra.services.live_checks import hub_findings
 
     loaded = load(args.inventory)
     selected = loaded.select(args.limit)
@@ -275,7 +276,7 @@ def _configure_export(p: argparse.ArgumentParser) -> None:
 
 @subcommand("export", "export the inventory to another platform: kubernetes", _configure_export)
 def cmd_export(args: argparse.Namespace) -> int:
-    from tgi_infra import kubernetes_export as k8s
+    from tgi_infra.export import kubernetes as k8s
 
     if args.mapping:
         sys.stdout.write(k8s.mapping_markdown())
@@ -320,7 +321,7 @@ def cmd_variables(args: argparse.Namespace) -> int:
 
 
 def _configure_rollout(p: argparse.ArgumentParser) -> None:
-    from tgi_infra import rollout
+    from tgi_infra.cli import rollout
 
     rollout.add_arguments(p)
 
@@ -329,7 +330,7 @@ def _configure_rollout(p: argparse.ArgumentParser) -> None:
     "rollout", "roll a change N hosts at a time, smoke-gated (deploys!)", _configure_rollout
 )
 def cmd_rollout(args: argparse.Namespace) -> int:
-    from tgi_infra import rollout
+    from tgi_infra.cli import rollout
 
     loaded = load(args.inventory)
     configs = validate_inventory(loaded.items(), sources=loaded.sources())  # nothing runs if bad
@@ -351,7 +352,7 @@ def cmd_smoke(argv: Sequence[str]) -> int:
     passthrough=True,
 )
 def cmd_deploy(argv: Sequence[str]) -> int:
-    from tgi_infra.runner import pyinfra_command, run_step
+    from tgi_infra.cli.deploy_runner import pyinfra_command, run_step
 
     argv = list(argv)
     if not argv or argv[0] in ("-h", "--help"):
@@ -382,7 +383,7 @@ def build_parser() -> argparse.ArgumentParser:
             cmd.configure(p)
         p.set_defaults(func=cmd.run)
 
-    from tgi_infra.local_cli import add_commands  # status/start/stop/restart/logs (issue 17)
+    from tgi_infra.cli.local_verbs import add_commands  # status/start/stop/restart/logs (issue 17)
 
     add_commands(sub)
     return parser

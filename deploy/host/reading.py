@@ -1,6 +1,6 @@
 """The one host-probe layer: the commands, parsers and constants that read a host.
 
-Used by the deploy's facts (``tgi_infra.facts``, pyinfra) and by the smoke host checks
+Used by the deploy's facts (``tgi_infra.host.facts``, pyinfra) and by the smoke host checks
 (``tgi_infra.smoke.hostchecks*``, testinfra), so that both read a host the same way. This
 module imports neither pyinfra nor testinfra: the host checks also run inside hosts with only
 pydantic/jinja2/testinfra copied in.

@@ -23,16 +23,17 @@ from pyinfra.api import deploy
 from pyinfra.facts.deb import DebPackages
 from pyinfra.facts.server import Users
 from pyinfra.operations import apt, files, server, systemd, sysvinit
-from tgi_infra import apt_install, atomic
 from tgi_infra.config import HostConfig
-from tgi_infra.context import DeployConfigError
-from tgi_infra.facts import DaemonJson, DaemonJsonAdded, WslConf
-from tgi_infra.probes import (
+from tgi_infra.config.current_host import DeployConfigError
+from tgi_infra.host import apt_install
+from tgi_infra.host.facts import DaemonJson, DaemonJsonAdded, WslConf
+from tgi_infra.host.reading import (
     DAEMON_JSON_ADDED_ABOUT,
     DAEMON_JSON_ADDED_PATH,
     DAEMON_JSON_PATH,
     STATE_DIR,
 )
+from tgi_infra.services import atomic
 
 DAEMON_JSON = DAEMON_JSON_PATH
 DOCKER_CE_KEYRING = "/etc/apt/keyrings/docker.gpg"

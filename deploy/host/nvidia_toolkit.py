@@ -23,20 +23,20 @@ from pyinfra.api import deploy
 from pyinfra.api.exceptions import OperationError
 from pyinfra.operations import apt, python, server
 from pyinfra.operations.util import any_changed
-from tgi_infra import atomic, hostcmd
-from tgi_infra.apt_install import lock_wait_option, run_apt
 from tgi_infra.config import HostConfig
-from tgi_infra.docker_engine import install_packages, missing_packages
-from tgi_infra.facts import CdiSpecState, DaemonJson, NvidiaGpus
-from tgi_infra.gpu_proof import PROOF_QUERY, compare_gpu_uuids, proof_command
-from tgi_infra.probes import (
+from tgi_infra.host import remote
+from tgi_infra.host.apt_install import lock_wait_option, run_apt
+from tgi_infra.host.docker_engine import install_packages, missing_packages
+from tgi_infra.host.facts import CdiSpecState, DaemonJson, NvidiaGpus
+from tgi_infra.host.gpu_proof import PROOF_QUERY, compare_gpu_uuids, proof_command
+from tgi_infra.host.reading import (
     CDI_RECORD_PATH,
     CDI_SPEC_PATH,
     DAEMON_JSON_PATH,
     TOOLKIT_PACKAGES,
     cdi_record_content,
 )
-from tgi_infra.toolkit_upkeep import (
+from tgi_infra.host.toolkit_upkeep import (
     ToolkitCandidates,
     ToolkitKeyFingerprints,
     blank_daemon_json_command,
@@ -44,6 +44,7 @@ from tgi_infra.toolkit_upkeep import (
     pin_missing_from_lists,
     replace_keyring_command,
 )
+from tgi_infra.services import atomic
 
 KEYRING = "/usr/share/keyrings/nvidia-container-toolkit-keyring.gpg"
 SOURCE_LIST = "/etc/apt/sources.list.d/nvidia-container-toolkit.list"
@@ -80,7 +81,7 @@ def _update_toolkit_source(state, host, repo: str, gpgkey_url: str, lock_timeout
     bad = ("NO_PUBKEY", "couldn't be verified", "is not signed", "BADSIG", "EXPKEYSIG")
     if ok and not any(marker in text for marker in bad):
         return
-    hostcmd.run(state, host, f"mv -f {SOURCE_LIST} {SOURCE_LIST}.disabled", print_output=False)
+    remote.run(state, host, f"mv -f {SOURCE_LIST} {SOURCE_LIST}.disabled", print_output=False)
     raise OperationError(
         f"host {host.name}: apt could not verify the NVIDIA Container Toolkit repository "
         f"{repo} with the key from {gpgkey_url}; the source was disabled "
@@ -115,7 +116,7 @@ def install(cfg: HostConfig, plan) -> list:
         logger.info(f"{host.print_prefix}{pin} is not in the NVIDIA source's lists: refreshing")
     python.call(
         name="Update apt lists (NVIDIA source, signature checked)",
-        function=hostcmd.reported(_update_toolkit_source),
+        function=remote.reported(_update_toolkit_source),
         repo=cfg.nvidia_toolkit_repo_url,
         gpgkey_url=cfg.nvidia_toolkit_gpgkey_url,
         lock_timeout=cfg.apt_lock_timeout,
@@ -247,7 +248,7 @@ def cdi(cfg: HostConfig, plan, toolkit_changed=None) -> None:
 def _gpu_proof(state, host, image: str, expected: list[str]) -> None:
     """``expected``: the host's GPU UUIDs; the container must see exactly those."""
     cmd = proof_command(image)
-    ok, output = hostcmd.run(state, host, cmd, print_output=False)
+    ok, output = remote.run(state, host, cmd, print_output=False)
     problem = compare_gpu_uuids(expected, output.stdout_lines) if ok else "the command failed"
     if problem:
         said = "\n".join(output.stdout_lines + output.stderr_lines)
@@ -274,7 +275,7 @@ def gpu_proof(cfg: HostConfig, plan, run_if) -> None:
         return
     python.call(
         name=f"GPU proof: docker run --gpus all <tgi_cuda_image> {PROOF_QUERY}",
-        function=hostcmd.reported(_gpu_proof),
+        function=remote.reported(_gpu_proof),
         image=cfg.cuda_image_resolved,
         expected=[g["uuid"] for g in (host.get_fact(NvidiaGpus) or {}).get("gpus") or []],
         _if=run_if,

@@ -2,7 +2,8 @@
 
 At creation the deploy writes ``<tgi_root>/<name>/.tgi-infra-managed`` (first line ``tgi-infra
 service <name>``) before any other file. ``present: false`` then removes only the file names the
-deploy writes (``MANAGED_FILES``, the marker, staging directories of ``deploy/atomic.py``), and
+deploy writes (``MANAGED_FILES``, the marker, staging directories of
+``deploy/services/atomic.py``), and
 the directory itself only when nothing else is left in it. A directory without the marker (not
 made by tgi-infra, or by a version before markers) is left alone, and a directory holding other
 files is kept; both are said in the output. Never ``rm -rf`` of a directory.
@@ -15,8 +16,8 @@ import shlex
 
 from pyinfra import host, logger
 from pyinfra.api import FactBase, StringCommand, operation
-from tgi_infra.atomic import STAGE_SUFFIX
-from tgi_infra.render import (
+from tgi_infra.services.atomic import STAGE_SUFFIX
+from tgi_infra.services.render import (
     CREATE_SCRIPT,
     ENV_EXAMPLE,
     ENV_FILE,
@@ -49,7 +50,7 @@ def is_managed_name(entry: str) -> bool:
 
 
 def is_stage_name(entry: str) -> bool:
-    """A staging directory of ``deploy/atomic.py`` for one of the managed files."""
+    """A staging directory of ``deploy/services/atomic.py`` for one of the managed files."""
     if not (entry.startswith(".") and entry.endswith(STAGE_SUFFIX)):
         return False
     return entry[1 : -len(STAGE_SUFFIX)] in (*MANAGED_FILES, MARKER)

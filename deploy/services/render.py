@@ -22,7 +22,7 @@ from tgi_infra.config.rules import extra_flag_values, parse_engine_args
 from tgi_infra.engines import EngineSpec, engine_spec
 from tgi_infra.engines.sglang import DISABLE_CUDA_GRAPHS, KEY_WRAPPER
 from tgi_infra.engines.spec import TEARDOWN_S, unit_stop_timeout_s
-from tgi_infra.probes import LABEL_HASH, LABEL_MANAGED  # noqa: F401 (one name: deploy, checks)
+from tgi_infra.host.reading import LABEL_HASH, LABEL_MANAGED  # noqa: F401 (one name: deploy, checks)
 
 # templates/ ships as the package ``tgi_infra.templates`` (package data), in a checkout and a wheel.
 TEMPLATES_DIR = Path(str(resources.files("tgi_infra.templates")))
@@ -52,6 +52,8 @@ LABEL_SUPERVISOR = "tgi-infra.supervisor"
 LABEL_PORT = "tgi-infra.port"
 LABEL_UNIT = "tgi-infra.unit"
 ENGINE = "tgi"  # the default engine (svc.engine is the service's own)
+# the name of this module before deploy/ was grouped: kept so that rendered files (and the
+# config hash over them) stay the same across the regrouping
 HEADER = "Managed by tgi-infra (deploy/render.py): edits are overwritten by the next deploy."
 _HASH_PLACEHOLDER = "0" * 64
 
@@ -139,7 +141,7 @@ def engine_model_path(svc: TGIService) -> str:
 @dataclass(frozen=True)
 class EngineCommand:
     """What a service's container runs, however it is run: `docker run` (the scripts rendered
-    here) or a Kubernetes container (tgi_infra.kubernetes_export). The image's entrypoint is
+    here) or a Kubernetes container (tgi_infra.export.kubernetes). The image's entrypoint is
     kept (`docker run IMAGE ARGS` and a container with `args` alone both replace only the
     image's CMD); `args` follow the image."""
 

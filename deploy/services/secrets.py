@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from pyinfra.api import FactBase
 from tgi_infra.config import TGIService
-from tgi_infra.render import env_file_content, secret_vars
+from tgi_infra.services.render import env_file_content, secret_vars
 
 # the secret lines of service.env (VLLM_API_KEY: vLLM's copy of API_KEY)
 SECRET_NAMES = ("HF_TOKEN", "API_KEY", "VLLM_API_KEY")

@@ -4,7 +4,8 @@ A host whose port answers but whose SSH handshake fails (sshd restarting or over
 that is not SSH) makes paramiko's transport thread log "Exception (client): Error reading SSH
 protocol banner" and a full traceback through the ``paramiko.transport`` logger, next to
 pyinfra's own one-line ``[host] SSH error (<cause>)``. The deploy wrapper (``python -m tgi_infra
-deploy``, :mod:`tgi_infra.runner`) runs pyinfra through this module so a dead host is that one
+deploy``, :mod:`tgi_infra.cli.deploy_runner`) runs pyinfra through this module so a dead host is
+that one
 line. ``--debug`` keeps paramiko's logging as it is.
 
 When every host has failed, pyinfra ends with "--> pyinfra error: No hosts remaining!"

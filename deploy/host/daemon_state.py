@@ -20,8 +20,8 @@ from typing import Any
 
 from pyinfra import host, logger
 from pyinfra.api import FactBase
-from tgi_infra.preflight import PreflightProblem, format_problems
-from tgi_infra.probes import DAEMON_JSON_PATH
+from tgi_infra.host.preflight import PreflightProblem, format_problems
+from tgi_infra.host.reading import DAEMON_JSON_PATH
 
 DAEMON_JSON = DAEMON_JSON_PATH
 
@@ -63,7 +63,7 @@ class DaemonJsonText(FactBase):
 
 def invalid_daemon_json(host_name: str, text: str | None) -> PreflightProblem | None:
     """The problem with daemon.json's text (file, JSON error, line and column), or None."""
-    from tgi_infra.facts import FactParseError, parse_daemon_json
+    from tgi_infra.host.facts import FactParseError, parse_daemon_json
 
     try:
         parse_daemon_json(text, DAEMON_JSON)
@@ -81,7 +81,7 @@ def invalid_daemon_json(host_name: str, text: str | None) -> PreflightProblem | 
 
 def check_daemon_json() -> None:
     """Preflight: stop the deploy (no host changed) when this host's daemon.json is invalid."""
-    from tgi_infra.provision import PreflightError
+    from tgi_infra.host.preflight_step import PreflightError
 
     problem = invalid_daemon_json(host.name, host.get_fact(DaemonJsonText))
     if problem is not None:
@@ -176,7 +176,7 @@ def daemon_mismatches(
 
 def not_applied(plan) -> list[str]:
     """This host's daemon.json settings the running daemon lacks (logged; [] when it has all)."""
-    from tgi_infra.facts import DaemonJson, DaemonJsonAdded
+    from tgi_infra.host.facts import DaemonJson, DaemonJsonAdded
 
     if plan.skip_engine_and_toolkit:
         return []

@@ -1,5 +1,6 @@
 """CLI verbs for the services on this machine (``python -m tgi_infra status|start|stop|restart|
-logs``), registered on the package CLI (deploy/cli.py); the work is done by tgi_infra.local.
+logs``), registered on the package CLI (deploy/cli/commands.py); the work is done by
+tgi_infra.local.
 
     python -m tgi_infra status [NAME] [--json]
     python -m tgi_infra start NAME [--wait SECONDS]

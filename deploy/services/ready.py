@@ -32,8 +32,8 @@ from dataclasses import dataclass, field
 
 from pyinfra import logger
 from pyinfra.api.exceptions import OperationError
-from tgi_infra import envfile, hostcmd
 from tgi_infra.config.grammar import mask_values
+from tgi_infra.host import remote
 from tgi_infra.readiness import (
     STATE_FORMAT,
     WaitTimedOut,
@@ -42,6 +42,7 @@ from tgi_infra.readiness import (
     parse_state,
     poll,
 )
+from tgi_infra.services import envfile
 
 # -- likely causes -------------------------------------------------------------------------------
 # Each cause is recognised by the error lines the engines (and Docker, the NVIDIA container
@@ -339,7 +340,7 @@ def _http_cmd(probe: WaitTarget, path: str, body: str | None = None) -> str:
         curl += ["-H", "Content-Type: application/json", "-d", body]
     script = ""
     if probe.api_key:
-        # read like Docker's env-file (literal value), never sourced: see tgi_infra.envfile
+        # read like Docker's env-file (literal value), never sourced: see tgi_infra.services.envfile
         script = (
             "h=$(mktemp); trap 'rm -f \"$h\"' EXIT; "
             "{ printf 'Authorization: Bearer '; "
@@ -351,12 +352,12 @@ def _http_cmd(probe: WaitTarget, path: str, body: str | None = None) -> str:
 
 
 def _run(state, host, cmd: str) -> str:
-    _, out = hostcmd.run(state, host, cmd, print_output=False, print_input=False)
+    _, out = remote.run(state, host, cmd, print_output=False, print_input=False)
     return "\n".join(out.stdout_lines).strip()
 
 
 def _fail(state, host, probe: WaitTarget, why: str, what: str = "is not ready") -> None:
-    _, out = hostcmd.run(
+    _, out = remote.run(
         state, host, f"docker logs --tail 40 {shlex.quote(probe.name)} 2>&1", print_output=False
     )
     log = "\n".join(out.stdout_lines + out.stderr_lines)

@@ -1,6 +1,6 @@
 """Who keeps a TGI container running: a systemd unit, or Docker's restart policy.
 
-One rule, used by the deploy (``deploy/tgi_services.py``) and by the host checks (the
+One rule, used by the deploy (``deploy/services/operations.py``) and by the host checks (the
 ``tgi-infra.config-hash`` label depends on it), so both agree on every kind of host:
 
 - systemd is PID 1 and the engine is this host's own (``docker.service``, native Linux or WSL

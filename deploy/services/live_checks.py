@@ -301,8 +301,8 @@ def check_host(cfg: HostConfig) -> None:
     import os
 
     from pyinfra import host, logger
-    from tgi_infra.env_secrets import EnvFileDigests
-    from tgi_infra.provision import PreflightError
+    from tgi_infra.host.preflight_step import PreflightError
+    from tgi_infra.services.secrets import EnvFileDigests
 
     errors: list[str] = []
     for svc in cfg.present_services():

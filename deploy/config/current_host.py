@@ -13,7 +13,7 @@ from functools import lru_cache
 from pyinfra import host, inventory, logger, state
 from pyinfra.api.exceptions import PyinfraError
 from tgi_infra.config import ConfigError, HostConfig, validate_inventory
-from tgi_infra.inventory import deploy_group_data_folders, group_files_on_disk, key_sources
+from tgi_infra.config.inventory import deploy_group_data_folders, group_files_on_disk, key_sources
 
 
 class DeployConfigError(PyinfraError):

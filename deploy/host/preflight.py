@@ -28,14 +28,14 @@ from tgi_infra.engines.spec import (
     cuda_build,
     driver_tuple,
 )
-from tgi_infra.facts import WSL_LIB_DIR, wsl_conf_value
-from tgi_infra.host_support import (
+from tgi_infra.host.facts import WSL_LIB_DIR, wsl_conf_value
+from tgi_infra.host.reading import DAEMON_JSON_PATH
+from tgi_infra.host.support import (
     image_arch_notes,
     image_arch_problems,
     unmanaged_docker_problem,
     wsl_boot_notes,
 )
-from tgi_infra.probes import DAEMON_JSON_PATH
 
 SUPPORTED_DISTROS: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
     # id: (lowest, highest) VERSION_ID, inclusive
@@ -83,7 +83,7 @@ class PreflightFacts:
     @classmethod
     def gather(cls, host: Any) -> PreflightFacts:
         """Collect every fact from a pyinfra ``Host`` (one command per fact)."""
-        from tgi_infra import facts as f
+        from tgi_infra.host import facts as f
 
         return cls(
             platform=host.get_fact(f.HostPlatform),

@@ -35,9 +35,16 @@ def deploy_file() -> Path:
 
 
 def pyinfra_command(inventory: str, *extra: str) -> list[str]:
-    """The real pyinfra CLI (tgi_infra.pyinfra_entry: without paramiko's tracebacks) with this
+    """The real pyinfra CLI (tgi_infra.cli.pyinfra_entry: without paramiko's tracebacks) with this
     package's deploy file."""
-    return [sys.executable, "-m", "tgi_infra.pyinfra_entry", *extra, inventory, str(deploy_file())]
+    return [
+        sys.executable,
+        "-m",
+        "tgi_infra.cli.pyinfra_entry",
+        *extra,
+        inventory,
+        str(deploy_file()),
+    ]
 
 
 def run_step(what: str, cmd: Sequence[str], **popen_kwargs) -> int:

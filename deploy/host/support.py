@@ -1,6 +1,6 @@
 """Preflight rules for the hosts users really have (issue 12): what the deploy can manage there,
 what it cannot, and what it relies on. Pure functions over the preflight facts and the config;
-:mod:`tgi_infra.preflight` calls them.
+:mod:`tgi_infra.host.preflight` calls them.
 
 * **Image architecture.** TGI's published images (``ghcr.io/huggingface/text-generation-inference``,
   3.3.7 and the other tags) are built for ``linux/amd64`` only, so on any other architecture the
@@ -25,7 +25,7 @@ from __future__ import annotations
 from typing import Any
 
 from tgi_infra.config.grammar import split_image
-from tgi_infra.probes import DAEMON_JSON_PATH
+from tgi_infra.host.reading import DAEMON_JSON_PATH
 
 # Repositories of images published for linux/amd64 only (TGI's GitHub workflow
 # .github/workflows/build.yaml builds `platforms: linux/amd64`; no arm64 manifest exists).

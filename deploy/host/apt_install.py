@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pyinfra import logger
 from pyinfra.api.exceptions import OperationError
 from pyinfra.operations import python
-from tgi_infra import hostcmd
+from tgi_infra.host import remote
 
 APT_ENV = "DEBIAN_FRONTEND=noninteractive"
 # as pyinfra's apt operations install (pyinfra/operations/apt.py: noninteractive_apt)
@@ -122,7 +122,7 @@ def host_runner(state, host) -> Callable[[str], tuple[bool, list[str]]]:
     """``hostcmd.run`` (the operation's sudo/su settings) as ``command -> (ok, lines)``."""
 
     def run(command: str) -> tuple[bool, list[str]]:
-        ok, output = hostcmd.run(state, host, command, print_output=False, print_input=False)
+        ok, output = remote.run(state, host, command, print_output=False, print_input=False)
         return ok, output.stdout_lines + output.stderr_lines
 
     return run
@@ -205,7 +205,7 @@ def packages(title: str, packages: list[str], lock_timeout: int, allow_downgrade
     extra = ["--allow-downgrades"] if allow_downgrades else []
     return python.call(
         name=title,
-        function=hostcmd.reported(_update_and_install),
+        function=remote.reported(_update_and_install),
         packages=packages,
         extra=extra,
         lock_timeout=lock_timeout,

@@ -47,9 +47,9 @@ from dataclasses import dataclass
 
 from pyinfra import logger
 from pyinfra.api.exceptions import OperationError
-from tgi_infra import hostcmd
 from tgi_infra.engines.spec import TEARDOWN_S
-from tgi_infra.ready import WaitTarget, likely_cause, wait_ready
+from tgi_infra.host import remote
+from tgi_infra.services.ready import WaitTarget, likely_cause, wait_ready
 
 PREVIOUS_SUFFIX = "-previous"
 PREFETCH_SUFFIX = "-prefetch"
@@ -173,8 +173,8 @@ def start_command(swap: Swap, name: str) -> str:
 
 
 def _sh(host, cmd: str, print_output: bool = False) -> tuple[bool, str]:
-    # with the host's sudo/su settings, as every command of the deploy (deploy/hostcmd.py)
-    ok, out = hostcmd.run(host.state, host, cmd, print_output=print_output, print_input=False)
+    # with the host's sudo/su settings, as every command of the deploy (deploy/host/remote.py)
+    ok, out = remote.run(host.state, host, cmd, print_output=print_output, print_input=False)
     return ok, "\n".join(out.stdout_lines + out.stderr_lines).strip()
 
 

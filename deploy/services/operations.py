@@ -4,13 +4,16 @@ Per service, under ``<tgi_root>/<name>/``: the rendered scripts (creation, start
 the env file (root:root 0600 from creation; the HF token and API key also live in the
 container's environment, see docs/security.md), and on systemd hosts a unit
 ``tgi-<name>.service`` that supervises the container (Docker's restart policy alone where systemd
-does not run, as on WSL by default). Every file is written atomically (``deploy/atomic.py``).
+does not run, as on WSL by default). Every file is written atomically
+(``deploy/services/atomic.py``).
 
 The container carries the label ``tgi-infra.config-hash``: it is recreated only when that hash
 changed, or when it is missing or stopped. The image is pulled only when absent. The deploy waits
-for each (re)started service to answer (``deploy/ready.py``), and after a Docker restart of its
+for each (re)started service to answer (``deploy/services/ready.py``), and after a Docker restart
+of its
 own for each service that ran (``wait_after_docker_restart``). ``present: false`` removes the
-container, the unit and only the files the deploy wrote (``deploy/managed.py``), and keeps the
+container, the unit and only the files the deploy wrote (``deploy/services/managed_dir.py``), and
+keeps the
 model cache (the volume).
 """
 
@@ -25,16 +28,17 @@ from pyinfra.api import FactBase, deploy
 from pyinfra.context import ctx_state
 from pyinfra.facts.files import File
 from pyinfra.operations import files, python, server, systemd
-from tgi_infra import atomic, dev_char_links, env_secrets, preflight_live, swap
 from tgi_infra.config import HostConfig, TGIService, unset_api_key_problems
-from tgi_infra.context import DeployConfigError
+from tgi_infra.config.current_host import DeployConfigError
 from tgi_infra.engines import engine_spec
-from tgi_infra.facts import ContainerState, DockerImagePresent
-from tgi_infra.hostcmd import reported
-from tgi_infra.managed import MARKER, marker_content, remove_service_dir
-from tgi_infra.probes import LABEL_HASH
-from tgi_infra.ready import WaitTarget, wait_back, wait_ready
-from tgi_infra.render import (
+from tgi_infra.host import dev_char_links
+from tgi_infra.host.facts import ContainerState, DockerImagePresent
+from tgi_infra.host.reading import LABEL_HASH
+from tgi_infra.host.remote import reported
+from tgi_infra.services import atomic, live_checks, secrets, swap
+from tgi_infra.services.managed_dir import MARKER, marker_content, remove_service_dir
+from tgi_infra.services.ready import WaitTarget, wait_back, wait_ready
+from tgi_infra.services.render import (
     RenderedService,
     engine_model_path,
     env_file_content,
@@ -42,7 +46,7 @@ from tgi_infra.render import (
     stop_timeout,
     unit_name,
 )
-from tgi_infra.supervision import supervisor as supervisor_for
+from tgi_infra.services.supervision import supervisor as supervisor_for
 
 HASH_LABEL = LABEL_HASH
 
@@ -97,7 +101,7 @@ def _put_files(
     svc: TGIService,
     rendered: RenderedService,
     supervisor: str,
-    env_plan: env_secrets.EnvPlan,
+    env_plan: secrets.EnvPlan,
     swapping: bool = False,
 ):
     base = cfg.service_dir(svc)
@@ -127,7 +131,8 @@ def _put_files(
             commands=[swap.keep_env_command(f"{base}/service.env")],
         )
     if env_plan.content is not None:
-        # 0600 from creation to rename (deploy/atomic.py): never readable by others, not an instant
+        # 0600 from creation to rename (deploy/services/atomic.py): never readable by others, not
+        # an instant
         env = atomic.put(
             name="TGI service: service.env (0600, secrets)",
             content=env_file_content(svc, os.environ),
@@ -153,7 +158,7 @@ def _put_files(
         )
         server.shell(
             name="TGI service: service.env, keeping the host's secrets",
-            commands=[env_secrets.merge_command(f"{base}/service.env", staged, env_plan.keep)],
+            commands=[secrets.merge_command(f"{base}/service.env", staged, env_plan.keep)],
         )
     unit_op = None
     if supervisor == "systemd":
@@ -178,11 +183,11 @@ def _ensure_service(cfg: HostConfig, plan, svc: TGIService, containers: dict, su
     rendered = render_for_deploy(host.name, cfg, svc, supervisor, plan.gpu_count, os.environ)
     env_path = f"{cfg.service_dir(svc)}/service.env"
     on_host = host.get_fact(
-        env_secrets.EnvFileDigests,
+        secrets.EnvFileDigests,
         env_path,
-        tuple(env_secrets.missing_targets(svc, os.environ)),
+        tuple(secrets.missing_targets(svc, os.environ)),
     )
-    env_plan = env_secrets.plan_env(svc, os.environ, on_host)
+    env_plan = secrets.plan_env(svc, os.environ, on_host)
     for note in env_plan.notes:
         logger.info(f"{host.print_prefix}{note}")
     current = containers.get(svc.name)
@@ -358,7 +363,7 @@ def deploy_services(cfg: HostConfig, plan) -> None:
     if unset_keys:
         raise DeployConfigError("\n".join(unset_keys) + "\nNo host was changed.")
     supervisor = supervisor_for(plan.systemd, plan.docker_flavour == "docker-desktop")
-    preflight_live.check_host(cfg)  # Hub, disk, ports: raises before any host is changed
+    live_checks.check_host(cfg)  # Hub, disk, ports: raises before any host is changed
     # before the units' daemon-reload: running GPU containers keep their GPUs (once per host)
     dev_char_links.ensure(cfg, plan)
     containers = host.get_fact(ContainerState, [s.name for s in cfg.tgi_services]) or {}

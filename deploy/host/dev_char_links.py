@@ -12,7 +12,7 @@ NVIDIA's documented mitigation (nvidia-docker#1730, nvidia-container-toolkit "Tr
 done here on GPU hosts, before any daemon-reload of the deploy:
 
 1. the udev rule NVIDIA gives, as ``/lib/udev/rules.d/71-nvidia-dev-char.rules`` (written
-   atomically, ``deploy/atomic.py``): ``nvidia-ctk system create-dev-char-symlinks
+   atomically, ``deploy/services/atomic.py``): ``nvidia-ctk system create-dev-char-symlinks
    --create-all`` runs again whenever the driver binds (boot, driver reinstall);
 2. that command now, when a device node's link is missing and the driver is loaded (the
    command needs the NVIDIA majors in ``/proc/devices``); afterwards every node that was
@@ -35,15 +35,15 @@ from pyinfra import host, logger
 from pyinfra.api import deploy
 from pyinfra.context import ctx_state
 from pyinfra.operations import files, server
-from tgi_infra import atomic
 from tgi_infra.config import HostConfig
-from tgi_infra.facts import DockerState, NvidiaDevChar
-from tgi_infra.probes import (
+from tgi_infra.host.facts import DockerState, NvidiaDevChar
+from tgi_infra.host.reading import (
     DEV_CHAR_DIR,
     DEV_CHAR_LINKS_COMMAND,
     NVIDIA_DEV_CHAR_RULE,
     NVIDIA_DEV_CHAR_RULE_PATH,
 )
+from tgi_infra.services import atomic
 
 # hosts that already have the step, per pyinfra state: deploy_gpu_host and deploy_services both
 # ask for it (weak keys: a state's id can be reused once it is gone)

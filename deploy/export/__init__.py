@@ -1,0 +1,1 @@
+"""Exports of the inventory to other systems (Kubernetes)."""
