@@ -244,7 +244,7 @@ _INSPECT = [_container(n, r, h) for n, r, h in %(containers)r]
 hosts = [("@fake/cpu", {
     "fake_delay": 0, "fake_delay_jitter": 0, "tgi_docker_source": "docker-ce",
     "tgi_gpus": "none", "tgi_hub_check": False,
-    "tgi_services": [{"name": "alpha", "model_id": "org/a"}],
+    "tgi_services": [{"name": "alpha", "model_id": "org/a", "present": %(present)r}],
     "fake_responses": {
         "osrelease'; cat /proc/sys/kernel/osrelease": [
             M + "osrelease", "6.1.0-28-amd64", M + "proc_version", "Linux version 6.1.0",
@@ -273,9 +273,12 @@ KEEP = (
 REPLACE = "TGI service: replace the running container (previous kept until ready)"
 
 
-def plan(tmp_path: Path, containers: list, entries: list) -> tuple[list[str], str]:
+def plan(
+    tmp_path: Path, containers: list, entries: list, present: bool = True
+) -> tuple[list[str], str]:
     repo = Path(__file__).resolve().parents[2]
-    (tmp_path / "fleet.py").write_text(FLEET % {"containers": containers, "entries": entries})
+    fleet = FLEET % {"containers": containers, "entries": entries, "present": present}
+    (tmp_path / "fleet.py").write_text(fleet)
     pyinfra = Path(sys.executable).with_name("pyinfra")
     proc = subprocess.run(
         [str(pyinfra), "-y", "fleet.py", str(repo / "deploy/main.py"), "--debug-operations"]
@@ -316,3 +319,10 @@ def test_deploy_without_leftovers_plans_no_recovery(tmp_path: Path):
     names, log = plan(tmp_path, [("alpha", True, "an-older-config")], ["service.env"])
     assert RECOVER not in names
     assert "interrupted swap" not in log
+
+
+def test_removing_a_service_removes_its_leftover_previous_container(tmp_path: Path):
+    containers = [("alpha", True, "an-older-config"), ("alpha-previous", False, "older-still")]
+    names, log = plan(tmp_path, containers, [], present=False)
+    assert "Removed TGI service: previous container of an interrupted swap" in names, names
+    assert "alpha: an interrupted swap left alpha-previous: removed" in log
