@@ -408,7 +408,13 @@ class Leftover:
     found: tuple[str, ...]  # the leftovers, for the log
 
     def line(self, name: str) -> str:
-        found = ", ".join(self.found)
+        files = [
+            f for f in self.found if f.startswith(".") and f != f".service.env{PREVIOUS_ENV_SUFFIX}"
+        ]
+        named = [f for f in self.found if f not in files]
+        if files:
+            named.append(f"{len(files)} kept rendered file{'s' if len(files) > 1 else ''}")
+        found = ", ".join(named)
         if self.action == COMMIT:
             done = "the new container runs: the previous one is removed (committed)"
         elif self.action == ROLL_BACK:

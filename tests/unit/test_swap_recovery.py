@@ -74,6 +74,14 @@ def test_copies_without_a_previous_container_are_put_back():
     assert "put back" in left.line("tgi-a")
 
 
+def test_the_line_names_the_previous_container_and_the_env_copy_and_counts_the_rest():
+    left = interrupted_swap("tgi-a", RUNNING, OLD, list(kept_names(ENV, UNIT)))
+    assert left.line("tgi-a").startswith(
+        "tgi-a: an interrupted swap was found (tgi-a-previous, .service.env.previous, 6 kept "
+        "rendered files): the new container runs"
+    )
+
+
 def test_kept_names_are_the_env_file_the_scripts_and_the_unit():
     assert kept_names(ENV, UNIT) == (
         ".service.env.previous",
