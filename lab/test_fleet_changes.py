@@ -2,7 +2,8 @@
 
 A model change prefetches the weights while the old container serves, then swaps; a new
 config that crashes is rolled back to the previous container; a deploy without the token
-changes nothing; a new token restarts once; a model change does no daemon-reload.
+changes nothing; a new token restarts once; a model change does no daemon-reload; a swap
+interrupted after setting the old container aside is finished by the next deploy.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import json
 import subprocess
 import sys
 import uuid
+
+from tgi_infra.services import swap
 
 from lab import lab
 from lab.conftest import HF_TOKEN_CANARY, REPO, lab_env, run_deploy
@@ -84,6 +87,52 @@ def test_crash_of_the_new_config_restores_the_previous_container(deployed_lab):
         left = lab.exec_on(deployed_lab, host, f"ls -A /opt/tgi/{name}")
         assert ".service.env.previous" not in left, left
         assert_ok(run_deploy(), "restoring deploy")
+
+
+def test_next_deploy_restores_a_swap_interrupted_after_setting_the_old_container_aside(
+    deployed_lab,
+):
+    """What a deploy killed mid-swap leaves: the running container's files kept, the new
+    config's written, the old container stopped and renamed <name>-previous, no new one. The
+    next deploy restores it (container, env file, scripts, unit) and says so in one line."""
+    host, name = "lab-linux-1", "tgi-small"
+    d, unit = f"/opt/tgi/{name}", f"tgi-{name}.service"
+    files = f"{d}/service.env {d}/tgi-service-creation.sh /etc/systemd/system/{unit}"
+    before = lab.exec_on(deployed_lab, host, f"sha256sum {files}")
+    old_id = cid(deployed_lab, host, name)
+    lab.exec_on(
+        deployed_lab,
+        host,
+        f"{swap.keep_command(f'{d}/service.env', unit)} && "
+        f"echo '# the new config' >> {d}/tgi-service-creation.sh && "
+        f"printf 'HF_TOKEN=hf_RotatedOutLabToken\\n' > {d}/service.env && "
+        f"systemctl stop {unit} && docker stop {name} >/dev/null && "
+        f"docker rename {name} {name}-previous",
+    )
+    restored = False
+    try:
+        run = run_deploy()
+        assert_ok(run, "deploy after an interrupted swap")
+        line = f"{name}: an interrupted swap was found ({name}-previous, .service.env.previous, "
+        assert line in run.output, run.output[-6000:]
+        assert "the new container is missing or not running: the previous one is restored " in (
+            run.output
+        )
+        assert cid(deployed_lab, host, name) == old_id, "not the previous container"
+        assert info(deployed_lab, host, 8081)["model_id"] == lab_services(host)[1]["model_id"]
+        names = lab.exec_on(deployed_lab, host, "docker ps -a --format '{{.Names}}'")
+        assert f"{name}-previous" not in names, names
+        left = lab.exec_on(deployed_lab, host, f"ls -A {d}")
+        assert ".previous" not in left, left
+        # the files on disk describe the container that runs: the ones it was created from
+        assert lab.exec_on(deployed_lab, host, f"sha256sum {files}") == before
+        again = run_deploy()
+        restored = again.returncode == 0
+        assert again.totals()["changed"] == 0, again.output[-3000:]
+        assert "interrupted swap" not in again.output
+    finally:
+        if not restored:
+            assert_ok(run_deploy(), "restoring deploy")
 
 
 def test_deploy_without_the_token_keeps_it_and_a_new_token_restarts_once(deployed_lab):

@@ -155,15 +155,24 @@ def _upload_function(data: bytes, dest: str, connector_arguments: dict):
 
 
 @operation()
-def put(content: str | bytes, dest: str, mode: int, user: str = "root", group: str = "root"):
+def put(
+    content: str | bytes,
+    dest: str,
+    mode: int,
+    user: str = "root",
+    group: str = "root",
+    like: str | None = None,
+):
     """Write ``content`` to ``dest`` atomically with ``mode`` (an int, e.g. 0o600) and owner.
 
     ``dest``'s directory must exist. Nothing is yielded when content, mode and owner match.
+    ``like``: the file an earlier operation of this deploy renames over ``dest`` (a kept copy
+    put back, ``swap.recover``); its content and mode are what ``dest`` holds when this runs.
     """
     data = content.encode() if isinstance(content, str) else content
     want = hashlib.sha1(data).hexdigest()
-    remote = host.get_fact(File, path=dest)
-    if remote and host.get_fact(Sha1File, path=dest) == want:
+    remote = host.get_fact(File, path=like or dest)
+    if remote and host.get_fact(Sha1File, path=like or dest) == want:
         changed = False
         if remote.get("mode") != int(f"{mode:o}"):
             yield StringCommand("chmod", f"{mode:o}", "--", shlex.quote(dest))

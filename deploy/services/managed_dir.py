@@ -31,6 +31,9 @@ MANAGED_FILES = (CREATE_SCRIPT, START_SCRIPT, STOP_SCRIPT, LOGS_SCRIPT, ENV_FILE
 # written for a while only: the env file kept for a rollback (swap.py, and its staged copy),
 # the non-secret lines staged for a merge (env_secrets.py); removed with the rest
 TRANSIENT_FILES = (f".{ENV_FILE}.previous", f".{ENV_FILE}.previous.new", f".{ENV_FILE}.new")
+# the rendered files kept with it during a swap (their systemd unit's copy too: .tgi-NAME.service
+# .previous), and their staged copies
+KEPT_SUFFIXES = (".previous", ".previous.new")
 _MARK = "@@tgi-infra-managed:"
 
 
@@ -46,6 +49,10 @@ def is_managed_name(entry: str) -> bool:
     """A name the deploy writes into a service directory."""
     if entry in MANAGED_FILES or entry in TRANSIENT_FILES or entry == MARKER:
         return True
+    for suffix in KEPT_SUFFIXES:
+        kept = entry[1 : -len(suffix)] if entry.startswith(".") and entry.endswith(suffix) else ""
+        if kept in MANAGED_FILES or (kept.startswith("tgi-") and kept.endswith(".service")):
+            return True
     return is_stage_name(entry)
 
 

@@ -36,7 +36,7 @@ from tgi_infra.host.facts import ContainerState, DockerImagePresent
 from tgi_infra.host.reading import LABEL_HASH
 from tgi_infra.host.remote import reported
 from tgi_infra.services import atomic, live_checks, secrets, swap
-from tgi_infra.services.managed_dir import MARKER, marker_content, remove_service_dir
+from tgi_infra.services.managed_dir import MARKER, ManagedDir, marker_content, remove_service_dir
 from tgi_infra.services.ready import WaitTarget, wait_back, wait_ready
 from tgi_infra.services.render import (
     RenderedService,
@@ -103,9 +103,26 @@ def _put_files(
     supervisor: str,
     env_plan: secrets.EnvPlan,
     swapping: bool = False,
+    put_back: dict[str, str] | None = None,
 ):
+    """``put_back``: file -> the kept copy the recovery of an interrupted swap renames over it
+    (``_finish_interrupted_swap``): each file is compared with what it holds then."""
     base = cfg.service_dir(svc)
+    put_back = put_back or {}
     files.directory(name="TGI service: directory", path=base, mode="755", user="root", group="root")
+    if swapping:
+        # the running container's env file (0600) and rendered files, for a rollback to put
+        # back (swap.py), before any is replaced. Also when one does not change: a stale copy of
+        # an interrupted deploy must not be restored
+        server.shell(
+            name="TGI service: keep the running container's files for a rollback (service.env "
+            "0600, scripts, unit)",
+            commands=[
+                swap.keep_command(
+                    f"{base}/service.env", unit_name(svc) if supervisor == "systemd" else None
+                )
+            ],
+        )
     # the marker first: `present: false` removes only what a marked directory holds of ours
     ops = [
         atomic.put(
@@ -118,17 +135,15 @@ def _put_files(
     for rel, (content, mode) in sorted(rendered.files.items()):
         if rel.endswith(".service"):
             continue  # the unit goes to /etc/systemd/system
+        dest = f"{base}/{rel}"
         ops.append(
             atomic.put(
-                name="TGI service: rendered file", content=content, dest=f"{base}/{rel}", mode=mode
+                name="TGI service: rendered file",
+                content=content,
+                dest=dest,
+                mode=mode,
+                like=put_back.get(dest),
             )
-        )
-    if swapping:
-        # the running container's env file, for a rollback to put back (swap.py); 0600. Also
-        # when it does not change: a stale copy of an interrupted deploy must not be restored
-        server.shell(
-            name="TGI service: keep the running container's service.env for a rollback (0600)",
-            commands=[swap.keep_env_command(f"{base}/service.env")],
         )
     if env_plan.content is not None:
         # 0600 from creation to rename (deploy/services/atomic.py): never readable by others, not
@@ -138,6 +153,7 @@ def _put_files(
             content=env_file_content(svc, os.environ),
             dest=f"{base}/service.env",
             mode=0o600,
+            like=put_back.get(f"{base}/service.env"),
         )
         ops.append(env)
     else:  # content kept (no secret there to write): still root:root 0600
@@ -169,6 +185,7 @@ def _put_files(
             content=unit,
             dest=f"/etc/systemd/system/{unit_name(svc)}",
             mode=0o644,
+            like=put_back.get(f"{swap.UNIT_DIR}/{unit_name(svc)}"),
         )
         # A daemon-reload can strip running GPU containers of their GPUs (NVIDIA/nvidia-docker
         # #1730): NVIDIA's /dev/char links are in place before it (dev_char_links.py), and only
@@ -179,22 +196,63 @@ def _put_files(
     return ops, unit_op
 
 
+def _finish_interrupted_swap(
+    cfg: HostConfig, svc: TGIService, containers: dict, supervisor: str
+) -> tuple[dict | None, dict[str, str]]:
+    """The leftovers of an interrupted swap of ``svc`` (``<name>-previous``, the kept copies:
+    facts) finished by one operation (``swap.recover``) before anything else of the service.
+
+    Returns the service's container as the recovery leaves it, and the files it puts back
+    (file -> kept copy): the rest of the service is planned on that state."""
+    base = cfg.service_dir(svc)
+    env_file = f"{base}/service.env"
+    unit = unit_name(svc) if supervisor == "systemd" else None
+    current = containers.get(svc.name)
+    previous = containers.get(svc.name + swap.PREVIOUS_SUFFIX)
+    entries = set((host.get_fact(ManagedDir, path=base) or {}).get("entries") or ())
+    kept = [n for n in swap.kept_names(env_file, unit) if n in entries]
+    leftover = swap.interrupted_swap(svc.name, current, previous, kept)
+    if leftover is None:
+        return current, {}
+    logger.info(f"{host.print_prefix}{leftover.line(svc.name)}")
+    spec = swap.Swap(
+        name=svc.name, unit=unit, creation_script="", image="", env_file=env_file, volume="",
+        model_id=svc.model_id, revision=None, why="an interrupted swap",
+        engine=svc.engine, stop_timeout=stop_timeout(svc),
+    )  # fmt: skip
+    python.call(
+        name="TGI service: finish an interrupted swap (commit it or roll it back)",
+        function=reported(swap.recover),
+        swap=spec,
+        leftover=leftover,
+        probe=_probe(cfg, svc),
+    )
+    if leftover.action == swap.COMMIT:
+        return current, {}
+    if leftover.action == swap.ROLL_BACK:
+        current = {**previous, "running": True}  # started again and waited for
+    copies = {swap.previous_env_file(env_file): env_file} | {
+        swap.kept_file(f, env_file): f for f in swap.rendered_files(env_file, unit)
+    }
+    return current, {f: copy for copy, f in copies.items() if copy.rpartition("/")[2] in kept}
+
+
 def _ensure_service(cfg: HostConfig, plan, svc: TGIService, containers: dict, supervisor: str):
     rendered = render_for_deploy(host.name, cfg, svc, supervisor, plan.gpu_count, os.environ)
+    current, put_back = _finish_interrupted_swap(cfg, svc, containers, supervisor)
     env_path = f"{cfg.service_dir(svc)}/service.env"
     on_host = host.get_fact(
         secrets.EnvFileDigests,
-        env_path,
+        put_back.get(env_path, env_path),  # the env file as the recovery leaves it
         tuple(secrets.missing_targets(svc, os.environ)),
     )
     env_plan = secrets.plan_env(svc, os.environ, on_host)
     for note in env_plan.notes:
         logger.info(f"{host.print_prefix}{note}")
-    current = containers.get(svc.name)
     have_hash = ((current or {}).get("labels") or {}).get(HASH_LABEL)
     running = bool(current and current.get("running"))
     swapping = running and (have_hash != rendered.config_hash or env_plan.changed)
-    _, unit_op = _put_files(cfg, svc, rendered, supervisor, env_plan, swapping)
+    _, unit_op = _put_files(cfg, svc, rendered, supervisor, env_plan, swapping, put_back)
     image = cfg.image_for(svc)
     if not host.get_fact(DockerImagePresent, image):
         server.shell(
@@ -347,6 +405,13 @@ def _remove_service(cfg: HostConfig, svc: TGIService, containers: dict, supervis
                 f"docker rm -f {shlex.quote(svc.name)}",
             ],
         )
+    previous = svc.name + swap.PREVIOUS_SUFFIX
+    if containers.get(previous) is not None:
+        logger.info(f"{host.print_prefix}{svc.name}: an interrupted swap left {previous}: removed")
+        server.shell(
+            name="Removed TGI service: previous container of an interrupted swap",
+            commands=[f"docker rm -f {shlex.quote(previous)}"],
+        )
     remove_service_dir(
         name="Removed TGI service: tgi-infra's files and directory",
         path=cfg.service_dir(svc),
@@ -366,7 +431,10 @@ def deploy_services(cfg: HostConfig, plan) -> None:
     live_checks.check_host(cfg)  # Hub, disk, ports: raises before any host is changed
     # before the units' daemon-reload: running GPU containers keep their GPUs (once per host)
     dev_char_links.ensure(cfg, plan)
-    containers = host.get_fact(ContainerState, [s.name for s in cfg.tgi_services]) or {}
+    names = [s.name for s in cfg.tgi_services]
+    # and each one's <name>-previous: an interrupted swap's leftover (_finish_interrupted_swap)
+    names += [n + swap.PREVIOUS_SUFFIX for n in names]
+    containers = host.get_fact(ContainerState, names) or {}
     # host.loop: each service's operations are ordered by its position, not only by the line
     # that calls them. pyinfra merges every host's operation order into one DAG; a plain loop
     # whose services take different branches on different hosts (one swaps its first service,

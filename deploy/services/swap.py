@@ -26,10 +26,22 @@ the old one keeps serving until the last possible moment:
 The env file goes with its container: before the deploy replaces ``service.env`` for a swap,
 the host's file is copied to ``.service.env.previous`` next to it (0600 from creation, by
 ``umask 077``, then renamed into place; on the host, the content never travels or is logged).
-A rollback renames it back over ``service.env`` before the previous container starts again, so
-the files on the host keep describing the container that runs (the ready probe reads the API
-key from there, and the next deploy compares its digests); so does a failed prefetch. A
-committed swap removes it.
+The rendered files go with it (``keep_command``): the scripts, ``service.env.example`` and the
+systemd unit are copied to ``.<file>.previous`` in the service directory before the deploy
+writes the new ones. A rollback renames them all back over the new ones before the previous
+container starts again (the unit with a ``daemon-reload`` when it differs), so the files on the
+host keep describing the container that runs (the ready probe reads the API key from there, the
+next deploy compares its digests, a user reads ``tgi-service-creation.sh``); so does a failed
+prefetch. A committed swap removes the copies.
+
+An interrupted swap (the deploy killed between keeping the files and committing) leaves
+``<name>-previous`` and the copies behind. The next deploy finds them (facts, before anything
+else of the service) and finishes it (``interrupted_swap`` decides, ``recover`` acts), saying so
+in one line under the host's prefix: the new container runs: commit (the previous container and
+the copies removed); the new container is missing or stopped: roll back (``rollback_command``:
+the previous container and its files back, started, waited for); no previous container but
+copies: the container was never replaced, its files are put back. The rest of the deploy is
+planned on the state the recovery leaves.
 
 Ports: the old and new containers publish the same host port, and Docker cannot publish one
 port twice, so they cannot run side by side. The old one is stopped just before the new one is
@@ -41,6 +53,7 @@ service; that trade-off is not taken.
 
 from __future__ import annotations
 
+import posixpath
 import shlex
 import time
 from dataclasses import dataclass
@@ -50,10 +63,20 @@ from pyinfra.api.exceptions import OperationError
 from tgi_infra.engines.spec import TEARDOWN_S
 from tgi_infra.host import remote
 from tgi_infra.services.ready import WaitTarget, likely_cause, wait_ready
+from tgi_infra.services.render import (
+    CREATE_SCRIPT,
+    ENV_EXAMPLE,
+    LOGS_SCRIPT,
+    START_SCRIPT,
+    STOP_SCRIPT,
+)
 
 PREVIOUS_SUFFIX = "-previous"
 PREFETCH_SUFFIX = "-prefetch"
 PREVIOUS_ENV_SUFFIX = ".previous"  # .service.env.previous: the env file of <name>-previous
+UNIT_DIR = "/etc/systemd/system"
+# the rendered files of a service directory (render.py), kept with the env file for a rollback
+RENDERED_FILES = (CREATE_SCRIPT, START_SCRIPT, STOP_SCRIPT, LOGS_SCRIPT, ENV_EXAMPLE)
 
 
 @dataclass(frozen=True)
@@ -75,6 +98,11 @@ class Swap:
     @property
     def previous(self) -> str:
         return self.name + PREVIOUS_SUFFIX
+
+    @property
+    def files(self) -> tuple[str, ...]:
+        """The rendered files of the service on the host (kept with the env file)."""
+        return rendered_files(self.env_file, self.unit)
 
 
 # what the prefetch fetches for vLLM/SGLang: the files their loaders read (safetensors first;
@@ -131,6 +159,65 @@ def restore_env_command(env_file: str) -> str:
 def drop_env_command(env_file: str) -> str:
     prev = previous_env_file(env_file)
     return f"rm -f -- {shlex.quote(prev)} {shlex.quote(prev + '.new')}"
+
+
+def rendered_files(env_file: str, unit: str | None) -> tuple[str, ...]:
+    """The rendered files of the service whose env file is ``env_file``: its scripts and
+    example in its directory, and its systemd unit when systemd supervises it."""
+    directory = posixpath.dirname(env_file)
+    files = [f"{directory}/{n}" for n in RENDERED_FILES]
+    return (*files, f"{UNIT_DIR}/{unit}") if unit else tuple(files)
+
+
+def kept_file(path: str, env_file: str) -> str:
+    """Where ``path`` is kept during a swap: ``.<name>.previous`` next to the env file's copy
+    (the unit's too: ``/opt/tgi/a/.tgi-a.service.previous``)."""
+    name = posixpath.basename(path)
+    return f"{posixpath.dirname(env_file)}/.{name}{PREVIOUS_ENV_SUFFIX}"
+
+
+def kept_names(env_file: str, unit: str | None) -> tuple[str, ...]:
+    """The names of the copies a swap keeps in the service directory (env file first)."""
+    kept = [kept_file(p, env_file) for p in rendered_files(env_file, unit)]
+    return tuple(posixpath.basename(k) for k in (previous_env_file(env_file), *kept))
+
+
+def keep_command(env_file: str, unit: str | None) -> str:
+    """The env file (0600, ``keep_env_command``) and the rendered files (mode and owner kept,
+    ``cp -p``, then renamed into place) copied aside before the deploy writes new ones; a stale
+    copy of a file that is not there is removed."""
+    parts = [keep_env_command(env_file)]
+    for path in rendered_files(env_file, unit):
+        src, kept = shlex.quote(path), kept_file(path, env_file)
+        staged, kept = shlex.quote(kept + ".new"), shlex.quote(kept)
+        parts.append(
+            f"if [ -f {src} ]; then cp -p -- {src} {staged} && mv -f -- {staged} {kept}; "
+            f"else rm -f -- {kept}; fi"
+        )
+    return " && ".join(parts)
+
+
+def restore_command(env_file: str, unit: str | None) -> str:
+    """Every kept copy back over its file (one rename each; nothing where none was kept). A
+    unit that differs is followed by ``systemctl daemon-reload`` (systemd must run the unit on
+    disk); an identical one only drops the copy."""
+    parts = [restore_env_command(env_file)]
+    for path in rendered_files(env_file, unit):
+        dest, kept = shlex.quote(path), shlex.quote(kept_file(path, env_file))
+        if unit and path.startswith(UNIT_DIR + "/"):
+            parts.append(
+                f"if [ -f {kept} ]; then if cmp -s -- {kept} {dest}; then rm -f -- {kept}; "
+                f"else mv -f -- {kept} {dest} && systemctl daemon-reload; fi; fi"
+            )
+        else:
+            parts.append(f"if [ -f {kept} ]; then mv -f -- {kept} {dest}; fi")
+    return "; ".join(parts)
+
+
+def drop_command(env_file: str, unit: str | None) -> str:
+    kept = [kept_file(p, env_file) for p in rendered_files(env_file, unit)]
+    names = " ".join(shlex.quote(k) + " " + shlex.quote(k + ".new") for k in kept)
+    return f"{drop_env_command(env_file)} {names}"
 
 
 def prefetch_command(swap: Swap) -> str:
@@ -191,10 +278,10 @@ def prefetch(state, host, swap: Swap) -> None:
     _sh(host, f"docker rm -f {shlex.quote(swap.name + PREFETCH_SUFFIX)} >/dev/null 2>&1 || true")
     ok, out = _sh(host, prefetch_command(swap), print_output=True)
     if not ok:
-        _sh(host, restore_env_command(swap.env_file))  # the running container's env file
+        _sh(host, restore_command(swap.env_file, swap.unit))  # the running container's files
         raise OperationError(
             f"host {host.name}: service {swap.name}: downloading {swap.model_id} failed; the "
-            "running container was not touched (its service.env was put back).\n"
+            "running container was not touched (its service.env and files were put back).\n"
             f"likely cause: {likely_cause(out, swap.engine)}\n"
             f"output of {prefetch_program(swap.engine)}:\n{out[-4000:]}"
         )
@@ -212,7 +299,8 @@ def replace(state, host, swap: Swap, probe: WaitTarget) -> None:
     start = time.monotonic()
     ok, out = _sh(host, f"{stop_command(swap, swap.name)} && docker rename {name} {prev}")
     if not ok:
-        _sh(host, f"{restore_env_command(swap.env_file)}; {start_command(swap, swap.name)}")
+        restore = restore_command(swap.env_file, swap.unit)
+        _sh(host, f"{restore}; {start_command(swap, swap.name)}")
         raise OperationError(
             f"host {host.name}: service {swap.name}: could not stop and set aside the running "
             f"container (it was started again):\n{out}"
@@ -229,7 +317,7 @@ def replace(state, host, swap: Swap, probe: WaitTarget) -> None:
     if swap.keep_previous:
         kept = f"previous container kept, stopped, as {swap.previous} until the smoke checks"
     else:
-        _sh(host, f"docker rm -f {prev}; {drop_env_command(swap.env_file)}")
+        _sh(host, f"docker rm -f {prev}; {drop_command(swap.env_file, swap.unit)}")
         kept = "previous container removed"
     logger.info(
         f"{host.print_prefix}{swap.name}: replaced ({swap.why}); not serving for "
@@ -239,13 +327,13 @@ def replace(state, host, swap: Swap, probe: WaitTarget) -> None:
 
 def rollback_command(swap: Swap) -> str:
     """Stop (with the engine's drain time: after a failed smoke check the new container may be
-    serving) and remove the new container, put the previous env file back, give the previous
-    container its name back and start it."""
+    serving) and remove the new container, put the previous env file and rendered files back,
+    give the previous container its name back and start it."""
     name, prev = shlex.quote(swap.name), shlex.quote(swap.previous)
     stop_new = stop_command(swap, swap.name) + " >/dev/null 2>&1; "
     return (
         f"{stop_new}docker rm -f {name} >/dev/null 2>&1; "
-        f"{restore_env_command(swap.env_file)}; docker rename {prev} {name} && "
+        f"{restore_command(swap.env_file, swap.unit)}; docker rename {prev} {name} && "
         f"{start_command(swap, swap.name)}"
     )
 
@@ -297,7 +385,8 @@ def finish(
         logger.info(f"{host.print_prefix}{name_}: no previous container: nothing to {action}")
         return
     if action == "commit":
-        _sh(host, f"docker rm -f {shlex.quote(prev)}; {drop_env_command(probe.env_file)}")
+        drop = drop_command(probe.env_file, unit)
+        _sh(host, f"docker rm -f {shlex.quote(prev)}; {drop}")
         logger.info(f"{host.print_prefix}{name_}: change kept, {prev} removed")
         return
     spec = Swap(
@@ -310,3 +399,80 @@ def finish(
         if "serves again" not in str(exc):
             raise
         logger.warning(f"{host.print_prefix}{name_}: rolled back, the previous container serves")
+
+
+# -- an interrupted swap: the next deploy finishes it (facts decide, ``recover`` acts) ---------
+
+COMMIT, ROLL_BACK, PUT_BACK = "commit", "roll back", "put back"
+
+
+@dataclass(frozen=True)
+class Leftover:
+    """What an interrupted swap left on the host, and what the deploy does about it."""
+
+    action: str  # COMMIT, ROLL_BACK or PUT_BACK
+    found: tuple[str, ...]  # the leftovers, for the log
+
+    def line(self, name: str) -> str:
+        files = [
+            f for f in self.found if f.startswith(".") and f != f".service.env{PREVIOUS_ENV_SUFFIX}"
+        ]
+        named = [f for f in self.found if f not in files]
+        if files:
+            named.append(f"{len(files)} kept rendered file{'s' if len(files) > 1 else ''}")
+        found = ", ".join(named)
+        if self.action == COMMIT:
+            done = "the new container runs: the previous one is removed (committed)"
+        elif self.action == ROLL_BACK:
+            done = (
+                "the new container is missing or not running: the previous one is restored "
+                "(rolled back)"
+            )
+        else:
+            done = (
+                "the container was not replaced yet: the files describing it are put back "
+                "(rolled back)"
+            )
+        return f"{name}: an interrupted swap was found ({found}): {done}"
+
+
+def interrupted_swap(
+    name: str,
+    current: dict | None,
+    previous: dict | None,
+    kept: tuple[str, ...] | list[str],
+) -> Leftover | None:
+    """What to do with the leftovers of an interrupted swap of service ``name``.
+
+    ``current``/``previous``: ContainerState of ``<name>`` and ``<name>-previous`` (None when
+    missing); ``kept``: the copies (``kept_names``) found in the service directory. A previous
+    container next to a running ``<name>`` is committed (``<name>`` is the new one: a rollback
+    renames the previous container back, so both never exist after one); next to a missing or
+    stopped ``<name>`` it is restored. Copies without a previous container: the swap stopped
+    before the old container was set aside, so ``<name>`` is the old one and they describe it.
+    None: nothing left over."""
+    found = ([name + PREVIOUS_SUFFIX] if previous is not None else []) + list(kept)
+    if previous is not None:
+        running = bool(current and current.get("running"))
+        return Leftover(COMMIT if running else ROLL_BACK, tuple(found))
+    if kept:
+        return Leftover(PUT_BACK, tuple(found))
+    return None
+
+
+def recover(state, host, swap: Swap, leftover: Leftover, probe: WaitTarget) -> None:
+    """python.call target: finish the interrupted swap ``leftover`` describes."""
+    prev = shlex.quote(swap.previous)
+    if leftover.action == COMMIT:
+        _sh(host, f"docker rm -f {prev} >/dev/null 2>&1; {drop_command(swap.env_file, swap.unit)}")
+    elif leftover.action == PUT_BACK:
+        _sh(host, restore_command(swap.env_file, swap.unit))
+    else:
+        ok, out = _sh(host, rollback_command(swap))
+        if not ok:
+            raise OperationError(
+                f"host {host.name}: service {swap.name}: an interrupted swap left "
+                f"{swap.previous}; restoring it failed:\n{out}"
+            )
+        _sh(host, _until_running(shlex.quote(swap.name)))
+        wait_ready(state, host, probe)

@@ -208,9 +208,9 @@ def test_failed_prefetch_restores_the_env_file(monkeypatch):
             return "download-weights" not in cmd, _Output()
 
     host = _DownloadFails()
-    with pytest.raises(OperationError, match="service.env was put back"):
+    with pytest.raises(OperationError, match="service.env and files were put back"):
         swap_mod.prefetch(None, host, spec())
-    assert host.commands[-1] == restore_env_command(spec().env_file)
+    assert restore_env_command(spec().env_file) in host.commands[-1]
 
 
 # -- in the deploy: the copy is taken before service.env is replaced, only for a swap ---------
@@ -245,7 +245,10 @@ hosts = [("@fake/cpu", {
     },
 })]
 """
-KEEP = "TGI service: keep the running container's service.env for a rollback (0600)"
+KEEP = (
+    "TGI service: keep the running container's files for a rollback (service.env 0600, "
+    "scripts, unit)"
+)
 
 
 def plan_names(tmp_path: Path, running: bool) -> list[str]:
