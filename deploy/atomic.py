@@ -183,4 +183,11 @@ def put(content: str | bytes, dest: str, mode: int, user: str = "root", group: s
     yield _finish_command(dest, mode, user, group)
 
 
-__all__ = ["put", "stage_dir", "write_error"]
+def reads(dest: str) -> list:
+    """The fact reads of ``put(dest=...)`` (``host_state``): the file's stat, then its sha1."""
+    from tgi_infra.host_state import Read
+
+    return [Read(File, path=dest), Read(Sha1File, path=dest)]
+
+
+__all__ = ["put", "reads", "stage_dir", "write_error"]

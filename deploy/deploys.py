@@ -28,6 +28,7 @@ from tgi_infra import (
     daemon_state,
     dev_char_links,
     docker_engine,
+    host_state,
     host_watchdog,
     nvidia_toolkit,
     tgi_services,
@@ -42,6 +43,23 @@ from tgi_infra.provision import preflight_plan
 _plans: dict[tuple[int, str, str], tuple[HostConfig, HostPlan]] = {}
 
 
+def planned_reads(cfg: HostConfig, plan: HostPlan | None = None) -> list[host_state.Read]:
+    """Every fact read the deploy of this host makes: each module declares its own
+    (``reads``); ``host_state`` reads them in one command. Without ``plan``: the preflight's
+    (what every host is asked); with it: the rest, which depends on what the preflight found
+    (read in a second command)."""
+    from tgi_infra import provision
+
+    if plan is None:
+        return provision.reads(cfg)
+    return [
+        *docker_engine.reads(cfg, plan),
+        *nvidia_toolkit.reads(cfg, plan),
+        *daemon_state.reads(cfg, plan),
+        *tgi_services.reads(cfg, plan),
+    ]
+
+
 def _config_and_plan(overrides: Mapping[str, Any] | None) -> tuple[HostConfig, HostPlan]:
     key = (id(ctx_state.get()), host.name, repr(sorted((overrides or {}).items())))
     if key not in _plans:
@@ -54,7 +72,11 @@ def _config_and_plan(overrides: Mapping[str, Any] | None) -> tuple[HostConfig, H
                     f"invalid overrides, no host was changed:\n{exc.report()}"
                 ) from None
         host_watchdog.watch(cfg.host_timeout)  # a hung host fails alone (tgi_host_timeout)
-        _plans[key] = (cfg, preflight_plan(cfg))
+        # every read the deploy plans, in two round trips: the preflight's, then the rest
+        snapshot = host_state.take(planned_reads(cfg))
+        plan = preflight_plan(cfg)
+        snapshot.extend(planned_reads(cfg, plan))
+        _plans[key] = (cfg, plan)
     return _plans[key]
 
 

@@ -23,15 +23,16 @@ from typing import Any
 from pyinfra import host, logger
 from pyinfra.api import FactBase, deploy
 from pyinfra.context import ctx_state
-from pyinfra.facts.files import File
+from pyinfra.facts.files import Directory, File
 from pyinfra.operations import files, python, server, systemd
-from tgi_infra import atomic, dev_char_links, env_secrets, preflight_live, swap
+from tgi_infra import atomic, dev_char_links, docker_engine, env_secrets, preflight_live, swap
 from tgi_infra.config import HostConfig, TGIService, unset_api_key_problems
 from tgi_infra.context import DeployConfigError
 from tgi_infra.engines import engine_spec
 from tgi_infra.facts import ContainerState, DockerImagePresent
+from tgi_infra.host_state import Read
 from tgi_infra.hostcmd import reported
-from tgi_infra.managed import MARKER, marker_content, remove_service_dir
+from tgi_infra.managed import MARKER, ManagedDir, marker_content, remove_service_dir
 from tgi_infra.probes import LABEL_HASH
 from tgi_infra.ready import WaitTarget, wait_back, wait_ready
 from tgi_infra.render import (
@@ -90,6 +91,39 @@ def local_url(svc: TGIService) -> str:
     if ":" in addr:
         addr = f"[{addr}]"
     return f"http://{addr}:{svc.port}"
+
+
+def reads(cfg: HostConfig, plan) -> list[Read]:
+    """Every fact read of ``deploy_services`` on a host whose preflight gave ``plan``
+    (``host_state``): per service its files' stat and sha1, its env file's digests, its
+    container (labels, state), image, unit and /health."""
+    if not cfg.tgi_services:
+        return []
+    supervisor = supervisor_for(plan.systemd, plan.docker_flavour == "docker-desktop")
+    out = [*preflight_live.reads(cfg), *dev_char_links.reads(cfg, plan)]
+    out.append(Read(ContainerState, [s.name for s in cfg.tgi_services]))
+    for svc in cfg.tgi_services:
+        base = cfg.service_dir(svc)
+        unit = f"/etc/systemd/system/{unit_name(svc)}"
+        if not svc.present:
+            if supervisor == "systemd":
+                out.append(Read(File, unit))
+            out.append(Read(ManagedDir, path=base))
+            continue
+        rendered = render_for_deploy(host.name, cfg, svc, supervisor, plan.gpu_count, os.environ)
+        missing = tuple(env_secrets.missing_targets(svc, os.environ))
+        out.append(Read(env_secrets.EnvFileDigests, f"{base}/service.env", missing))
+        out += [Read(Directory, path=base), *atomic.reads(f"{base}/{MARKER}")]
+        for rel in sorted(rendered.files):
+            if not rel.endswith(".service"):
+                out += atomic.reads(f"{base}/{rel}")
+        out += [*atomic.reads(f"{base}/service.env"), Read(File, path=f"{base}/service.env")]
+        if supervisor == "systemd":
+            out += [Read(File, unit), *atomic.reads(unit)]
+            out += docker_engine.systemd_reads(unit_name(svc))
+        out += [Read(DockerImagePresent, cfg.image_for(svc))]
+        out.append(Read(HttpStatus, local_url(svc) + "/health"))
+    return out
 
 
 def _put_files(

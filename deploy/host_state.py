@@ -1,0 +1,381 @@
+"""One round trip reads a host: the deploy's planned fact reads, batched into one command.
+
+pyinfra 3 runs a command per ``host.get_fact`` call and caches nothing; it also runs each
+operation's body twice (once while it plans, to know whether the operation changes anything,
+and again when it executes). A deploy that asks twenty facts per service therefore costs a
+hundred round trips on a host that needs nothing. Here the deploy declares the reads it will
+make (``Read``: a fact class and its arguments; each module's ``reads(cfg)``, combined in
+``deploys.planned_reads``) and :class:`HostSnapshot`, a typed fact, runs all of them in ONE
+shell command, each read's output between ``@@tgi-infra-read:<i>`` and
+``@@tgi-infra-rc:<i>:<exit status>`` lines. Every ``host.get_fact`` of a planned read is then
+answered from it: the operations (ours and pyinfra's own ``files.*``, ``apt.*``,
+``systemd.*``) decide from the snapshot and yield commands only for what must change, so
+``--dry`` still lists each command that would run.
+
+When an answer may not be used, the fact is read as pyinfra reads it (one command):
+
+* the read was not planned, or its arguments differ (e.g. another ``_sudo_user``);
+* it failed, printed nothing that parses (``FactProcessError``) or its command is missing:
+  pyinfra's own handling (errors, warnings, defaults) then applies, unchanged;
+* the host may have changed since the snapshot: from the first command an operation runs on
+  the host (anything but a fact read), every fact is read live again, as pyinfra reads it.
+
+So a no-op deploy costs the snapshot alone, and the answers the operations decide from are
+exactly the ones pyinfra would have read: the host had not changed between them.
+"""
+
+from __future__ import annotations
+
+import inspect
+import shlex
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pyinfra import logger
+from pyinfra.api import FactBase, StringCommand
+from pyinfra.api.arguments import CONNECTOR_ARGUMENT_KEYS
+from pyinfra.api.exceptions import FactProcessError
+from pyinfra.api.facts import (
+    _MISSING_COMMAND_MARKER,
+    _handle_fact_kwargs,
+    _make_command,
+    get_fact,
+)
+from pyinfra.context import ctx_host, ctx_state
+
+READ_MARK = "@@tgi-infra-read:"
+RC_MARK = "@@tgi-infra-rc:"
+
+
+def _fact_name(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _freeze(value: Any) -> Any:
+    if isinstance(value, dict):
+        return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
+    if isinstance(value, (list, tuple)):
+        return tuple(_freeze(v) for v in value)
+    return value
+
+
+def read_key(cls: type[FactBase], kwargs: dict[str, Any]) -> str:
+    """The identity of a read: fact class and its (bound) arguments."""
+    bound = {k: v for k, v in kwargs.items() if k != "self"}
+    return f"{_fact_name(cls)}{_freeze(bound)!r}"
+
+
+def _bind(cls: type[FactBase], args: Sequence[Any], kwargs: dict[str, Any]) -> dict[str, Any]:
+    if not args and not kwargs:
+        return {}
+    bound = inspect.getcallargs(cls().command, *args, **kwargs)
+    bound.pop("self", None)
+    return bound
+
+
+@dataclass(frozen=True)
+class Read:
+    """One fact read the deploy will make: ``Read(File, path="/etc/x")``."""
+
+    fact: type[FactBase]
+    args: tuple[Any, ...] = ()
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+    def __init__(self, fact: type[FactBase], *args: Any, **kwargs: Any) -> None:
+        object.__setattr__(self, "fact", fact)
+        object.__setattr__(self, "args", tuple(args))
+        object.__setattr__(self, "kwargs", dict(kwargs))
+
+    @property
+    def bound(self) -> dict[str, Any]:
+        return _bind(self.fact, self.args, self.kwargs)
+
+    @property
+    def key(self) -> str:
+        return read_key(self.fact, self.bound)
+
+    def command(self) -> str:
+        """The command pyinfra itself would run for this read (``requires_command`` guard
+        included), as a string."""
+        fact = self.fact()
+        bound = self.bound
+        command = fact.command(**bound) if callable(fact.command) else fact.command
+        requires = fact.requires_command
+        requires = requires(**bound) if callable(requires) else requires
+        text = _text(command)
+        if requires:
+            text = (
+                f"if command -v {_text(requires)} >/dev/null 2>&1; then ( {text} ); "
+                f"else echo '{_MISSING_COMMAND_MARKER}'; fi"
+            )
+        return text
+
+    def __repr__(self) -> str:  # pyinfra logs fact arguments: keep it short
+        return self.key
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Read) and other.key == self.key
+
+
+def _text(command: Any) -> str:
+    if isinstance(command, StringCommand):
+        return command.get_raw_value()
+    return str(command)
+
+
+def unique(reads: Iterable[Read]) -> tuple[Read, ...]:
+    """Reads in first-seen order, each once."""
+    seen: dict[str, Read] = {}
+    for read in reads:
+        seen.setdefault(read.key, read)
+    return tuple(seen.values())
+
+
+def batched(i: int, command: str) -> str:
+    """One read inside the snapshot command: its output between its two marker lines."""
+    return f"echo '{READ_MARK}{i}'; ( {command} ) </dev/null 2>/dev/null; echo \"{RC_MARK}{i}:$?\""
+
+
+def parse_snapshot(lines: list[str]) -> dict[int, tuple[int, list[str]]]:
+    """Snapshot output -> ``{index: (exit status, stdout lines)}``; a read whose markers are
+    missing (output cut short) is absent."""
+    out: dict[int, tuple[int, list[str]]] = {}
+    current: int | None = None
+    body: list[str] = []
+    for line in lines:
+        if line.startswith(READ_MARK) and line[len(READ_MARK) :].strip().isdigit():
+            current, body = int(line[len(READ_MARK) :].strip()), []
+        elif line.startswith(RC_MARK) and current is not None:
+            index, _, rc = line[len(RC_MARK) :].strip().partition(":")
+            if index == str(current) and rc.lstrip("-").isdigit():
+                out[current] = (int(rc), body)
+            current = None
+        elif current is not None:
+            body.append(line)
+    return out
+
+
+# One command's length at most: Linux caps one argument at 128 KiB (MAX_ARG_STRLEN) and the
+# command travels as one (``sh -c '<command>'``, quoted); more reads take more commands.
+MAX_COMMAND_BYTES = 96 * 1024
+
+
+def chunks(reads: tuple[Read, ...], limit: int = MAX_COMMAND_BYTES) -> list[tuple[Read, ...]]:
+    """The reads cut into runs whose snapshot command, quoted, stays under ``limit``."""
+    out: list[tuple[Read, ...]] = []
+    current: list[Read] = []
+    size = 0
+    for i, read in enumerate(reads):
+        length = len(shlex.quote(batched(i, read.command()))) + 2
+        if current and size + length > limit:
+            out.append(tuple(current))
+            current, size = [], 0
+        current.append(read)
+        size += length
+    if current:
+        out.append(tuple(current))
+    return out
+
+
+class HostSnapshot(FactBase):
+    """Every planned read of the deploy, in one command: ``{read key: (exit status, lines)}``.
+
+    ``reads``: :class:`Read` items. Each runs in its own subshell with stdin closed and its
+    stderr discarded (a failed read is read again on its own, where pyinfra shows its error)."""
+
+    def command(self, reads: tuple[Read, ...]) -> str:
+        parts = [batched(i, read.command()) for i, read in enumerate(reads)]
+        return "; ".join(parts) + "; true" if parts else "true"
+
+    @staticmethod
+    def default() -> dict[str, tuple[int, list[str]]]:
+        return {}
+
+    def process(self, output: list[str]) -> dict[str, tuple[int, list[str]]]:
+        raise NotImplementedError("HostSnapshot.answers maps the output to its reads")
+
+    @staticmethod
+    def answers(reads: tuple[Read, ...], output: list[str]) -> dict[str, tuple[int, list[str]]]:
+        parsed = parse_snapshot(output)
+        return {reads[i].key: answer for i, answer in parsed.items() if i < len(reads)}
+
+
+def _connector_args(global_kwargs: dict[str, Any]) -> tuple:
+    return _freeze({k: global_kwargs[k] for k in CONNECTOR_ARGUMENT_KEYS if k in global_kwargs})
+
+
+def _caller() -> str:
+    """Where a live read was asked (first frame outside pyinfra and this module)."""
+    frame = inspect.currentframe()
+    while frame is not None:
+        name = frame.f_code.co_filename
+        if "pyinfra" not in name and not name.endswith("host_state.py"):
+            return f"{name.rsplit('/', 1)[-1]}:{frame.f_lineno}"
+        frame = frame.f_back
+    return "?"
+
+
+class _Served:
+    """A host's snapshot and the ``get_fact`` / ``run_shell_command`` / ``put_file`` that use
+    it (set on the pyinfra ``Host`` instance, see :func:`take`)."""
+
+    def __init__(self, state, host, reads: tuple[Read, ...]) -> None:
+        self.state, self.host, self.reads = state, host, reads
+        self.answers: dict[str, tuple[int, list[str]]] = {}
+        self.valid = False
+        self.reading = 0  # > 0 while a fact is read live (its command changes nothing)
+        self.served: list[str] = []  # read keys answered from the snapshot
+        self.live: list[str] = []  # facts read live (not planned, failed, or after a change)
+        self._get_fact = host.get_fact
+        self._run = host.run_shell_command
+        self._put = host.put_file
+        self.connector: tuple = ()
+
+    def take(self) -> None:
+        if not self.reads:
+            return
+        _, global_kwargs = _handle_fact_kwargs(self.state, self.host, HostSnapshot, (), {})
+        self.connector = _connector_args(global_kwargs)
+        self.valid = True
+        self._read(self.reads, global_kwargs)
+        logger.debug(
+            "%sHostSnapshot: %d of %d reads answered",
+            self.host.print_prefix,
+            len(self.answers),
+            len(self.reads),
+        )
+
+    def extend(self, reads: Iterable[Read]) -> None:
+        """One more batched read, of the ``reads`` not read yet (those that depend on what
+        the first snapshot said); only while the snapshot still holds."""
+        if not self.valid or self.state.is_executing:
+            return
+        known = {r.key for r in self.reads}
+        more = tuple(r for r in unique(reads) if r.key not in known)
+        if not more:
+            return
+        _, global_kwargs = _handle_fact_kwargs(self.state, self.host, HostSnapshot, (), {})
+        if _connector_args(global_kwargs) != self.connector:
+            return
+        self.reads = (*self.reads, *more)
+        self._read(more, global_kwargs)
+
+    def _read(self, reads: tuple[Read, ...], global_kwargs: dict[str, Any]) -> None:
+        for chunk in chunks(reads):
+            self.reading += 1
+            try:
+                status, output = self._run_snapshot(HostSnapshot().command(chunk), global_kwargs)
+            finally:
+                self.reading -= 1
+            if status:  # a read left unanswered is read on its own when asked
+                self.answers.update(HostSnapshot.answers(chunk, output.stdout_lines))
+
+    def _run_snapshot(self, command: str, global_kwargs: dict[str, Any]):
+        executor = {k: v for k, v in global_kwargs.items() if k in CONNECTOR_ARGUMENT_KEYS}
+        if not self.host.connected:
+            self.host.connect(reason="to read the host (HostSnapshot)", raise_exceptions=True)
+        return self._run(
+            StringCommand(command),
+            print_output=self.state.print_fact_output,
+            print_input=self.state.print_fact_input,
+            **executor,
+        )
+
+    def _answer(self, cls, args, kwargs):
+        """(True, value) when the snapshot answers this read, else (False, None)."""
+        if not self.valid or any(k.startswith("_") for k in kwargs):
+            return False, None
+        try:
+            fact_kwargs, global_kwargs = _handle_fact_kwargs(
+                self.state, self.host, cls, list(args), dict(kwargs)
+            )
+        except TypeError:
+            return False, None
+        if _connector_args(global_kwargs) != self.connector:
+            return False, None
+        answer = self.answers.get(read_key(cls, fact_kwargs))
+        if answer is None:
+            return False, None
+        rc, lines = answer
+        if rc != 0 or lines == [_MISSING_COMMAND_MARKER]:
+            return False, None  # pyinfra's own handling of a failed / missing command
+        fact = cls()
+        # some facts keep what their command was asked (Sha1File: the path) for process()
+        _make_command(fact.command, dict(fact_kwargs))
+        if not lines:
+            return True, fact.default()
+        try:
+            return True, fact.process(lines)
+        except FactProcessError:
+            return False, None  # read live: pyinfra reports it as it always does
+
+    def get_fact(self, cls, *args, **kwargs):
+        ok, value = self._answer(cls, args, kwargs)
+        if ok:
+            self.served.append(_fact_name(cls))
+            return value
+        self.live.append(
+            f"{_fact_name(cls)} {args!r} {kwargs!r} {_caller()} exec={self.state.is_executing}"
+            f" valid={self.valid}"
+        )
+        self.reading += 1
+        try:
+            return get_fact(self.state, self.host, cls, args=args, kwargs=kwargs)
+        finally:
+            self.reading -= 1
+
+    def _changed(self) -> None:
+        if self.valid and self.state.is_executing and not self.reading:
+            self.valid = False  # an operation runs a command: the host may differ now
+
+    def run_shell_command(self, *args, **kwargs):
+        self._changed()
+        return self._run(*args, **kwargs)
+
+    def put_file(self, *args, **kwargs):
+        self._changed()
+        return self._put(*args, **kwargs)
+
+
+_served: dict[tuple[int, str], _Served] = {}
+
+
+def take(reads: Iterable[Read]) -> _Served:
+    """Read the current host once (all ``reads`` in one command) and answer its planned fact
+    reads from that snapshot from now on. Once per host and pyinfra state."""
+    state, host = ctx_state.get(), ctx_host.get()
+    key = (id(state), host.name)
+    served = _served.get(key)
+    if served is None or served.state is not state:
+        served = _Served(state, host, unique(reads))
+        # set on this Host object only: pyinfra's operations call host.get_fact, and every
+        # command runs through run_shell_command / put_file
+        host.get_fact = served.get_fact
+        host.run_shell_command = served.run_shell_command
+        host.put_file = served.put_file
+        _served[key] = served
+        served.take()
+    return served
+
+
+def current():
+    """The current host's snapshot (None before :func:`take`)."""
+    state, host = ctx_state.get(), ctx_host.get()
+    return _served.get((id(state), host.name))
+
+
+__all__ = [
+    "HostSnapshot",
+    "Read",
+    "batched",
+    "chunks",
+    "current",
+    "parse_snapshot",
+    "read_key",
+    "take",
+    "unique",
+]

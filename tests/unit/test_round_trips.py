@@ -1,0 +1,155 @@
+"""The cost of a deploy follows the work, not the inventory: a host that needs nothing costs a
+few remote commands (the batched read of ``deploy/host_state.py``), whatever its number of
+services, and the batched read answers each fact exactly as the fact's own command does.
+
+* The real pyinfra CLI runs the real ``deploy/main.py`` on ``@fake`` hosts that already hold
+  what the deploy writes (``tests/noop_host.py``) with 1, 3 and 8 services; every command
+  pyinfra runs on each host is counted (``tests/fakehost.py``). Without the batched read the
+  same hosts needed 57, 107 and 232 commands.
+* A read the deploy makes but does not plan is read on its own: the count then grows with the
+  services, and the test names the read.
+* The snapshot command runs in a real ``sh`` here, on real files: each read's answer equals
+  what the fact's own command prints, and its exit status is kept.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from pyinfra.facts.files import Directory, File, Sha1File
+from tgi_infra import host_state
+from tgi_infra.host_state import HostSnapshot, Read, chunks, parse_snapshot
+
+REPO = Path(__file__).resolve().parents[2]
+MAX_NOOP_COMMANDS = 5
+
+INVENTORY = textwrap.dedent(
+    """
+    from tests.noop_host import deployed_host
+
+
+    def services(n):
+        return [
+            {"name": f"svc{i}", "model_id": f"org/m{i}", "port": 8080 + i} for i in range(n)
+        ]
+
+
+    hosts = [
+        deployed_host(f"@fake/gpu-{n}", services(n), tgi_hub_check=False) for n in (1, 3, 8)
+    ]
+    """
+)
+
+# the deploy with one of its reads left out of the plan (HttpStatus: each service's /health)
+UNPLANNED_DEPLOY = textwrap.dedent(
+    """
+    from tgi_infra import deploys
+
+    planned = deploys.planned_reads
+    deploys.planned_reads = lambda cfg, plan=None: [
+        r for r in planned(cfg, plan) if r.fact.__name__ != "HttpStatus"
+    ]
+
+    deploys.deploy_gpu_host()
+    deploys.deploy_services()
+    """
+)
+
+
+def run_deploy(tmp_path: Path, deploy_file: Path) -> dict:
+    (tmp_path / "inventory.py").write_text(INVENTORY)
+    out = tmp_path / "commands.json"
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    proc = subprocess.run(
+        [sys.executable, "-m", "tests.fakehost", str(out), "-y", "inventory.py", str(deploy_file)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    report = json.loads(out.read_text())
+    # a no-op: nothing changed on any host
+    assert report["changed"] == {}, report["changed"]
+    return report
+
+
+def test_a_host_that_needs_nothing_costs_at_most_five_commands_whatever_its_services(tmp_path):
+    report = run_deploy(tmp_path, REPO / "deploy/main.py")
+    for n in (1, 3, 8):
+        name = f"@fake/gpu-{n}"
+        commands = report["commands"][name]
+        assert len(commands) <= MAX_NOOP_COMMANDS, (
+            f"{name} ({n} services) needed {len(commands)} commands; read on their own: "
+            f"{report['live'][name]}"
+        )
+        assert report["live"][name] == []  # every read answered by the batched read
+        assert all(host_state.READ_MARK in c for c in commands)
+
+
+def test_a_read_left_out_of_the_plan_costs_a_command_per_service(tmp_path):
+    deploy_file = tmp_path / "unplanned.py"
+    deploy_file.write_text(UNPLANNED_DEPLOY)
+    report = run_deploy(tmp_path, deploy_file)
+    eight = report["commands"]["@fake/gpu-8"]
+    assert len(eight) > MAX_NOOP_COMMANDS
+    live = report["live"]["@fake/gpu-8"]
+    assert len(live) == 8 and all("tgi_services.HttpStatus" in r for r in live), live
+    assert len(report["commands"]["@fake/gpu-1"]) == len(report["commands"]["@fake/gpu-3"]) - 2
+
+
+# -- the batched command, in a real shell ------------------------------------------------------
+
+
+def sh(command: str) -> tuple[int, list[str]]:
+    proc = subprocess.run(["sh", "-c", command], capture_output=True, text=True, timeout=60)
+    return proc.returncode, proc.stdout.splitlines()
+
+
+def test_each_read_of_the_batch_answers_as_its_own_command(tmp_path):
+    present = tmp_path / "a file"
+    present.write_text("content\n")
+    present.chmod(0o640)
+    missing = tmp_path / "missing"
+    reads = (
+        Read(File, path=str(present)),
+        Read(Sha1File, path=str(present)),
+        Read(File, path=str(missing)),
+        Read(Directory, path=str(tmp_path)),
+    )
+    rc, lines = sh(HostSnapshot().command(reads))
+    assert rc == 0
+    answers = HostSnapshot.answers(reads, lines)
+    for read in reads:
+        alone_rc, alone = sh(read.command())
+        assert answers[read.key] == (alone_rc, alone), read
+    rc_of_failing = parse_snapshot(sh(host_state.batched(0, "echo out; exit 3"))[1])
+    assert rc_of_failing == {0: (3, ["out"])}
+
+
+def test_a_read_cut_short_is_not_answered():
+    lines = ["@@tgi-infra-read:0", "a", "@@tgi-infra-rc:0:0", "@@tgi-infra-read:1", "partial"]
+    assert parse_snapshot(lines) == {0: (0, ["a"])}
+
+
+def test_reads_of_the_same_fact_and_arguments_are_one_read():
+    a, b = Read(File, "/etc/x"), Read(File, path="/etc/x")
+    assert a.key == b.key
+    assert host_state.unique([a, b, Read(File, path="/etc/y")]) == (a, Read(File, path="/etc/y"))
+
+
+@pytest.mark.parametrize(("count", "commands"), [(1, 1), (400, 2)])
+def test_a_batch_too_long_for_one_command_is_cut_into_several(count, commands):
+    reads = tuple(Read(File, path=f"/opt/tgi/service-{i}/file") for i in range(count))
+    parts = chunks(reads)
+    assert sum(len(p) for p in parts) == count
+    for part in parts:
+        assert len(HostSnapshot().command(part)) < host_state.MAX_COMMAND_BYTES
+    assert len(parts) == commands
