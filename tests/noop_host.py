@@ -78,20 +78,24 @@ def _env_digests(content: str) -> list[str]:
     return [full, digest(lines), digest(public), " ".join(secrets)]
 
 
-def deployed_host(name: str, services: list[dict], **data) -> tuple[str, dict]:
+def deployed_host(name: str, services: list[dict], wsl: bool = False, **data) -> tuple[str, dict]:
+    """``wsl``: a WSL2 distro without systemd (``service docker start`` from wsl.conf's
+    ``[boot]``, containers kept by Docker's restart policy), as the lab's ``lab-wsl-1``."""
     host_data = {"fake_delay": 0, "fake_delay_jitter": 0, "tgi_gpus": "none", **data}
     host_data["tgi_services"] = services
     cfg = load_host_config(name, host_data)
+    supervisor = "docker" if wsl else "systemd"
     r: dict = {}
     # the preflight's reads
     r["osrelease'; cat /proc/sys/kernel/osrelease"] = [
         f"{MARK}osrelease",
-        "6.1.0-28-amd64",
+        "6.6.87.2-microsoft-standard-WSL2" if wsl else "6.1.0-28-amd64",
         f"{MARK}proc_version",
         "Linux version 6.1.0",
         f"{MARK}markers",
+        *(["/run/WSL", "/usr/lib/wsl/lib", "/etc/wsl.conf"] if wsl else []),
         f"{MARK}env",
-        "WSL_DISTRO_NAME=",
+        "WSL_DISTRO_NAME=" + ("Debian" if wsl else ""),
         f"{MARK}os_release",
         "ID=debian",
         'VERSION_ID="12"',
@@ -99,7 +103,9 @@ def deployed_host(name: str, services: list[dict], **data) -> tuple[str, dict]:
         f"{MARK}arch",
         "amd64",
     ]
-    r["pid1_comm="] = ["pid1_comm=systemd", "sd_booted=yes"]
+    r["pid1_comm="] = (
+        ["pid1_comm=init", "sd_booted=no"] if wsl else ["pid1_comm=systemd", "sd_booted=yes"]
+    )
     r["docker.io docker-ce"] = [
         f"{MARK}dpkg",
         "docker.io\tinstall ok installed\t26.1.5+dfsg1-1",
@@ -114,7 +120,11 @@ def deployed_host(name: str, services: list[dict], **data) -> tuple[str, dict]:
     daemon_text = json.dumps(DAEMON_JSON, indent=4, sort_keys=True)
     r[f"echo present; cat {DAEMON_JSON_PATH}"] = ["present", *daemon_text.splitlines()]
     r[f"{MARK}present'; cat {DAEMON_JSON_PATH}"] = [f"{MARK}present", *daemon_text.splitlines()]
-    r["cat /etc/wsl.conf"] = [f"{MARK}absent"]
+    if wsl:
+        r["cat /etc/wsl.conf"] = [f"{MARK}present", "[boot]", 'command = "service docker start"']
+        r["for SERVICE in `ls /etc/init.d/`"] = ["docker=0"]
+    else:
+        r["cat /etc/wsl.conf"] = [f"{MARK}absent"]
     r["daemon-json-added.json"] = [f"{MARK}absent"]
     r["nvidia-smi"] = [f"{MARK}nvidia-smi-missing"]
     # packages (pyinfra's DebPackages: dpkg -l)
@@ -131,7 +141,7 @@ def deployed_host(name: str, services: list[dict], **data) -> tuple[str, dict]:
     ]
     # systemd units: docker and each service's
     units = ["docker.service", *(unit_name(s) for s in cfg.present_services())]
-    for unit in units:
+    for unit in units if not wsl else []:
         r[f"show --all --property Id --property SubState {unit}"] = [
             f"Id={unit}",
             "SubState=running",
@@ -144,7 +154,7 @@ def deployed_host(name: str, services: list[dict], **data) -> tuple[str, dict]:
     containers = []
     for svc in cfg.present_services():
         base = cfg.service_dir(svc)
-        rendered = render_for_deploy(name, cfg, svc, "systemd", 0, os.environ)
+        rendered = render_for_deploy(name, cfg, svc, supervisor, 0, os.environ)
         _dir(r, base)
         _file(r, f"{base}/{MARKER}", marker_content(svc.name), 0o644)
         for rel, (content, mode) in rendered.files.items():

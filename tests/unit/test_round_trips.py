@@ -3,9 +3,10 @@ few remote commands (the batched read of ``deploy/host_state.py``), whatever its
 services, and the batched read answers each fact exactly as the fact's own command does.
 
 * The real pyinfra CLI runs the real ``deploy/main.py`` on ``@fake`` hosts that already hold
-  what the deploy writes (``tests/noop_host.py``) with 1, 3 and 8 services; every command
-  pyinfra runs on each host is counted (``tests/fakehost.py``). Without the batched read the
-  same hosts needed 57, 107 and 232 commands.
+  what the deploy writes (``tests/noop_host.py``): Debian with systemd and 1, 3 and 8
+  services, and a WSL2 distro without systemd with 3; every command pyinfra runs on each host
+  is counted (``tests/fakehost.py``). Without the batched read the same hosts needed 57, 107,
+  232 and 92 commands.
 * A read the deploy makes but does not plan is read on its own: the count then grows with the
   services, and the test names the read.
 * The snapshot command runs in a real ``sh`` here, on real files: each read's answer equals
@@ -41,7 +42,8 @@ INVENTORY = textwrap.dedent(
 
 
     hosts = [
-        deployed_host(f"@fake/gpu-{n}", services(n), tgi_hub_check=False) for n in (1, 3, 8)
+        *(deployed_host(f"@fake/gpu-{n}", services(n), tgi_hub_check=False) for n in (1, 3, 8)),
+        deployed_host("@fake/wsl-3", services(3), wsl=True, tgi_hub_check=False),
     ]
     """
 )
@@ -83,8 +85,7 @@ def run_deploy(tmp_path: Path, deploy_file: Path) -> dict:
 
 def test_a_host_that_needs_nothing_costs_at_most_five_commands_whatever_its_services(tmp_path):
     report = run_deploy(tmp_path, REPO / "deploy/main.py")
-    for n in (1, 3, 8):
-        name = f"@fake/gpu-{n}"
+    for name, n in (("@fake/gpu-1", 1), ("@fake/gpu-3", 3), ("@fake/gpu-8", 8), ("@fake/wsl-3", 3)):
         commands = report["commands"][name]
         assert len(commands) <= MAX_NOOP_COMMANDS, (
             f"{name} ({n} services) needed {len(commands)} commands; read on their own: "
