@@ -164,44 +164,48 @@ def parse_snapshot(lines: list[str]) -> dict[int, tuple[int, list[str]]]:
 MAX_COMMAND_BYTES = 96 * 1024
 
 
-def chunks(reads: tuple[Read, ...], limit: int = MAX_COMMAND_BYTES) -> list[tuple[Read, ...]]:
+class Reads(tuple):
+    """The reads of one snapshot command; shown as their number in pyinfra's fact log."""
+
+    def __repr__(self) -> str:
+        return f"<{len(self)} reads>"
+
+
+def chunks(reads: tuple[Read, ...], limit: int = MAX_COMMAND_BYTES) -> list[Reads]:
     """The reads cut into runs whose snapshot command, quoted, stays under ``limit``."""
-    out: list[tuple[Read, ...]] = []
+    out: list[Reads] = []
     current: list[Read] = []
     size = 0
     for i, read in enumerate(reads):
         length = len(shlex.quote(batched(i, read.command()))) + 2
         if current and size + length > limit:
-            out.append(tuple(current))
+            out.append(Reads(current))
             current, size = [], 0
         current.append(read)
         size += length
     if current:
-        out.append(tuple(current))
+        out.append(Reads(current))
     return out
 
 
 class HostSnapshot(FactBase):
-    """Every planned read of the deploy, in one command: ``{read key: (exit status, lines)}``.
+    """Planned reads of the deploy in one command: ``{index: (exit status, stdout lines)}``,
+    the index being the read's position in ``reads``.
 
     ``reads``: :class:`Read` items. Each runs in its own subshell with stdin closed and its
-    stderr discarded (a failed read is read again on its own, where pyinfra shows its error)."""
+    stderr discarded (a failed read is read again on its own, where pyinfra shows its error).
+    The command ends with ``true``: one read's failure is its own answer, not the host's."""
 
     def command(self, reads: tuple[Read, ...]) -> str:
         parts = [batched(i, read.command()) for i, read in enumerate(reads)]
         return "; ".join(parts) + "; true" if parts else "true"
 
     @staticmethod
-    def default() -> dict[str, tuple[int, list[str]]]:
+    def default() -> dict[int, tuple[int, list[str]]]:
         return {}
 
-    def process(self, output: list[str]) -> dict[str, tuple[int, list[str]]]:
-        raise NotImplementedError("HostSnapshot.answers maps the output to its reads")
-
-    @staticmethod
-    def answers(reads: tuple[Read, ...], output: list[str]) -> dict[str, tuple[int, list[str]]]:
-        parsed = parse_snapshot(output)
-        return {reads[i].key: answer for i, answer in parsed.items() if i < len(reads)}
+    def process(self, output: list[str]) -> dict[int, tuple[int, list[str]]]:
+        return parse_snapshot(output)
 
 
 def _connector_args(global_kwargs: dict[str, Any]) -> tuple:
@@ -228,12 +232,13 @@ class _Served:
         self.answers: dict[str, tuple[int, list[str]]] = {}
         self.valid = False
         self.reading = 0  # > 0 while a fact is read live (its command changes nothing)
-        self.served: list[str] = []  # read keys answered from the snapshot
+        self.served = 0  # reads answered from the snapshot
         self.live: list[str] = []  # facts read live (not planned, failed, or after a change)
         self._get_fact = host.get_fact
         self._run = host.run_shell_command
         self._put = host.put_file
         self.connector: tuple = ()
+        self._connection: dict[tuple, bool] = {}
 
     def take(self) -> None:
         if not self.reads:
@@ -241,7 +246,7 @@ class _Served:
         _, global_kwargs = _handle_fact_kwargs(self.state, self.host, HostSnapshot, (), {})
         self.connector = _connector_args(global_kwargs)
         self.valid = True
-        self._read(self.reads, global_kwargs)
+        self._read(self.reads)
         logger.debug(
             "%sHostSnapshot: %d of %d reads answered",
             self.host.print_prefix,
@@ -262,40 +267,39 @@ class _Served:
         if _connector_args(global_kwargs) != self.connector:
             return
         self.reads = (*self.reads, *more)
-        self._read(more, global_kwargs)
+        self._read(more)
 
-    def _read(self, reads: tuple[Read, ...], global_kwargs: dict[str, Any]) -> None:
+    def _read(self, reads: tuple[Read, ...]) -> None:
         for chunk in chunks(reads):
             self.reading += 1
-            try:
-                status, output = self._run_snapshot(HostSnapshot().command(chunk), global_kwargs)
+            try:  # pyinfra's own fact read: its connection handling, errors and -vv output
+                parsed = get_fact(self.state, self.host, HostSnapshot, kwargs={"reads": chunk})
             finally:
                 self.reading -= 1
-            if status:  # a read left unanswered is read on its own when asked
-                self.answers.update(HostSnapshot.answers(chunk, output.stdout_lines))
+            # a read left unanswered (output cut short) is read on its own when asked
+            self.answers.update({chunk[i].key: a for i, a in parsed.items() if i < len(chunk)})
 
-    def _run_snapshot(self, command: str, global_kwargs: dict[str, Any]):
-        executor = {k: v for k, v in global_kwargs.items() if k in CONNECTOR_ARGUMENT_KEYS}
-        if not self.host.connected:
-            self.host.connect(reason="to read the host (HostSnapshot)", raise_exceptions=True)
-        return self._run(
-            StringCommand(command),
-            print_output=self.state.print_fact_output,
-            print_input=self.state.print_fact_input,
-            **executor,
-        )
+    def _same_connection(self) -> bool:
+        """Whether a fact read now runs with the snapshot's connector arguments (``_sudo``,
+        ``_sudo_user``, ...): the current operation's, else the @deploy's and the host's.
+        Worked out once per operation (pyinfra's ``pop_global_arguments`` is not cheap)."""
+        host = self.host
+        key = (host.current_op_hash, repr(host.current_deploy_kwargs))
+        same = self._connection.get(key)
+        if same is None:
+            _, global_kwargs = _handle_fact_kwargs(self.state, host, HostSnapshot, (), {})
+            same = self._connection[key] = _connector_args(global_kwargs) == self.connector
+        return same
 
     def _answer(self, cls, args, kwargs):
         """(True, value) when the snapshot answers this read, else (False, None)."""
         if not self.valid or any(k.startswith("_") for k in kwargs):
+            return False, None  # global arguments of its own: read as pyinfra reads it
+        if not self._same_connection():
             return False, None
         try:
-            fact_kwargs, global_kwargs = _handle_fact_kwargs(
-                self.state, self.host, cls, list(args), dict(kwargs)
-            )
+            fact_kwargs = _bind(cls, args, kwargs)
         except TypeError:
-            return False, None
-        if _connector_args(global_kwargs) != self.connector:
             return False, None
         answer = self.answers.get(read_key(cls, fact_kwargs))
         if answer is None:
@@ -304,6 +308,8 @@ class _Served:
         if rc != 0 or lines == [_MISSING_COMMAND_MARKER]:
             return False, None  # pyinfra's own handling of a failed / missing command
         fact = cls()
+        if fact.check_preconditions(self.state, self.host):
+            return False, None
         # some facts keep what their command was asked (Sha1File: the path) for process()
         _make_command(fact.command, dict(fact_kwargs))
         if not lines:
@@ -316,7 +322,7 @@ class _Served:
     def get_fact(self, cls, *args, **kwargs):
         ok, value = self._answer(cls, args, kwargs)
         if ok:
-            self.served.append(_fact_name(cls))
+            self.served += 1
             return value
         self.live.append(
             f"{_fact_name(cls)} {args!r} {kwargs!r} {_caller()} exec={self.state.is_executing}"

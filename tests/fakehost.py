@@ -88,7 +88,7 @@ def main(argv: list[str]) -> int:
         pyinfra_main()
     except SystemExit as exc:
         code = int(exc.code or 0)
-    served = {k[1]: s.served for k, s in host_state._served.items()}
+    served = {k[1]: s.served for k, s in host_state._served.items()}  # how many
     live = {k[1]: s.live for k, s in host_state._served.items()}
     changed: dict[str, list[str]] = {}
     for (_, name), snap in host_state._served.items():

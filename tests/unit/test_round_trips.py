@@ -127,10 +127,10 @@ def test_each_read_of_the_batch_answers_as_its_own_command(tmp_path):
     )
     rc, lines = sh(HostSnapshot().command(reads))
     assert rc == 0
-    answers = HostSnapshot.answers(reads, lines)
-    for read in reads:
+    answers = HostSnapshot().process(lines)
+    for i, read in enumerate(reads):
         alone_rc, alone = sh(read.command())
-        assert answers[read.key] == (alone_rc, alone), read
+        assert answers[i] == (alone_rc, alone), read
     rc_of_failing = parse_snapshot(sh(host_state.batched(0, "echo out; exit 3"))[1])
     assert rc_of_failing == {0: (3, ["out"])}
 
