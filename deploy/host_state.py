@@ -30,6 +30,7 @@ import inspect
 import shlex
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from pyinfra import logger
@@ -91,13 +92,17 @@ class Read:
     def bound(self) -> dict[str, Any]:
         return _bind(self.fact, self.args, self.kwargs)
 
-    @property
+    @cached_property
     def key(self) -> str:
         return read_key(self.fact, self.bound)
 
     def command(self) -> str:
         """The command pyinfra itself would run for this read (``requires_command`` guard
         included), as a string."""
+        return self._command
+
+    @cached_property
+    def _command(self) -> str:
         fact = self.fact()
         bound = self.bound
         command = fact.command(**bound) if callable(fact.command) else fact.command
@@ -224,8 +229,8 @@ def _caller() -> str:
 
 
 class _Served:
-    """A host's snapshot and the ``get_fact`` / ``run_shell_command`` / ``put_file`` that use
-    it (set on the pyinfra ``Host`` instance, see :func:`take`)."""
+    """A host's snapshot and the ``get_fact`` / ``run_shell_command`` / ``put_file`` /
+    ``rsync`` that use it (set on the pyinfra ``Host`` instance, see :func:`take`)."""
 
     def __init__(self, state, host, reads: tuple[Read, ...]) -> None:
         self.state, self.host, self.reads = state, host, reads
@@ -237,6 +242,7 @@ class _Served:
         self._get_fact = host.get_fact
         self._run = host.run_shell_command
         self._put = host.put_file
+        self._rsync = host.rsync
         self.connector: tuple = ()
         self._connection: dict[tuple, bool] = {}
 
@@ -346,6 +352,10 @@ class _Served:
         self._changed()
         return self._put(*args, **kwargs)
 
+    def rsync(self, *args, **kwargs):
+        self._changed()
+        return self._rsync(*args, **kwargs)
+
 
 _served: dict[tuple[int, str], _Served] = {}
 
@@ -359,10 +369,11 @@ def take(reads: Iterable[Read]) -> _Served:
     if served is None or served.state is not state:
         served = _Served(state, host, unique(reads))
         # set on this Host object only: pyinfra's operations call host.get_fact, and every
-        # command runs through run_shell_command / put_file
+        # command and transfer runs through run_shell_command / put_file / rsync
         host.get_fact = served.get_fact
         host.run_shell_command = served.run_shell_command
         host.put_file = served.put_file
+        host.rsync = served.rsync
         _served[key] = served
         served.take()
     return served

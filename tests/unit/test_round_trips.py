@@ -64,8 +64,27 @@ UNPLANNED_DEPLOY = textwrap.dedent(
 )
 
 
-def run_deploy(tmp_path: Path, deploy_file: Path) -> dict:
-    (tmp_path / "inventory.py").write_text(INVENTORY)
+# a deployed host whose tgi-service.sh is not what the deploy renders (its sha1 differs)
+ONE_FILE_STALE = textwrap.dedent(
+    """
+    from tests.noop_host import deployed_host
+
+    name, data = deployed_host(
+        "@fake/stale", [{"name": "svc0", "model_id": "org/m0"}], tgi_hub_check=False
+    )
+    data["fake_responses"] = {
+        "sha1sum /opt/tgi/svc0/tgi-service.sh ": ["0" * 40 + "  /opt/tgi/svc0/tgi-service.sh"],
+        **data["fake_responses"],
+    }
+    hosts = [(name, data)]
+    """
+)
+
+
+def run_deploy(
+    tmp_path: Path, deploy_file: Path, inventory: str = INVENTORY, noop: bool = True
+) -> dict:
+    (tmp_path / "inventory.py").write_text(inventory)
     out = tmp_path / "commands.json"
     env = dict(os.environ, PYTHONPATH=str(REPO))
     proc = subprocess.run(
@@ -78,8 +97,8 @@ def run_deploy(tmp_path: Path, deploy_file: Path) -> dict:
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     report = json.loads(out.read_text())
-    # a no-op: nothing changed on any host
-    assert report["changed"] == {}, report["changed"]
+    if noop:  # nothing changed on any host
+        assert report["changed"] == {}, report["changed"]
     return report
 
 
@@ -104,6 +123,22 @@ def test_a_read_left_out_of_the_plan_costs_a_command_per_service(tmp_path):
     live = report["live"]["@fake/gpu-8"]
     assert len(live) == 8 and all("tgi_services.HttpStatus" in r for r in live), live
     assert len(report["commands"]["@fake/gpu-1"]) == len(report["commands"]["@fake/gpu-3"]) - 2
+
+
+def test_once_an_operation_changed_the_host_later_reads_are_read_live(tmp_path):
+    report = run_deploy(tmp_path, REPO / "deploy/main.py", ONE_FILE_STALE, noop=False)
+    changed = report["changed"]["@fake/stale"]
+    assert [c.rsplit(" | ", 1)[-1] for c in changed] == ["TGI service: rendered file"]
+    commands = report["commands"]["@fake/stale"]
+    assert all(host_state.READ_MARK in c for c in commands[:2])  # the snapshot, first
+    assert any("mv -fT" in c and "tgi-service.sh" in c for c in commands)  # the write
+    # the operations after the write read what they decide from again, on the host
+    live = report["live"]["@fake/stale"]
+    assert live and all("exec=True valid=False" in r for r in live), live
+    assert any("systemd.SystemdStatus" in r for r in live)
+    write = next(i for i, c in enumerate(commands) if "mv -fT" in c)
+    assert not any(host_state.READ_MARK in c for c in commands[2:])
+    assert len(commands) - write - 1 >= len(live)  # each read live after the write
 
 
 # -- the batched command, in a real shell ------------------------------------------------------
