@@ -22,14 +22,13 @@ from pyinfra import host, logger
 from pyinfra.api import deploy
 from pyinfra.facts.deb import DebPackages
 from pyinfra.facts.files import Directory
-from pyinfra.facts.server import Users
 from pyinfra.facts.systemd import SystemdEnabled, SystemdStatus
 from pyinfra.facts.sysvinit import InitdStatus
 from pyinfra.operations import apt, files, server, systemd, sysvinit
 from tgi_infra import apt_install, atomic
 from tgi_infra.config import HostConfig
 from tgi_infra.context import DeployConfigError
-from tgi_infra.facts import DaemonJson, DaemonJsonAdded, WslConf
+from tgi_infra.facts import DaemonJson, DaemonJsonAdded, UserGroups, WslConf
 from tgi_infra.host_state import Read
 from tgi_infra.probes import (
     DAEMON_JSON_ADDED_ABOUT,
@@ -99,7 +98,7 @@ def reads(cfg: HostConfig, plan) -> list[Read]:
         if plan.wsl:
             out += [Read(WslConf), *atomic.reads("/etc/wsl.conf")]
     if cfg.docker_users:
-        out.append(Read(Users))
+        out.append(Read(UserGroups, tuple(cfg.docker_users)))
     return out
 
 
@@ -305,7 +304,7 @@ def ensure_running(cfg: HostConfig, plan, restart_if=None):
                 dest="/etc/wsl.conf",
                 mode=0o644,
             )
-    users = (host.get_fact(Users) or {}) if cfg.docker_users else {}  # lastlog of each user
+    users = host.get_fact(UserGroups, tuple(cfg.docker_users)) if cfg.docker_users else {}
     for user in cfg.docker_users:
         if user not in users:
             raise DeployConfigError(

@@ -206,6 +206,30 @@ def is_docker_desktop(info: dict[str, Any]) -> bool:
     )
 
 
+def user_groups_command(users: list[str] | tuple[str, ...]) -> str:
+    """``user|primary group|every group`` per existing user of ``users`` (a missing user prints
+    nothing): what the docker group check needs, not the whole passwd file with each user's
+    lastlog (pyinfra's ``server.Users``)."""
+    lines = [
+        f'if id -u {q} >/dev/null 2>&1; then echo "{u}|$(id -gn {q})|$(id -Gn {q})"; fi'
+        for u, q in ((u, shlex.quote(u)) for u in users)
+    ]
+    return "; ".join([*lines, "true"])
+
+
+def parse_user_groups(lines: list[str]) -> dict[str, dict[str, Any]]:
+    """:func:`user_groups_command` output -> ``{user: {"group": primary, "groups":
+    [secondary groups]}}`` (the shape of pyinfra's ``server.Users`` for these keys)."""
+    users: dict[str, dict[str, Any]] = {}
+    for line in lines:
+        parts = line.strip().split("|")
+        if len(parts) != 3 or not parts[0]:
+            continue
+        user, group, every = parts
+        users[user] = {"group": group, "groups": [g for g in every.split() if g != group]}
+    return users
+
+
 def toolkit_dpkg_command() -> str:
     """``dpkg-query`` of the toolkit packages: ``name<TAB>version<TAB>status`` lines."""
     return "dpkg-query -W -f='${Package}\\t${Version}\\t${db:Status-Abbrev}\\n' " + " ".join(

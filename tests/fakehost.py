@@ -95,7 +95,11 @@ def main(argv: list[str]) -> int:
         state, host = snap.state, snap.host
         for op in state.get_op_order():
             data = state.ops.get(host, {}).get(op)
-            if data is not None and data.operation_meta.did_change():
+            try:
+                did = data is not None and data.operation_meta.did_change()
+            except RuntimeError:  # not executed: the host failed before it
+                continue
+            if did:
                 changed.setdefault(name, []).append(", ".join(state.get_op_meta(op).names))
     report = {"commands": COMMANDS, "served": served, "live": live, "changed": changed}
     with open(out, "w") as f:

@@ -42,7 +42,11 @@ INVENTORY = textwrap.dedent(
 
 
     hosts = [
-        *(deployed_host(f"@fake/gpu-{n}", services(n), tgi_hub_check=False) for n in (1, 3, 8)),
+        deployed_host("@fake/gpu-1", services(1), tgi_hub_check=False),
+        deployed_host(
+            "@fake/gpu-3", services(3), tgi_hub_check=False, tgi_docker_users=["mlops", "ci"]
+        ),
+        deployed_host("@fake/gpu-8", services(8), tgi_hub_check=False),
         deployed_host("@fake/wsl-3", services(3), wsl=True, tgi_hub_check=False),
     ]
     """
