@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import inspect
 import shlex
+import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -233,7 +234,8 @@ class _Served:
     ``rsync`` that use it (set on the pyinfra ``Host`` instance, see :func:`take`)."""
 
     def __init__(self, state, host, reads: tuple[Read, ...]) -> None:
-        self.state, self.host, self.reads = state, host, reads
+        self._state = weakref.ref(state)  # the state keeps its snapshots, not the reverse
+        self.host, self.reads = host, reads
         self.answers: dict[str, tuple[int, list[str]]] = {}
         self.valid = False
         self.reading = 0  # > 0 while a fact is read live (its command changes nothing)
@@ -245,6 +247,10 @@ class _Served:
         self._rsync = host.rsync
         self.connector: tuple = ()
         self._connection: dict[tuple, bool] = {}
+
+    @property
+    def state(self):
+        return self._state()
 
     def take(self) -> None:
         if not self.reads:
@@ -357,16 +363,17 @@ class _Served:
         return self._rsync(*args, **kwargs)
 
 
-_served: dict[tuple[int, str], _Served] = {}
+# pyinfra state -> host name -> its snapshot (gone with the state)
+_served: weakref.WeakKeyDictionary[Any, dict[str, _Served]] = weakref.WeakKeyDictionary()
 
 
 def take(reads: Iterable[Read]) -> _Served:
     """Read the current host once (all ``reads`` in one command) and answer its planned fact
     reads from that snapshot from now on. Once per host and pyinfra state."""
     state, host = ctx_state.get(), ctx_host.get()
-    key = (id(state), host.name)
-    served = _served.get(key)
-    if served is None or served.state is not state:
+    hosts = _served.setdefault(state, {})
+    served = hosts.get(host.name)
+    if served is None:
         served = _Served(state, host, unique(reads))
         # set on this Host object only: pyinfra's operations call host.get_fact, and every
         # command and transfer runs through run_shell_command / put_file / rsync
@@ -374,15 +381,20 @@ def take(reads: Iterable[Read]) -> _Served:
         host.run_shell_command = served.run_shell_command
         host.put_file = served.put_file
         host.rsync = served.rsync
-        _served[key] = served
+        hosts[host.name] = served
         served.take()
     return served
+
+
+def snapshots(state) -> dict[str, _Served]:
+    """The snapshots of a pyinfra state, by host name."""
+    return dict(_served.get(state, {}))
 
 
 def current():
     """The current host's snapshot (None before :func:`take`)."""
     state, host = ctx_state.get(), ctx_host.get()
-    return _served.get((id(state), host.name))
+    return _served.get(state, {}).get(host.name)
 
 
 __all__ = [
@@ -393,6 +405,7 @@ __all__ = [
     "current",
     "parse_snapshot",
     "read_key",
+    "snapshots",
     "take",
     "unique",
 ]

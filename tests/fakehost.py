@@ -88,10 +88,13 @@ def main(argv: list[str]) -> int:
         pyinfra_main()
     except SystemExit as exc:
         code = int(exc.code or 0)
-    served = {k[1]: s.served for k, s in host_state._served.items()}  # how many
-    live = {k[1]: s.live for k, s in host_state._served.items()}
+    snaps = {
+        n: s for state in list(host_state._served) for n, s in host_state.snapshots(state).items()
+    }
+    served = {name: s.served for name, s in snaps.items()}  # how many
+    live = {name: s.live for name, s in snaps.items()}
     changed: dict[str, list[str]] = {}
-    for (_, name), snap in host_state._served.items():
+    for name, snap in snaps.items():
         state, host = snap.state, snap.host
         for op in state.get_op_order():
             data = state.ops.get(host, {}).get(op)
