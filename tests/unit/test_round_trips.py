@@ -3,8 +3,9 @@ few remote commands (the batched read of ``deploy/host_state.py``), whatever its
 services, and the batched read answers each fact exactly as the fact's own command does.
 
 * The real pyinfra CLI runs the real ``deploy/main.py`` on ``@fake`` hosts that already hold
-  what the deploy writes (``tests/noop_host.py``): Debian with systemd and 1, 3 and 8
-  services, and a WSL2 distro without systemd with 3; every command pyinfra runs on each host
+  what the deploy writes (``tests/noop_host.py``): Debian with systemd and 1 (plus one
+  removed), 3 (plus two docker users) and 8 services, and a WSL2 distro without systemd with
+  3; every command pyinfra runs on each host
   is counted (``tests/fakehost.py``). Without the batched read the same hosts needed 57, 107,
   232 and 92 commands.
 * A read the deploy makes but does not plan is read on its own: the count then grows with the
@@ -41,8 +42,10 @@ INVENTORY = textwrap.dedent(
         ]
 
 
+    # a service the inventory removed (present: false), already gone from the host
+    removed = {"name": "old", "model_id": "org/old", "present": False}
     hosts = [
-        deployed_host("@fake/gpu-1", services(1), tgi_hub_check=False),
+        deployed_host("@fake/gpu-1", [*services(1), removed], tgi_hub_check=False),
         deployed_host(
             "@fake/gpu-3", services(3), tgi_hub_check=False, tgi_docker_users=["mlops", "ci"]
         ),
