@@ -20,7 +20,14 @@ import os
 from tgi_infra.config import load_host_config
 from tgi_infra.managed import MARKER, marker_content
 from tgi_infra.nvidia_toolkit import KEYRING, PACKAGES, SOURCE_LIST, source_line
-from tgi_infra.probes import DAEMON_JSON_PATH, MARK
+from tgi_infra.probes import (
+    CDI_RECORD_PATH,
+    DAEMON_JSON_PATH,
+    MARK,
+    NVIDIA_CTK_PATH,
+    NVIDIA_DEV_CHAR_RULE,
+    NVIDIA_DEV_CHAR_RULE_PATH,
+)
 from tgi_infra.render import env_file_content, render_for_deploy, unit_name
 
 DOCKER_INFO = {
@@ -33,6 +40,7 @@ DOCKER_INFO = {
     "DockerRootDir": "/var/lib/docker",
 }
 DAEMON_JSON = {"runtimes": {"nvidia": {"args": [], "path": "nvidia-container-runtime"}}}
+DRIVER = "550.54.15"
 KEY_FPR = "fpr:::::::::C95B321B61E88C1809C4F759DDCAE044F796ECB0:"
 
 
@@ -78,13 +86,22 @@ def _env_digests(content: str) -> list[str]:
     return [full, digest(lines), digest(public), " ".join(secrets)]
 
 
-def deployed_host(name: str, services: list[dict], wsl: bool = False, **data) -> tuple[str, dict]:
+def deployed_host(
+    name: str, services: list[dict], wsl: bool = False, gpus: int = 0, **data
+) -> tuple[str, dict]:
     """``wsl``: a WSL2 distro without systemd (``service docker start`` from wsl.conf's
-    ``[boot]``, containers kept by Docker's restart policy), as the lab's ``lab-wsl-1``."""
-    host_data = {"fake_delay": 0, "fake_delay_jitter": 0, "tgi_gpus": "none", **data}
+    ``[boot]``, containers kept by Docker's restart policy), as the lab's ``lab-wsl-1``.
+    ``gpus``: that many NVIDIA GPUs (driver 550) instead of CPU mode, with the nvidia runtime,
+    NVIDIA's /dev/char links and udev rule, and a current CDI spec."""
+    cpu = {"tgi_gpus": "none"} if not gpus else {}
+    host_data = {"fake_delay": 0, "fake_delay_jitter": 0, **cpu, **data}
     host_data["tgi_services"] = services
     cfg = load_host_config(name, host_data)
     supervisor = "docker" if wsl else "systemd"
+    daemon = dict(DAEMON_JSON)
+    info = dict(DOCKER_INFO)
+    if gpus and cfg.nvidia_runtime_default:
+        daemon["default-runtime"] = info["DefaultRuntime"] = "nvidia"
     r: dict = {}
     # the preflight's reads
     r["osrelease'; cat /proc/sys/kernel/osrelease"] = [
@@ -113,11 +130,11 @@ def deployed_host(name: str, services: list[dict], wsl: bool = False, **data) ->
         "/usr/bin/docker",
         "/usr/bin/docker",
         f"{MARK}info",
-        json.dumps(DOCKER_INFO),
+        json.dumps(info),
     ]
-    r["timeout 60 docker info --format '{{json .}}' 2>/dev/null"] = [json.dumps(DOCKER_INFO)]
+    r["timeout 60 docker info --format '{{json .}}' 2>/dev/null"] = [json.dumps(info)]
     r["nvidia-ctk --version"] = ["NVIDIA Container Toolkit CLI version 1.17.8"]
-    daemon_text = json.dumps(DAEMON_JSON, indent=4, sort_keys=True)
+    daemon_text = json.dumps(daemon, indent=4, sort_keys=True)
     r[f"echo present; cat {DAEMON_JSON_PATH}"] = ["present", *daemon_text.splitlines()]
     r[f"{MARK}present'; cat {DAEMON_JSON_PATH}"] = [f"{MARK}present", *daemon_text.splitlines()]
     if wsl:
@@ -126,7 +143,29 @@ def deployed_host(name: str, services: list[dict], wsl: bool = False, **data) ->
     else:
         r["cat /etc/wsl.conf"] = [f"{MARK}absent"]
     r["daemon-json-added.json"] = [f"{MARK}absent"]
-    r["nvidia-smi"] = [f"{MARK}nvidia-smi-missing"]
+    if gpus:
+        r["nvidia-smi"] = [
+            f"{MARK}nvidia-smi /usr/bin/nvidia-smi",
+            *(f"{i}, NVIDIA H100 80GB HBM3, 81559 MiB, {DRIVER}, GPU-{i:08d}" for i in range(gpus)),
+            f"{MARK}rc 0",
+        ]
+        nodes = [f"/dev/nvidia{i} 195:{i} ok" for i in range(gpus)]
+        r["proc_devices'; grep"] = [
+            f"{MARK}proc_devices",
+            "195 nvidia",
+            f"{MARK}nodes",
+            *nodes,
+            "/dev/nvidiactl 195:255 ok",
+            f"{MARK}nvidia_ctk",
+            NVIDIA_CTK_PATH,
+            f"{MARK}rule",
+            *NVIDIA_DEV_CHAR_RULE.splitlines(),
+        ]
+        _dir(r, NVIDIA_DEV_CHAR_RULE_PATH.rsplit("/", 1)[0])
+        _file(r, NVIDIA_DEV_CHAR_RULE_PATH, NVIDIA_DEV_CHAR_RULE, 0o644)
+        r[CDI_RECORD_PATH] = [f"{MARK}spec", f"{MARK}record", f"driver_version={DRIVER}"]
+    else:
+        r["nvidia-smi"] = [f"{MARK}nvidia-smi-missing"]
     # packages (pyinfra's DebPackages: dpkg -l)
     installed = ["ca-certificates", "curl", "gnupg", "docker.io", *PACKAGES]
     r["dpkg -l"] = [f"ii  {p}  1.17.8-1  amd64  {p}" for p in installed]
@@ -154,7 +193,7 @@ def deployed_host(name: str, services: list[dict], wsl: bool = False, **data) ->
     containers = []
     for svc in cfg.present_services():
         base = cfg.service_dir(svc)
-        rendered = render_for_deploy(name, cfg, svc, supervisor, 0, os.environ)
+        rendered = render_for_deploy(name, cfg, svc, supervisor, gpus, os.environ)
         _dir(r, base)
         _file(r, f"{base}/{MARKER}", marker_content(svc.name), 0o644)
         for rel, (content, mode) in rendered.files.items():

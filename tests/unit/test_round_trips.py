@@ -5,9 +5,9 @@ services, and the batched read answers each fact exactly as the fact's own comma
 * The real pyinfra CLI runs the real ``deploy/main.py`` on ``@fake`` hosts that already hold
   what the deploy writes (``tests/noop_host.py``): Debian with systemd and 1 (plus one
   removed), 3 (plus two docker users) and 8 services, and a WSL2 distro without systemd with
-  3; every command pyinfra runs on each host
+  3, and a host with two GPUs and 2 services; every command pyinfra runs on each host
   is counted (``tests/fakehost.py``). Without the batched read the same hosts needed 57, 107,
-  232 and 92 commands.
+  232, 92 and 87 commands.
 * A read the deploy makes but does not plan is read on its own: the count then grows with the
   services, and the test names the read.
 * The snapshot command runs in a real ``sh`` here, on real files: each read's answer equals
@@ -51,6 +51,13 @@ INVENTORY = textwrap.dedent(
         ),
         deployed_host("@fake/gpu-8", services(8), tgi_hub_check=False),
         deployed_host("@fake/wsl-3", services(3), wsl=True, tgi_hub_check=False),
+        # two GPUs, one per service: the runtime, /dev/char links, udev rule, CDI spec
+        deployed_host(
+            "@fake/nvidia-2",
+            [{**s, "gpus": [i]} for i, s in enumerate(services(2))],
+            gpus=2,
+            tgi_hub_check=False,
+        ),
     ]
     """
 )
@@ -111,7 +118,9 @@ def run_deploy(
 
 def test_a_host_that_needs_nothing_costs_at_most_five_commands_whatever_its_services(tmp_path):
     report = run_deploy(tmp_path, REPO / "deploy/main.py")
-    for name, n in (("@fake/gpu-1", 1), ("@fake/gpu-3", 3), ("@fake/gpu-8", 8), ("@fake/wsl-3", 3)):
+    services = {"gpu-1": 1, "gpu-3": 3, "gpu-8": 8, "wsl-3": 3, "nvidia-2": 2}
+    for short, n in services.items():
+        name = f"@fake/{short}"
         commands = report["commands"][name]
         assert len(commands) <= MAX_NOOP_COMMANDS, (
             f"{name} ({n} services) needed {len(commands)} commands; read on their own: "
