@@ -128,6 +128,9 @@ def test_a_host_that_needs_nothing_costs_at_most_five_commands_whatever_its_serv
         )
         assert report["live"][name] == []  # every read answered by the batched read
         assert all(host_state.READ_MARK in c for c in commands)
+        for command in commands:  # what the host's /bin/sh (dash on Debian, Ubuntu) parses
+            check = subprocess.run(["sh", "-n", "-c", command], capture_output=True, text=True)
+            assert check.returncode == 0, check.stderr
 
 
 def test_a_read_left_out_of_the_plan_costs_a_command_per_service(tmp_path):
@@ -205,3 +208,25 @@ def test_a_batch_too_long_for_one_command_is_cut_into_several(count, commands):
     for part in parts:
         assert len(HostSnapshot().command(part)) < host_state.MAX_COMMAND_BYTES
     assert len(parts) == commands
+
+
+def test_the_preflight_batch_runs_in_sh_here_and_answers_as_each_fact_alone():
+    """The preflight's real reads (platform, systemd, Docker - running here -, nvidia-smi,
+    daemon.json, dpkg) in one ``sh`` command on this machine: each fact's value from the
+    batch is the value of its own command."""
+    from tgi_infra import provision
+    from tgi_infra.config import load_host_config
+
+    reads = tuple(provision.reads(load_host_config("here", {"tgi_gpus": "none"})))
+    rc, lines = sh(HostSnapshot().command(reads))
+    assert rc == 0
+    answers = HostSnapshot().process(lines)
+    assert sorted(answers) == list(range(len(reads)))
+    for i, read in enumerate(reads):
+        alone_rc, alone = sh(read.command())
+        status, out = answers[i]
+        assert status == alone_rc, read
+        fact = read.fact()
+        assert (fact.process(out) if out else fact.default()) == (
+            fact.process(alone) if alone else fact.default()
+        ), read
