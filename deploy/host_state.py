@@ -45,9 +45,7 @@ from pyinfra.api.facts import (
     get_fact,
 )
 from pyinfra.context import ctx_host, ctx_state
-
-READ_MARK = "@@tgi-infra-read:"
-RC_MARK = "@@tgi-infra-rc:"
+from tgi_infra.probes import RC_MARK, READ_MARK, batched, parse_snapshot  # noqa: F401
 
 
 def _fact_name(cls: type) -> str:
@@ -139,30 +137,6 @@ def unique(reads: Iterable[Read]) -> tuple[Read, ...]:
     for read in reads:
         seen.setdefault(read.key, read)
     return tuple(seen.values())
-
-
-def batched(i: int, command: str) -> str:
-    """One read inside the snapshot command: its output between its two marker lines."""
-    return f"echo '{READ_MARK}{i}'; ( {command} ) </dev/null 2>/dev/null; echo \"{RC_MARK}{i}:$?\""
-
-
-def parse_snapshot(lines: list[str]) -> dict[int, tuple[int, list[str]]]:
-    """Snapshot output -> ``{index: (exit status, stdout lines)}``; a read whose markers are
-    missing (output cut short) is absent."""
-    out: dict[int, tuple[int, list[str]]] = {}
-    current: int | None = None
-    body: list[str] = []
-    for line in lines:
-        if line.startswith(READ_MARK) and line[len(READ_MARK) :].strip().isdigit():
-            current, body = int(line[len(READ_MARK) :].strip()), []
-        elif line.startswith(RC_MARK) and current is not None:
-            index, _, rc = line[len(RC_MARK) :].strip().partition(":")
-            if index == str(current) and rc.lstrip("-").isdigit():
-                out[current] = (int(rc), body)
-            current = None
-        elif current is not None:
-            body.append(line)
-    return out
 
 
 # One command's length at most: Linux caps one argument at 128 KiB (MAX_ARG_STRLEN) and the

@@ -15,6 +15,9 @@ from typing import Any
 
 # section marker printed between the parts of a multi-part command's output
 MARK = "@@tgi-infra:"
+# the deploy's batched read of a host (tgi_infra.host_state): each read's output between these
+READ_MARK = "@@tgi-infra-read:"
+RC_MARK = "@@tgi-infra-rc:"
 
 DAEMON_JSON_PATH = "/etc/docker/daemon.json"
 WSL_CONF_PATH = "/etc/wsl.conf"
@@ -162,6 +165,30 @@ def parse_daemon_json_added(text: str | None) -> dict[str, Any]:
         "created_keys": list(created),
         "error": None,
     }
+
+
+def batched(i: int, command: str) -> str:
+    """One read inside the snapshot command: its output between its two marker lines."""
+    return f"echo '{READ_MARK}{i}'; ( {command} ) </dev/null 2>/dev/null; echo \"{RC_MARK}{i}:$?\""
+
+
+def parse_snapshot(lines: list[str]) -> dict[int, tuple[int, list[str]]]:
+    """Snapshot output -> ``{index: (exit status, stdout lines)}``; a read whose markers are
+    missing (output cut short) is absent."""
+    out: dict[int, tuple[int, list[str]]] = {}
+    current: int | None = None
+    body: list[str] = []
+    for line in lines:
+        if line.startswith(READ_MARK) and line[len(READ_MARK) :].strip().isdigit():
+            current, body = int(line[len(READ_MARK) :].strip()), []
+        elif line.startswith(RC_MARK) and current is not None:
+            index, _, rc = line[len(RC_MARK) :].strip().partition(":")
+            if index == str(current) and rc.lstrip("-").isdigit():
+                out[current] = (int(rc), body)
+            current = None
+        elif current is not None:
+            body.append(line)
+    return out
 
 
 def cdi_state_command(spec: str = CDI_SPEC_PATH, record: str = CDI_RECORD_PATH) -> str:

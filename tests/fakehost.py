@@ -22,7 +22,7 @@ import sys
 
 from pyinfra.connectors.fake import FakeConnector
 from pyinfra.connectors.util import CommandOutput, OutputLine
-from tgi_infra.host_state import RC_MARK, READ_MARK
+from tgi_infra.probes import RC_MARK, READ_MARK
 
 _READ_RE = re.compile(
     re.escape(f"echo '{READ_MARK}")

@@ -27,6 +27,8 @@ PROBE_LITERALS = [
     "db:Status-Abbrev",
     "71-nvidia-dev-char.rules",
     "create-dev-char-symlinks",
+    "@@tgi-infra-read:",
+    "@@tgi-infra-rc:",
 ]
 SOURCES = sorted(p for folder in ("deploy", "smoke") for p in (REPO / folder).rglob("*.py"))
 
