@@ -97,8 +97,8 @@ def reads(cfg: HostConfig, plan) -> list[Read]:
     """Every fact read of ``deploy_services`` on a host whose preflight gave ``plan``
     (``host_state``): per service its files' stat and sha1, its env file's digests, its
     container (labels, state), image, unit and /health."""
-    if not cfg.tgi_services:
-        return []
+    if not cfg.tgi_services or unset_api_key_problems(host.name, cfg.tgi_services, os.environ):
+        return []  # deploy_services stops first, with its own error
     supervisor = supervisor_for(plan.systemd, plan.docker_flavour == "docker-desktop")
     out = [*preflight_live.reads(cfg), *dev_char_links.reads(cfg, plan)]
     out.append(Read(ContainerState, [s.name for s in cfg.tgi_services]))
