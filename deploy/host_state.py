@@ -19,6 +19,9 @@ When an answer may not be used, the fact is read as pyinfra reads it (one comman
   pyinfra's own handling (errors, warnings, defaults) then applies, unchanged;
 * the host may have changed since the snapshot: from the first command an operation runs on
   the host (anything but a fact read), every fact is read live again, as pyinfra reads it.
+  One exception: ``atomic.put`` of a file under a directory declared with :func:`confine`
+  (a service directory, where only the deploy's own path reads look) ends only the answers
+  about that file and the directories above and below it (:func:`writes`).
 
 So a no-op deploy costs the snapshot alone, and the answers the operations decide from are
 exactly the ones pyinfra would have read: the host had not changed between them.
@@ -27,6 +30,7 @@ exactly the ones pyinfra would have read: the host had not changed between them.
 from __future__ import annotations
 
 import inspect
+import posixpath
 import shlex
 import weakref
 from collections.abc import Iterable, Sequence
@@ -90,6 +94,19 @@ class Read:
     @property
     def bound(self) -> dict[str, Any]:
         return _bind(self.fact, self.args, self.kwargs)
+
+    @cached_property
+    def paths(self) -> tuple[str, ...]:
+        """The absolute paths among its arguments (what a write may change the answer of)."""
+        values: list[Any] = list(self.bound.values())
+        out = []
+        while values:
+            value = values.pop()
+            if isinstance(value, (list, tuple)):
+                values.extend(value)
+            elif isinstance(value, str) and value.startswith("/"):
+                out.append(posixpath.normpath(value))
+        return tuple(out)
 
     @cached_property
     def key(self) -> str:
@@ -221,6 +238,8 @@ class _Served:
         self._rsync = host.rsync
         self.connector: tuple = ()
         self._connection: dict[tuple, bool] = {}
+        self.roots: set[str] = set()  # directories only the deploy's path reads look into
+        self.scopes: dict[str, frozenset[str]] = {}  # operation -> the paths it writes
 
     @property
     def state(self):
@@ -321,8 +340,17 @@ class _Served:
             self.reading -= 1
 
     def _changed(self) -> None:
-        if self.valid and self.state.is_executing and not self.reading:
+        if not (self.valid and self.state.is_executing) or self.reading:
+            return
+        scope = self.scopes.get(self.host.current_op_hash)
+        if scope is None:
             self.valid = False  # an operation runs a command: the host may differ now
+            return
+        # a write confined to these paths: only the reads of them (and of the directories
+        # above or below them) may differ now
+        for read in self.reads:
+            if read.key in self.answers and any(_related(p, scope) for p in read.paths):
+                del self.answers[read.key]
 
     def run_shell_command(self, *args, **kwargs):
         self._changed()
@@ -365,6 +393,37 @@ def snapshots(state) -> dict[str, _Served]:
     return dict(_served.get(state, {}))
 
 
+def _under(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip("/") + "/")
+
+
+def _related(path: str, scope: frozenset[str]) -> bool:
+    """``path`` is one of ``scope``, or a directory above or below one of them."""
+    return any(_under(path, s) or _under(s, path) for s in scope)
+
+
+def confine(root: str) -> None:
+    """Declare that, on the current host, only the deploy's path-addressed reads (``File``,
+    ``Sha1File``, ``Directory``, ``ManagedDir``, ``EnvFileDigests``, ...) look under ``root``
+    (a service directory): a write there by :func:`writes` keeps the rest of the snapshot."""
+    served = current()
+    if served is not None:
+        served.roots.add(posixpath.normpath(root))
+
+
+def writes(*paths: str) -> None:
+    """The operation being run writes ``paths`` and nothing else (``atomic.put``). Under a
+    :func:`confine` root, its commands then end only the answers about those paths; anywhere
+    else (or unsaid) a command ends the whole snapshot."""
+    served = current()
+    op = ctx_host.get().current_op_hash
+    if served is None or op is None:
+        return
+    norm = frozenset(posixpath.normpath(p) for p in paths)
+    if all(any(_under(p, r) for r in served.roots) for p in norm):
+        served.scopes[op] = served.scopes.get(op, frozenset()) | norm
+
+
 def current():
     """The current host's snapshot (None before :func:`take`)."""
     state, host = ctx_state.get(), ctx_host.get()
@@ -376,10 +435,12 @@ __all__ = [
     "Read",
     "batched",
     "chunks",
+    "confine",
     "current",
     "parse_snapshot",
     "read_key",
     "snapshots",
     "take",
     "unique",
+    "writes",
 ]

@@ -25,7 +25,15 @@ from pyinfra.api import FactBase, deploy
 from pyinfra.context import ctx_state
 from pyinfra.facts.files import Directory, File
 from pyinfra.operations import files, python, server, systemd
-from tgi_infra import atomic, dev_char_links, docker_engine, env_secrets, preflight_live, swap
+from tgi_infra import (
+    atomic,
+    dev_char_links,
+    docker_engine,
+    env_secrets,
+    host_state,
+    preflight_live,
+    swap,
+)
 from tgi_infra.config import HostConfig, TGIService, unset_api_key_problems
 from tgi_infra.context import DeployConfigError
 from tgi_infra.engines import engine_spec
@@ -135,6 +143,7 @@ def _put_files(
     swapping: bool = False,
 ):
     base = cfg.service_dir(svc)
+    host_state.confine(base)  # only its own path reads look in here: a write there ends no more
     files.directory(name="TGI service: directory", path=base, mode="755", user="root", group="root")
     # the marker first: `present: false` removes only what a marked directory holds of ours
     ops = [

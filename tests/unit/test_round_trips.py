@@ -78,16 +78,19 @@ UNPLANNED_DEPLOY = textwrap.dedent(
 )
 
 
-# a deployed host whose tgi-service.sh is not what the deploy renders (its sha1 differs)
-ONE_FILE_STALE = textwrap.dedent(
+# a deployed host with 8 services, one file of which is not what the deploy writes (its sha1
+# differs): the first service's tgi-service.sh, or its systemd unit
+STALE = textwrap.dedent(
     """
+    import os
+
     from tests.noop_host import deployed_host
 
-    name, data = deployed_host(
-        "@fake/stale", [{"name": "svc0", "model_id": "org/m0"}], tgi_hub_check=False
-    )
+    services = [{"name": f"svc{i}", "model_id": f"org/m{i}", "port": 8080 + i} for i in range(8)]
+    name, data = deployed_host("@fake/stale", services, tgi_hub_check=False)
+    stale = os.environ["STALE_FILE"]
     data["fake_responses"] = {
-        "sha1sum /opt/tgi/svc0/tgi-service.sh ": ["0" * 40 + "  /opt/tgi/svc0/tgi-service.sh"],
+        f"sha1sum {stale} ": ["0" * 40 + f"  {stale}"],
         **data["fake_responses"],
     }
     hosts = [(name, data)]
@@ -96,11 +99,11 @@ ONE_FILE_STALE = textwrap.dedent(
 
 
 def run_deploy(
-    tmp_path: Path, deploy_file: Path, inventory: str = INVENTORY, noop: bool = True
+    tmp_path: Path, deploy_file: Path, inventory: str = INVENTORY, noop: bool = True, **env_vars
 ) -> dict:
     (tmp_path / "inventory.py").write_text(inventory)
     out = tmp_path / "commands.json"
-    env = dict(os.environ, PYTHONPATH=str(REPO))
+    env = dict(os.environ, PYTHONPATH=str(REPO), **env_vars)
     proc = subprocess.run(
         [sys.executable, "-m", "tests.fakehost", str(out), "-y", "inventory.py", str(deploy_file)],
         cwd=tmp_path,
@@ -144,20 +147,47 @@ def test_a_read_left_out_of_the_plan_costs_a_command_per_service(tmp_path):
     assert len(report["commands"]["@fake/gpu-1"]) == len(report["commands"]["@fake/gpu-3"]) - 2
 
 
-def test_once_an_operation_changed_the_host_later_reads_are_read_live(tmp_path):
-    report = run_deploy(tmp_path, REPO / "deploy/main.py", ONE_FILE_STALE, noop=False)
-    changed = report["changed"]["@fake/stale"]
-    assert [c.rsplit(" | ", 1)[-1] for c in changed] == ["TGI service: rendered file"]
+def changed_ops(report: dict, host: str) -> list[str]:
+    return [c.rsplit(" | ", 1)[-1] for c in report["changed"][host]]
+
+
+def test_a_file_rewritten_in_a_service_directory_costs_its_write_and_no_read(tmp_path):
+    stale = "/opt/tgi/svc0/tgi-service.sh"
+    report = run_deploy(tmp_path, REPO / "deploy/main.py", STALE, noop=False, STALE_FILE=stale)
+    assert changed_ops(report, "@fake/stale") == ["TGI service: rendered file"]
     commands = report["commands"]["@fake/stale"]
     assert all(host_state.READ_MARK in c for c in commands[:2])  # the snapshot, first
-    assert any("mv -fT" in c and "tgi-service.sh" in c for c in commands)  # the write
+    writes = commands[2:]
+    assert len(writes) == 2 and all(stale in c for c in writes)  # staging dir, then rename
+    # the write ends the answers about that file only: the 7 other services' reads still hold
+    assert report["live"]["@fake/stale"] == []
+
+
+def test_once_an_operation_changed_the_host_elsewhere_later_reads_are_read_live(tmp_path):
+    stale = "/etc/systemd/system/tgi-svc0.service"  # systemd reads it too: not confined
+    report = run_deploy(tmp_path, REPO / "deploy/main.py", STALE, noop=False, STALE_FILE=stale)
+    assert "TGI service: systemd unit" in changed_ops(report, "@fake/stale")
+    commands = report["commands"]["@fake/stale"]
+    assert all(host_state.READ_MARK in c for c in commands[:2])  # the snapshot, first
+    assert not any(host_state.READ_MARK in c for c in commands[2:])
+    write = next(i for i, c in enumerate(commands) if "mv -fT" in c and stale in c)
     # the operations after the write read what they decide from again, on the host
     live = report["live"]["@fake/stale"]
     assert live and all("exec=True valid=False" in r for r in live), live
     assert any("systemd.SystemdStatus" in r for r in live)
-    write = next(i for i, c in enumerate(commands) if "mv -fT" in c)
-    assert not any(host_state.READ_MARK in c for c in commands[2:])
     assert len(commands) - write - 1 >= len(live)  # each read live after the write
+
+
+def test_a_confined_write_ends_the_answers_about_its_path_and_the_directories_around_it():
+    scope = frozenset({"/opt/tgi/a/x.sh", "/opt/tgi/a/.x.sh.tgi-tmp"})
+    related = [
+        Read(File, path="/opt/tgi/a/x.sh"),
+        Read(Directory, path="/opt/tgi/a"),  # above: its entries changed
+        Read(File, path="/opt/tgi/a/.x.sh.tgi-tmp/x.sh"),  # below the staging dir
+    ]
+    unrelated = [Read(File, path="/opt/tgi/a/y.sh"), Read(File, path="/opt/tgi/b/x.sh")]
+    assert all(any(host_state._related(p, scope) for p in r.paths) for r in related)
+    assert not any(host_state._related(p, scope) for r in unrelated for p in r.paths)
 
 
 # -- the batched command, in a real shell ------------------------------------------------------
