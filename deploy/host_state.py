@@ -328,6 +328,7 @@ class _Served:
         ok, value = self._answer(cls, args, kwargs)
         if ok:
             self.served += 1
+            logger.debug("%sFact %s answered from HostSnapshot", self.host.print_prefix, cls.name)
             return value
         self.live.append(
             f"{_fact_name(cls)} {args!r} {kwargs!r} {_caller()} exec={self.state.is_executing}"
