@@ -26,7 +26,14 @@ from pyinfra.context import ctx_state
 from pyinfra.operations.util import any_changed
 from tgi_infra.config import ConfigError, HostConfig, load_host_config
 from tgi_infra.config.current_host import DeployConfigError, host_config
-from tgi_infra.host import daemon_state, dev_char_links, docker_engine, nvidia_toolkit, watchdog
+from tgi_infra.host import (
+    daemon_state,
+    dev_char_links,
+    docker_engine,
+    host_state,
+    nvidia_toolkit,
+    watchdog,
+)
 from tgi_infra.host.preflight import HostPlan
 from tgi_infra.host.preflight_step import preflight_plan
 from tgi_infra.services import operations
@@ -34,6 +41,23 @@ from tgi_infra.services import operations
 # (state, host, overrides) -> plan: the preflight runs once per host even when a user calls
 # both deploys (its facts are pyinfra's cached facts; its warnings are printed once).
 _plans: dict[tuple[int, str, str], tuple[HostConfig, HostPlan]] = {}
+
+
+def planned_reads(cfg: HostConfig, plan: HostPlan | None = None) -> list[host_state.Read]:
+    """Every fact read the deploy of this host makes: each module declares its own
+    (``reads``); ``host_state`` reads them in one command. Without ``plan``: the preflight's
+    (what every host is asked); with it: the rest, which depends on what the preflight found
+    (read in a second command)."""
+    from tgi_infra.host import preflight_step
+
+    if plan is None:
+        return preflight_step.reads(cfg)
+    return [
+        *docker_engine.reads(cfg, plan),
+        *nvidia_toolkit.reads(cfg, plan),
+        *daemon_state.reads(cfg, plan),
+        *operations.reads(cfg, plan),
+    ]
 
 
 def _config_and_plan(overrides: Mapping[str, Any] | None) -> tuple[HostConfig, HostPlan]:
@@ -48,7 +72,11 @@ def _config_and_plan(overrides: Mapping[str, Any] | None) -> tuple[HostConfig, H
                     f"invalid overrides, no host was changed:\n{exc.report()}"
                 ) from None
         watchdog.watch(cfg.host_timeout)  # a hung host fails alone (tgi_host_timeout)
-        _plans[key] = (cfg, preflight_plan(cfg))
+        # every read the deploy plans, in two round trips: the preflight's, then the rest
+        snapshot = host_state.take(planned_reads(cfg))
+        plan = preflight_plan(cfg)
+        snapshot.extend(planned_reads(cfg, plan))
+        _plans[key] = (cfg, plan)
     return _plans[key]
 
 

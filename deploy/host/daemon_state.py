@@ -174,6 +174,16 @@ def daemon_mismatches(
     return out
 
 
+def reads(cfg, plan) -> list:
+    """What :func:`not_applied` reads (``host_state``)."""
+    from tgi_infra.host.facts import DaemonJson, DaemonJsonAdded
+    from tgi_infra.host.host_state import Read
+
+    if plan.skip_engine_and_toolkit:
+        return []
+    return [Read(DaemonJsonAdded), Read(DaemonJson), Read(RunningDockerSettings)]
+
+
 def not_applied(plan) -> list[str]:
     """This host's daemon.json settings the running daemon lacks (logged; [] when it has all)."""
     from tgi_infra.host.facts import DaemonJson, DaemonJsonAdded

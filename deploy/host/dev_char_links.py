@@ -34,9 +34,11 @@ from typing import Any
 from pyinfra import host, logger
 from pyinfra.api import deploy
 from pyinfra.context import ctx_state
+from pyinfra.facts.files import Directory
 from pyinfra.operations import files, server
 from tgi_infra.config import HostConfig
 from tgi_infra.host.facts import DockerState, NvidiaDevChar
+from tgi_infra.host.host_state import Read
 from tgi_infra.host.reading import (
     DEV_CHAR_DIR,
     DEV_CHAR_LINKS_COMMAND,
@@ -80,6 +82,16 @@ def links_command(nodes: list[dict]) -> str:
         "Container Toolkit (>= 1.12) provides it' >&2; exit 1; }; "
         f"{DEV_CHAR_LINKS_COMMAND} && ok=0 && {{ {checks}exit $ok; }}"
     )
+
+
+def reads(cfg: HostConfig, plan) -> list[Read]:
+    """What ``ensure`` reads (``host_state``): Docker, the device nodes, the rule file."""
+    rule_dir = NVIDIA_DEV_CHAR_RULE_PATH.rsplit("/", 1)[0]
+    out = [Read(DockerState)]
+    if skip_reason(cfg, plan, {}) is None:
+        out += [Read(NvidiaDevChar), Read(Directory, path=rule_dir)]
+        out += atomic.reads(NVIDIA_DEV_CHAR_RULE_PATH)
+    return out
 
 
 @deploy("GPU containers survive systemctl daemon-reload")

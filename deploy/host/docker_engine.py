@@ -21,12 +21,15 @@ from dataclasses import dataclass
 from pyinfra import host, logger
 from pyinfra.api import deploy
 from pyinfra.facts.deb import DebPackages
-from pyinfra.facts.server import Users
+from pyinfra.facts.files import Directory
+from pyinfra.facts.systemd import SystemdEnabled, SystemdStatus
+from pyinfra.facts.sysvinit import InitdStatus
 from pyinfra.operations import apt, files, server, systemd, sysvinit
 from tgi_infra.config import HostConfig
 from tgi_infra.config.current_host import DeployConfigError
 from tgi_infra.host import apt_install
-from tgi_infra.host.facts import DaemonJson, DaemonJsonAdded, WslConf
+from tgi_infra.host.facts import DaemonJson, DaemonJsonAdded, UserGroups, WslConf
+from tgi_infra.host.host_state import Read
 from tgi_infra.host.reading import (
     DAEMON_JSON_ADDED_ABOUT,
     DAEMON_JSON_ADDED_PATH,
@@ -75,6 +78,30 @@ def install_packages(title: str, packages: list[str], lock_timeout: int, **kwarg
         return []
     # apt_install: apt update's warnings are shown when the install fails (mirror down)
     return [apt_install.packages(title, packages, lock_timeout, **kwargs)]
+
+
+def systemd_reads(unit: str) -> list[Read]:
+    """``systemd.service(service=unit)``'s fact reads (pyinfra's own)."""
+    scope = {"user_mode": False, "machine": None, "user_name": None, "services": [unit]}
+    return [Read(SystemdStatus, **scope), Read(SystemdEnabled, **scope)]
+
+
+def reads(cfg: HostConfig, plan) -> list[Read]:
+    """What this module reads on a host whose preflight gave ``plan`` (``host_state``)."""
+    if plan.skip_engine_and_toolkit:
+        return []
+    out = [Read(DebPackages), Read(DaemonJsonAdded), Read(DaemonJson)]
+    out += [Read(Directory, path=STATE_DIR), *atomic.reads(DAEMON_JSON_ADDED_PATH)]
+    out += [Read(Directory, path="/etc/docker"), *atomic.reads(DAEMON_JSON)]
+    if plan.systemd:
+        out += systemd_reads("docker.service")
+    else:
+        out.append(Read(InitdStatus))
+        if plan.wsl:
+            out += [Read(WslConf), *atomic.reads("/etc/wsl.conf")]
+    if cfg.docker_users:
+        out.append(Read(UserGroups, tuple(cfg.docker_users)))
+    return out
 
 
 @deploy("Install Docker Engine")
@@ -281,7 +308,7 @@ def ensure_running(cfg: HostConfig, plan, restart_if=None):
                 dest="/etc/wsl.conf",
                 mode=0o644,
             )
-    users = host.get_fact(Users) or {}
+    users = host.get_fact(UserGroups, tuple(cfg.docker_users)) if cfg.docker_users else {}
     for user in cfg.docker_users:
         if user not in users:
             raise DeployConfigError(

@@ -820,6 +820,28 @@ class DockerImagePresent(FactBase):
 
 
 # --------------------------------------------------------------------------------------------
+# UserGroups
+
+
+class UserGroups(FactBase):
+    """The groups of the given users: ``{user: {"group", "groups"}}``, missing users left out
+    (``probes.user_groups_command`` / ``parse_user_groups``).
+
+    Not pyinfra's ``server.Users``: that lists every user of the host with each one's
+    ``lastlog``, where the deploy asks about the few ``tgi_docker_users``."""
+
+    def command(self, users: tuple[str, ...]) -> str:
+        return reading.user_groups_command(users)
+
+    @staticmethod
+    def default() -> dict[str, Any]:
+        return {}
+
+    def process(self, output: list[str]) -> dict[str, dict[str, Any]]:
+        return reading.parse_user_groups(output)
+
+
+# --------------------------------------------------------------------------------------------
 # NvidiaDevChar
 
 

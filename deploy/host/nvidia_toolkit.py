@@ -21,6 +21,8 @@ import shlex
 from pyinfra import host, logger
 from pyinfra.api import deploy
 from pyinfra.api.exceptions import OperationError
+from pyinfra.facts.deb import DebPackages
+from pyinfra.facts.files import File
 from pyinfra.operations import apt, python, server
 from pyinfra.operations.util import any_changed
 from tgi_infra.config import HostConfig
@@ -29,6 +31,7 @@ from tgi_infra.host.apt_install import lock_wait_option, run_apt
 from tgi_infra.host.docker_engine import install_packages, missing_packages
 from tgi_infra.host.facts import CdiSpecState, DaemonJson, NvidiaGpus
 from tgi_infra.host.gpu_proof import PROOF_QUERY, compare_gpu_uuids, proof_command
+from tgi_infra.host.host_state import Read
 from tgi_infra.host.reading import (
     CDI_RECORD_PATH,
     CDI_SPEC_PATH,
@@ -88,6 +91,19 @@ def _update_toolkit_source(state, host, repo: str, gpgkey_url: str, lock_timeout
         f"({SOURCE_LIST}.disabled) so apt stays usable. Fix the mirror or "
         f"nvidia_toolkit_gpgkey_url. apt said:\n{text.strip()}"
     )
+
+
+def reads(cfg: HostConfig, plan) -> list[Read]:
+    """What this module reads on a host whose preflight gave ``plan`` (``host_state``)."""
+    if plan.skip_engine_and_toolkit:
+        return []
+    url = cfg.nvidia_toolkit_gpgkey_url
+    out = [Read(DebPackages), Read(File, path=KEYRING), *atomic.reads(SOURCE_LIST)]
+    out += [Read(ToolkitKeyFingerprints, keyring=KEYRING, url=url), Read(ToolkitCandidates)]
+    out.append(Read(DaemonJson))
+    if not cfg.cpu_mode:
+        out += [Read(NvidiaGpus), Read(CdiSpecState)]
+    return out
 
 
 @deploy("Install NVIDIA Container Toolkit")

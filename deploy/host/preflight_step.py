@@ -9,6 +9,7 @@ from __future__ import annotations
 from pyinfra import host, logger
 from pyinfra.api.exceptions import PyinfraError
 from tgi_infra.config import HostConfig
+from tgi_infra.host.daemon_state import DaemonJsonText
 from tgi_infra.host.facts import (
     DaemonJson,
     DockerState,
@@ -19,11 +20,27 @@ from tgi_infra.host.facts import (
     SystemdPid1,
     WslConf,
 )
+from tgi_infra.host.host_state import Read
 from tgi_infra.host.preflight import HostPlan, PreflightFacts, check_host, errors, format_problems
 
 
 class PreflightError(PyinfraError):
     """The host cannot be deployed as configured; nothing was changed on any host."""
+
+
+def reads(cfg: HostConfig) -> list[Read]:
+    """The preflight's reads (``host_state``): every host, whatever its config."""
+    return [
+        Read(DaemonJsonText),
+        Read(HostPlatform),
+        Read(SystemdPid1),
+        Read(DockerState),
+        Read(NvidiaGpus),
+        Read(NvidiaCtkVersion),
+        Read(DaemonJson),
+        Read(LinuxNvidiaDriverPackages),
+        Read(WslConf),
+    ]
 
 
 def gather_facts() -> PreflightFacts:

@@ -15,6 +15,9 @@ from typing import Any
 
 # section marker printed between the parts of a multi-part command's output
 MARK = "@@tgi-infra:"
+# the deploy's batched read of a host (tgi_infra.host.host_state): each read's output between these
+READ_MARK = "@@tgi-infra-read:"
+RC_MARK = "@@tgi-infra-rc:"
 
 DAEMON_JSON_PATH = "/etc/docker/daemon.json"
 WSL_CONF_PATH = "/etc/wsl.conf"
@@ -164,6 +167,30 @@ def parse_daemon_json_added(text: str | None) -> dict[str, Any]:
     }
 
 
+def batched(i: int, command: str) -> str:
+    """One read inside the snapshot command: its output between its two marker lines."""
+    return f"echo '{READ_MARK}{i}'; ( {command} ) </dev/null 2>/dev/null; echo \"{RC_MARK}{i}:$?\""
+
+
+def parse_snapshot(lines: list[str]) -> dict[int, tuple[int, list[str]]]:
+    """Snapshot output -> ``{index: (exit status, stdout lines)}``; a read whose markers are
+    missing (output cut short) is absent."""
+    out: dict[int, tuple[int, list[str]]] = {}
+    current: int | None = None
+    body: list[str] = []
+    for line in lines:
+        if line.startswith(READ_MARK) and line[len(READ_MARK) :].strip().isdigit():
+            current, body = int(line[len(READ_MARK) :].strip()), []
+        elif line.startswith(RC_MARK) and current is not None:
+            index, _, rc = line[len(RC_MARK) :].strip().partition(":")
+            if index == str(current) and rc.lstrip("-").isdigit():
+                out[current] = (int(rc), body)
+            current = None
+        elif current is not None:
+            body.append(line)
+    return out
+
+
 def cdi_state_command(spec: str = CDI_SPEC_PATH, record: str = CDI_RECORD_PATH) -> str:
     """Whether the CDI spec exists, and the record of what it was generated for."""
     s, r = shlex.quote(spec), shlex.quote(record)
@@ -204,6 +231,30 @@ def is_docker_desktop(info: dict[str, Any]) -> bool:
         "docker desktop" in str(info.get("OperatingSystem") or "").lower()
         or (info.get("Name") or "") == "docker-desktop"
     )
+
+
+def user_groups_command(users: list[str] | tuple[str, ...]) -> str:
+    """``user|primary group|every group`` per existing user of ``users`` (a missing user prints
+    nothing): what the docker group check needs, not the whole passwd file with each user's
+    lastlog (pyinfra's ``server.Users``)."""
+    lines = [
+        f'if id -u {q} >/dev/null 2>&1; then echo "{u}|$(id -gn {q})|$(id -Gn {q})"; fi'
+        for u, q in ((u, shlex.quote(u)) for u in users)
+    ]
+    return "; ".join([*lines, "true"])
+
+
+def parse_user_groups(lines: list[str]) -> dict[str, dict[str, Any]]:
+    """:func:`user_groups_command` output -> ``{user: {"group": primary, "groups":
+    [secondary groups]}}`` (the shape of pyinfra's ``server.Users`` for these keys)."""
+    users: dict[str, dict[str, Any]] = {}
+    for line in lines:
+        parts = line.strip().split("|")
+        if len(parts) != 3 or not parts[0]:
+            continue
+        user, group, every = parts
+        users[user] = {"group": group, "groups": [g for g in every.split() if g != group]}
+    return users
 
 
 def toolkit_dpkg_command() -> str:

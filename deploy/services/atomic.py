@@ -35,6 +35,7 @@ from pyinfra import host, logger
 from pyinfra.api import FunctionCommand, StringCommand, operation
 from pyinfra.api.arguments import CONNECTOR_ARGUMENT_KEYS
 from pyinfra.facts.files import File, Sha1File
+from tgi_infra.host import host_state
 
 STAGE_SUFFIX = ".tgi-tmp"
 
@@ -171,6 +172,7 @@ def put(
     """
     data = content.encode() if isinstance(content, str) else content
     want = hashlib.sha1(data).hexdigest()
+    host_state.writes(dest, stage_dir(dest))  # what its commands change, and nothing else
     remote = host.get_fact(File, path=like or dest)
     if remote and host.get_fact(Sha1File, path=like or dest) == want:
         changed = False
@@ -192,4 +194,9 @@ def put(
     yield _finish_command(dest, mode, user, group)
 
 
-__all__ = ["put", "stage_dir", "write_error"]
+def reads(dest: str) -> list:
+    """The fact reads of ``put(dest=...)`` (``host_state``): the file's stat, then its sha1."""
+    return [host_state.Read(File, path=dest), host_state.Read(Sha1File, path=dest)]
+
+
+__all__ = ["put", "reads", "stage_dir", "write_error"]

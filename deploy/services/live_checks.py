@@ -295,6 +295,21 @@ def volume_paths(svc: TGIService) -> tuple[str, ...]:
     return (*cache_dirs(svc.model_id), *([rel] if rel else []))
 
 
+def reads(cfg: HostConfig) -> list:
+    """What :func:`check_host` reads (``host_state``): per present service."""
+    from tgi_infra.host.host_state import Read
+    from tgi_infra.services.secrets import EnvFileDigests
+
+    out = []
+    for svc in cfg.present_services():
+        out += [
+            Read(VolumeState, svc.volume, volume_paths(svc)),
+            Read(PortUsers, svc.port),
+            Read(EnvFileDigests, f"{cfg.service_dir(svc)}/service.env", ()),
+        ]
+    return out
+
+
 def check_host(cfg: HostConfig) -> None:
     """Every present service of the host being prepared; raises ``PreflightError`` (nothing
     changed on any host) listing every problem."""

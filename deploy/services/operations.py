@@ -26,13 +26,14 @@ from typing import Any
 from pyinfra import host, logger
 from pyinfra.api import FactBase, deploy
 from pyinfra.context import ctx_state
-from pyinfra.facts.files import File
+from pyinfra.facts.files import Directory, File
 from pyinfra.operations import files, python, server, systemd
 from tgi_infra.config import HostConfig, TGIService, unset_api_key_problems
 from tgi_infra.config.current_host import DeployConfigError
 from tgi_infra.engines import engine_spec
-from tgi_infra.host import dev_char_links
+from tgi_infra.host import dev_char_links, docker_engine, host_state
 from tgi_infra.host.facts import ContainerState, DockerImagePresent
+from tgi_infra.host.host_state import Read
 from tgi_infra.host.reading import LABEL_HASH
 from tgi_infra.host.remote import reported
 from tgi_infra.services import atomic, live_checks, secrets, swap
@@ -96,6 +97,47 @@ def local_url(svc: TGIService) -> str:
     return f"http://{addr}:{svc.port}"
 
 
+def container_names(cfg: HostConfig) -> list[str]:
+    """The host's service containers and each one's ``<name>-previous`` (an interrupted swap's
+    leftover: ``_finish_interrupted_swap``)."""
+    names = [s.name for s in cfg.tgi_services]
+    return names + [n + swap.PREVIOUS_SUFFIX for n in names]
+
+
+def reads(cfg: HostConfig, plan) -> list[Read]:
+    """Every fact read of ``deploy_services`` on a host whose preflight gave ``plan``
+    (``host_state``): per service its files' stat and sha1, its env file's digests, its
+    container (labels, state), image, unit and /health."""
+    if not cfg.tgi_services or unset_api_key_problems(host.name, cfg.tgi_services, os.environ):
+        return []  # deploy_services stops first, with its own error
+    supervisor = supervisor_for(plan.systemd, plan.docker_flavour == "docker-desktop")
+    out = [*live_checks.reads(cfg), *dev_char_links.reads(cfg, plan)]
+    out.append(Read(ContainerState, container_names(cfg)))
+    for svc in cfg.tgi_services:
+        base = cfg.service_dir(svc)
+        unit = f"/etc/systemd/system/{unit_name(svc)}"
+        if not svc.present:
+            if supervisor == "systemd":
+                out.append(Read(File, unit))
+            out.append(Read(ManagedDir, path=base))
+            continue
+        rendered = render_for_deploy(host.name, cfg, svc, supervisor, plan.gpu_count, os.environ)
+        out.append(Read(ManagedDir, path=base))  # an interrupted swap's kept copies
+        missing = tuple(secrets.missing_targets(svc, os.environ))
+        out.append(Read(secrets.EnvFileDigests, f"{base}/service.env", missing))
+        out += [Read(Directory, path=base), *atomic.reads(f"{base}/{MARKER}")]
+        for rel in sorted(rendered.files):
+            if not rel.endswith(".service"):
+                out += atomic.reads(f"{base}/{rel}")
+        out += [*atomic.reads(f"{base}/service.env"), Read(File, path=f"{base}/service.env")]
+        if supervisor == "systemd":
+            out += [Read(File, unit), *atomic.reads(unit)]
+            out += docker_engine.systemd_reads(unit_name(svc))
+        out += [Read(DockerImagePresent, cfg.image_for(svc))]
+        out.append(Read(HttpStatus, local_url(svc) + "/health"))
+    return out
+
+
 def _put_files(
     cfg: HostConfig,
     svc: TGIService,
@@ -109,6 +151,7 @@ def _put_files(
     (``_finish_interrupted_swap``): each file is compared with what it holds then."""
     base = cfg.service_dir(svc)
     put_back = put_back or {}
+    host_state.confine(base)  # only its own path reads look in here: a write there ends no more
     files.directory(name="TGI service: directory", path=base, mode="755", user="root", group="root")
     if swapping:
         # the running container's env file (0600) and rendered files, for a rollback to put
@@ -329,7 +372,7 @@ def wait_after_docker_restart(cfg: HostConfig, plan, restart, why: str) -> None:
         return
     key = _key()
     _docker_restart[key] = restart
-    containers = host.get_fact(ContainerState, [s.name for s in cfg.tgi_services]) or {}
+    containers = host.get_fact(ContainerState, container_names(cfg)) or {}  # one read
     running = [
         svc for svc in cfg.present_services() if (containers.get(svc.name) or {}).get("running")
     ]
@@ -431,10 +474,7 @@ def deploy_services(cfg: HostConfig, plan) -> None:
     live_checks.check_host(cfg)  # Hub, disk, ports: raises before any host is changed
     # before the units' daemon-reload: running GPU containers keep their GPUs (once per host)
     dev_char_links.ensure(cfg, plan)
-    names = [s.name for s in cfg.tgi_services]
-    # and each one's <name>-previous: an interrupted swap's leftover (_finish_interrupted_swap)
-    names += [n + swap.PREVIOUS_SUFFIX for n in names]
-    containers = host.get_fact(ContainerState, names) or {}
+    containers = host.get_fact(ContainerState, container_names(cfg)) or {}
     # host.loop: each service's operations are ordered by its position, not only by the line
     # that calls them. pyinfra merges every host's operation order into one DAG; a plain loop
     # whose services take different branches on different hosts (one swaps its first service,

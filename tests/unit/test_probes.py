@@ -29,6 +29,8 @@ PROBE_LITERALS = [
     "create-dev-char-symlinks",
     "no path found matching pattern",
     "diversion by",
+    "@@tgi-infra-read:",
+    "@@tgi-infra-rc:",
 ]
 SOURCES = sorted(p for folder in ("deploy", "smoke") for p in (REPO / folder).rglob("*.py"))
 
@@ -145,3 +147,22 @@ def test_the_deploy_and_the_checks_use_the_same_names():
     )
     assert facts.SystemdPid1().command() == reading.SYSTEMD_PID1_COMMAND
     assert all(pkg in reading.toolkit_dpkg_command() for pkg in reading.TOOLKIT_PACKAGES)
+
+
+def test_user_groups_reads_the_named_users_only_and_leaves_missing_ones_out():
+    """Run here, with the real ``id``: root's groups, a user that does not exist left out."""
+    command = reading.user_groups_command(("root", "no-such-user-tgi"))
+    out = subprocess.run(["sh", "-c", command], capture_output=True, text=True, check=True)
+    users = facts.UserGroups().process(out.stdout.splitlines())
+    expected = subprocess.run(["id", "-Gn", "root"], capture_output=True, text=True).stdout.split()
+    assert set(users) == {"root"}
+    assert users["root"]["group"] == "root"
+    assert users["root"]["groups"] == [g for g in expected if g != "root"]
+    assert "lastlog" not in command and "/etc/passwd" not in command
+
+
+def test_user_groups_keeps_secondary_groups_as_pyinfra_users_does():
+    line = "mlops|mlops|mlops docker video"
+    assert reading.parse_user_groups([line]) == {
+        "mlops": {"group": "mlops", "groups": ["docker", "video"]}
+    }
