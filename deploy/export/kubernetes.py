@@ -204,6 +204,7 @@ MAPPING: tuple[tuple[tuple[str, ...], str, str], ...] = (
 _PROVISION = "host provisioning: NVIDIA's GPU Operator and the cluster's container runtime do it"
 NOT_MAPPED: dict[str, str] = {
     host_key("docker_source"): _PROVISION,
+    host_key("apt_lock_timeout"): _PROVISION,
     host_key("docker_ce_repo_url"): _PROVISION,
     host_key("docker_users"): _PROVISION,
     host_key("docker_insecure_registries"): _PROVISION
