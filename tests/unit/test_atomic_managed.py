@@ -1,4 +1,4 @@
-"""Issue 10 (part A): the container fact never reads the container's environment, the atomic
+"""The container fact never reads the container's environment, the atomic
 write operation through pyinfra itself, and what `present: false` may remove."""
 
 from __future__ import annotations

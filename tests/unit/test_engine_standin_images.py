@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from lab import images
-from tests.unit.test_engine_standins import MODEL, free_port
+from tests.helpers.engine_standins import MODEL, free_port
 
 pytestmark = pytest.mark.usefixtures("lab_base_image")
 

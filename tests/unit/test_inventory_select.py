@@ -125,7 +125,7 @@ def test_render_prints_the_hash_the_deploy_writes(tmp_path):
     cfg = load_host_config("h1", {"tgi_services": [{"model_id": "org/m", "api_key_env": "MY_KEY"}]})
     deployed = render_for_deploy("h1", cfg, cfg.tgi_services[0], "docker", 4, env)
     assert f"h1/tgi-service: supervisor docker, config-hash {deployed.config_hash}" in proc.stdout
-    # issue 14: secrets are out of the config hash (a token change is applied from the env
+    # secrets are out of the config hash (a token change is applied from the env
     # file with one restart, not by a config change); the secret is never shown
     other = render_for_deploy("h1", cfg, cfg.tgi_services[0], "docker", 4, {**env, "MY_KEY": "x"})
     assert other.config_hash == deployed.config_hash

@@ -28,8 +28,7 @@ from tgi_infra.engines import engine_spec
 from tgi_infra.inventory import load
 from tgi_infra.render import CREATE_SCRIPT, render_for_deploy
 
-from tests.unit.test_render import CASES, docker_command
-from tests.unit.test_render_engines import MIXED
+from tests.helpers.render_cases import CASES, MIXED, docker_command
 
 REPO = Path(__file__).resolve().parents[2]
 CANARY_TOKEN = "hf_CANARYk8sCANARYk8sCANARY0123456789"

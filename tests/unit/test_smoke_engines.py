@@ -17,7 +17,7 @@ from tgi_infra.smoke.engines import ALL_CHECKS, ENGINE_CHECKS
 from tgi_infra.smoke.report import SCHEMA_PATH
 from tgi_infra.smoke.targets import TargetConfigError, targets_from_urls
 
-from tests.unit.test_engine_standins import KEY, MODEL, REPO, Server, free_port
+from tests.helpers.engine_standins import KEY, MODEL, REPO, Server, free_port
 
 KEY_ENV = "I16S_SMOKE_KEY"
 

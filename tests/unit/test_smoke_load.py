@@ -16,7 +16,7 @@ from tgi_infra.smoke import cli
 from tgi_infra.smoke.load import percentile
 from tgi_infra.smoke.report import SCHEMA_PATH
 
-from tests.unit.test_smoke_cli import MODEL, checks_of, run_cli, standins  # noqa: F401
+from tests.helpers.smoke_standin import MODEL, checks_of, run_cli
 
 
 def test_percentile_interpolates_between_ranks() -> None:

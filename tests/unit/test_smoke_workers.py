@@ -11,7 +11,7 @@ import sys
 
 from tgi_infra.smoke.checks import CHECK_NAMES
 
-from tests.unit.test_smoke_cli import MODEL, REPO, checks_of, run_cli, standins  # noqa: F401
+from tests.helpers.smoke_standin import MODEL, REPO, checks_of, run_cli
 
 # the command line as the console script runs it (main() reads sys.argv and ends the process
 # with os._exit), then: had this process imported LangChain?

@@ -1,4 +1,4 @@
-"""Done-when proof of issue 11: a wheel built from the repository, installed into a NEW
+"""A wheel built from the repository, installed into a NEW
 virtualenv (its dependencies resolved by pip, nothing borrowed from the project's venv),
 validates and renders a multi-host inventory from an empty folder.
 
