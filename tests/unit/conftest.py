@@ -3,9 +3,16 @@
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpcore  # noqa: F401 - see below
 import pytest
 
+from tests.helpers.locks import machine_lock
 from tests.helpers.smoke_standin import StandIn
+
+# pytester's in-process runs (the smoke suite's pytest front end) drop, at teardown, every module
+# first imported during the test. httpx imports httpcore lazily: imported here, it is never
+# dropped, so httpx keeps mapping httpcore's errors (a dropped and re-imported httpcore raises
+# ConnectError classes httpx no longer knows, and a refused connection escapes as httpcore's).
 
 
 @pytest.fixture(scope="session")
@@ -13,11 +20,12 @@ def lab_base_image() -> str:
     """``tgi-lab/base:bookworm`` (debootstrap + docker import), built here when missing.
 
     Tests that run real containers use it instead of skipping on a fresh machine: the suite
-    needs Docker Engine (scripts/setup.sh starts it).
+    needs Docker Engine (scripts/setup.sh starts it). Built once when xdist workers ask at once.
     """
     from lab.images import ensure_base
 
-    return ensure_base()
+    with machine_lock("lab-base-image"):
+        return ensure_base()
 
 
 @pytest.fixture

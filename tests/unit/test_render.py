@@ -373,6 +373,7 @@ def test_absent_services_are_not_rendered():
     assert [r.service.name for r in render_host("h", host)] == ["tgi-service"]
 
 
+@pytest.mark.release  # two pytest runs in subprocesses: a release check
 def test_golden_update_mode_writes_then_fails(tmp_path):
     """UPDATE_GOLDEN=1 rewrites the golden files and fails; the next plain run passes."""
     golden = tmp_path / "golden"

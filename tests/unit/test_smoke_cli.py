@@ -32,6 +32,8 @@ from tests.helpers.smoke_standin import (
     run_cli,
 )
 
+pytest_plugins = ["pytester"]  # the pytest front end, run in this process
+
 
 def test_healthy_standin_passes_every_check(standins, tmp_path, capsys, monkeypatch) -> None:
     monkeypatch.setenv(API_KEY_ENV, "s3cret-key")
@@ -219,46 +221,48 @@ def test_python_dash_m_entry_point(standins, tmp_path) -> None:
     assert "hf_client_stream" in proc.stdout
 
 
-def test_pytest_front_end(standins, tmp_path) -> None:
-    """The installed plugin (entry point pytest11) from a folder outside the checkout."""
+def test_pytest_front_end(standins, pytester) -> None:
+    """The installed plugin (entry point pytest11), in this process from pytester's empty folder
+    (outside the checkout)."""
     good = standins.start()
     bad = standins.start(faults="wrong_model_id")
     good.wait_healthy()
     bad.wait_healthy()
-    junit = tmp_path / "pytest.xml"
-    elsewhere = tmp_path / "elsewhere"
-    elsewhere.mkdir()
-    proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "--pyargs", "tgi_infra.smoke", "-p", "no:cacheprovider"]
-        + ["-q", "--url", good.url, "--url", bad.url, "--model-id", MODEL]
-        + ["--request-timeout", "10", f"--junitxml={junit}"],
-        cwd=elsewhere,
-        capture_output=True,
-        text=True,
-        timeout=90,
+    junit = pytester.path / "pytest.xml"
+    result = pytester.runpytest_inprocess(
+        "--pyargs",
+        "tgi_infra.smoke",
+        "-p",
+        "no:cacheprovider",
+        "-q",
+        "--url",
+        good.url,
+        "--url",
+        bad.url,
+        "--model-id",
+        MODEL,
+        "--request-timeout",
+        "10",
+        f"--junitxml={junit}",
     )
-    assert proc.returncode == 1, proc.stdout + proc.stderr
+    out = result.stdout.str()
+    assert result.ret == 1, out + result.stderr.str()
     cases = ET.parse(junit).getroot().iter("testcase")
     failed = [c.get("name") for c in cases if c.find("failure") is not None]
     # a wrong model shows in /info and in /v1/models (the OpenAI check every engine gets)
-    assert failed == [f"test_check[{bad.url}::info]", f"test_check[{bad.url}::models]"], proc.stdout
-    assert "wrong model_id" in proc.stdout and "wrong model id: /v1/models lists" in proc.stdout
+    assert failed == [f"test_check[{bad.url}::info]", f"test_check[{bad.url}::models]"], out
+    assert "wrong model_id" in out and "wrong model id: /v1/models lists" in out
 
 
 @pytest.mark.parametrize(
     "target", [["--pyargs", "tgi_infra.smoke"], [str(REPO / "smoke")]], ids=["pyargs", "path"]
 )
-def test_pytest_front_end_without_targets_is_a_usage_error(target, tmp_path) -> None:
-    proc = subprocess.run(
-        [sys.executable, "-m", "pytest", *target, "-p", "no:cacheprovider", "-q"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert proc.returncode == pytest.ExitCode.USAGE_ERROR, proc.stdout + proc.stderr
-    assert "the TGI smoke suite needs a target: --url" in proc.stderr
-    assert " passed" not in proc.stdout
+def test_pytest_front_end_without_targets_is_a_usage_error(target, pytester) -> None:
+    """pytest (in this process, from pytester's empty folder) with the installed plugin."""
+    result = pytester.runpytest_inprocess(*target, "-p", "no:cacheprovider", "-q")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR, result.outlines + result.errlines
+    assert "the TGI smoke suite needs a target: --url" in result.stderr.str()
+    assert " passed" not in result.stdout.str()
 
 
 def test_targets_run_concurrently_within_the_bound(standins, monkeypatch) -> None:

@@ -17,6 +17,9 @@ from pathlib import Path
 
 import pytest
 
+# a release check (about a minute): scripts/test.sh runs it; -m "not release" leaves it out
+pytestmark = pytest.mark.release
+
 REPO = Path(__file__).resolve().parents[2]
 
 FLEET = """
