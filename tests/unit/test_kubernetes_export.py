@@ -161,6 +161,7 @@ def test_supported_versions_include_1_29_to_1_33_and_the_validator_has_their_sch
     assert set(k8s.SUPPORTED_KUBERNETES) <= shipped
 
 
+@pytest.mark.release  # every object against every supported version's schemas: slow
 def test_every_exported_object_passes_strict_schema_validation_for_each_supported_version(
     exported,
 ):

@@ -292,6 +292,7 @@ def readme_notebook_snippet() -> str:
     return re.search(r"```python\n(.*?)```", section, re.S).group(1)
 
 
+@pytest.mark.release  # the whole smoke suite through a fresh interpreter: slow
 def test_readme_notebook_section_runs_as_written(deployed) -> None:
     """The snippet, unchanged, against a stopped service: started, ready, called, smoked."""
     local.stop(deployed.name)

@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pytest
 
-# a release check (about a minute): scripts/test.sh runs it; -m "not release" leaves it out
-pytestmark = pytest.mark.release
+# a release check (about a minute): scripts/test.sh runs it; -m "not release" leaves it out.
+# One xdist worker runs the module (--dist loadgroup), so the wheel is installed once.
+pytestmark = [pytest.mark.release, pytest.mark.xdist_group("wheel")]
 
 REPO = Path(__file__).resolve().parents[2]
 
