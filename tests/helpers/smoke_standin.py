@@ -72,6 +72,18 @@ class StandIn:
             time.sleep(0.05)
         raise AssertionError(f"stand-in not healthy after {timeout}s:\n{self.log()}")
 
+    def wait_listening(self, timeout: float = 20.0) -> None:
+        """Until the port accepts connections (for a fault that keeps /health from being 200)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, f"stand-in exited early:\n{self.log()}"
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise AssertionError(f"stand-in not listening after {timeout}s:\n{self.log()}")
+
     def log(self) -> str:
         self._log.flush()
         return self.log_path.read_text(errors="replace")[-4000:]

@@ -157,6 +157,8 @@ def test_fault_fails_the_run(standins, tmp_path, capsys, fault, env, args, check
         s = standins.start(api_key="only-the-server-knows", **env)
     else:
         s = standins.start(faults=fault, **env)
+    if fault == "health_503":  # listening and answering 503 before the short ready wait starts
+        s.wait_listening()
     code, report, out = run_cli(
         ["--url", s.url, "--model-id", MODEL, "--ready-timeout", "10", "--timeout", "10", *args],
         tmp_path,

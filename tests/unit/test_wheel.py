@@ -43,7 +43,7 @@ def sh(*argv: str | Path, cwd: Path, timeout: int = 120) -> subprocess.Completed
     )
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # once per run: the module stays on one xdist worker
 def installed(tmp_path_factory) -> Path:
     """bin/ of a fresh venv with the wheel installed (dependencies resolved by pip)."""
     root = tmp_path_factory.mktemp("wheel")
