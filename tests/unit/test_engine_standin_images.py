@@ -58,7 +58,7 @@ def test_entry_points_refuse_unknown_flags_like_the_real_images(built):
 
 @pytest.mark.parametrize("engine", ["vllm", "sglang"])
 def test_container_serves_on_its_default_port(engine, built):
-    name = f"i16s-{engine}-{uuid.uuid4().hex[:6]}"
+    name = f"engine-standin-{engine}-{uuid.uuid4().hex[:6]}"
     port = free_port()
     inner = 8000 if engine == "vllm" else 30000
     if engine == "vllm":

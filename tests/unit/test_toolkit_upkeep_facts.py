@@ -59,8 +59,8 @@ def test_no_lists_yet_means_refresh_for_a_pin():
 def keys(tmp_path_factory):
     home = tmp_path_factory.mktemp("gnupg")
     with agent_session(home):
-        old = ensure_key(home, "i12a test old key")
-        new = ensure_key(home, "i12a test new key")
+        old = ensure_key(home, "upkeep test old key")
+        new = ensure_key(home, "upkeep test new key")
         return {
             "old": (old, export_public_key(home, old)),
             "new": (new, export_public_key(home, new)),
