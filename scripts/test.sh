@@ -16,8 +16,7 @@ shellcheck scripts/*.sh .ci/run
 
 # pytest in two runs, both with the caller's arguments ("$@"; .ci/run passes -v --durations=15):
 # the unit tests in parallel (pytest-xdist; TGI_TEST_WORKERS, default 4: they mostly wait on
-# subprocesses, so more workers than the CI's 2 cores pay off; --dist loadgroup keeps an
-# xdist_group, such as the installed wheel's module, on one worker), then the lab tests serially
+# subprocesses, so more workers than the CI's 2 cores pay off), then the lab tests serially
 # (one lab, one Docker Engine). The release checks (-m release: wheel build and install,
 # golden-file update mode) run here; leave them out while developing with -m "not release".
 # A run that collects no tests is a failure.
@@ -38,6 +37,6 @@ run_pytest() {
     rc=${code}
   fi
 }
-run_pytest "tests (unit, parallel)" tests -p no:cacheprovider -n "${TGI_TEST_WORKERS:-4}" --dist loadgroup "$@"
+run_pytest "tests (unit, parallel)" tests -p no:cacheprovider -n "${TGI_TEST_WORKERS:-4}" "$@"
 run_pytest "lab (serial)" lab -p no:cacheprovider "$@"
 exit "${rc}"
