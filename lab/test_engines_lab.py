@@ -1,4 +1,4 @@
-"""Issue 16 in the lab: one field, `engine`, moves a running TGI service to vLLM.
+"""In the lab: one field, `engine`, moves a running TGI service to vLLM.
 
 The real deploy (pyinfra over SSH) sees the changed config of one service, prefetches its
 weights with the new image's huggingface_hub (the vLLM stand-in image's, lab/standin_common/hub.py)
@@ -15,8 +15,8 @@ import pytest
 
 from lab import lab
 from lab.conftest import run_deploy, run_smoke
+from lab.fleet import assert_ok, container_ids, lab_services
 from lab.inventory_data import ENGINE_CPU_IMAGES
-from lab.test_lab import assert_ok, container_ids, lab_services
 
 HOST, SERVICE = "lab-linux-2", "tgi-service"  # the TGI service with an API key
 # where the vLLM image's HF cache (/root/.cache/huggingface) is on the host: the service volume

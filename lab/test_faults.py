@@ -168,7 +168,7 @@ def test_invalid_daemon_json_fails_preflight_once_before_any_change(deployed_lab
 
 
 def test_dockerd_killed_while_a_container_starts_is_named_as_the_cause(deployed_lab):
-    from lab.test_lab import lab_services
+    from lab.fleet import lab_services
 
     host = "lab-wsl-1"  # no systemd: nothing restarts dockerd behind the test's back
     services = lab_services(host)

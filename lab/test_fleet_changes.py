@@ -1,4 +1,4 @@
-"""Issue 14 on the lab: change a running fleet safely.
+"""On the lab: change a running fleet safely.
 
 A model change prefetches the weights while the old container serves, then swaps; a new
 config that crashes is rolled back to the previous container; a deploy without the token
@@ -17,7 +17,7 @@ from tgi_infra.services import swap
 
 from lab import lab
 from lab.conftest import HF_TOKEN_CANARY, REPO, lab_env, run_deploy
-from lab.test_lab import SERVICES, assert_ok, container_ids, lab_services
+from lab.fleet import SERVICES, assert_ok, container_ids, lab_services
 
 NEW_MODEL = "HuggingFaceTB/SmolLM2-1.7B-Instruct"
 UNCACHED = f"lab/prefetch-{uuid.uuid4().hex[:8]}"  # never in the volume: the prefetch downloads

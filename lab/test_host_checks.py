@@ -5,17 +5,15 @@ Breakages are made on the lab host (``docker exec``), checked over SSH exactly a
 ``python -m tgi_infra.smoke --inventory inventories/lab.py --host-checks`` does, and repaired by
 the real
 ``pyinfra`` deploy (``--limit`` to the broken host). The last test runs the same checks with
-testinfra's ``local://`` backend from inside a lab host (see ``_install_local_runner``).
+testinfra's ``local://`` backend from inside a lab host (see ``install_local_runner``).
 """
 
 from __future__ import annotations
 
-import io
 import json
 import re
 import subprocess
 import sys
-import tarfile
 from pathlib import Path
 
 import pytest
@@ -30,36 +28,14 @@ from tgi_infra.smoke.hostchecks import (
 
 from lab import lab
 from lab.conftest import lab_env
+from lab.local_runner import REPO, install_local_runner
 
 pytestmark = pytest.mark.lab
 
-REPO = Path(__file__).resolve().parents[1]
 INVENTORY = "inventories/lab.py"
 LINUX, WSL = "lab-linux-1", "lab-wsl-1"
 SERVICE, SMALL = "tgi-service", "tgi-small"  # the two services of LINUX
 IMAGE_PATH = "huggingface/text-generation-inference:3.3.7"
-# packages the checks import (copied from the control machine's venv into the host)
-LOCAL_PACKAGES = [
-    "testinfra",
-    "pydantic",
-    "pydantic_core",
-    "annotated_types",
-    "typing_extensions.py",
-    "typing_inspection",
-    "jinja2",
-    "markupsafe",
-    # the checks are pytest tests (smoke/test_hosts.py), run by pytest in the process
-    "pytest",
-    "_pytest",
-    "pluggy",
-    "iniconfig",
-    "packaging",
-    "pygments",
-    "py.py",
-]
-# docker-py and what it imports: copied into LINUX only, so that LINUX runs the checks through
-# the Docker API (tgi_infra.local) and WSL through the docker CLI (no docker-py there)
-DOCKER_PY_PACKAGES = ["docker", "requests", "urllib3", "idna", "certifi", "charset_normalizer"]
 
 
 def check_hosts(*names: str):
@@ -188,43 +164,6 @@ def test_container_breakages(deployed_lab) -> None:
     assert r.passed, failed(r)
 
 
-def _tar_of(paths: dict[str, Path]) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        for arcname, path in paths.items():
-            tar.add(str(path), arcname=arcname, filter=_no_pycache)
-    return buf.getvalue()
-
-
-def _no_pycache(info: tarfile.TarInfo):
-    return None if "__pycache__" in info.name else info
-
-
-def _install_local_runner(state, host: str, hosts_json: str, docker_py: bool = False) -> str:
-    """The cheapest real way to run the checks ON a host: python3 is there (Debian's 3.11, the
-    control machine's venv is 3.11 too), so copy the package ``tgi_infra`` (the repo's
-    ``deploy``, ``smoke``, ``templates``) and the few pure-Python/manylinux packages the checks
-    import (testinfra, pytest, pydantic, jinja2: no pyinfra, no rich) to /opt/tgi-smoke, with the
-    inventory as the hosts JSON that ``python -m tgi_infra.smoke.inventory_loader`` prints. No
-    network, no pip, nothing installed system-wide. ``docker_py``: docker-py (and requests) too.
-    """
-    import docker
-
-    site = next(Path(p) for p in sys.path if p.endswith("site-packages") and Path(p).is_dir())
-    packages = LOCAL_PACKAGES + (DOCKER_PY_PACKAGES if docker_py else [])
-    paths = {f"site/{name}": site / name for name in packages}
-    paths |= {
-        "repo/tgi_infra": REPO / "deploy",
-        "repo/tgi_infra/smoke": REPO / "smoke",
-        "repo/tgi_infra/templates": REPO / "templates",
-    }
-    container = docker.from_env().containers.get(state.host(host).container)
-    lab.exec_on(state, host, "rm -rf /opt/tgi-smoke && mkdir -p /opt/tgi-smoke")
-    container.put_archive("/opt/tgi-smoke", _tar_of(paths))
-    lab._put_file(container, "/opt/tgi-smoke/hosts.json", hosts_json)
-    return "cd /opt/tgi-smoke/repo && PYTHONPATH=/opt/tgi-smoke/repo:/opt/tgi-smoke/site"
-
-
 def test_local_backend_inside_a_lab_host(deployed_lab) -> None:
     """WSL users run the checks on the host itself: ``local://``, same checks, same verdicts."""
     import docker
@@ -240,7 +179,7 @@ def test_local_backend_inside_a_lab_host(deployed_lab) -> None:
     )
     results = {}
     for host in (LINUX, WSL):
-        prefix = _install_local_runner(deployed_lab, host, loaded.stdout, docker_py=host == LINUX)
+        prefix = install_local_runner(deployed_lab, host, loaded.stdout, docker_py=host == LINUX)
         # the secrets the deploy used (the expected config hash covers them), by env, not argv
         env = {k: v for k, v in lab_env().items() if k in ("HF_TOKEN", "TGI_LAB_API_KEY")}
         container = docker.from_env().containers.get(deployed_lab.host(host).container)

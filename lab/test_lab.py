@@ -15,25 +15,8 @@ import pytest
 import testinfra
 
 from lab import lab
-from lab.conftest import API_KEY, HF_TOKEN_CANARY, REPO, run_deploy, run_smoke
-
-TOOLKIT = [
-    "nvidia-container-toolkit",
-    "nvidia-container-toolkit-base",
-    "libnvidia-container-tools",
-    "libnvidia-container1",
-]
-SERVICES = {
-    "lab-linux-1": {"tgi-service": 8080, "tgi-small": 8081, "vllm-service": 8082},
-    "lab-linux-2": {"tgi-service": 8080, "sglang-service": 8081},
-    "lab-wsl-1": {"tgi-service": 8080},
-}
-# the engine of each service of SERVICES that is not TGI (inventories/lab.py, issue 16)
-ENGINES = {("lab-linux-1", "vllm-service"): "vllm", ("lab-linux-2", "sglang-service"): "sglang"}
-
-
-def engine_of(host: str, svc: str) -> str:
-    return ENGINES.get((host, svc), "tgi")
+from lab.conftest import API_KEY, HF_TOKEN_CANARY, run_deploy, run_smoke
+from lab.fleet import SERVICES, TOOLKIT, assert_ok, container_ids, engine_of, lab_services
 
 
 def ssh_host(state, name: str):
@@ -45,19 +28,6 @@ def ssh_host(state, name: str):
             f"  IdentityFile {state.ssh_key}\n  LogLevel ERROR\n"
         )
     return testinfra.get_host(f"ssh://{state.host(name).address}", ssh_config=str(cfg))
-
-
-def container_ids(state) -> dict[tuple[str, str], str]:
-    ids = {}
-    for host, services in SERVICES.items():
-        for svc in services:
-            out = lab.exec_on(state, host, f"docker inspect -f '{{{{.Id}}}}' {svc}", check=False)
-            ids[(host, svc)] = out.strip()
-    return ids
-
-
-def assert_ok(run, what: str) -> None:
-    assert run.returncode == 0, f"{what} failed ({run.returncode}):\n{run.output[-5000:]}"
 
 
 # -- provisioning, verified with testinfra ------------------------------------------------------
@@ -158,14 +128,6 @@ def test_hf_token_only_in_the_env_file(deployed_lab):
 
 
 # -- changes -------------------------------------------------------------------------------------
-
-
-def lab_services(host: str) -> list[dict]:
-    """inventories/lab.py's services of ``host`` (what a user would edit)."""
-    import runpy
-
-    ns = runpy.run_path(str(REPO / "inventories/lab.py"))
-    return json.loads(json.dumps(ns["_hosts"][host]["tgi_services"]))
 
 
 def test_changing_one_model_recreates_only_that_container(deployed_lab):

@@ -1,6 +1,6 @@
 """``python -m tgi_infra status|start|stop|restart|logs`` ON a deployed lab host, as a user on
 the GPU host itself runs them: the package and docker-py copied in (lab/test_host_checks.py
-``_install_local_runner``), run as root inside the host against its own Docker Engine.
+``install_local_runner``), run as root inside the host against its own Docker Engine.
 
 On ``lab-linux-1`` (systemd as PID 1) the services are supervised by their units: stop, start
 and restart must go through ``tgi-<name>.service`` (the unit is active after start, a new
@@ -18,7 +18,7 @@ import docker
 import pytest
 
 from lab import lab
-from lab.test_host_checks import _install_local_runner
+from lab.local_runner import install_local_runner
 
 pytestmark = pytest.mark.lab
 
@@ -36,7 +36,7 @@ UNIT = f"tgi-{SERVICE}.service"
 class Runner:
     def __init__(self, state, host: str):
         self.state, self.host = state, host
-        self.prefix = _install_local_runner(state, host, "[]", docker_py=True)
+        self.prefix = install_local_runner(state, host, "[]", docker_py=True)
         self.container = docker.from_env().containers.get(state.host(host).container)
 
     def cli(self, *args: str) -> tuple[int, str]:

@@ -1,4 +1,4 @@
-"""The package as a pyinfra user uses it, against the lab (issue 11).
+"""The package as a pyinfra user uses it, against the lab.
 
 - a user's own deploy file, in a folder outside the repository, imports ``tgi_infra`` and calls
   its deploys (``deploy_gpu_host``, ``deploy_services``) with the real pyinfra CLI; the smoke

@@ -1,4 +1,4 @@
-"""Issue 10 (part A) on the lab: secrets never readable or printed, atomic writes, removal of only
+"""On the lab: secrets never readable or printed, atomic writes, removal of only
 what the deploy made, system paths refused before any host is touched.
 
 Each test restores the lab with a deploy of the default inventory before it ends.
@@ -16,7 +16,7 @@ import pytest
 
 from lab import lab
 from lab.conftest import API_KEY, HF_TOKEN_CANARY, REPO, DeployRun, lab_env, run_deploy
-from lab.test_lab import assert_ok, lab_services
+from lab.fleet import assert_ok, lab_services
 
 HOST = "lab-linux-2"  # one service, with an API key
 SVC_DIR = "/opt/tgi/tgi-service"

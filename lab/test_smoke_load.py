@@ -8,7 +8,7 @@ import json
 import pytest
 
 from lab.conftest import run_smoke
-from lab.test_lab import SERVICES, engine_of
+from lab.fleet import SERVICES, engine_of
 
 pytestmark = pytest.mark.lab
 

@@ -14,13 +14,29 @@ echo "[test] ruff"
 echo "[test] shellcheck"
 shellcheck scripts/*.sh .ci/run
 
-echo "[test] pytest"
-set +e
-.venv/bin/python -m pytest tests lab -p no:cacheprovider "$@"
-rc=$?
-set -e
-if ((rc == 5)); then
-  echo "[test] pytest collected no tests: that is a failure" >&2
-  exit 1
-fi
+# pytest in two runs, both with the caller's arguments ("$@"; .ci/run passes -v --durations=15):
+# the unit tests in parallel (pytest-xdist; TGI_TEST_WORKERS, default 4: they mostly wait on
+# subprocesses, so more workers than the CI's 2 cores pay off), then the lab tests serially
+# (one lab, one Docker Engine). The release checks (-m release: wheel build and install,
+# golden-file update mode) run here; leave them out while developing with -m "not release".
+# A run that collects no tests is a failure.
+rc=0
+run_pytest() {
+  local what=$1 code
+  shift
+  echo "[test] pytest ${what}"
+  set +e
+  .venv/bin/python -m pytest "$@"
+  code=$?
+  set -e
+  if ((code == 5)); then
+    echo "[test] pytest ${what} collected no tests: that is a failure" >&2
+    code=1
+  fi
+  if ((code != 0 && rc == 0)); then
+    rc=${code}
+  fi
+}
+run_pytest "tests (unit, parallel)" tests -p no:cacheprovider -n "${TGI_TEST_WORKERS:-4}" "$@"
+run_pytest "lab (serial)" lab -p no:cacheprovider "$@"
 exit "${rc}"

@@ -9,13 +9,21 @@ file each host-data key came from.
 - ``key_sources(host, ...)`` names, for every data key of a host, where pyinfra took it from:
   the inventory file (host or group data), ``group_data/<group>.py``, or ``--data``.
 
-Nothing here connects to a host. Imports pyinfra only when called.
+Nothing here connects to a host. ``load`` runs pyinfra's loader in a child process
+(``python -m tgi_infra.config.inventory FILE``, same interpreter and working folder): importing
+``pyinfra_cli`` runs gevent's ``monkey.patch_all()``, which would turn the caller's threads,
+sockets and subprocesses into greenlets (the ``tgi-infra`` CLI, a test process); it also keeps
+the inventory's own Python code out of the caller. The child sends back plain data (host names
+and data in pyinfra's order, group members, each key's source) as a pickle; what it prints
+(pyinfra's warnings, the inventory's own output) goes to the caller's stderr.
 """
 
 from __future__ import annotations
 
 import ast
 import os
+import pickle
+import subprocess
 import sys
 from collections.abc import Iterable, Mapping
 from contextlib import contextmanager
@@ -39,25 +47,25 @@ def _display(path: str | Path) -> str:
 
 @dataclass
 class LoadedInventory:
+    """An inventory as pyinfra loaded it, as plain data (no pyinfra objects)."""
+
     path: str
-    inventory: Any  # pyinfra.api.Inventory
-    group_files: dict[tuple[str, str], str] = field(default_factory=dict)
+    hosts: list[tuple[str, dict[str, Any]]]  # (name, pyinfra's merged host data), in order
+    groups: dict[str, list[str]] = field(default_factory=dict)  # group -> host names, in order
+    key_files: dict[str, dict[str, str]] = field(default_factory=dict)  # host -> key -> file
 
     @property
     def names(self) -> list[str]:
-        return [h.name for h in self.inventory]
+        return [name for name, _ in self.hosts]
 
     def items(self) -> list[tuple[str, dict[str, Any]]]:
-        return [(h.name, h.data.dict()) for h in self.inventory]
+        return [(name, dict(data)) for name, data in self.hosts]
 
     def sources(self) -> dict[str, dict[str, str]]:
-        return {
-            h.name: key_sources(h, self.inventory, self.group_files, _display(self.path))
-            for h in self.inventory
-        }
+        return {name: dict(keys) for name, keys in self.key_files.items()}
 
     def select(self, patterns: Iterable[str] | None) -> list[str]:
-        return select(self.inventory, patterns)
+        return select_names(self.names, self.groups, patterns)
 
 
 @contextmanager
@@ -84,13 +92,35 @@ def _recording_group_files(group_files: dict[tuple[str, str], str]):
 
 
 def load(path: str) -> LoadedInventory:
-    """Load a pyinfra inventory file without connecting to any host."""
+    """Load a pyinfra inventory file without connecting to any host (pyinfra's loader runs in
+    a child process; see the module docstring)."""
+    if not Path(path).is_file():
+        raise InventoryLoadError(f"inventory file not found: {path}")
+    proc = subprocess.run(
+        [sys.executable, "-m", "tgi_infra.config.inventory", path],
+        capture_output=True,
+        cwd=os.getcwd(),
+    )
+    if proc.stderr:
+        sys.stderr.write(proc.stderr.decode(errors="replace"))
+        sys.stderr.flush()
+    try:
+        kind, value = pickle.loads(proc.stdout)
+    except Exception as exc:  # the child died before answering
+        raise InventoryLoadError(
+            f"cannot load inventory {path}: the loader exited {proc.returncode}"
+        ) from exc
+    if kind == "error":
+        raise InventoryLoadError(value)
+    return LoadedInventory(path, **value)
+
+
+def _load_here(path: str) -> dict[str, Any]:
+    """pyinfra's loader in this process (the child's side of ``load``)."""
     from pyinfra.api import State
     from pyinfra.context import ctx_state
     from pyinfra_cli.inventory import make_inventory
 
-    if not Path(path).is_file():
-        raise InventoryLoadError(f"inventory file not found: {path}")
     group_files: dict[tuple[str, str], str] = {}
     try:
         with ctx_state.use(State()), _recording_group_files(group_files):
@@ -103,7 +133,45 @@ def load(path: str) -> LoadedInventory:
         ) from exc
     if not list(inventory):
         raise InventoryLoadError(f"inventory {path} has no hosts")
-    return LoadedInventory(path, inventory, group_files)
+    return {
+        "hosts": [(h.name, h.data.dict()) for h in inventory],
+        "groups": {g: [h.name for h in hosts] for g, hosts in inventory.groups.items()},
+        "key_files": {
+            h.name: key_sources(h, inventory, group_files, _display(path)) for h in inventory
+        },
+    }
+
+
+def _picklable(value: Any) -> Any:
+    """``value`` with what cannot be pickled (an object of a class defined in the inventory
+    file) replaced by its ``str``."""
+    try:
+        pickle.dumps(value)
+        return value
+    except Exception:
+        pass
+    if isinstance(value, dict):
+        return {_picklable(k): _picklable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return type(value)(_picklable(v) for v in value)
+    return str(value)
+
+
+def _child_main(path: str) -> int:
+    answer = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # what pyinfra or the inventory prints goes to stderr, never into the answer
+    sys.stdout = sys.stderr
+    try:
+        result: tuple[str, Any] = ("ok", _load_here(path))
+    except InventoryLoadError as exc:
+        result = ("error", str(exc))
+    try:
+        data = pickle.dumps(result)
+    except Exception:
+        data = pickle.dumps(_picklable(result))
+    answer.write(data)
+    answer.close()
+    return 0
 
 
 def split_patterns(patterns: Iterable[str] | None) -> list[str]:
@@ -111,23 +179,37 @@ def split_patterns(patterns: Iterable[str] | None) -> list[str]:
 
 
 def select(inventory, patterns: Iterable[str] | None) -> list[str]:
+    """Host names of a pyinfra ``Inventory`` matched as ``pyinfra --limit`` does (see
+    ``select_names``)."""
+    groups = getattr(inventory, "groups", {})
+    return select_names(
+        [h.name for h in inventory],
+        {g: [h.name for h in hosts] for g, hosts in groups.items()},
+        patterns,
+    )
+
+
+def select_names(
+    names: Iterable[str], groups: Mapping[str, list[str]], patterns: Iterable[str] | None
+) -> list[str]:
     """Host names matched as ``pyinfra --limit`` does (group name, else glob); all without
     patterns. A pattern that matches nothing is an error (pyinfra only warns: offline, a
     typo would silently select nothing)."""
+    names = list(names)
     wanted = split_patterns(patterns)
     if not wanted:
-        return [h.name for h in inventory]
+        return names
     chosen: list[str] = []
     for pattern in wanted:
-        group = inventory.groups.get(pattern) if hasattr(inventory, "groups") else None
-        hosts = group if group else [h for h in inventory if fnmatch(h.name, pattern)]
+        group = groups.get(pattern)
+        hosts = group if group else [name for name in names if fnmatch(name, pattern)]
         if not hosts:
             raise InventoryLoadError(
                 f"no host or group matches {pattern!r}; hosts: "
-                f"{', '.join(h.name for h in inventory)}; groups: "
-                f"{', '.join(sorted(getattr(inventory, 'groups', {})))}"
+                f"{', '.join(names)}; groups: "
+                f"{', '.join(sorted(groups))}"
             )
-        chosen += [h.name for h in hosts if h.name not in chosen]
+        chosen += [name for name in hosts if name not in chosen]
     return chosen
 
 
@@ -196,3 +278,7 @@ def key_sources(
     for key in inventory.get_data() or {}:
         note([key], group_files.get(("all", key), inventory_file))
     return out
+
+
+if __name__ == "__main__":
+    sys.exit(_child_main(sys.argv[1]))

@@ -1,6 +1,18 @@
 """Shared fixtures of the unit tests."""
 
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpcore  # noqa: F401 - see below
 import pytest
+
+from tests.helpers.locks import machine_lock
+from tests.helpers.smoke_standin import StandIn
+
+# pytester's in-process runs (the smoke suite's pytest front end) drop, at teardown, every module
+# first imported during the test. httpx imports httpcore lazily: imported here, it is never
+# dropped, so httpx keeps mapping httpcore's errors (a dropped and re-imported httpcore raises
+# ConnectError classes httpx no longer knows, and a refused connection escapes as httpcore's).
 
 
 @pytest.fixture(scope="session")
@@ -8,8 +20,30 @@ def lab_base_image() -> str:
     """``tgi-lab/base:bookworm`` (debootstrap + docker import), built here when missing.
 
     Tests that run real containers use it instead of skipping on a fresh machine: the suite
-    needs Docker Engine (scripts/setup.sh starts it).
+    needs Docker Engine (scripts/setup.sh starts it). Built once when xdist workers ask at once.
     """
     from lab.images import ensure_base
 
-    return ensure_base()
+    with machine_lock("lab-base-image"):
+        return ensure_base()
+
+
+@pytest.fixture
+def standins(tmp_path: Path) -> Iterator[list]:
+    """Factory: standins.start(...) -> StandIn; all killed, and their logs shown, at the end."""
+    started: list[StandIn] = []
+
+    class Factory(list):
+        def start(self, faults: str = "", api_key: str | None = None, **env: str) -> StandIn:
+            s = StandIn(tmp_path, faults, api_key, **env)
+            started.append(s)
+            return s
+
+    yield Factory()
+    for s in started:  # signal all first: they shut down in parallel
+        if s.proc.poll() is None:
+            s.proc.terminate()
+    for s in started:
+        s.stop()
+        # printed in teardown: pytest shows it only when the test failed
+        print(f"--- stand-in {s.url} log ---\n{s.log_path.read_text(errors='replace')[-3000:]}")

@@ -1,4 +1,4 @@
-"""Issue 10 (part A): the container fact never reads the container's environment, the atomic
+"""The container fact never reads the container's environment, the atomic
 write operation through pyinfra itself, and what `present: false` may remove."""
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ def sh(cmd: str) -> list[str]:
 @pytest.fixture(scope="module")
 def container_with_secrets():
     """A real container whose environment holds a token and an API key, as a TGI one does."""
-    tag = "tgi-infra-atomic-test/empty:1"
+    tag = f"tgi-infra-atomic-test/empty:{os.getpid()}"  # one image per xdist worker
     name = f"tgi-infra-env-test-{os.getpid()}"
     tar = subprocess.run(["tar", "cf", "-", "--files-from", "/dev/null"], capture_output=True)
     subprocess.run(
@@ -50,7 +50,7 @@ def test_container_fact_output_carries_no_environment(container_with_secrets):
     assert state["tgi-infra-no-such-container"] is None
     assert state[name]["labels"] == {"tgi-infra.config-hash": "h9"}
     assert state[name]["status"] == "created" and state[name]["running"] is False
-    assert state[name]["image"] == "tgi-infra-atomic-test/empty:1"
+    assert state[name]["image"] == f"tgi-infra-atomic-test/empty:{os.getpid()}"
 
 
 # -- atomic.put through pyinfra's @local connector ------------------------------------------------

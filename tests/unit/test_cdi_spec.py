@@ -22,7 +22,7 @@ from tgi_infra.config import load_host_config
 from tgi_infra.host import reading
 from tgi_infra.host.nvidia_toolkit import cdi_commands, cdi_generate_reason
 
-from tests.unit.test_nvidia_ctk_standin import _install
+from tests.helpers.ctk_standin import install_standin
 
 M = reading.MARK
 GENERATE = "nvidia-ctk cdi generate --output=/etc/cdi/nvidia.yaml"
@@ -69,7 +69,7 @@ def test_fact_reads_spec_and_record():
 
 @pytest.fixture
 def ctk_env(tmp_path: Path) -> dict[str, str]:
-    ctk = _install(tmp_path, "nvidia_ctk.py", "nvidia-ctk")
+    ctk = install_standin(tmp_path, "nvidia_ctk.py", "nvidia-ctk")
     return {**os.environ, "PATH": f"{ctk.parent}:{os.environ['PATH']}"}
 
 

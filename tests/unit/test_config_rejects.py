@@ -53,7 +53,7 @@ CASES = [
         "8192",
         "<= max_batch_total_tokens (4096)",
     ),
-    # prefill below max_input_tokens is legal in TGI 3.3.7 (chunking): test_issue12_config_rules
+    # prefill below max_input_tokens is legal in TGI 3.3.7 (chunking): test_config_follows_tgi.py
     (
         "prefill-above-batch-total",
         one(max_batch_prefill_tokens=9000, max_batch_total_tokens=8000),

@@ -1,4 +1,4 @@
-"""Issue 10 (part A): system paths, the Docker socket, control characters and Docker's env-file
+"""System paths, the Docker socket, control characters and Docker's env-file
 line limit are refused, and no error message repeats a secret.
 
 Same model as test_config_rejects.py: each bad input is refused with a message naming the host,

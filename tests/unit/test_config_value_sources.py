@@ -1,4 +1,4 @@
-"""Issue 11: an invalid VALUE (not only an unknown key) names the file it came from:
+"""An invalid VALUE (not only an unknown key) names the file it came from:
 ``group_data/<group>.py``, or the inventory file itself (real ``tgi-infra validate``
 subprocess, pyinfra's own loader, nothing connects)."""
 

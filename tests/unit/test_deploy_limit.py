@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.unit.test_dry_plan import FAKE_FLEET
+from tests.helpers.fake_fleet import FAKE_FLEET
 
 REPO = Path(__file__).resolve().parents[2]
 

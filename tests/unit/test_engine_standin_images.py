@@ -13,7 +13,8 @@ import httpx
 import pytest
 
 from lab import images
-from tests.unit.test_engine_standins import MODEL, free_port
+from tests.helpers.engine_standins import MODEL, free_port
+from tests.helpers.locks import machine_lock
 
 pytestmark = pytest.mark.usefixtures("lab_base_image")
 
@@ -26,7 +27,8 @@ def docker(*args: str, check: bool = False) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def built() -> dict[str, str]:
-    return {engine: images.ensure_engine_image(engine) for engine in images.ENGINE_IMAGES}
+    with machine_lock("engine-standin-images"):  # xdist workers build them once
+        return {engine: images.ensure_engine_image(engine) for engine in images.ENGINE_IMAGES}
 
 
 def test_upstream_names_and_tags():
@@ -56,7 +58,7 @@ def test_entry_points_refuse_unknown_flags_like_the_real_images(built):
 
 @pytest.mark.parametrize("engine", ["vllm", "sglang"])
 def test_container_serves_on_its_default_port(engine, built):
-    name = f"i16s-{engine}-{uuid.uuid4().hex[:6]}"
+    name = f"engine-standin-{engine}-{uuid.uuid4().hex[:6]}"
     port = free_port()
     inner = 8000 if engine == "vllm" else 30000
     if engine == "vllm":

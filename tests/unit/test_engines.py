@@ -1,4 +1,4 @@
-"""Issue 16: the `engine` field and what each engine accepts (deploy/engines, config rules).
+"""The `engine` field and what each engine accepts (deploy/engines, config rules).
 
 Every error names host, service, field, value, the engine and what that engine allows; the
 flag lists come from the reference dumps (deploy/reference/vllm, deploy/reference/sglang)."""

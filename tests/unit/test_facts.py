@@ -570,7 +570,7 @@ SHELLS = [s for s in ("bash", "sh") if shutil.which(s)]
 @pytest.fixture(scope="module")
 def probe_container():
     """A real labelled container from an empty imported image (no registry, no network)."""
-    tag = "tgi-infra-facts-test/empty:1"
+    tag = f"tgi-infra-facts-test/empty:{os.getpid()}"  # one image per xdist worker
     name = f"tgi-infra-facts-test-{os.getpid()}"
     tar = subprocess.run(["tar", "cf", "-", "--files-from", "/dev/null"], capture_output=True)
     subprocess.run(

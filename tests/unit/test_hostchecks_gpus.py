@@ -1,4 +1,4 @@
-"""Issue 12 item 12 / issue 11 "one host-probe layer": the smoke host checks' GPU check compares
+"""One host-probe layer: the smoke host checks' GPU check compares
 the GPU UUIDs a service's container sees with the host's (as the deploy's GPU proof does,
 ``tgi_infra.host.gpu_proof``), not the number of ``nvidia-smi -L`` lines.
 

@@ -22,11 +22,12 @@ from tgi_infra.config import load_host_config
 from tgi_infra.services.render import render_service, secrets_digest
 from tgi_infra.smoke.hostchecks import FAILED, PASSED, SKIPPED, HostCheckSettings, run_host
 from tgi_infra.smoke.hostchecks_connect import Connection
-from tgi_infra.smoke.tunnel import free_local_port
+
+from tests.helpers.ports import lasting_free_port
 
 REPO = Path(__file__).resolve().parents[2]
 IMAGE = "tgi-lab/base:bookworm"
-PIN = "0.0.1-i12test"
+PIN = "0.0.1-unittest"
 SCHEMA = json.loads((REPO / "smoke" / "report-schema.json").read_text())
 
 
@@ -50,7 +51,7 @@ class Machine:
         self.root = tmp / "tgi"
         self.volume = tmp / "models"
         names = ["ok", "drift", "gone", "stop", "flap", "open", "noport"]
-        self.ports = {k: free_local_port() for k in names}
+        self.ports = {k: lasting_free_port() for k in names}  # held until the containers start
         self.names = {k: f"{self.tag}-{k}" for k in names}
         self.data = {
             "tgi_gpus": "none",

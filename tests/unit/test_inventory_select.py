@@ -3,6 +3,7 @@ pyinfra's own inventory loader with group_data/, nothing connects)."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import textwrap
@@ -125,7 +126,7 @@ def test_render_prints_the_hash_the_deploy_writes(tmp_path):
     cfg = load_host_config("h1", {"tgi_services": [{"model_id": "org/m", "api_key_env": "MY_KEY"}]})
     deployed = render_for_deploy("h1", cfg, cfg.tgi_services[0], "docker", 4, env)
     assert f"h1/tgi-service: supervisor docker, config-hash {deployed.config_hash}" in proc.stdout
-    # issue 14: secrets are out of the config hash (a token change is applied from the env
+    # secrets are out of the config hash (a token change is applied from the env
     # file with one restart, not by a config change); the secret is never shown
     other = render_for_deploy("h1", cfg, cfg.tgi_services[0], "docker", 4, {**env, "MY_KEY": "x"})
     assert other.config_hash == deployed.config_hash
@@ -154,3 +155,60 @@ def test_runs_from_any_folder_without_importing_the_users_deploy_or_smoke(tmp_pa
     )
     assert proc.returncode == 0, proc.stderr
     assert "rendered 18 file(s) for 3 host(s)" in proc.stdout
+
+
+def test_loading_an_inventory_leaves_the_caller_unpatched(tmp_path):
+    """pyinfra's loader runs in a child process: the caller never imports pyinfra_cli (whose
+    import runs gevent's monkey.patch_all) and still gets pyinfra's hosts, groups, merged data
+    and each key's file; what the inventory prints goes to stderr, not stdout."""
+    inv = write(tmp_path / "inventories/fleet.py", FLEET + 'print("inventory says hi")\n')
+    write(tmp_path / "inventories/group_data/linux.py", "tgi_ready_timeout = 60\n")
+    code = textwrap.dedent(
+        """
+        import json, sys
+        import gevent.monkey
+        from tgi_infra.config.inventory import load
+        loaded = load(sys.argv[1])
+        print(json.dumps({
+            "cli": "pyinfra_cli" in sys.modules,
+            "patched": gevent.monkey.is_module_patched("socket"),
+            "names": loaded.names,
+            "linux": loaded.select(["linux"]),
+            "glob": loaded.select(["*-1"]),
+            "data": dict(loaded.items())["lin-2"]["tgi_ready_timeout"],
+            "source": loaded.sources()["lin-2"]["tgi_ready_timeout"],
+            "wsl": loaded.sources()["wsl-1"]["tgi_gpus"],
+        }))
+        """
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(inv)], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == {
+        "cli": False,
+        "patched": False,
+        "names": ["lin-1", "lin-2", "wsl-1"],
+        "linux": ["lin-1", "lin-2"],
+        "glob": ["lin-1", "wsl-1"],
+        "data": 60,
+        "source": "inventories/group_data/linux.py",
+        "wsl": "inventories/fleet.py",
+    }
+    assert "inventory says hi" in proc.stderr
+
+
+def test_inventory_errors_are_named_as_before(tmp_path):
+    """The child's failures come back as the same InventoryLoadError messages."""
+    broken = write(tmp_path / "broken.py", 'hosts = [("h1", {})]\n1 / 0\n')
+    proc = run("validate", str(broken), cwd=tmp_path)
+    assert proc.returncode == 2
+    assert (
+        f"cannot load inventory {broken}: ZeroDivisionError in {broken}: division by zero"
+    ) in proc.stderr
+    empty = write(tmp_path / "empty.py", "hosts = []\n")
+    proc = run("validate", str(empty), cwd=tmp_path)
+    assert proc.returncode == 2 and f"inventory {empty} has no hosts" in proc.stderr
+    proc = run("validate", str(tmp_path / "absent.py"), cwd=tmp_path)
+    assert proc.returncode == 2
+    assert f"inventory file not found: {tmp_path / 'absent.py'}" in proc.stderr

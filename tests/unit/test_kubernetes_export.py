@@ -28,8 +28,7 @@ from tgi_infra.engines import engine_spec
 from tgi_infra.export import kubernetes as k8s
 from tgi_infra.services.render import CREATE_SCRIPT, render_for_deploy
 
-from tests.unit.test_render import CASES, docker_command
-from tests.unit.test_render_engines import MIXED
+from tests.helpers.render_cases import CASES, MIXED, docker_command
 
 REPO = Path(__file__).resolve().parents[2]
 CANARY_TOKEN = "hf_CANARYk8sCANARYk8sCANARY0123456789"
@@ -162,6 +161,7 @@ def test_supported_versions_include_1_29_to_1_33_and_the_validator_has_their_sch
     assert set(k8s.SUPPORTED_KUBERNETES) <= shipped
 
 
+@pytest.mark.release  # every object against every supported version's schemas: slow
 def test_every_exported_object_passes_strict_schema_validation_for_each_supported_version(
     exported,
 ):

@@ -1,5 +1,5 @@
 """Every place that shows a lab run's `passed` for semantic_name / semantic_year says the answer
-came from a stand-in, and which one per engine (issues 13 and 16): the demo's closing note, the
+came from a stand-in, and which one per engine: the demo's closing note, the
 README, the check's own message
 (tests/unit/test_smoke_failures.py::test_semantic_checks_pass_the_standins_answers)."""
 

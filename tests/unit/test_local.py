@@ -292,7 +292,8 @@ def notebook_doc_snippet() -> str:
     return re.search(r"```python\n(.*?)```", doc, re.S).group(1)
 
 
-def test_notebook_doc_runs_as_written(deployed) -> None:
+@pytest.mark.release  # the whole smoke suite through a fresh interpreter: slow
+def test_readme_notebook_section_runs_as_written(deployed) -> None:
     """The snippet, unchanged, against a stopped service: started, ready, called, smoked."""
     local.stop(deployed.name)
     snippet = notebook_doc_snippet()

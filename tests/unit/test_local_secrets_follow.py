@@ -1,4 +1,4 @@
-"""tgi_infra.local against real containers here (issue 17 gaps): its output never carries the
+"""tgi_infra.local against real containers here: its output never carries the
 service's secrets, listing survives a container removed meanwhile, and ``logs -f`` follows.
 
 Containers are made from ``tgi-lab/base:bookworm`` (built locally, never pulled), labelled as the

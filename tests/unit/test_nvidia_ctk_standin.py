@@ -16,45 +16,18 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from tgi_infra.config import load_host_config
+from tgi_infra.host.nvidia_toolkit import runtime_commands
 
 from lab.nvidia_mirror.packages import fake_commit, render_template
+from tests.helpers.ctk_standin import VERSION, configure, install_standin, log_messages, run
 
-VERSION = "1.17.8-1"
 RUNTIME_ENTRY = {"args": [], "path": "nvidia-container-runtime"}
-LOG_LINE = re.compile(r'^time="[^"]+" level=(info|warning|error) msg=(.*)$')
-
-
-def _install(tmp_path: Path, template: str, name: str, version: str = VERSION) -> Path:
-    path = tmp_path / "bin" / name
-    path.parent.mkdir(exist_ok=True)
-    path.write_text(render_template(template, version))
-    path.chmod(0o755)
-    return path
 
 
 @pytest.fixture
 def ctk(tmp_path: Path) -> Path:
-    return _install(tmp_path, "nvidia_ctk.py", "nvidia-ctk")
-
-
-def run(cmd: Path, *args: str, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [str(cmd), *args], capture_output=True, text=True, timeout=30, check=False, **kwargs
-    )
-
-
-def log_messages(stderr: str) -> list[tuple[str, str]]:
-    """Parse logrus' non-terminal lines: [(level, msg), ...]."""
-    messages = []
-    for line in stderr.splitlines():
-        match = LOG_LINE.match(line)
-        assert match, f"not a logrus line: {line!r}"
-        messages.append((match.group(1), json.loads(match.group(2))))
-    return messages
-
-
-def configure(ctk: Path, config: Path, *extra: str) -> subprocess.CompletedProcess:
-    return run(ctk, "runtime", "configure", "--runtime=docker", f"--config={config}", *extra)
+    return install_standin(tmp_path, "nvidia_ctk.py", "nvidia-ctk")
 
 
 def test_version_format(ctk: Path) -> None:
@@ -67,7 +40,7 @@ def test_version_format(ctk: Path) -> None:
 
 
 def test_version_follows_package_version(tmp_path: Path) -> None:
-    old = _install(tmp_path, "nvidia_ctk.py", "nvidia-ctk-old", "1.17.7-1")
+    old = install_standin(tmp_path, "nvidia_ctk.py", "nvidia-ctk-old", "1.17.7-1")
     assert run(old, "-v").stdout.startswith("NVIDIA Container Toolkit CLI version 1.17.7\n")
 
 
@@ -339,7 +312,7 @@ def test_terminal_log_format(ctk: Path, tmp_path: Path) -> None:
 
 
 def test_container_cli(tmp_path: Path) -> None:
-    cli = _install(tmp_path, "nvidia-container-cli.sh", "nvidia-container-cli")
+    cli = install_standin(tmp_path, "nvidia-container-cli.sh", "nvidia-container-cli")
     version = run(cli, "--version")
     assert version.returncode == 0
     assert version.stdout.splitlines()[:2] == ["cli-version: 1.17.8", "lib-version: 1.17.8"]
@@ -351,7 +324,9 @@ def test_container_cli(tmp_path: Path) -> None:
 
 
 def test_runtime_hook_is_a_no_op(tmp_path: Path) -> None:
-    hook = _install(tmp_path, "nvidia-container-runtime-hook.sh", "nvidia-container-runtime-hook")
+    hook = install_standin(
+        tmp_path, "nvidia-container-runtime-hook.sh", "nvidia-container-runtime-hook"
+    )
     result = run(hook, "prestart", input='{"ociVersion": "1.0.2", "id": "x"}')
     assert (result.returncode, result.stdout) == (0, "")
     assert run(hook, "--version").stdout.startswith("NVIDIA Container Runtime Hook version 1.17.8")
@@ -363,7 +338,7 @@ def test_runtime_hook_is_a_no_op(tmp_path: Path) -> None:
     reason="runc is not installed",
 )
 def test_container_runtime_forwards_to_runc(tmp_path: Path) -> None:
-    runtime = _install(tmp_path, "nvidia-container-runtime.sh", "nvidia-container-runtime")
+    runtime = install_standin(tmp_path, "nvidia-container-runtime.sh", "nvidia-container-runtime")
     result = run(runtime, "--version")
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("NVIDIA Container Runtime version 1.17.8\n")
@@ -375,7 +350,7 @@ def test_container_runtime_forwards_to_runc(tmp_path: Path) -> None:
 
 
 def test_runtime_without_runc_fails_clearly(tmp_path: Path) -> None:
-    runtime = _install(tmp_path, "nvidia-container-runtime.sh", "nvidia-container-runtime")
+    runtime = install_standin(tmp_path, "nvidia-container-runtime.sh", "nvidia-container-runtime")
     text = runtime.read_text().replace("/usr/bin/runc /usr/sbin/runc", "/nonexistent/runc")
     text = text.replace("/usr/local/bin/runc /usr/local/sbin/runc", "/nonexistent/runc2")
     runtime.write_text(text)
@@ -540,3 +515,72 @@ def test_dev_char_dry_run_creates_nothing(ctk: Path, tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert sum("Creating link" in m for _, m in log_messages(result.stderr)) == 5
     assert not (root / "dev/char").exists()
+
+
+# The deploy's daemon.json steps against the stand-in nvidia-ctk, run here with ``sh``.
+#
+# A blank daemon.json, and the stand-in's ``features`` map:
+#
+# * The real ``nvidia-ctk runtime configure`` fails on an empty or whitespace-only daemon.json
+#   (pkg/config/engine/docker/option.go ``loadConfig``: ``json.NewDecoder(...).Decode`` returns
+#   ``EOF``; configure.go: "unable to load config for runtime docker: EOF") while Docker 23+
+#   accepts the file (moby PR #42393; 20.10 refuses to start with it, moby issue #41268). The
+#   deploy makes such a file ``{}`` right before it calls nvidia-ctk.
+# * pkg/config/engine/docker/docker.go ``EnableCDI``: ``config["features"].(map[string]bool)``
+#   never holds for a decoded map (``map[string]interface{}``), so the real tool REPLACES the
+#   ``features`` map with ``{"cdi": true}``, dropping the user's other features.
+#
+# The deploy's commands run here with ``sh`` and the stand-in nvidia-ctk on PATH.
+
+
+def _run_deploy_commands(ctk: Path, daemon_json: Path) -> subprocess.CompletedProcess:
+    cfg = load_host_config("h1", {"tgi_services": []})
+    script = " && ".join(runtime_commands(cfg, daemon_json=str(daemon_json)))
+    env = dict(os.environ, PATH=f"{ctk.parent}:{os.environ['PATH']}")
+    return subprocess.run(["sh", "-c", script], capture_output=True, text=True, env=env)
+
+
+@pytest.mark.parametrize("content", ["", "   \n\t\n"])
+def test_stand_in_fails_on_blank_file_like_the_real_tool(ctk, tmp_path, content):
+    config = tmp_path / "daemon.json"
+    config.write_text(content)
+    result = configure(ctk, config)
+    assert result.returncode == 1
+    assert log_messages(result.stderr)[-1] == (
+        "error",
+        "unable to load config for runtime docker: EOF",
+    )
+
+
+@pytest.mark.parametrize("content", ["", "   \n\t\n", "\n"])
+def test_deploy_makes_a_blank_daemon_json_valid_before_nvidia_ctk(ctk, tmp_path, content):
+    config = tmp_path / "daemon.json"
+    config.write_text(content)
+    config.chmod(0o640)
+    result = _run_deploy_commands(ctk, config)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(config.read_text()) == {
+        "runtimes": {"nvidia": {"args": [], "path": "nvidia-container-runtime"}}
+    }
+    assert config.stat().st_mode & 0o777 == 0o640  # the user's mode kept
+
+
+def test_deploy_leaves_a_real_daemon_json_to_nvidia_ctk(ctk, tmp_path):
+    config = tmp_path / "daemon.json"
+    config.write_text('{"log-driver": "journald"}')
+    assert _run_deploy_commands(ctk, config).returncode == 0
+    data = json.loads(config.read_text())
+    assert data["log-driver"] == "journald" and "nvidia" in data["runtimes"]
+
+
+def test_deploy_does_not_create_a_missing_daemon_json_itself(ctk, tmp_path):
+    config = tmp_path / "daemon.json"
+    assert _run_deploy_commands(ctk, config).returncode == 0  # nvidia-ctk creates it
+    assert "nvidia" in json.loads(config.read_text())["runtimes"]
+
+
+def test_cdi_replaces_the_features_map_like_the_real_tool(ctk, tmp_path):
+    config = tmp_path / "daemon.json"
+    config.write_text('{"features": {"containerd-snapshotter": true, "buildkit": false}}')
+    assert configure(ctk, config, "--cdi.enabled").returncode == 0
+    assert json.loads(config.read_text())["features"] == {"cdi": True}

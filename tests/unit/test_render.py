@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
 import shutil
 import subprocess
 import sys
@@ -33,168 +32,11 @@ from tgi_infra.services.render import (
     secrets_digest,
 )
 
-# TGI_GOLDEN_DIR: another copy of the golden files (test_golden_update_mode_fails uses it)
-GOLDEN = Path(os.environ.get("TGI_GOLDEN_DIR") or Path(__file__).parent / "golden")
+from tests.helpers.render_cases import CASES, GOLDEN, docker_command, rendered_case
+
 REFERENCE = Path(tgi_infra.__file__).resolve().parent / "reference" / "tgi"
 CANARY_TOKEN = "hf_CANARYcanaryCANARYcanary0123456789"
 CANARY_KEY = "api-key-CANARY-7f3a9c"
-
-# case -> (host data, supervisor)
-CASES: dict[str, tuple[dict, str]] = {
-    "one-gpu": (
-        {
-            "tgi_services": [
-                {
-                    "name": "tgi-service",
-                    "model_id": "HuggingFaceTB/SmolLM2-1.7B-Instruct",
-                    "gpus": 1,
-                }
-            ]
-        },
-        "systemd",
-    ),
-    "four-gpus-sharded": (
-        {
-            "tgi_services": [
-                {
-                    "name": "tgi-llama-70b",
-                    "model_id": "meta-llama/Llama-3.1-70B-Instruct",
-                    "revision": "main",
-                    "gpus": 4,
-                    "sharded": True,
-                    "shm_size": "64g",
-                    "dtype": "bfloat16",
-                    "max_input_tokens": 8000,
-                    "max_total_tokens": 8192,
-                    "max_batch_prefill_tokens": 8192,
-                    "max_batch_total_tokens": 65536,
-                    "max_concurrent_requests": 64,
-                    "bind": "0.0.0.0",
-                }
-            ]
-        },
-        "systemd",
-    ),
-    "two-services": (
-        {
-            "tgi_root": "/srv/tgi",
-            "tgi_services": [
-                {
-                    "name": "tgi-a",
-                    "model_id": "Qwen/Qwen2.5-7B-Instruct",
-                    "gpus": [0, 1],
-                    "shm_size": "8g",
-                },
-                {
-                    "name": "tgi-b",
-                    "model_id": "mistralai/Mistral-7B-Instruct-v0.3",
-                    "gpus": [2, 3],
-                    "port": 8081,
-                    "shm_size": "8g",
-                    "volume": "tgi-cache",
-                },
-            ],
-        },
-        "systemd",
-    ),
-    "quantized": (
-        {
-            "tgi_services": [
-                {
-                    "name": "tgi-awq",
-                    "model_id": "TheBloke/Llama-2-13B-chat-AWQ",
-                    "gpus": [0],
-                    "quantize": "awq",
-                    "cuda_graphs": [1, 2, 4],
-                    "max_input_tokens": 3000,
-                    "max_total_tokens": 4096,
-                    "bind": "::1",
-                }
-            ]
-        },
-        "systemd",
-    ),
-    "cpu-mode": (
-        {
-            "tgi_gpus": "none",
-            "tgi_image_mirror": "registry.lab:5000",
-            "tgi_services": [
-                {
-                    "name": "tgi-cpu",
-                    "model_id": "/data/models/tiny-gpt2",
-                    "hf_token_env": None,
-                    "smoke_semantic": False,
-                }
-            ],
-        },
-        "docker",
-    ),
-    "api-key": (
-        {
-            "tgi_services": [
-                {
-                    "name": "tgi-secure",
-                    "model_id": "google/gemma-2-9b-it",
-                    "hf_token_env": "MY_HF_TOKEN",
-                    "api_key_env": "TGI_API_KEY",
-                    "extra_args": ["--max-best-of", "1", "--trust-remote-code", "--json-output"],
-                    "env": {"LOG_LEVEL": "info,text_generation_router=debug"},
-                    "bind": "0.0.0.0",
-                }
-            ]
-        },
-        "docker",
-    ),
-    # issue 16: the other engines behind the same fields
-    "vllm-two-gpus": (
-        {
-            "tgi_services": [
-                {
-                    "name": "vllm-qwen",
-                    "engine": "vllm",
-                    "model_id": "Qwen/Qwen2.5-7B-Instruct",
-                    "revision": "main",
-                    "gpus": [0, 1],
-                    "dtype": "bfloat16",
-                    "max_total_tokens": 8192,
-                    "max_concurrent_requests": 64,
-                    "api_key_env": "TGI_API_KEY",
-                    "extra_args": ["--gpu-memory-utilization", "0.85", "--enable-prefix-caching"],
-                    "port": 8000,
-                }
-            ]
-        },
-        "systemd",
-    ),
-    "sglang-api-key": (
-        {
-            "tgi_services": [
-                {
-                    "name": "sglang-llama",
-                    "engine": "sglang",
-                    "model_id": "meta-llama/Llama-3.1-8B-Instruct",
-                    "hf_token_env": "MY_HF_TOKEN",
-                    "api_key_env": "TGI_API_KEY",
-                    "gpus": 1,
-                    "quantize": "fp8",
-                    "max_total_tokens": 16384,
-                    "cuda_graphs": [0],
-                    "shm_size": "16g",
-                    "extra_args": ["--attention-backend", "flashinfer"],
-                    "port": 30000,
-                    "bind": "0.0.0.0",
-                }
-            ]
-        },
-        "docker",
-    ),
-}
-
-
-def rendered_case(name: str):
-    data, supervisor = CASES[name]
-    host = load_host_config(name, data)
-    return host, render_host(name, host, supervisor)
 
 
 def all_rendered():
@@ -207,20 +49,6 @@ def all_rendered():
 def launcher_reference() -> dict[str, dict]:
     path = REFERENCE / "launcher-args.json"
     return {a["flag"]: a for a in json.loads(path.read_text())["arguments"]}
-
-
-def docker_command(script: str) -> list[str]:
-    """The `docker create|run` command of a creation script, as argv (continuations joined)."""
-    lines = script.splitlines()
-    start = next(
-        i for i, line in enumerate(lines) if line.startswith(("docker create", "docker run"))
-    )
-    joined = []
-    for line in lines[start:]:
-        joined.append(line.rstrip("\\").strip())
-        if not line.endswith("\\"):
-            break
-    return shlex.split(" ".join(joined))
 
 
 @pytest.mark.parametrize("case", list(CASES))
@@ -396,7 +224,7 @@ def test_config_hash_is_stable_labelled_and_sensitive():
     d2 = secrets_digest(host.tgi_services[0], {"HF_TOKEN": "hf_two"})
     s1 = render_service("one-gpu", host, host.tgi_services[0], secrets_digest=d1)
     s2 = render_service("one-gpu", host, host.tgi_services[0], secrets_digest=d2)
-    # issue 14: secrets are out of the config hash (a token change is applied from the env
+    # secrets are out of the config hash (a token change is applied from the env
     # file, not by a config change), and the hash equals the one render_host prints
     offline = render_host("one-gpu", host)[0]
     assert s1.config_hash == s2.config_hash == r.config_hash == offline.config_hash
@@ -545,6 +373,7 @@ def test_absent_services_are_not_rendered():
     assert [r.service.name for r in render_host("h", host)] == ["tgi-service"]
 
 
+@pytest.mark.release  # two pytest runs in subprocesses: a release check
 def test_golden_update_mode_writes_then_fails(tmp_path):
     """UPDATE_GOLDEN=1 rewrites the golden files and fails; the next plain run passes."""
     golden = tmp_path / "golden"
@@ -569,3 +398,45 @@ def test_golden_update_mode_writes_then_fails(tmp_path):
     assert stale.read_text() != "stale\n"
     again = run()
     assert again.returncode == 0, again.stdout[-2000:]
+
+
+# --------------------------------------------------------------------------------------------
+# CPU services and TGI's custom kernels.
+#
+# A CPU service gets ``--disable-custom-kernels`` (TGI's README: "drop
+# ``--gpus all`` and add ``--disable-custom-kernels``" for CPU), a GPU service does not, and a user
+# who already passes it in extra_args does not get it twice (clap refuses a repeated flag).
+
+
+def _argv(host_data: dict) -> list[str]:
+    host = load_host_config("h", host_data)
+    rendered = render_service("h", host, host.tgi_services[0])
+    return rendered.docker_argv
+
+
+def test_cpu_service_disables_custom_kernels():
+    argv = _argv({"tgi_gpus": "none", "tgi_services": [{"model_id": "org/m"}]})
+    assert "--gpus" not in argv
+    assert argv.count("--disable-custom-kernels") == 1
+    # a launcher flag: after the image
+    assert argv.index("--disable-custom-kernels") > argv.index("--model-id")
+
+
+def test_cpu_service_on_gpu_host_disables_custom_kernels():
+    argv = _argv({"tgi_services": [{"model_id": "org/m", "gpus": "none"}]})
+    assert argv.count("--disable-custom-kernels") == 1
+
+
+def test_gpu_service_keeps_custom_kernels():
+    argv = _argv({"tgi_services": [{"model_id": "org/m"}]})
+    assert "--disable-custom-kernels" not in argv
+
+
+def test_flag_in_extra_args_is_not_repeated():
+    argv = _argv(
+        {
+            "tgi_gpus": "none",
+            "tgi_services": [{"model_id": "org/m", "extra_args": ["--disable-custom-kernels"]}],
+        }
+    )
+    assert argv.count("--disable-custom-kernels") == 1

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import socket
 import stat
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -15,8 +13,7 @@ from tgi_infra.config import inventory_variables_markdown, load_host_config
 from tgi_infra.services.render import render_for_deploy
 
 from lab.hub_standin.server import Catalog, serve
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.helpers.tgi_infra_cli import REPO, run
 
 GOOD_INVENTORY = """
 gpu_servers = [
@@ -38,20 +35,6 @@ gpu_servers = [
     ("gpu-fine", {"tgi_services": [{"model_id": "org/m"}]}),
 ]
 """
-
-
-def run(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    """The command as a user runs it; the Hub is not asked (HF_HUB_OFFLINE=1) unless ``env``
-    names an endpoint (the Hub stand-in)."""
-    base = {"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}
-    return subprocess.run(
-        [sys.executable, "-m", "tgi_infra", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**base, **(env if env is not None else {"HF_HUB_OFFLINE": "1"})},
-    )
 
 
 def write(tmp_path: Path, name: str, text: str) -> Path:

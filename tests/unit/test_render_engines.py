@@ -1,4 +1,4 @@
-"""Issue 16: vLLM and SGLang services rendered from the same fields as TGI.
+"""vLLM and SGLang services rendered from the same fields as TGI.
 
 - a mixed-engine multi-host inventory validates and renders (golden files, same update mode as
   test_render.py: ``UPDATE_GOLDEN=1`` rewrites them and fails);
@@ -25,50 +25,9 @@ from tgi_infra.config import validate_inventory
 from tgi_infra.engines.sglang import KEY_WRAPPER
 from tgi_infra.services.render import CREATE_SCRIPT, env_file_content, launcher_args, render_host
 
-from tests.unit.test_render import CASES, GOLDEN, docker_command, rendered_case
+from tests.helpers.render_cases import CASES, GOLDEN, MIXED, docker_command, rendered_case
 
 REFERENCE = Path(tgi_infra.__file__).resolve().parent / "reference"
-
-MIXED: dict[str, dict] = {
-    "gpu-a": {
-        "tgi_services": [
-            {"name": "tgi-smol", "model_id": "HuggingFaceTB/SmolLM2-1.7B-Instruct", "gpus": [0]},
-            {
-                "name": "vllm-qwen",
-                "engine": "vllm",
-                "model_id": "Qwen/Qwen2.5-7B-Instruct",
-                "gpus": [1, 2],
-                "port": 8081,
-                "quantize": "fp8",
-                "cuda_graphs": [0],
-            },
-        ]
-    },
-    "gpu-b": {
-        "tgi_root": "/srv/engines",
-        "tgi_services": [
-            {
-                "name": "sglang-mistral",
-                "engine": "sglang",
-                "model_id": "mistralai/Mistral-7B-Instruct-v0.3",
-                "gpus": [0, 1],
-                "max_total_tokens": 8192,
-                "max_batch_total_tokens": 65536,
-                "max_concurrent_requests": 32,
-            },
-            {
-                "name": "vllm-local",
-                "engine": "vllm",
-                "model_id": "/data/models/my-finetune",
-                "gpus": [2],
-                "port": 8082,
-                "max_batch_prefill_tokens": 4096,
-                "cuda_graphs": [1, 2, 4, 8],
-                "volume": "engine-cache",
-            },
-        ],
-    },
-}
 
 
 def mixed_rendered():
@@ -289,7 +248,7 @@ def test_sglang_key_wrapper_passes_the_key_in_process_only(tmp_path):
 
 
 def test_shipped_engines_inventory_validates_and_renders(tmp_path):
-    from tests.unit.test_render_cli import REPO, run
+    from tests.helpers.tgi_infra_cli import REPO, run
 
     # the API key variable it names must be set, as for the deploy
     proc = run("validate", "inventories/engines.py", cwd=REPO)

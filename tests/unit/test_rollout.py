@@ -36,7 +36,7 @@ def test_unknown_smoke_check_is_refused_before_any_deploy(tmp_path, capsys):
 @pytest.fixture
 def vllm_and_sglang(tmp_path):
     """A vLLM and an SGLang stand-in as real processes, and an inventory naming them."""
-    from tests.unit.test_engine_standins import MODEL, Server
+    from tests.helpers.engine_standins import MODEL, Server
 
     servers = {"vllm": Server("vllm"), "sglang": Server("sglang", "--host", "127.0.0.1")}
     inv = tmp_path / "inv.py"

@@ -1,4 +1,4 @@
-"""An interrupted rollout exits 130 and stops (issue 10): ``python -m tgi_infra rollout``
+"""An interrupted rollout exits 130 and stops: ``python -m tgi_infra rollout``
 runs pyinfra through ``tgi_infra.cli.deploy_runner.run_step``, not a plain ``subprocess.run``
 (pyinfra 3
 exits 0 on Ctrl-C, so the rollout would have gone on to the smoke checks and the next batch).

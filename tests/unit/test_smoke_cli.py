@@ -10,16 +10,11 @@ v3.3.x's HTTP API: /health, /info, /generate, /generate_stream (SSE, no [DONE]),
 from __future__ import annotations
 
 import json
-import os
-import socket
 import subprocess
 import sys
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
-from pathlib import Path
 
-import httpx
 import jsonschema
 import pytest
 from tgi_infra.smoke import cli
@@ -29,108 +24,15 @@ from tgi_infra.smoke.report import SCHEMA_PATH
 from tgi_infra.smoke.runner import run
 from tgi_infra.smoke.targets import targets_from_urls
 
-REPO = Path(__file__).resolve().parents[2]
-MODEL = "TinyLlama/TinyLlama-1.1B-Chat-v1.0"
-API_KEY_ENV = "TGI_SMOKE_TEST_KEY"
+from tests.helpers.smoke_standin import (
+    API_KEY_ENV,
+    MODEL,
+    REPO,
+    checks_of,
+    run_cli,
+)
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class StandIn:
-    """One stand-in server process."""
-
-    def __init__(self, log_dir: Path, faults: str = "", api_key: str | None = None, **env: str):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = log_dir / f"standin-{self.port}.log"
-        argv = [
-            sys.executable,
-            "-m",
-            "lab.tgi_standin",
-            "--model-id",
-            MODEL,
-            "--hostname",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-        ]
-        if api_key:
-            argv += ["--api-key", api_key]
-        full_env = {
-            **os.environ,
-            "TGI_STANDIN_WARMUP_S": "0.1",
-            "TGI_STANDIN_FAULT": faults,
-            **env,
-        }
-        self._log = self.log_path.open("wb")
-        self.proc = subprocess.Popen(
-            argv, cwd=REPO, env=full_env, stdout=self._log, stderr=subprocess.STDOUT
-        )
-
-    def wait_healthy(self, timeout: float = 20.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, f"stand-in exited early:\n{self.log()}"
-            try:
-                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
-        raise AssertionError(f"stand-in not healthy after {timeout}s:\n{self.log()}")
-
-    def log(self) -> str:
-        self._log.flush()
-        return self.log_path.read_text(errors="replace")[-4000:]
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-        if self.proc.returncode is None:
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._log.close()
-
-
-@pytest.fixture
-def standins(tmp_path: Path) -> Iterator[list]:
-    """Factory: standins.start(...) -> StandIn; all killed, and their logs shown, at the end."""
-    started: list[StandIn] = []
-
-    class Factory(list):
-        def start(self, faults: str = "", api_key: str | None = None, **env: str) -> StandIn:
-            s = StandIn(tmp_path, faults, api_key, **env)
-            started.append(s)
-            return s
-
-    yield Factory()
-    for s in started:  # signal all first: they shut down in parallel
-        if s.proc.poll() is None:
-            s.proc.terminate()
-    for s in started:
-        s.stop()
-        # printed in teardown: pytest shows it only when the test failed
-        print(f"--- stand-in {s.url} log ---\n{s.log_path.read_text(errors='replace')[-3000:]}")
-
-
-def run_cli(args: list[str], tmp_path: Path, capsys) -> tuple[int, dict, str]:
-    """Run tgi-smoke in-process with --json; return (exit code, report, terminal output)."""
-    report_path = tmp_path / f"report-{time.monotonic_ns()}.json"
-    code = cli.main([*args, "--json", str(report_path)])
-    out = capsys.readouterr()
-    report = json.loads(report_path.read_text()) if report_path.exists() else {}
-    return code, report, out.out + out.err
-
-
-def checks_of(report: dict, target: int = 0) -> dict[str, dict]:
-    return {c["name"]: c for c in report["targets"][target]["checks"]}
+pytest_plugins = ["pytester"]  # the pytest front end, run in this process
 
 
 def test_healthy_standin_passes_every_check(standins, tmp_path, capsys, monkeypatch) -> None:
@@ -260,6 +162,8 @@ def test_fault_fails_the_run(standins, tmp_path, capsys, fault, env, args, check
         s = standins.start(api_key="only-the-server-knows", **env)
     else:
         s = standins.start(faults=fault, **env)
+    if fault == "health_503":  # listening and answering 503 before the short ready wait starts
+        s.wait_listening()
     code, report, out = run_cli(
         ["--url", s.url, "--model-id", MODEL, "--ready-timeout", "10", "--timeout", "10", *args],
         tmp_path,
@@ -324,46 +228,48 @@ def test_python_dash_m_entry_point(standins, tmp_path) -> None:
     assert "hf_client_stream" in proc.stdout
 
 
-def test_pytest_front_end(standins, tmp_path) -> None:
-    """The installed plugin (entry point pytest11) from a folder outside the checkout."""
+def test_pytest_front_end(standins, pytester) -> None:
+    """The installed plugin (entry point pytest11), in this process from pytester's empty folder
+    (outside the checkout)."""
     good = standins.start()
     bad = standins.start(faults="wrong_model_id")
     good.wait_healthy()
     bad.wait_healthy()
-    junit = tmp_path / "pytest.xml"
-    elsewhere = tmp_path / "elsewhere"
-    elsewhere.mkdir()
-    proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "--pyargs", "tgi_infra.smoke", "-p", "no:cacheprovider"]
-        + ["-q", "--url", good.url, "--url", bad.url, "--model-id", MODEL]
-        + ["--request-timeout", "10", f"--junitxml={junit}"],
-        cwd=elsewhere,
-        capture_output=True,
-        text=True,
-        timeout=90,
+    junit = pytester.path / "pytest.xml"
+    result = pytester.runpytest_inprocess(
+        "--pyargs",
+        "tgi_infra.smoke",
+        "-p",
+        "no:cacheprovider",
+        "-q",
+        "--url",
+        good.url,
+        "--url",
+        bad.url,
+        "--model-id",
+        MODEL,
+        "--request-timeout",
+        "10",
+        f"--junitxml={junit}",
     )
-    assert proc.returncode == 1, proc.stdout + proc.stderr
+    out = result.stdout.str()
+    assert result.ret == 1, out + result.stderr.str()
     cases = ET.parse(junit).getroot().iter("testcase")
     failed = [c.get("name") for c in cases if c.find("failure") is not None]
     # a wrong model shows in /info and in /v1/models (the OpenAI check every engine gets)
-    assert failed == [f"test_check[{bad.url}::info]", f"test_check[{bad.url}::models]"], proc.stdout
-    assert "wrong model_id" in proc.stdout and "wrong model id: /v1/models lists" in proc.stdout
+    assert failed == [f"test_check[{bad.url}::info]", f"test_check[{bad.url}::models]"], out
+    assert "wrong model_id" in out and "wrong model id: /v1/models lists" in out
 
 
 @pytest.mark.parametrize(
     "target", [["--pyargs", "tgi_infra.smoke"], [str(REPO / "smoke")]], ids=["pyargs", "path"]
 )
-def test_pytest_front_end_without_targets_is_a_usage_error(target, tmp_path) -> None:
-    proc = subprocess.run(
-        [sys.executable, "-m", "pytest", *target, "-p", "no:cacheprovider", "-q"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert proc.returncode == pytest.ExitCode.USAGE_ERROR, proc.stdout + proc.stderr
-    assert "the TGI smoke suite needs a target: --url" in proc.stderr
-    assert " passed" not in proc.stdout
+def test_pytest_front_end_without_targets_is_a_usage_error(target, pytester) -> None:
+    """pytest (in this process, from pytester's empty folder) with the installed plugin."""
+    result = pytester.runpytest_inprocess(*target, "-p", "no:cacheprovider", "-q")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR, result.outlines + result.errlines
+    assert "the TGI smoke suite needs a target: --url" in result.stderr.str()
+    assert " passed" not in result.stdout.str()
 
 
 def test_targets_run_concurrently_within_the_bound(standins, monkeypatch) -> None:

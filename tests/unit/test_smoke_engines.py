@@ -17,9 +17,11 @@ from tgi_infra.smoke.engines import ALL_CHECKS, ENGINE_CHECKS
 from tgi_infra.smoke.report import SCHEMA_PATH
 from tgi_infra.smoke.targets import TargetConfigError, targets_from_urls
 
-from tests.unit.test_engine_standins import KEY, MODEL, REPO, Server, free_port
+from tests.helpers.engine_standins import KEY, MODEL, REPO, Server, free_port
 
 KEY_ENV = "I16S_SMOKE_KEY"
+
+pytest_plugins = ["pytester"]  # the pytest front end, run in this process
 
 
 class TgiServer:
@@ -335,38 +337,32 @@ def test_engine_per_url_and_only_for_url_targets():
     assert cli.main(["--url", "http://a:1", "--engine", "tensorrt"]) == 2
 
 
-def test_pytest_plugin_runs_the_engine_checks(tmp_path):
+def test_pytest_plugin_runs_the_engine_checks(pytester):
+    """The installed plugin, in this process from pytester's empty folder."""
     server = Server("sglang", "--enable-metrics")
+    junit = pytester.path / "j.xml"
     try:
-        done = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pytest",
-                "-p",
-                "no:cacheprovider",
-                "--pyargs",
-                "tgi_infra.smoke",
-                "--url",
-                server.url,
-                "--engine",
-                "auto",
-                "-q",
-                "-rs",
-                "--ready-timeout",
-                "20",
-                "--junitxml",
-                str(tmp_path / "j.xml"),
-            ],
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=300,
+        result = pytester.runpytest_inprocess(
+            "-p",
+            "no:cacheprovider",
+            "--pyargs",
+            "tgi_infra.smoke",
+            "--url",
+            server.url,
+            "--engine",
+            "auto",
+            "-q",
+            "-rs",
+            "--ready-timeout",
+            "20",
+            "--junitxml",
+            str(junit),
         )
     finally:
         server.stop()
-    assert done.returncode == 0, done.stdout[-3000:]
-    cases = ET.parse(tmp_path / "j.xml").getroot().iter("testcase")
+    out = result.stdout.str()
+    assert result.ret == 0, out[-3000:]
+    cases = ET.parse(junit).getroot().iter("testcase")
     status = {
         c.get("name").split("::")[-1].rstrip("]"): "skipped"
         if c.find("skipped") is not None
@@ -375,7 +371,7 @@ def test_pytest_plugin_runs_the_engine_checks(tmp_path):
     }
     assert status["sglang_generate_stream"] == "passed" and status["models"] == "passed"
     assert status["generate"] == "skipped"  # TGI's, skipped once SGLang was detected
-    assert "not a check of sglang services" in done.stdout
+    assert "not a check of sglang services" in out
 
 
 @pytest.mark.parametrize("engine", ["vllm", "sglang"])

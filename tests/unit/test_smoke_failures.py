@@ -1,5 +1,5 @@
 # ruff: noqa: F811 - pytest fixtures imported from test_smoke_cli are arguments here
-"""Each smoke check can fail, and fails for the reason it names (issue 13).
+"""Each smoke check can fail, and fails for the reason it names.
 
 Every case starts the TGI stand-in with one fault (lab/tgi_standin/faults.py) and runs the
 real CLI: the run exits 1, the named check fails with what was sent, expected and got.
@@ -22,15 +22,7 @@ from tgi_infra.smoke import clients
 from tgi_infra.smoke.checks import CHECK_NAMES
 from tgi_infra.smoke.seed import SEED_CONFIG
 
-from tests.unit.test_smoke_cli import (  # noqa: F401 - the standins fixture
-    API_KEY_ENV,
-    MODEL,
-    REPO,
-    checks_of,
-    free_port,
-    run_cli,
-    standins,
-)
+from tests.helpers.smoke_standin import API_KEY_ENV, MODEL, REPO, checks_of, free_port, run_cli
 
 # fault, server env, extra CLI args, checks that must fail, text the first one's message has
 FAULTS = [

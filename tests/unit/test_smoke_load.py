@@ -4,11 +4,10 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from types import SimpleNamespace
 
 import jsonschema
 import pytest
@@ -16,7 +15,9 @@ from tgi_infra.smoke import cli
 from tgi_infra.smoke.load import percentile
 from tgi_infra.smoke.report import SCHEMA_PATH
 
-from tests.unit.test_smoke_cli import MODEL, checks_of, run_cli, standins  # noqa: F401
+from tests.helpers.smoke_standin import MODEL, checks_of, run_cli
+
+pytest_plugins = ["pytester"]  # the pytest front end, run in this process
 
 
 def test_percentile_interpolates_between_ranks() -> None:
@@ -159,30 +160,27 @@ def test_floor_is_skipped_for_cpu_mode_services(standins, tmp_path, capsys) -> N
     assert "CPU-mode" in throughput["message"]
 
 
-def _pytest_suite(args: list[str], tmp_path) -> tuple[subprocess.CompletedProcess, Path]:
-    """The installed pytest plugin, from a folder outside the checkout, with a JUnit file."""
-    junit = tmp_path / f"pytest-{time.monotonic_ns()}.xml"
-    elsewhere = tmp_path / "elsewhere"
-    elsewhere.mkdir(exist_ok=True)
-    proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "--pyargs", "tgi_infra.smoke", "-p", "no:cacheprovider"]
-        + ["-q", *args, f"--junitxml={junit}"],
-        cwd=elsewhere,
-        capture_output=True,
-        text=True,
-        timeout=120,
+def _pytest_suite(args: list[str], pytester) -> tuple[SimpleNamespace, Path]:
+    """The installed pytest plugin, in this process from pytester's empty folder (outside the
+    checkout), with a JUnit file."""
+    junit = pytester.path / f"pytest-{time.monotonic_ns()}.xml"
+    result = pytester.runpytest_inprocess(
+        "--pyargs", "tgi_infra.smoke", "-p", "no:cacheprovider", "-q", *args, f"--junitxml={junit}"
     )
-    return proc, junit
+    out = SimpleNamespace(
+        returncode=result.ret, stdout=result.stdout.str(), stderr=result.stderr.str()
+    )
+    return out, junit
 
 
-def test_pytest_front_end_has_the_floors_and_the_load(standins, tmp_path) -> None:
+def test_pytest_front_end_has_the_floors_and_the_load(standins, pytester) -> None:
     """``pytest --pyargs tgi_infra.smoke`` takes the CLI's floor and load options."""
     s = standins.start(TGI_STANDIN_TOKEN_DELAY_S="0.01")  # ~100 tokens/s at best
     s.wait_healthy()
     proc, junit = _pytest_suite(
         ["--url", s.url, "--model-id", MODEL, "--min-tokens-per-s", "400"]
         + ["--load", "2", "--load-requests", "4", "--load-max", "error_rate=0"],
-        tmp_path,
+        pytester,
     )
     assert proc.returncode == 1, proc.stdout + proc.stderr
     cases = {c.get("name"): c for c in ET.parse(junit).getroot().iter("testcase")}
@@ -197,7 +195,7 @@ def test_pytest_front_end_has_the_floors_and_the_load(standins, tmp_path) -> Non
     proc, junit = _pytest_suite(
         ["--url", s.url, "--min-tokens-per-s", "0", "--max-ttft", "0"]
         + ["--load", "2", "--load-requests", "2", "--load-min", "tokens_per_s=100000"],
-        tmp_path,
+        pytester,
     )
     assert proc.returncode == 1, proc.stdout + proc.stderr
     cases = {c.get("name"): c for c in ET.parse(junit).getroot().iter("testcase")}
@@ -217,7 +215,7 @@ def test_pytest_front_end_has_the_floors_and_the_load(standins, tmp_path) -> Non
         (["--max-ttft", "-1"], "argument --max-ttft: invalid number >= 0 value: '-1'"),
     ],
 )
-def test_pytest_front_end_load_usage_errors(args, text, tmp_path) -> None:
-    proc, _ = _pytest_suite(["--url", "http://127.0.0.1:1", *args], tmp_path)
+def test_pytest_front_end_load_usage_errors(args, text, pytester) -> None:
+    proc, _ = _pytest_suite(["--url", "http://127.0.0.1:1", *args], pytester)
     assert proc.returncode == pytest.ExitCode.USAGE_ERROR, proc.stdout + proc.stderr
     assert text in proc.stderr

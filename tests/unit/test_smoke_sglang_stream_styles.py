@@ -16,7 +16,7 @@ from tgi_infra.smoke.context import Settings, TargetContext
 from tgi_infra.smoke.runner import PASSED, run_check
 from tgi_infra.smoke.targets import Target
 
-from tests.unit.test_engine_standins import Server
+from tests.helpers.engine_standins import Server
 
 
 def recorded_stream(*flags: str) -> bytes:

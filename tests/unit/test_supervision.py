@@ -1,5 +1,4 @@
-"""deploy/services/supervision.py: who supervises a TGI container, per kind of host (issue 12,
-defect 2).
+"""deploy/services/supervision.py: who supervises a TGI container, per kind of host.
 
 The rule decides what is rendered: a systemd unit that ``Requires=docker.service`` only where
 systemd runs the engine; Docker's restart policy under WSL without systemd and under Docker

@@ -11,96 +11,33 @@ import copy
 import json
 import os
 import socket
+import stat
 import subprocess
-import sys
 import threading
 import time
+from collections import defaultdict
 from pathlib import Path
 
 import httpx
 import jsonschema
 import pytest
 import tgi_infra
-from prometheus_client.parser import text_string_to_metric_families
 
 from lab import tgi_standin
 from lab.tgi_standin import launcher_args
+from tests.helpers.tgi_standin import (
+    JEAN,
+    Standin,
+    metric_values,
+    post,
+    run_launcher,
+)
 
-REPO = Path(__file__).resolve().parents[2]
 REFERENCE = Path(tgi_infra.__file__).resolve().parent / "reference" / "tgi"
-JEAN = [
-    {"role": "system", "content": "Your name is Jean-baptiste. You are a helpful assistant."},
-    {"role": "user", "content": "What is your name?"},
-]
 YEAR = [
     {"role": "system", "content": "The best year ever is 1986."},
     {"role": "user", "content": "What is the best year?"},
 ]
-
-
-# --- helpers --------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Standin:
-    def __init__(self, *args: str, env: dict[str, str] | None = None, wait: bool = True):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        full_env = {k: v for k, v in os.environ.items() if not k.startswith("TGI_STANDIN_")}
-        full_env.update({"TGI_STANDIN_WARMUP_S": "0", "PYTHONDONTWRITEBYTECODE": "1"})
-        full_env.update(env or {})
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "lab.tgi_standin", "--hostname", "127.0.0.1"]
-            + ["--port", str(self.port), *args],
-            cwd=REPO,
-            env=full_env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        if wait:
-            self.wait_ready()
-
-    def connectable(self) -> bool:
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                return True
-        except OSError:
-            return False
-
-    def wait_ready(self, timeout: float = 10.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                out, err = self.proc.communicate()
-                raise AssertionError(f"stand-in exited {self.proc.returncode}: {out}\n{err}")
-            if self.connectable():
-                return
-            time.sleep(0.02)
-        raise AssertionError("stand-in never bound its port")
-
-    def stop(self) -> tuple[str, str]:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-        out, err = self.proc.communicate(timeout=10)
-        return out, err
-
-
-def run_launcher(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("TGI_STANDIN_")}
-    full_env.update({"TGI_STANDIN_WARMUP_S": "0"})
-    full_env.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "lab.tgi_standin", *args],
-        cwd=REPO,
-        env=full_env,
-        capture_output=True,
-        text=True,
-        timeout=20,
-    )
 
 
 def _nullable(node):
@@ -131,22 +68,6 @@ def sse_events(raw: str) -> list[str]:
     for event in events:
         assert event.startswith("data:") and not event.startswith("data: "), event
     return [e[len("data:") :] for e in events]
-
-
-def post(url: str, path: str, body, **kw) -> httpx.Response:
-    return httpx.post(url + path, json=body, timeout=30, **kw)
-
-
-def metric_values(url: str) -> dict[str, float]:
-    """Samples by name (counters by family name: TGI exposes them without `_total`)."""
-    text = httpx.get(url + "/metrics").text
-    out: dict[str, float] = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            name = family.name if family.type == "counter" else sample.name
-            key = name + "".join(f"|{k}={v}" for k, v in sorted(sample.labels.items()))
-            out[key] = sample.value
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -673,7 +594,8 @@ def test_overloaded_429_when_over_max_concurrent_requests():
 
 
 def test_metrics_parse_and_counters_rise(tgi):
-    before = metric_values(tgi)
+    # a counter appears once first incremented (TGI's metrics crate): none before any request
+    before = defaultdict(float, metric_values(tgi))
     post(tgi, "/generate", {"inputs": "Hi", "parameters": {"max_new_tokens": 3}})
     post(tgi, "/generate", {"inputs": "Hi", "parameters": {"top_k": 0}})
     after = metric_values(tgi)
@@ -802,3 +724,85 @@ def test_image_files_run_standalone_with_bare_python(tmp_path):
     )
     assert bad.returncode == 2
     assert 'ENTRYPOINT ["text-generation-launcher"]' in tgi_standin.dockerfile("debian:12")
+
+
+# --------------------------------------------------------------------------------------------
+# The stand-in follows TGI 3.3.7's source, not this project's config rules.
+#
+# * dtype with bitsandbytes*: server/text_generation_server/cli.py (serve);
+# * max_batch_prefill_tokens < max_input_tokens: backends/v3/src/main.rs refuses it only
+#   ``&& !support_chunking`` (models/model.py: ``support_chunking and PREFILL_CHUNKING``, and
+#   off with speculation);
+# * GPU count: launcher/src/main.rs ``num_cuda_devices`` (NVIDIA_VISIBLE_DEVICES ``all``/``void``
+#   counted with ``nvidia-smi --query-gpu=uuid``);
+# * ``/invocations`` is in ``base_routes``, behind the API key (router/src/server.rs).
+
+
+@pytest.mark.parametrize("quantize", ["bitsandbytes", "bitsandbytes-nf4", "bitsandbytes-fp4"])
+def test_dtype_with_bitsandbytes_starts(quantize):
+    args = launcher_args.parse(["--dtype", "float16", "--quantize", quantize], {})
+    launcher_args.resolve(args, {})  # no ArgumentValidation
+
+
+def test_dtype_with_awq_is_refused_like_the_shard():
+    proc = run_launcher("--dtype", "float16", "--quantize", "awq")
+    assert proc.returncode == 1 and "Only 1 can be set between `dtype`" in proc.stderr
+
+
+def test_prefill_below_input_is_legal_with_chunking():
+    argv = ["--max-input-tokens", "3000", "--max-batch-prefill-tokens", "2000"]
+    resolved = launcher_args.resolve(launcher_args.parse(argv, {}), {})
+    assert resolved.max_batch_prefill_tokens == 2000
+
+
+@pytest.mark.parametrize(
+    ("extra", "env"), [([], {"PREFILL_CHUNKING": "0"}), (["--speculate", "2"], {})]
+)
+def test_prefill_below_input_is_refused_without_chunking(extra, env):
+    proc = run_launcher(
+        "--max-input-tokens", "3000", "--max-batch-prefill-tokens", "2000", *extra, env=env
+    )
+    assert proc.returncode == 1
+    assert "`max_batch_prefill_tokens` must be >= `max_input_tokens`" in proc.stderr
+
+
+def _fake_nvidia_smi(tmp_path, uuids: list[str]) -> str:
+    tool = tmp_path / "nvidia-smi"
+    body = "".join(f"echo {u}\n" for u in uuids)
+    tool.write_text(
+        '#!/bin/sh\n[ "$1" = "--query-gpu=uuid" ] && [ "$2" = "--format=csv,noheader" ] || exit 9\n'
+        + body
+    )
+    tool.chmod(tool.stat().st_mode | stat.S_IXUSR)
+    return f"{tmp_path}:{os.environ.get('PATH', '')}"
+
+
+@pytest.mark.parametrize("visible", ["all", "void"])
+def test_gpu_count_from_nvidia_smi_when_all_or_void(tmp_path, visible):
+    path = _fake_nvidia_smi(tmp_path, ["GPU-aaaa", "GPU-bbbb", "GPU-cccc"])
+    env = {"NVIDIA_VISIBLE_DEVICES": visible, "PATH": path}
+    assert launcher_args.num_cuda_devices(env) == 3
+    resolved = launcher_args.resolve(launcher_args.parse([], env), env)
+    assert resolved.num_shard == 3
+
+
+def test_gpu_count_from_the_device_lists():
+    assert launcher_args.num_cuda_devices({"CUDA_VISIBLE_DEVICES": "0,1"}) == 2
+    assert launcher_args.num_cuda_devices({"NVIDIA_VISIBLE_DEVICES": "0,1,2"}) == 3
+    # CUDA_VISIBLE_DEVICES wins even when empty (env::var is Ok(""); "".split(',') has 1 part)
+    both = {"CUDA_VISIBLE_DEVICES": "", "NVIDIA_VISIBLE_DEVICES": "0,1"}
+    assert launcher_args.num_cuda_devices(both) == 1
+    assert launcher_args.num_cuda_devices({"ZE_AFFINITY_MASK": "0,1"}) == 2
+    assert launcher_args.num_cuda_devices({"PATH": "/nonexistent"}) is None
+
+
+def test_invocations_is_behind_the_api_key():
+    server = Standin("--api-key", "s3cret")
+    try:
+        body = {"messages": JEAN}
+        assert post(server.url, "/invocations", body).status_code == 401
+        ok = post(server.url, "/invocations", body, headers={"Authorization": "Bearer s3cret"})
+        assert ok.status_code == 200
+        assert httpx.get(server.url + "/health").status_code == 200
+    finally:
+        server.stop()

@@ -1,5 +1,5 @@
-"""The TGI stand-in's behaviours added so the smoke checks can be shown right and wrong
-(issue 13): metrics listed only after first use, context answers restated (not copied), and
+"""The TGI stand-in's behaviours added so the smoke checks can be shown right and wrong:
+metrics listed only after first use, context answers restated (not copied), and
 one fault per check."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from lab.tgi_standin import faults, generation
-from tests.unit.test_tgi_standin import Standin, metric_values, post
+from tests.helpers.tgi_standin import Standin, metric_values, post
 
 CHAT = "/v1/chat/completions"
 

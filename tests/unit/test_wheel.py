@@ -1,4 +1,4 @@
-"""Done-when proof of issue 11: a wheel built from the repository, installed into a NEW
+"""A wheel built from the repository, installed into a NEW
 virtualenv (its dependencies resolved by pip, nothing borrowed from the project's venv),
 validates and renders a multi-host inventory from an empty folder.
 
@@ -9,6 +9,8 @@ as a user does, without the checkout on sys.path.
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -16,6 +18,11 @@ import zipfile
 from pathlib import Path
 
 import pytest
+
+from tests.helpers.locks import machine_lock
+
+# a release check (about a minute): scripts/test.sh runs it; -m "not release" leaves it out
+pytestmark = pytest.mark.release
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -39,10 +46,23 @@ def sh(*argv: str | Path, cwd: Path, timeout: int = 120) -> subprocess.Completed
     )
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def installed(tmp_path_factory) -> Path:
-    """bin/ of a fresh venv with the wheel installed (dependencies resolved by pip)."""
-    root = tmp_path_factory.mktemp("wheel")
+    """bin/ of a fresh venv with the wheel installed (dependencies resolved by pip): made once
+    per run, in the folder xdist's workers share, by whichever worker asks first."""
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    root = shared / "installed-wheel"
+    with machine_lock(f"wheel-{shared.name}-{shared.stat().st_ino}"):
+        if not (root / "done").exists():
+            shutil.rmtree(root, ignore_errors=True)
+            root.mkdir()
+            _build_and_install(root)
+            (root / "done").write_text("")
+    return root / "venv" / "bin"
+
+
+def _build_and_install(root: Path) -> None:
     built = sh(sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", root, REPO, cwd=root)
     assert built.returncode == 0, built.stderr[-3000:]
     (wheel,) = root.glob("tgi_infra-*.whl")
@@ -58,7 +78,6 @@ def installed(tmp_path_factory) -> Path:
     assert made.returncode == 0, made.stderr
     pip = sh(venv / "bin/python", "-m", "pip", "install", "-q", wheel, cwd=root, timeout=600)
     assert pip.returncode == 0, pip.stdout[-3000:] + pip.stderr[-3000:]
-    return venv / "bin"
 
 
 def test_installed_wheel_validates_and_renders_a_fleet_from_an_empty_folder(installed, tmp_path):

@@ -1,8 +1,8 @@
-"""Issue 12, defects 4 and 6: facts that decide when the NVIDIA source's lists are refreshed
+"""Facts that decide when the NVIDIA source's lists are refreshed
 and when its signing keyring is replaced.
 
-* 4: ``apt-cache madison`` (recorded output) tells whether the pinned version is in the lists;
-* 6: the keyring's and the published key's fingerprints, read by the fact's own command with
+* ``apt-cache madison`` (recorded output) tells whether the pinned version is in the lists;
+* the keyring's and the published key's fingerprints, read by the fact's own command with
   the real gpg and curl, from a real HTTP server, with keys made here (NVIDIA rotated its key
   in 2023: libnvidia-container issue 109 - the old keyring then fails with NO_PUBKEY).
 """
@@ -30,7 +30,7 @@ from lab.nvidia_mirror.signing import agent_session, ensure_key, export_public_k
 FIX = Path(__file__).parent / "fixtures"
 
 
-# --- defect 4 -----------------------------------------------------------------------------
+# --- the pinned version in the lists --------------------------------------------------------------
 
 
 def test_madison_versions_from_recorded_output():
@@ -52,15 +52,15 @@ def test_no_lists_yet_means_refresh_for_a_pin():
     assert pin_missing_from_lists("1.17.8-1", parse_madison([]))
 
 
-# --- defect 6 -----------------------------------------------------------------------------
+# --- a rotated signing key -----------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
 def keys(tmp_path_factory):
     home = tmp_path_factory.mktemp("gnupg")
     with agent_session(home):
-        old = ensure_key(home, "i12a test old key")
-        new = ensure_key(home, "i12a test new key")
+        old = ensure_key(home, "upkeep test old key")
+        new = ensure_key(home, "upkeep test new key")
         return {
             "old": (old, export_public_key(home, old)),
             "new": (new, export_public_key(home, new)),

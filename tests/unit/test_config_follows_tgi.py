@@ -1,4 +1,4 @@
-"""Issue 12, defect 11: the config is no stricter than TGI 3.3.7 itself.
+"""The config is no stricter than TGI 3.3.7 itself.
 
 TGI's source (v3.3.7) decides:
 

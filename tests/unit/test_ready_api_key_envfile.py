@@ -1,4 +1,4 @@
-"""Issue 12, defect 10: the ready wait reads API_KEY from service.env the way Docker's env-file
+"""The ready wait reads API_KEY from service.env the way Docker's env-file
 does (docker/cli pkg/kvfile: leading whitespace trimmed, ``#`` lines skipped, ``KEY=VALUE``
 taken literally - no quotes, no expansion), so a key with ``$``, ``&``, ``(`` or quotes works.
 

@@ -1,4 +1,4 @@
-"""Issue 12, defect 12: the GPU proof compares the GPU UUIDs a container sees with the host's
+"""The GPU proof compares the GPU UUIDs a container sees with the host's
 (NVIDIA's toolkit e2e tests compare ``nvidia-smi -L`` / UUIDs inside and outside), not a count.
 
 Host GPUs come from the recorded ``nvidia-smi --query-gpu`` fixtures through the real fact

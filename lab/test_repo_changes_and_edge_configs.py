@@ -1,9 +1,10 @@
-"""Issue 12 (part A) end to end on the lab: what NVIDIA's repository does after a deploy (a new
+"""End to end on the lab: what NVIDIA's repository does after a deploy (a new
 release, a rotated key), a blank daemon.json, an API key with shell metacharacters, TGI-legal
 configs the project used to refuse, and CPU mode's launcher flag. Each test restores the lab
 (mirror and hosts) before it ends.
 
-Run alone: ``TGI_LAB_INSTANCE=<you> TGI_LAB_KEEP=1 TGI_LAB_REUSE=1 pytest lab -k issue12``.
+Run alone: ``TGI_LAB_INSTANCE=<you> TGI_LAB_KEEP=1 TGI_LAB_REUSE=1 pytest
+lab/test_repo_changes_and_edge_configs.py``.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ import pytest
 
 from lab import lab
 from lab.conftest import run_deploy
+from lab.fleet import SERVICES, TOOLKIT, assert_ok, engine_of, lab_services
 from lab.nvidia_mirror import VERSIONS, build_mirror, publish_version, rotate_key
-from lab.test_lab import SERVICES, TOOLKIT, assert_ok, engine_of, lab_services
 
 NEW = "1.18.0-1"
 KEYRING = "/usr/share/keyrings/nvidia-container-toolkit-keyring.gpg"
@@ -51,7 +52,7 @@ def _keyring_fpr(state, host: str) -> str:
     return FPR.findall(out)[0]
 
 
-# -- defect 4: raising nvidia_toolkit_version to a release newer than the host's lists -------
+# -- raising nvidia_toolkit_version to a release newer than the host's lists -----------------------
 
 
 def test_raising_the_pin_to_a_new_release_refreshes_the_lists(deployed_lab):
@@ -71,7 +72,7 @@ def test_raising_the_pin_to_a_new_release_refreshes_the_lists(deployed_lab):
         assert _toolkit_versions(deployed_lab, host) == {VERSIONS[0]}, host
 
 
-# -- defect 6: NVIDIA rotates its signing key --------------------------------------------------
+# -- NVIDIA rotates its signing key ----------------------------------------------------------------
 
 
 def test_rotated_signing_key_replaces_the_keyring(deployed_lab):
@@ -103,7 +104,7 @@ def test_rotated_signing_key_replaces_the_keyring(deployed_lab):
         assert _keyring_fpr(deployed_lab, host) == old[host], host
 
 
-# -- defect 5: an empty daemon.json ------------------------------------------------------------
+# -- an empty daemon.json --------------------------------------------------------------------------
 
 
 def test_blank_daemon_json_gets_the_nvidia_runtime(deployed_lab):
@@ -137,7 +138,7 @@ def test_blank_daemon_json_gets_the_nvidia_runtime(deployed_lab):
         assert_ok(run_deploy(), "restoring deploy")
 
 
-# -- defect 10: an API key with shell metacharacters -------------------------------------------
+# -- an API key with shell metacharacters ----------------------------------------------------------
 
 
 def test_api_key_with_shell_metacharacters_passes_the_ready_wait(deployed_lab):
@@ -159,7 +160,7 @@ def test_api_key_with_shell_metacharacters_passes_the_ready_wait(deployed_lab):
         assert_ok(run_deploy(), "restoring deploy")
 
 
-# -- defect 11: configs TGI 3.3.7 accepts ------------------------------------------------------
+# -- configs TGI 3.3.7 accepts ---------------------------------------------------------------------
 
 
 def test_tgi_legal_configs_deploy(deployed_lab):
@@ -177,7 +178,7 @@ def test_tgi_legal_configs_deploy(deployed_lab):
         assert_ok(run_deploy(), "restoring deploy")
 
 
-# -- defect 8: CPU mode ------------------------------------------------------------------------
+# -- CPU mode --------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("host", list(SERVICES))
