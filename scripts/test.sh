@@ -14,6 +14,17 @@ echo "[test] ruff"
 echo "[test] shellcheck"
 shellcheck scripts/*.sh .ci/run
 
+echo "[test] unit tests at the runtime dependencies' declared floors (.venv-floor)"
+# the langchain extra's integrations need newer openai and huggingface_hub than the package's
+# floors: the tests that need them run in the pytest step below, not here
+set +e
+floor_start=${SECONDS}
+.venv-floor/bin/python scripts/floors.py check &&
+  .venv-floor/bin/python -m pytest tests/unit -p no:cacheprovider -q -m "not langchain"
+floor_rc=$?
+set -e
+echo "[test] floor run: exit ${floor_rc} in $((SECONDS - floor_start)) s"
+
 echo "[test] pytest"
 set +e
 .venv/bin/python -m pytest tests lab -p no:cacheprovider "$@"
@@ -22,5 +33,10 @@ set -e
 if ((rc == 5)); then
   echo "[test] pytest collected no tests: that is a failure" >&2
   exit 1
+fi
+if ((floor_rc != 0)); then
+  echo "[test] the floor run failed (exit ${floor_rc}): a declared floor in pyproject.toml" \
+    "does not work; raise it (see the floor run's output above)" >&2
+  ((rc != 0)) || rc=1
 fi
 exit "${rc}"

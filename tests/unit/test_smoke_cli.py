@@ -133,6 +133,7 @@ def checks_of(report: dict, target: int = 0) -> dict[str, dict]:
     return {c["name"]: c for c in report["targets"][target]["checks"]}
 
 
+@pytest.mark.langchain
 def test_healthy_standin_passes_every_check(standins, tmp_path, capsys, monkeypatch) -> None:
     monkeypatch.setenv(API_KEY_ENV, "s3cret-key")
     with_key = standins.start(api_key="s3cret-key")

@@ -9,6 +9,7 @@ import json
 import subprocess
 import sys
 
+import pytest
 from tgi_infra.smoke.checks import CHECK_NAMES
 
 from tests.unit.test_smoke_cli import MODEL, REPO, checks_of, run_cli, standins  # noqa: F401
@@ -41,6 +42,7 @@ def _command_line(args: list[str], tmp_path) -> tuple[int, dict, str]:
     return proc.returncode, data, proc.stdout + proc.stderr
 
 
+@pytest.mark.langchain
 def test_langchain_runs_in_a_worker_with_the_in_process_report(standins, tmp_path, capsys):
     s = standins.start()
     s.wait_healthy()
@@ -61,6 +63,7 @@ def test_langchain_runs_in_a_worker_with_the_in_process_report(standins, tmp_pat
     ]
 
 
+@pytest.mark.langchain
 def test_a_langchain_failure_in_the_worker_fails_the_run_naming_it(standins, tmp_path):
     s = standins.start(faults="compat_404")
     s.wait_healthy()
