@@ -46,4 +46,21 @@ if [[ ! -f ${stamp} ]]; then
   rm -f .venv/.installed-*
   touch "${stamp}"
 fi
+# .venv-floor: the package's runtime dependencies at their declared floors (uv's lowest-direct
+# resolution, from PyPI) plus the dev extra's test tools held to those versions; scripts/test.sh
+# runs the unit suite with it, so a floor in pyproject.toml that no longer works fails there.
+floor_stamp=.venv-floor/.installed-$(sha256sum pyproject.toml scripts/floors.py | sha256sum | cut -c1-16)
+if [[ ! -f ${floor_stamp} ]]; then
+  echo "[setup] building .venv-floor: runtime dependencies at their declared floors"
+  rm -rf .venv-floor
+  export UV_PYTHON_DOWNLOADS=never  # the interpreter of .venv, never a downloaded one
+  .venv/bin/uv venv -q --seed .venv-floor --python .venv/bin/python
+  .venv/bin/uv pip install -q --python .venv-floor/bin/python --resolution lowest-direct -e .
+  .venv/bin/uv pip freeze -q --python .venv-floor/bin/python --exclude-editable \
+    >.venv-floor/floor-pins.txt
+  mapfile -t tools < <(.venv-floor/bin/python scripts/floors.py test-tools)
+  .venv/bin/uv pip install -q --python .venv-floor/bin/python \
+    --constraint .venv-floor/floor-pins.txt "${tools[@]}"
+  touch "${floor_stamp}"
+fi
 echo "[setup] ready: $(docker version --format 'Docker {{.Server.Version}}'), $(.venv/bin/pyinfra --version)"

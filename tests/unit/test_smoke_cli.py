@@ -35,6 +35,7 @@ from tests.helpers.smoke_standin import (
 pytest_plugins = ["pytester"]  # the pytest front end, run in this process
 
 
+@pytest.mark.langchain
 def test_healthy_standin_passes_every_check(standins, tmp_path, capsys, monkeypatch) -> None:
     monkeypatch.setenv(API_KEY_ENV, "s3cret-key")
     with_key = standins.start(api_key="s3cret-key")

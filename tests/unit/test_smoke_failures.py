@@ -28,7 +28,14 @@ from tests.helpers.smoke_standin import API_KEY_ENV, MODEL, REPO, checks_of, fre
 FAULTS = [
     ("chat_bad_usage", {}, [], ["chat"], "inconsistent usage"),
     ("ignore_system", {}, [], ["semantic_name", "semantic_year"], "the answer lacks it"),
-    ("compat_404", {}, [], ["hf_client_stream", "tgi_client", "langchain"], "HTTP 404"),
+    pytest.param(
+        "compat_404",
+        {},
+        [],
+        ["hf_client_stream", "tgi_client", "langchain"],
+        "HTTP 404",
+        marks=pytest.mark.langchain,
+    ),
     ("accept_top_p_1", {}, [], ["validation"], "HTTP 200"),
     ("metrics_stale", {}, [], ["metrics"], "still absent"),
     (
@@ -167,6 +174,7 @@ def test_ready_wait_shows_progress_while_nothing_listens(tmp_path) -> None:
     assert proc.returncode == 1, rest
 
 
+@pytest.mark.langchain
 def test_every_generation_request_carries_the_seed_config(standins, monkeypatch) -> None:
     """Spy on what goes out (the requests still reach the stand-in)."""
     s = standins.start()
@@ -237,6 +245,7 @@ def test_langchain_check_skips_with_a_reason_without_the_extra(
     assert "pip install 'tgi-infra[langchain]'" in lc["message"]
 
 
+@pytest.mark.langchain
 def test_langchain_check_runs_both_integrations(standins, tmp_path, capsys) -> None:
     s = standins.start()
     s.wait_healthy()
