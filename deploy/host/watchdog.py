@@ -42,6 +42,12 @@ def probe_interval(timeout: float) -> float:
     return max(1.0, min(MAX_PROBE_INTERVAL_S, timeout / 4))
 
 
+def channel_timeout(timeout: float) -> float:
+    """How long opening a channel may wait: past the keepalive's worst case (one interval to the
+    next keepalive, then ``timeout`` for its answer), so the watchdog names the host first."""
+    return timeout + 2 * probe_interval(timeout)
+
+
 def ssh_transport(host):
     """The paramiko transport of a host reached over SSH; None for other connectors."""
     client = getattr(host.connector, "client", None)
@@ -70,8 +76,10 @@ def watch(timeout: int) -> bool:
     if not _watched:
         state.add_callback_handler(DroppedHostsReport())
     _watched.add(host.name)
-    # a channel that the host never confirms fails after the same bound, not paramiko's hour
-    transport.channel_timeout = timeout
+    # a channel that the host never confirms fails after the same bound, not paramiko's hour;
+    # the keepalive (one interval, then `timeout`) drops the host first, so a channel opened the
+    # moment the host hung fails naming why (the dropped host), not as a bare channel timeout
+    transport.channel_timeout = channel_timeout(timeout)
     # a host that dies mid-deploy (reboot, sshd killed): opening a channel raises the
     # transport's EOFError, which pyinfra does not catch (a traceback and the whole run ends);
     # an SSHException naming the host fails that host alone
