@@ -12,6 +12,8 @@ from pathlib import Path
 
 import httpx
 
+from tests.helpers.ports import free_port
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -19,12 +21,6 @@ MODEL = "Qwen/Qwen3-0.6B"
 
 
 KEY = "s3cret-standin-key"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def command(engine: str, port: int, *extra: str) -> list[str]:

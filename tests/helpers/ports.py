@@ -15,6 +15,13 @@ import socket
 LOW, HIGH = 20000, 32000
 
 
+def free_port() -> int:
+    """A port free now, from the OS (for a server started right away on it)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def lasting_free_port() -> int:
     for _ in range(200):
         port = random.randint(LOW, HIGH)

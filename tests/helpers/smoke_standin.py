@@ -14,6 +14,8 @@ from pathlib import Path
 import httpx
 from tgi_infra.smoke import cli
 
+from tests.helpers.ports import free_port
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -21,12 +23,6 @@ MODEL = "TinyLlama/TinyLlama-1.1B-Chat-v1.0"
 
 
 API_KEY_ENV = "TGI_SMOKE_TEST_KEY"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class StandIn:

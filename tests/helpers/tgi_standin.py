@@ -13,6 +13,8 @@ from pathlib import Path
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.helpers.ports import free_port
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -20,12 +22,6 @@ JEAN = [
     {"role": "system", "content": "Your name is Jean-baptiste. You are a helpful assistant."},
     {"role": "user", "content": "What is your name?"},
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Standin:
