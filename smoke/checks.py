@@ -28,6 +28,7 @@ from tgi_infra.smoke.context import (
 )
 from tgi_infra.smoke.engines import ENGINE_CHECKS, REQUEST_COUNTERS, detect
 from tgi_infra.smoke.floors import check_throughput
+from tgi_infra.smoke.preload import IMPORT_LOCK
 from tgi_infra.smoke.seed import (
     CHAT_MAX_TOKENS,
     CHAT_MESSAGES,
@@ -416,7 +417,8 @@ def check_generate_stream(ctx: TargetContext) -> CheckOutcome:
 
 
 def _openai_call(ctx: TargetContext, sent: str, expected: str, fn: Callable[[], Any]) -> Any:
-    import openai
+    with IMPORT_LOCK:
+        import openai
 
     try:
         return fn()
@@ -556,7 +558,8 @@ def check_chat_stream(ctx: TargetContext) -> CheckOutcome:
 
 
 def check_hf_client_stream(ctx: TargetContext) -> CheckOutcome:
-    from huggingface_hub import InferenceClient
+    with IMPORT_LOCK:
+        from huggingface_hub import InferenceClient
 
     # The client posts to TGI's compat route ``/`` (stream: true), where an unset
     # return_full_text defaults to true for text-generation models: ask for the new text only.

@@ -18,6 +18,7 @@ from tgi_infra.smoke.context import (
     TargetContext,
     shorten,
 )
+from tgi_infra.smoke.preload import IMPORT_LOCK
 from tgi_infra.smoke.seed import (
     CHAT_PARAMETERS,
     FRENCH_NAME_QUESTION,
@@ -46,7 +47,8 @@ def _got(exc: Exception, ctx: TargetContext) -> str:
 
 def check_tgi_client(ctx: TargetContext) -> CheckOutcome:
     """The ``text_generation`` client's ``Client.generate`` (POST / with stream false)."""
-    from text_generation import Client
+    with IMPORT_LOCK:
+        from text_generation import Client
 
     sent = (
         "POST / (text_generation Client.generate) "
@@ -74,7 +76,8 @@ def check_tgi_client(ctx: TargetContext) -> CheckOutcome:
 def _langchain_hf(ctx: TargetContext) -> str | None:
     """None when langchain-huggingface is not installed."""
     try:
-        from langchain_huggingface import HuggingFaceEndpoint
+        with IMPORT_LOCK:
+            from langchain_huggingface import HuggingFaceEndpoint
     except ImportError:
         return None
 
@@ -106,7 +109,8 @@ def _langchain_hf(ctx: TargetContext) -> str | None:
 def _langchain_openai(ctx: TargetContext) -> str | None:
     """None when langchain-openai is not installed."""
     try:
-        from langchain_openai import ChatOpenAI
+        with IMPORT_LOCK:
+            from langchain_openai import ChatOpenAI
     except ImportError:
         return None
 

@@ -135,7 +135,10 @@ class TargetContext:
     @property
     def openai(self) -> openai.OpenAI:
         if self._openai is None:
-            import openai
+            from tgi_infra.smoke.preload import IMPORT_LOCK
+
+            with IMPORT_LOCK:
+                import openai
 
             self._openai = openai.OpenAI(
                 base_url=f"{self.base_url}/v1",

@@ -96,6 +96,10 @@ class Option:
 
     def arguments(self) -> dict[str, Any]:
         kwargs = dict(self.kwargs)
+        if kwargs.get("action") == "store_true":
+            # argparse's implied default, said out loud: pytest's own option records keep only
+            # what was given, and the two front ends must agree on every default
+            kwargs.setdefault("default", False)
         if self.env is not None and os.environ.get(self.env):
             # a string default goes through the option's type: a bad value is a usage error
             kwargs["default"] = os.environ[self.env]

@@ -4,7 +4,10 @@ The client checks exercise the real libraries (openai, huggingface_hub, text_gen
 LangChain), whose imports cost more CPU than the raw checks' HTTP work. Started first thing,
 the imports overlap the ready wait, the raw checks and the servers' answers; a check that
 needs a module before the thread has imported it waits on Python's per-module import lock,
-so nothing is imported twice or half.
+so nothing is imported twice or half. Two threads importing libraries that import each other
+(LangChain's integrations import huggingface_hub and openai) can still see a module half
+initialised (``ImportError: ... partially initialized module``), so every client-library
+import, here and in the checks (targets run in threads too), holds ``IMPORT_LOCK``.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import threading
+
+IMPORT_LOCK = threading.RLock()
 
 # in the order the checks need them
 MODULES = (
@@ -28,7 +33,8 @@ def _import_all() -> None:
     for name in MODULES:
         try:
             if importlib.util.find_spec(name.split(".")[0]) is not None:
-                importlib.import_module(name)
+                with IMPORT_LOCK:
+                    importlib.import_module(name)
         except Exception:  # noqa: S112 - the check that needs it reports the real error
             continue
 

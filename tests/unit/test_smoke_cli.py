@@ -153,11 +153,17 @@ FAULTS = [
     ("malformed_json", {}, [], "generate", "malformed JSON"),
     ("missing_auth", {}, [], "generate", "HTTP 401"),
     # a proxy that forwards only the documented routes: LangChain's HuggingFaceEndpoint posts /
-    ("compat_404", {}, [], "langchain", "HTTP 404"),
+    pytest.param(
+        "compat_404", {}, [], "langchain", "HTTP 404", marks=pytest.mark.langchain, id="compat_404"
+    ),
 ]
 
 
-@pytest.mark.parametrize("fault,env,args,check,text", FAULTS, ids=[f[0] for f in FAULTS])
+@pytest.mark.parametrize(
+    "fault,env,args,check,text",
+    FAULTS,
+    ids=[f[0] if isinstance(f, tuple) else None for f in FAULTS],
+)
 def test_fault_fails_the_run(standins, tmp_path, capsys, fault, env, args, check, text) -> None:
     if fault == "missing_auth":  # server wants a key, the target has none configured
         s = standins.start(api_key="only-the-server-knows", **env)
