@@ -16,10 +16,11 @@ LOW, HIGH = 20000, 32000
 
 
 def free_port() -> int:
-    """A port free now, from the OS (for a server started right away on it)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port free now for a stand-in started right away on it. From the same range as
+    ``lasting_free_port``, not the OS's: between this check and the server's bind, another
+    xdist worker asking the OS for a port could be handed the same one, and the test would then
+    talk to that worker's server (a stand-in without its fault: seen in the floor run)."""
+    return lasting_free_port()
 
 
 def lasting_free_port() -> int:
