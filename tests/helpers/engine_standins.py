@@ -4,7 +4,6 @@ free 127.0.0.1 port."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -12,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.helpers.ports import free_port
+from tests.helpers.ports import connectable, free_port
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -76,11 +75,7 @@ class Server:
             self.wait_healthy()
 
     def connectable(self) -> bool:
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                return True
-        except OSError:
-            return False
+        return connectable(self.port)
 
     def wait_healthy(self, timeout: float = 15.0) -> None:
         deadline = time.monotonic() + timeout

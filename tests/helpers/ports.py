@@ -33,3 +33,12 @@ def lasting_free_port() -> int:
                 continue
             return port
     raise RuntimeError(f"no free port in {LOW}-{HIGH}")
+
+
+def connectable(port: int) -> bool:
+    """Something accepts connections on 127.0.0.1:``port``."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return True
+    except OSError:
+        return False

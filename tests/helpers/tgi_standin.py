@@ -4,7 +4,6 @@ HTTP helpers for its checks."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -13,7 +12,7 @@ from pathlib import Path
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.helpers.ports import free_port
+from tests.helpers.ports import connectable, free_port
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -44,11 +43,7 @@ class Standin:
             self.wait_ready()
 
     def connectable(self) -> bool:
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                return True
-        except OSError:
-            return False
+        return connectable(self.port)
 
     def wait_ready(self, timeout: float = 10.0) -> None:
         deadline = time.monotonic() + timeout
