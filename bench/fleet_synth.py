@@ -9,9 +9,11 @@ every read with what the deploy would write, so a deploy of it changes nothing.
     python -m bench.fleet_synth write 500 /tmp/fleet.json    # untimed: build the answers
     python -m bench.fleet_synth time 100,500 [--reps 1]      # time the real CLI on them
 
-``time`` runs ``nice -n 19 pyinfra -y bench/fleet_inventory.py deploy/main.py`` (the file is in
-``bench/fleet_inventory.py``'s format) and prints wall seconds per size; each run must end with
-0 changes and exit 0.
+``time`` runs the real pyinfra CLI, ``pyinfra -y bench/fleet_inventory.py deploy/main.py`` (the
+file is in ``bench/fleet_inventory.py``'s format), under ``nice -n 19`` and through
+``tests/fakehost.py`` (pyinfra's ``@fake`` connector answering the deploy's batched read, as a
+recorded host's answers do) and prints wall seconds per size and the most commands a host ran;
+each run must end with 0 changes and exit 0.
 """
 
 from __future__ import annotations
@@ -71,15 +73,17 @@ def write_fleet(count: int, out: Path) -> Path:
 
 def time_fleet(sizes: list[int], reps: int, work: Path) -> list[dict]:
     fleet_file = write_fleet(max(sizes), work / "fleet.json")
-    pyinfra = str(Path(sys.executable).parent / "pyinfra")
     samples = []
     for rep in range(1, reps + 1):
         for n in sizes:
             env = dict(os.environ, BENCH_FLEET_FILE=str(fleet_file), BENCH_FLEET_HOSTS=str(n))
-            argv = ["nice", "-n", "19", pyinfra, "-y", "bench/fleet_inventory.py", "deploy/main.py"]
+            report = work / f"fleet-n{n}-r{rep}.json"
+            argv = ["nice", "-n", "19", sys.executable, "-m", "tests.fakehost", str(report)]
+            argv += ["-y", "bench/fleet_inventory.py", "deploy/main.py"]
             timed = run_timed(argv, env=env, cwd=str(REPO))
             (work / f"fleet-n{n}-r{rep}.log").write_text(timed.output)
             changes = pyinfra_changes(timed.output)
+            commands = json.loads(report.read_text())["commands"] if report.exists() else {}
             sample = {
                 "hosts": n,
                 "rep": rep,
@@ -88,6 +92,7 @@ def time_fleet(sizes: list[int], reps: int, work: Path) -> list[dict]:
                 "max_rss_kb": timed.max_rss_kb,
                 "returncode": timed.returncode,
                 "changes": changes,
+                "max_commands_per_host": max(map(len, commands.values()), default=None),
                 "valid": timed.returncode == 0 and changes == 0,
             }
             print(json.dumps(sample), flush=True)
