@@ -24,6 +24,7 @@ from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.context import ctx_state
 from pyinfra.operations.util import any_changed
+from tgi_infra import pyinfra_bookkeeping
 from tgi_infra.config import ConfigError, HostConfig, load_host_config
 from tgi_infra.config.current_host import DeployConfigError, host_config
 from tgi_infra.host import (
@@ -37,6 +38,10 @@ from tgi_infra.host import (
 from tgi_infra.host.preflight import HostPlan
 from tgi_infra.host.preflight_step import preflight_plan
 from tgi_infra.services import operations
+
+# pyinfra's per-operation stack reading and argument typing, done without the wasted work
+# (deploy/pyinfra_bookkeeping.py): the same operation order and arguments
+pyinfra_bookkeeping.install()
 
 # (state, host, overrides) -> plan: the preflight runs once per host even when a user calls
 # both deploys (its facts are pyinfra's cached facts; its warnings are printed once).
