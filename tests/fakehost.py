@@ -94,9 +94,12 @@ def main(argv: list[str]) -> int:
     served = {name: s.served for name, s in snaps.items()}  # how many
     live = {name: s.live for name, s in snaps.items()}
     changed: dict[str, list[str]] = {}
+    orders: dict[int, list] = {}  # per state: pyinfra sorts every host's operations each call
     for name, snap in snaps.items():
         state, host = snap.state, snap.host
-        for op in state.get_op_order():
+        if id(state) not in orders:
+            orders[id(state)] = state.get_op_order()
+        for op in orders[id(state)]:
             data = state.ops.get(host, {}).get(op)
             try:
                 did = data is not None and data.operation_meta.did_change()

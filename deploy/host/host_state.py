@@ -287,9 +287,12 @@ class _Served:
     def _same_connection(self) -> bool:
         """Whether a fact read now runs with the snapshot's connector arguments (``_sudo``,
         ``_sudo_user``, ...): the current operation's, else the @deploy's and the host's.
-        Worked out once per operation (pyinfra's ``pop_global_arguments`` is not cheap)."""
+        Worked out once per set of inputs (pyinfra's ``pop_global_arguments`` is not cheap): the
+        current operation's connector arguments, where it has them, else the @deploy's (the
+        host's data and the config do not change during a deploy)."""
         host = self.host
-        key = (host.current_op_hash, repr(host.current_deploy_kwargs))
+        op_arguments = host.current_op_global_arguments or {}
+        key = (_connector_args(op_arguments), repr(host.current_deploy_kwargs))
         same = self._connection.get(key)
         if same is None:
             _, global_kwargs = _handle_fact_kwargs(self.state, host, HostSnapshot, (), {})
