@@ -8,9 +8,9 @@ than the deploy's own work once a fleet has hundreds of hosts (a no-op deploy of
   numbers of the call stack. It reads the stack with ``inspect.stack()`` and then each frame
   again with ``getframeinfo(frame)``: both with one line of source context, which for every
   frame finds the source file, reads it through ``linecache`` and scans ``sys.modules``
-  (``inspect.getmodule``), and the context line is never used. Here the stack is read once
-  with ``inspect.stack(0)``: the same file names and line numbers (``getframeinfo`` takes both
-  from the frame whatever the context), no source read.
+  (``inspect.getmodule``), and the context line is never used. Here the frames are walked
+  once and each one's file name and line number are ``getframeinfo``'s, worked out once per
+  file and per call site (code object and instruction) and then looked up.
 * ``all_global_arguments`` (``pyinfra/api/arguments.py``) runs ``typing.get_type_hints`` on
   the same fixed class for every operation and every fact read. Here it is worked out once;
   each caller still gets its own list.
@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import itertools
+import sys
 from typing import Any
 
 import pyinfra
@@ -40,17 +42,46 @@ _ORIGINAL = {
     "all_global_arguments": arguments.all_global_arguments,
 }
 _GLOBAL_ARGUMENTS: list[tuple[str, type]] | None = None
+_FILES: dict[str, str] = {}  # code's co_filename -> getframeinfo's filename
+_LINES: dict[tuple[Any, int], int] = {}  # (code, instruction offset) -> getframeinfo's lineno
+
+
+def _file_and_line(frame: Any) -> tuple[str, int]:
+    """``getframeinfo(frame)``'s filename and lineno, each worked out once per file and per
+    (code, instruction): a frame at the same call site has the same of both."""
+    code = frame.f_code
+    filename = _FILES.get(code.co_filename)
+    if filename is None:
+        filename = _FILES[code.co_filename] = inspect.getsourcefile(frame) or inspect.getfile(frame)
+    key = (code, frame.f_lasti)
+    lineno = _LINES.get(key)
+    if lineno is None:
+        lineno = inspect.getframeinfo(frame, 0).lineno
+        # the instruction's own line (getframeinfo's when it has one; else the frame's,
+        # which may differ another time: not kept)
+        positions = getattr(code, "co_positions", None)
+        if positions is not None and frame.f_lasti >= 0:
+            own = next(itertools.islice(positions(), frame.f_lasti // 2, None), (None,))[0]
+            if own is not None and own == lineno:
+                _LINES[key] = lineno
+    return filename, lineno
 
 
 def get_operation_order_from_stack(state: Any) -> list[int]:
-    """pyinfra's ``get_operation_order_from_stack``: the frames' file names and line numbers
-    read once, without their source lines."""
-    stack_items = list(reversed(inspect.stack(0)))
+    """pyinfra's ``get_operation_order_from_stack``: the same file names and line numbers of the
+    same frames, without reading their source lines."""
+    frames = []
+    frame = sys._getframe(0)  # as inspect.stack() in pyinfra's: its own frame first
+    while frame is not None:
+        frames.append(frame)
+        frame = frame.f_back
+    stack_items = [_file_and_line(f) for f in reversed(frames)]
+    del frames, frame
     i = 0
     # Find the *first* occurrence of our deploy file in the reversed stack (as pyinfra's loop:
     # the last frame when it is not there)
     if state.current_deploy_filename and stack_items:
-        names = [item.filename for item in stack_items]
+        names = [filename for filename, _ in stack_items]
         found = [n for n, name in enumerate(names) if name == state.current_deploy_filename]
         i = found[0] if found else len(names) - 1
     # Now generate a list of line numbers *following that file*
@@ -59,11 +90,10 @@ def get_operation_order_from_stack(state: Any) -> list[int]:
         line_numbers.append(state.current_op_file_number)
     install_dir = pyinfra_util.PYINFRA_INSTALL_DIR
     # the last frame is this function's own (pyinfra's is skipped as one of pyinfra's files)
-    for stack_item in stack_items[i:-1]:
-        if stack_item.filename.startswith(install_dir):
+    for filename, lineno in stack_items[i:-1]:
+        if filename.startswith(install_dir):
             continue
-        line_numbers.append(stack_item.lineno)
-    del stack_items
+        line_numbers.append(lineno)
     return line_numbers
 
 
