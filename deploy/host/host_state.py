@@ -70,12 +70,34 @@ def read_key(cls: type[FactBase], kwargs: dict[str, Any]) -> str:
     return f"{_fact_name(cls)}{_freeze(bound)!r}"
 
 
+# a fact's command arguments bound to its parameters, and the command a read runs: the same
+# for every host that makes the same read (a fleet's hosts mostly do), so worked out once
+_BOUND: dict[tuple[type, str, str] | None, dict[str, Any]] = {}
+_COMMANDS: dict[tuple[type, str], str] = {}
+
+
 def _bind(cls: type[FactBase], args: Sequence[Any], kwargs: dict[str, Any]) -> dict[str, Any]:
     if not args and not kwargs:
         return {}
-    bound = inspect.getcallargs(cls().command, *args, **kwargs)
-    bound.pop("self", None)
-    return bound
+    plain = _plain(args) and _plain(kwargs)  # their repr is their value
+    key = (cls, repr(tuple(args)), repr(sorted(kwargs.items()))) if plain else None
+    bound = _BOUND.get(key) if plain else None
+    if bound is None:
+        bound = inspect.getcallargs(cls().command, *args, **kwargs)
+        bound.pop("self", None)
+        if plain:
+            _BOUND[key] = bound
+    return dict(bound)
+
+
+def _plain(value: Any) -> bool:
+    if value is None or type(value) in (str, int, float, bool):
+        return True
+    if type(value) in (list, tuple):
+        return all(_plain(v) for v in value)
+    if type(value) is dict:
+        return all(type(k) is str and _plain(v) for k, v in value.items())
+    return False
 
 
 @dataclass(frozen=True)
@@ -119,6 +141,12 @@ class Read:
 
     @cached_property
     def _command(self) -> str:
+        text = _COMMANDS.get((self.fact, self.key))
+        if text is None:
+            text = _COMMANDS[(self.fact, self.key)] = self._make_command()
+        return text
+
+    def _make_command(self) -> str:
         fact = self.fact()
         bound = self.bound
         command = fact.command(**bound) if callable(fact.command) else fact.command
