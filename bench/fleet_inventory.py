@@ -10,6 +10,10 @@ deploy whose whole cost is on the control machine. ``BENCH_FLEET_FILE`` names th
 import json
 import os
 
+from tgi_infra import pyinfra_bookkeeping
+
+pyinfra_bookkeeping.install()  # as the shipped inventories (inventories/gpu.py) do
+
 _fleet = json.load(open(os.environ["BENCH_FLEET_FILE"]))
 _count = int(os.environ.get("BENCH_FLEET_HOSTS", "0")) or None
 _data = {k: v for k, v in _fleet["data"].items() if not k.startswith("ssh_")}

@@ -14,6 +14,11 @@ than the deploy's own work once a fleet has hundreds of hosts (a no-op deploy of
 * ``all_global_arguments`` (``pyinfra/api/arguments.py``) runs ``typing.get_type_hints`` on
   the same fixed class for every operation and every fact read. Here it is worked out once;
   each caller still gets its own list.
+* ``Inventory`` (``pyinfra/api/inventory.py``) looks up pyinfra's connectors (the
+  ``pyinfra.connectors`` entry points: every installed distribution's metadata read) twice
+  per host. Here they are looked up once per process; each caller still gets its own dict.
+  pyinfra builds the inventory before it loads the deploy file: an inventory that calls
+  :func:`install` (the shipped ones do) has it then.
 
 :func:`install` puts these in place of pyinfra's, in the modules that call them; the deploys
 call it. It changes nothing when pyinfra's functions are not the ones these replace (another
@@ -33,14 +38,19 @@ import pyinfra
 
 # the modules themselves (``pyinfra.api`` exports functions of the same names, e.g. operation)
 arguments = importlib.import_module("pyinfra.api.arguments")
+connectors = importlib.import_module("pyinfra.api.connectors")
 facts = importlib.import_module("pyinfra.api.facts")
+inventory = importlib.import_module("pyinfra.api.inventory")
 operation = importlib.import_module("pyinfra.api.operation")
 pyinfra_util = importlib.import_module("pyinfra.api.util")
 
 _ORIGINAL = {
     "get_operation_order_from_stack": pyinfra_util.get_operation_order_from_stack,
     "all_global_arguments": arguments.all_global_arguments,
+    "get_all_connectors": connectors.get_all_connectors,
+    "get_execution_connectors": connectors.get_execution_connectors,
 }
+_CONNECTORS: dict[str, Any] | None = None
 _GLOBAL_ARGUMENTS: list[tuple[str, type]] | None = None
 _FILES: dict[str, str] = {}  # code's co_filename -> getframeinfo's filename
 _LINES: dict[tuple[Any, int], int] = {}  # (code, instruction offset) -> getframeinfo's lineno
@@ -105,6 +115,19 @@ def all_global_arguments() -> list[tuple[str, type]]:
     return list(_GLOBAL_ARGUMENTS)
 
 
+def get_all_connectors() -> dict[str, Any]:
+    """pyinfra's ``get_all_connectors``: its connectors' entry points, loaded once."""
+    global _CONNECTORS
+    if _CONNECTORS is None:
+        _CONNECTORS = _ORIGINAL["get_all_connectors"]()
+    return dict(_CONNECTORS)
+
+
+def get_execution_connectors() -> dict[str, Any]:
+    """pyinfra's ``get_execution_connectors`` (those that run commands), of the above."""
+    return {name: c for name, c in get_all_connectors().items() if c.handles_execution}
+
+
 def install() -> bool:
     """Use these in pyinfra's modules; False (nothing changed) where pyinfra differs."""
     if not (
@@ -115,10 +138,16 @@ def install() -> bool:
         and getattr(facts, "all_global_arguments", None)
         in (_ORIGINAL["all_global_arguments"], all_global_arguments)
         and hasattr(pyinfra_util, "PYINFRA_INSTALL_DIR")
+        and getattr(inventory, "get_all_connectors", None)
+        in (_ORIGINAL["get_all_connectors"], get_all_connectors)
+        and getattr(inventory, "get_execution_connectors", None)
+        in (_ORIGINAL["get_execution_connectors"], get_execution_connectors)
     ):
         return False
     operation.get_operation_order_from_stack = get_operation_order_from_stack
     pyinfra_util.get_operation_order_from_stack = get_operation_order_from_stack
     arguments.all_global_arguments = all_global_arguments
     facts.all_global_arguments = all_global_arguments
+    inventory.get_all_connectors = get_all_connectors
+    inventory.get_execution_connectors = get_execution_connectors
     return True

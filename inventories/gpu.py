@@ -14,11 +14,15 @@ defaults.  `python -m tgi_infra variables` prints the full table.  Only the NAME
 environment variables holding secrets belong here, never the token or key itself.
 """
 
+from tgi_infra import pyinfra_bookkeeping
 from tgi_infra.cli.pyinfra_entry import quiet_paramiko
 
 # a dead host is pyinfra's one line "[host] SSH error (...)", without paramiko's traceback
 # (pyinfra connects before it loads deploy/main.py; --debug keeps paramiko's logging)
 quiet_paramiko()
+# pyinfra's bookkeeping without its discarded work, from the inventory on (it builds the
+# inventory before it loads deploy/main.py): a large fleet's time (deploy/pyinfra_bookkeeping.py)
+pyinfra_bookkeeping.install()
 
 gpu_servers = [
     (

@@ -12,11 +12,13 @@ import json
 import os
 from pathlib import Path
 
+from tgi_infra import pyinfra_bookkeeping
 from tgi_infra.cli.pyinfra_entry import quiet_paramiko
 
 from lab.inventory_data import ENGINE_CPU_IMAGES, lab_host_data
 
 quiet_paramiko()  # a dead host is one line (see inventories/gpu.py)
+pyinfra_bookkeeping.install()  # see inventories/gpu.py
 
 _state_dir = Path(
     os.environ.get("TGI_LAB_STATE_DIR", Path(__file__).resolve().parent.parent / "lab/.state")

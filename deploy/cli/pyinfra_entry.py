@@ -45,7 +45,9 @@ def name_all_hosts_failed() -> None:
 
 if __name__ == "__main__":
     from pyinfra_cli.main import main  # patches the standard library with gevent
+    from tgi_infra import pyinfra_bookkeeping
 
     quiet_paramiko(sys.argv[1:])
     name_all_hosts_failed()
+    pyinfra_bookkeeping.install()  # before pyinfra builds the inventory
     main()

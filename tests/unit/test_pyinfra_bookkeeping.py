@@ -1,6 +1,6 @@
 """pyinfra's per-operation bookkeeping, done cheaper (``deploy/pyinfra_bookkeeping.py``), gives
 what pyinfra's own functions give: the same operation order from the same call stack, the same
-global arguments; and the deploys use it."""
+global arguments, the same connectors; and the deploys use it."""
 
 from __future__ import annotations
 
@@ -56,4 +56,16 @@ def test_the_deploys_install_it_in_pyinfras_modules():
     assert operation.get_operation_order_from_stack is bk.get_operation_order_from_stack
     assert arguments.all_global_arguments is bk.all_global_arguments
     assert facts.all_global_arguments is bk.all_global_arguments
+    inventory = importlib.import_module("pyinfra.api.inventory")
+    assert inventory.get_all_connectors is bk.get_all_connectors
+    assert inventory.get_execution_connectors is bk.get_execution_connectors
     assert bk.install()  # again: still recognised as its own
+
+
+def test_connectors_equal_pyinfras_and_each_caller_gets_its_own_dict():
+    first = bk.get_all_connectors()
+    assert first == bk._ORIGINAL["get_all_connectors"]()
+    assert "fake" in first and "ssh" in first
+    first.clear()
+    assert bk.get_all_connectors() == bk._ORIGINAL["get_all_connectors"]()
+    assert bk.get_execution_connectors() == bk._ORIGINAL["get_execution_connectors"]()
