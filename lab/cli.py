@@ -3,7 +3,10 @@
 
 python -m lab demo          lab up, real `pyinfra inventories/lab.py deploy/main.py` over SSH,
                       then the smoke suite against every deployed service (results table)
-python -m lab up [--fresh]  bring the lab up (hosts recreated bare with --fresh)
+python -m lab up [--fresh] [--deploy] [--workers N]  bring the lab up (hosts recreated bare
+                      with --fresh); --deploy: then the lab tests' first deploy, its result kept
+                      for them (lab/runs.py); --workers N: the labs of `pytest lab -n N` side by
+                      side, one per pytest-xdist worker (lab/instances.py)
 python -m lab down [--keep-caches] [--purge] [--dry-run]  remove this lab instance
                       (TGI_LAB_INSTANCE): its containers, network, volumes and image tags,
                       nothing of another instance; --keep-caches keeps its apt/registry caches
@@ -19,12 +22,13 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
+import subprocess
 import sys
 from pathlib import Path
 
 from tgi_infra.cli.deploy_runner import EXIT_INTERRUPTED, pyinfra_command, run_step
 
-from lab import lab
+from lab import instances, lab
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -87,6 +91,19 @@ STANDIN_ANSWERS = (
 )
 
 
+def up_workers(count: int, fresh: bool, deploy: bool) -> int:
+    """``lab up`` for each pytest-xdist worker's lab, side by side (each in its own process: an
+    instance is fixed when ``lab.lab`` is imported); the first failure's exit code."""
+    argv = [sys.executable, "-m", "lab", "up"]
+    argv += [flag for flag, on in (("--fresh", fresh), ("--deploy", deploy)) if on]
+    procs = [
+        subprocess.Popen(argv, cwd=REPO, env={**os.environ, **instances.worker_env(worker)})
+        for worker in instances.worker_names(count)
+    ]
+    codes = [p.wait() for p in procs]
+    return next((c for c in codes if c != 0), 0)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["profiles"]:
@@ -101,6 +118,18 @@ def main(argv: list[str] | None = None) -> int:
     p_demo.add_argument("--fresh", action="store_true", help="recreate the hosts bare first")
     p_up = sub.add_parser("up", help="bring the lab up")
     p_up.add_argument("--fresh", action="store_true", help="recreate the hosts bare")
+    p_up.add_argument(
+        "--deploy",
+        action="store_true",
+        help="then run the lab tests' first deploy (kept for them: TGI_LAB_REUSE=1 pytest lab)",
+    )
+    p_up.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        metavar="N",
+        help="bring up the labs of `pytest lab -n N`, one per worker (lab/instances.py)",
+    )
     p_down = sub.add_parser(
         "down",
         help="remove this lab instance (TGI_LAB_INSTANCE): containers, network, volumes, "
@@ -129,8 +158,16 @@ def main(argv: list[str] | None = None) -> int:
         except KeyboardInterrupt:  # Ctrl-C outside the deploy and smoke steps (lab up)
             print("interrupted: the demo stopped before it finished", file=sys.stderr)
             return EXIT_INTERRUPTED
+    if args.cmd == "up" and args.workers:
+        return up_workers(args.workers, args.fresh, args.deploy)
     if args.cmd == "up":
-        lab.up(fresh=args.fresh)
+        state = lab.up(fresh=args.fresh)
+        if args.deploy:
+            from lab import runs
+
+            run = runs.first_deploy(state.state_dir)
+            print(run.output[-3000:] if run.returncode else "[lab] first deploy: ok", flush=True)
+            return run.returncode
     elif args.cmd == "down":
         lab.down(purge=args.purge, keep_caches=args.keep_caches, dry_run=args.dry_run)
     else:

@@ -7,20 +7,39 @@ SSH, and its output is kept for the tests (and printed when a deploy fails).
 
 from __future__ import annotations
 
-import json
 import os
-import re
 import subprocess
-import sys
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-# A canary HF token: the tests look for it everywhere it must not be.
-HF_TOKEN_CANARY = "hf_LabCanaryToken0123456789abcdefXYZ"
-API_KEY = "lab-api-key-5f0c2e"
+
+def _worker_lab() -> None:
+    """Under pytest-xdist (``pytest lab -n 3 --dist loadfile``) each worker runs on a lab of its
+    own (lab/instances.py), set before any test module imports ``lab.lab``. Each test file runs
+    whole on one worker: its tests share that worker's lab as they share the one lab of a
+    serial run."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker:
+        from lab.instances import worker_env
+
+        os.environ.update(worker_env(worker))
+
+
+_worker_lab()
+
+# after _worker_lab(): the test modules import these from here
+from lab.runs import (  # noqa: E402
+    API_KEY,
+    HF_TOKEN_CANARY,
+    REPO,
+    DeployRun,
+    lab_env,
+    recorded_first_deploy,
+    run_deploy,
+    run_smoke,
+)
+
+__all__ = ["API_KEY", "HF_TOKEN_CANARY", "REPO", "DeployRun", "lab_env", "run_deploy", "run_smoke"]
 
 
 def _docker_usable() -> bool:
@@ -34,57 +53,6 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "lab/" in str(item.fspath).replace("\\", "/"):
             item.add_marker(pytest.mark.lab)
-
-
-@dataclass
-class DeployRun:
-    returncode: int
-    output: str
-
-    def totals(self) -> dict[str, int]:
-        """pyinfra's "Grand total" line: operations, success (changed), error, no change."""
-        m = re.search(r"Grand total\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)", self.output)
-        if not m:
-            raise AssertionError(f"no results table in pyinfra output:\n{self.output[-3000:]}")
-
-        def n(x: str) -> int:
-            return 0 if x == "-" else int(x)
-
-        return dict(zip(("ops", "changed", "error", "no_change"), map(n, m.groups()), strict=True))
-
-
-def lab_env(overrides: dict | None = None, **extra: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(HF_TOKEN=HF_TOKEN_CANARY, TGI_LAB_API_KEY=API_KEY)
-    if overrides:
-        env["TGI_LAB_OVERRIDES"] = json.dumps(overrides)
-    env.update(extra)
-    return env
-
-
-def run_deploy(overrides: dict | None = None, timeout: int = 900, **extra: str) -> DeployRun:
-    """The real pyinfra CLI against inventories/lab.py, as a user runs it."""
-    pyinfra = Path(sys.executable).with_name("pyinfra")
-    proc = subprocess.run(
-        [str(pyinfra), "-y", "inventories/lab.py", "deploy/main.py"],
-        cwd=REPO,
-        env=lab_env(overrides, **extra),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-    return DeployRun(proc.returncode, proc.stdout + proc.stderr)
-
-
-def run_smoke(*args: str, overrides: dict | None = None, timeout: int = 600):
-    return subprocess.run(
-        [sys.executable, "-m", "smoke", "--inventory", "inventories/lab.py", *args],
-        cwd=REPO,
-        env=lab_env(overrides),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 @pytest.fixture(scope="session")
@@ -102,11 +70,15 @@ def lab_state():
 
 @pytest.fixture(scope="session")
 def deployed_lab(lab_state):
-    """The lab after a first, real deploy (fails the session with pyinfra's output).
+    """The lab after a first, real deploy (fails the session with pyinfra's output): the one
+    ``lab up --deploy`` ran on this lab ahead of the run (scripts/test.sh does, while the unit
+    tests run), else run now.
 
     The deploy's secrets (HF_TOKEN canary, API key) are in ``lab_env()``, never in this
     process's os.environ: the unit tests that run after must not see them."""
-    first = run_deploy()
+    recorded = recorded_first_deploy(lab_state.state_dir)  # taken, so never seen twice
+    reuse = os.environ.get("TGI_LAB_REUSE") == "1"  # else the hosts were just made bare
+    first = recorded if reuse and recorded else run_deploy()
     if first.returncode != 0:
         pytest.fail(f"first deploy failed ({first.returncode}):\n{first.output[-6000:]}")
     lab_state.first_deploy = first

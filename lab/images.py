@@ -17,6 +17,8 @@ Every image carries a label with a hash of its inputs; an image whose label diff
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import io
 import os
@@ -160,6 +162,18 @@ def _log(msg: str) -> None:
     print(f"[lab] {msg}", flush=True)
 
 
+@contextlib.contextmanager
+def _build_lock():
+    """One image build at a time on this machine: lab instances brought up side by side (one per
+    pytest-xdist worker) build the same images; the first builds, the others then find them."""
+    with open(Path(tempfile.gettempdir()) / "tgi-lab-image-build.lock", "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
 def base_image(release: str = "bookworm") -> str:
     return f"tgi-lab/base:{release}"
 
@@ -175,6 +189,13 @@ def ensure_base(client: docker.DockerClient | None = None, release: str = "bookw
     inputs = _digest(DEBIAN_MIRROR, *extra, *BASE_PACKAGES)
     if _image_inputs(client, tag) == inputs:
         return tag
+    with _build_lock():
+        if _image_inputs(client, tag) != inputs:  # another lab may have built it meanwhile
+            _debootstrap_import(release, tag, inputs)
+    return tag
+
+
+def _debootstrap_import(release: str, tag: str, inputs: str) -> None:
     _log(f"building {tag} with debootstrap (about a minute)")
     with tempfile.TemporaryDirectory(prefix="tgi-lab-rootfs-") as tmp:
         rootfs = Path(tmp) / "rootfs"
@@ -215,7 +236,6 @@ def ensure_base(client: docker.DockerClient | None = None, release: str = "bookw
         )
         if tar.wait() != 0:
             raise RuntimeError("tar of the debootstrap root failed")
-    return tag
 
 
 def _build(client: docker.DockerClient, tag: str, dockerfile: str, files: dict[str, bytes]) -> str:
@@ -223,6 +243,15 @@ def _build(client: docker.DockerClient, tag: str, dockerfile: str, files: dict[s
     inputs = _digest(dockerfile, *(k.encode() + v for k, v in sorted(files.items())))
     if _image_inputs(client, tag) == inputs:
         return tag
+    with _build_lock():
+        if _image_inputs(client, tag) != inputs:  # another lab may have built it meanwhile
+            _build_image(client, tag, dockerfile, files, inputs)
+    return tag
+
+
+def _build_image(
+    client: docker.DockerClient, tag: str, dockerfile: str, files: dict[str, bytes], inputs: str
+) -> None:
     _log(f"building {tag}")
     ctx = io.BytesIO()
     with tarfile.open(fileobj=ctx, mode="w") as tar:
@@ -239,7 +268,6 @@ def _build(client: docker.DockerClient, tag: str, dockerfile: str, files: dict[s
     except docker.errors.BuildError as exc:
         log = "".join(str(x.get("stream", x.get("error", ""))) for x in exc.build_log)
         raise RuntimeError(f"building {tag} failed:\n{log[-4000:]}") from exc
-    return tag
 
 
 def ensure_infra(client: docker.DockerClient | None = None) -> str:

@@ -37,6 +37,7 @@ from tgi_infra.config.models import mirror_image
 
 from lab import images
 from lab.inventory_data import ENGINE_CPU_IMAGES
+from lab.runs import FIRST_DEPLOY
 
 # Several labs can run side by side on one Docker Engine (one per checkout or worktree):
 # ``TGI_LAB_INSTANCE=name`` gives this lab its own network, infra, host containers and volumes.
@@ -405,6 +406,8 @@ def up(
     hosts = DEFAULT_HOSTS if hosts is None else hosts
     client = docker.from_env(timeout=600)
     sdir = state_dir()
+    if fresh:  # bare hosts: a first deploy kept for the lab tests (lab/runs.py) is void
+        (sdir / FIRST_DEPLOY).unlink(missing_ok=True)
     key = _ensure_ssh_key(sdir)
     mirror = _ensure_mirror(sdir)
     _ensure_network(client)

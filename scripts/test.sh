@@ -14,12 +14,22 @@ echo "[test] ruff"
 echo "[test] shellcheck"
 shellcheck scripts/*.sh .ci/run
 
+# The lab tests run on TGI_LAB_WORKERS labs side by side (default 4; lab/instances.py), one per
+# pytest-xdist worker. They come up in the background now, each with the lab tests' first
+# deploy (image builds, infra, hosts, apt installs: mostly waiting on apt and Docker), while
+# the unit tests use the CPU; the lab tests then reuse them (TGI_LAB_REUSE=1).
+lab_workers=${TGI_LAB_WORKERS:-4}
+lab_log=lab/.up-workers.log
+echo "[test] bringing up ${lab_workers} labs in the background (log: ${lab_log})"
+.venv/bin/python -m lab up --fresh --deploy --workers "${lab_workers}" >"${lab_log}" 2>&1 &
+lab_up=$!
+
 # pytest in two runs, both with the caller's arguments ("$@"; .ci/run passes -v --durations=15):
 # the unit tests in parallel (pytest-xdist; TGI_TEST_WORKERS, default 4: they mostly wait on
-# subprocesses, so more workers than the CI's 2 cores pay off), then the lab tests serially
-# (one lab, one Docker Engine). The release checks (-m release: wheel build and install,
-# golden-file update mode) run here; leave them out while developing with -m "not release".
-# A run that collects no tests is a failure.
+# subprocesses, so more workers than the CI's 2 cores pay off), then the lab tests (each test
+# file whole on one worker's lab: --dist loadfile). The release checks (-m release: wheel build
+# and install, golden-file update mode) run here; leave them out while developing with
+# -m "not release". A run that collects no tests is a failure.
 rc=0
 run_pytest() {
   local what=$1 code
@@ -47,12 +57,17 @@ run_pytest "tests (unit, parallel)" tests -p no:cacheprovider -n "${TGI_TEST_WOR
 echo "[test] floors: the runtime dependencies installed at exactly their declared floors"
 if .venv-floor/bin/python scripts/floors.py check; then
   PYTHON=.venv-floor/bin/python run_pytest "tests at the dependency floors (.venv-floor)" \
-    tests/unit -p no:cacheprovider -q -m "not langchain" --timeout 900 \
+    tests/unit -p no:cacheprovider -q -m "not langchain and not release" --timeout 900 \
     -n "${TGI_TEST_WORKERS:-4}"
 else
   echo "[test] a declared floor in pyproject.toml is not what installs (see above)" >&2
   ((rc != 0)) || rc=1
 fi
 
-run_pytest "lab (serial)" lab -p no:cacheprovider "$@"
+if ! wait "${lab_up}"; then
+  cat "${lab_log}" >&2
+  echo "[test] bringing the labs up failed (above); the lab tests run without them" >&2
+fi
+TGI_LAB_REUSE=1 run_pytest "lab (${lab_workers} labs)" lab -p no:cacheprovider \
+  -n "${lab_workers}" --dist loadfile "$@"
 exit "${rc}"

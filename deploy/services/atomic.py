@@ -144,10 +144,13 @@ def _upload_function(data: bytes, dest: str, connector_arguments: dict):
             f"head -c {len(data)} /dev/zero > {shlex.quote(posixpath.join(stage, 'probe'))} "
             f"2>&1; rm -rf -- {shlex.quote(stage)}"
         )
-        _, out = host.run_shell_command(
-            StringCommand(probe), print_output=False, print_input=False, **connector_arguments
-        )
-        diag = "\n".join(line.line for line in out)
+        try:
+            _, out = host.run_shell_command(
+                StringCommand(probe), print_output=False, print_input=False, **connector_arguments
+            )
+            diag = "\n".join(line.line for line in out)
+        except Exception as exc:  # the connection is gone (a hung host the watchdog dropped)
+            diag = f"{type(exc).__name__}: {exc}"
         reason = diag if ("No space" in diag or "Read-only" in diag) else detail or diag
         host.log_styled(write_error(dest, reason), fg="red", log_func=logger.error)
         return False

@@ -203,3 +203,32 @@ def test_failed_service_log_tail_masks_the_secrets():
     assert "key-from-env-5f0c2e" not in out and "hf_FromEnvToken0123456789abcdef" not in out
     assert out.count("key…(masked)") == 3 and "hf_…(masked)" in out
     assert "Webserver Crashed" in out and 'model_id: "Qwen/Qwen2.5-0.5B-Instruct"' in out
+
+
+def test_failed_upload_on_a_dropped_connection_names_the_file_without_a_traceback():
+    """A host that hangs mid-upload: the watchdog closes its SSH session, so put_file fails and
+    the diagnostic command after it cannot open a channel either. The upload reports the file
+    and the cause (pyinfra then names the host) instead of raising out of the operation."""
+    from paramiko.ssh_exception import SSHException
+    from tgi_infra.services import atomic
+
+    class DroppedHost:
+        logged: list[str] = []
+
+        def put_file(self, *args, **kwargs):
+            raise SSHException("SSH session not active")
+
+        def run_shell_command(self, *args, **kwargs):
+            raise SSHException("SSH session not active")
+
+        def log_styled(self, message, **kwargs):
+            self.logged.append(message)
+
+    class State:
+        print_output = print_input = False
+
+    upload = atomic._upload_function(b"data", "/opt/tgi/a/tgi-service-stop.sh", {})
+    host = DroppedHost()
+    assert upload(State(), host) is False
+    assert len(host.logged) == 1 and "/opt/tgi/a/tgi-service-stop.sh" in host.logged[0]
+    assert "SSH session not active" in host.logged[0], host.logged
