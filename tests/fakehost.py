@@ -22,13 +22,15 @@ import sys
 
 from pyinfra.connectors.fake import FakeConnector
 from pyinfra.connectors.util import CommandOutput, OutputLine
-from tgi_infra.host.reading import RC_MARK, READ_MARK
+from tgi_infra.host.reading import RC_MARK, READ_MARK, batched
 
+# a read of the snapshot command, as reading.batched() writes it (from batched() itself)
+_N = 918273645
+_BEFORE, _, _AFTER = batched(_N, "\0").partition("\0")
 _READ_RE = re.compile(
-    re.escape(f"echo '{READ_MARK}")
-    + r"(\d+)'; \( (.*?) \) </dev/null 2>/dev/null; "
-    + re.escape(f'echo "{RC_MARK}')
-    + r"\1:\$\?\"",
+    re.escape(_BEFORE).replace(str(_N), r"(\d+)", 1)
+    + "(.*?)"
+    + re.escape(_AFTER).replace(str(_N), r"\1", 1),
     re.DOTALL,
 )
 
@@ -51,6 +53,7 @@ def batched_answer(lookup, command: str) -> tuple[bool, CommandOutput] | None:
         ok, out = lookup(read)
         lines.append(OutputLine("stdout", f"{READ_MARK}{index}"))
         lines += [line for line in out.combined_lines if line.buffer_name == "stdout"]
+        lines.append(OutputLine("stdout", ""))  # the end marker's newline after whole lines
         lines.append(OutputLine("stdout", f"{RC_MARK}{index}:{0 if ok else 1}"))
     return True, CommandOutput(lines)
 

@@ -168,8 +168,13 @@ def parse_daemon_json_added(text: str | None) -> dict[str, Any]:
 
 
 def batched(i: int, command: str) -> str:
-    """One read inside the snapshot command: its output between its two marker lines."""
-    return f"echo '{READ_MARK}{i}'; ( {command} ) </dev/null 2>/dev/null; echo \"{RC_MARK}{i}:$?\""
+    """One read inside the snapshot command: its output between its two marker lines. The end
+    marker starts with a newline of its own, so output without a final newline (``cat`` of a
+    file ``json.dumps`` wrote) does not run into it; :func:`parse_snapshot` drops that line."""
+    return (
+        f"echo '{READ_MARK}{i}'; ( {command} ) </dev/null 2>/dev/null; "
+        f"printf '\\n{RC_MARK}{i}:%s\\n' \"$?\""
+    )
 
 
 def parse_snapshot(lines: list[str]) -> dict[int, tuple[int, list[str]]]:
@@ -184,7 +189,8 @@ def parse_snapshot(lines: list[str]) -> dict[int, tuple[int, list[str]]]:
         elif line.startswith(RC_MARK) and current is not None:
             index, _, rc = line[len(RC_MARK) :].strip().partition(":")
             if index == str(current) and rc.lstrip("-").isdigit():
-                out[current] = (int(rc), body)
+                # the end marker's own newline: an empty line after output that ended with one
+                out[current] = (int(rc), body[:-1] if body and body[-1] == "" else body)
             current = None
         elif current is not None:
             body.append(line)

@@ -24,7 +24,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from pyinfra.facts.files import Directory, File, Sha1File
+from pyinfra.facts.files import Directory, File, FileContents, Sha1File
 from tgi_infra.host import host_state
 from tgi_infra.host.host_state import HostSnapshot, Read, chunks, parse_snapshot
 
@@ -207,12 +207,22 @@ def test_each_read_of_the_batch_answers_as_its_own_command(tmp_path):
     stat = present.stat()
     os.utime(present, (stat.st_mtime + 3600, stat.st_mtime))
     missing = tmp_path / "missing"
+    # a file without a final newline (json.dumps writes daemon.json so): the read's last line
+    # must not run into the marker that follows it
+    unterminated = tmp_path / "daemon.json"
+    unterminated.write_text('{\n    "a": 1\n}')
+    blank_last = tmp_path / "blank-last"
+    blank_last.write_text("a\n\n")
     reads = (
         Read(File, path=str(present)),
         Read(Sha1File, path=str(present)),
         Read(File, path=str(missing)),
         Read(Directory, path=str(tmp_path)),
+        Read(FileContents, path=str(unterminated)),
+        Read(FileContents, path=str(blank_last)),
+        Read(FileContents, path=str(tmp_path / "empty")),
     )
+    (tmp_path / "empty").write_text("")
     rc, lines = sh(HostSnapshot().command(reads))
     assert rc == 0
     answers = HostSnapshot().process(lines)
