@@ -69,5 +69,5 @@ if ! wait "${lab_up}"; then
   echo "[test] bringing the labs up failed (above); the lab tests run without them" >&2
 fi
 TGI_LAB_REUSE=1 run_pytest "lab (${lab_workers} labs)" lab -p no:cacheprovider \
-  -n "${lab_workers}" --dist loadfile "$@"
+  -n "${lab_workers}" --dist loadfile --no-loadscope-reorder "$@"
 exit "${rc}"

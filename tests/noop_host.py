@@ -92,7 +92,9 @@ def deployed_host(
     """``wsl``: a WSL2 distro without systemd (``service docker start`` from wsl.conf's
     ``[boot]``, containers kept by Docker's restart policy), as the lab's ``lab-wsl-1``.
     ``gpus``: that many NVIDIA GPUs (driver 550) instead of CPU mode, with the nvidia runtime,
-    NVIDIA's /dev/char links and udev rule, and a current CDI spec."""
+    NVIDIA's /dev/char links and udev rule, and a current CDI spec.
+    ``tgi_docker_insecure_registries`` in ``data``: in daemon.json, applied by the running
+    daemon and in the deploy's record."""
     cpu = {"tgi_gpus": "none"} if not gpus else {}
     host_data = {"fake_delay": 0, "fake_delay_jitter": 0, **cpu, **data}
     host_data["tgi_services"] = services
@@ -100,6 +102,13 @@ def deployed_host(
     supervisor = "docker" if wsl else "systemd"
     daemon = dict(DAEMON_JSON)
     info = dict(DOCKER_INFO)
+    registries = list(cfg.docker_insecure_registries)
+    if registries:  # in daemon.json, applied by the running daemon, recorded as the deploy's
+        daemon["insecure-registries"] = registries
+        info["RegistryConfig"] = {
+            "IndexConfigs": {r: {"Name": r, "Secure": False} for r in registries},
+            "InsecureRegistryCIDRs": ["127.0.0.0/8"],
+        }
     if gpus and cfg.nvidia_runtime_default:
         daemon["default-runtime"] = info["DefaultRuntime"] = "nvidia"
     r: dict = {}
@@ -142,7 +151,11 @@ def deployed_host(
         r["for SERVICE in `ls /etc/init.d/`"] = ["docker=0"]
     else:
         r["cat /etc/wsl.conf"] = [f"{MARK}absent"]
-    r["daemon-json-added.json"] = [f"{MARK}absent"]
+    if registries:
+        added = {"added": {"insecure-registries": registries}, "created_keys": []}
+        r["daemon-json-added.json"] = [f"{MARK}present", json.dumps(added)]
+    else:
+        r["daemon-json-added.json"] = [f"{MARK}absent"]
     if gpus:
         r["nvidia-smi"] = [
             f"{MARK}nvidia-smi /usr/bin/nvidia-smi",

@@ -4,14 +4,16 @@ services, and the batched read answers each fact exactly as the fact's own comma
 
 * The real pyinfra CLI runs the real ``deploy/main.py`` on ``@fake`` hosts that already hold
   what the deploy writes (``tests/noop_host.py``): Debian with systemd and 1 (plus one
-  removed), 3 (plus two docker users) and 8 services, and a WSL2 distro without systemd with
-  3, and a host with two GPUs and 2 services; every command pyinfra runs on each host
+  removed), 3 (plus two docker users) and 8 services, an air-gapped site's host (image mirror
+  as an insecure registry, toolkit mirror, pinned toolkit) with 2, a WSL2 distro without
+  systemd with 3, and a host with two GPUs and 2 services; every command pyinfra runs on each host
   is counted (``tests/fakehost.py``). Without the batched read the same hosts needed 57, 107,
   232, 92 and 87 commands.
 * A read the deploy makes but does not plan is read on its own: the count then grows with the
   services, and the test names the read.
 * The snapshot command runs in a real ``sh`` here, on real files: each read's answer equals
-  what the fact's own command prints, and its exit status is kept.
+  what the fact's own command prints (also for a file without a final newline, as
+  ``json.dumps`` writes daemon.json), and its exit status is kept.
 """
 
 from __future__ import annotations
@@ -50,6 +52,18 @@ INVENTORY = textwrap.dedent(
             "@fake/gpu-3", services(3), tgi_hub_check=False, tgi_docker_users=["mlops", "ci"]
         ),
         deployed_host("@fake/gpu-8", services(8), tgi_hub_check=False),
+        # an air-gapped site as the lab's hosts: image mirror over HTTP (an insecure registry
+        # in daemon.json), the toolkit from a mirror, pinned
+        deployed_host(
+            "@fake/mirror-2",
+            services(2),
+            tgi_hub_check=False,
+            tgi_image_mirror="mirror.lab:5000",
+            tgi_docker_insecure_registries=["mirror.lab:5000"],
+            tgi_nvidia_toolkit_repo_url="http://mirror.lab:8000/libnvidia-container",
+            tgi_nvidia_toolkit_gpgkey_url="http://mirror.lab:8000/libnvidia-container/gpgkey",
+            tgi_nvidia_toolkit_version="1.17.8-1",
+        ),
         deployed_host("@fake/wsl-3", services(3), wsl=True, tgi_hub_check=False),
         # two GPUs, one per service: the runtime, /dev/char links, udev rule, CDI spec
         deployed_host(
@@ -121,7 +135,7 @@ def run_deploy(
 
 def test_a_host_that_needs_nothing_costs_at_most_five_commands_whatever_its_services(tmp_path):
     report = run_deploy(tmp_path, REPO / "deploy/main.py")
-    services = {"gpu-1": 1, "gpu-3": 3, "gpu-8": 8, "wsl-3": 3, "nvidia-2": 2}
+    services = {"gpu-1": 1, "gpu-3": 3, "gpu-8": 8, "mirror-2": 2, "wsl-3": 3, "nvidia-2": 2}
     for short, n in services.items():
         name = f"@fake/{short}"
         commands = report["commands"][name]
