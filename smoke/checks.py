@@ -8,8 +8,8 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, TypeVar
 
 import httpx
 from httpx_sse import EventSource, SSEError
@@ -107,6 +107,25 @@ def _expect_json(
     return _parse(model, resp.text, sent, expected)
 
 
+T = TypeVar("T")
+
+
+def _timed(
+    items: Iterable[T], start: float, deadline: float, sent: str, expected: str
+) -> Iterator[tuple[float, T]]:
+    """Each item of a stream with the seconds since ``start`` (when the request was sent); the
+    --timeout ``deadline`` holds over the whole stream, not just between items."""
+    for item in items:
+        elapsed = time.monotonic() - start
+        if elapsed > deadline:
+            raise CheckFailed(
+                sent,
+                expected,
+                f"timed out: stream still running after the --timeout deadline of {deadline:g}s",
+            )
+        yield elapsed, item
+
+
 def _iter_sse(
     ctx: TargetContext, path: str, body: dict, sent: str, expected: str
 ) -> Iterator[tuple[float, str]]:
@@ -114,23 +133,15 @@ def _iter_sse(
 
     Enforces the --timeout deadline over the whole stream, not just between bytes.
     """
-    deadline = ctx.settings.timeout
     start = time.monotonic()
     events = 0
     try:
         with ctx.http.stream("POST", path, json=body) as resp:
             if resp.status_code != 200:
                 raise CheckFailed(sent, expected, _got_response(resp))
-            for event in EventSource(resp).iter_sse():
+            sse = EventSource(resp).iter_sse()
+            for elapsed, event in _timed(sse, start, ctx.settings.timeout, sent, expected):
                 events += 1
-                elapsed = time.monotonic() - start
-                if elapsed > deadline:
-                    raise CheckFailed(
-                        sent,
-                        expected,
-                        f"timed out: stream still running after the --timeout deadline of "
-                        f"{deadline:g}s",
-                    )
                 yield elapsed, event.data
     except httpx.RemoteProtocolError as exc:
         raise CheckFailed(
@@ -140,6 +151,33 @@ def _iter_sse(
         raise CheckFailed(
             sent, expected, f"stream broke after {events} events: {_transport_error(exc, ctx)}"
         ) from exc
+
+
+def _iter_openai_sse(
+    ctx: TargetContext, path: str, body: dict, sent: str, expected: str
+) -> Iterator[tuple[float, str]]:
+    """An OpenAI-style SSE stream's data events but its closing ``data: [DONE]``, as
+    :func:`_iter_sse`; fails on an error event, an event after ``[DONE]`` and a stream that
+    ends without it. The events so far are in ``sent``'s message when it fails."""
+    events: list[str] = []
+    for elapsed, data in _iter_sse(ctx, path, body, sent, expected):
+        if events and events[-1] == "[DONE]":
+            raise CheckFailed(sent, expected, f"event after [DONE]: {shorten(data)}")
+        events.append(data)
+        if data == "[DONE]":
+            continue
+        if _stream_error(data) is not None:
+            raise CheckFailed(
+                sent, expected, f"error event after {len(events) - 1} events: {shorten(data)}"
+            )
+        yield elapsed, data
+    if not events or events[-1] != "[DONE]":
+        last = shorten(events[-1]) if events else "(no events)"
+        raise CheckFailed(
+            sent,
+            expected,
+            f"stream ended without data:[DONE] after {len(events)} events; last: {last}",
+        )
 
 
 def _stream_error(data: str) -> models.ErrorResponse | None:
@@ -506,15 +544,7 @@ def check_chat_stream(ctx: TargetContext) -> CheckOutcome:
         pieces: list[str] = []
         first = None
         with ctx.openai.chat.completions.create(**request) as stream:
-            for chunk in stream:
-                now = time.monotonic() - start
-                if now > ctx.settings.timeout:
-                    raise CheckFailed(
-                        sent,
-                        expected,
-                        f"timed out: stream still running after the --timeout deadline of "
-                        f"{ctx.settings.timeout:g}s",
-                    )
+            for now, chunk in _timed(stream, start, ctx.settings.timeout, sent, expected):
                 for choice in chunk.choices:
                     _fail_if_aborted(choice.finish_reason, sent, expected)
                     if choice.delta and choice.delta.content:
@@ -530,29 +560,17 @@ def check_chat_stream(ctx: TargetContext) -> CheckOutcome:
     # 2) raw SSE: the openai client hides data:[DONE], so check the wire as well
     raw_sent = f"POST /v1/chat/completions (raw SSE) {shorten(request)}"
     raw_expected = "HTTP 200 SSE of ChatCompletionChunk events ending with data:[DONE]"
-    events: list[str] = []
-    for _, data in _iter_sse(ctx, "/v1/chat/completions", request, raw_sent, raw_expected):
-        if events and events[-1] == "[DONE]":
-            raise CheckFailed(raw_sent, raw_expected, f"event after [DONE]: {shorten(data)}")
-        events.append(data)
-        if data == "[DONE]":
-            continue
-        if _stream_error(data) is not None:
-            raise CheckFailed(raw_sent, raw_expected, f"error event: {shorten(data)}")
+    chunks = 0
+    stream = _iter_openai_sse(ctx, "/v1/chat/completions", request, raw_sent, raw_expected)
+    for _, data in stream:
+        chunks += 1
         chunk = models.ChatCompletionChunk if ctx.engine == "tgi" else models.OpenAIChatChunk
         for choice in _parse(chunk, data, raw_sent, raw_expected).choices:
             _fail_if_aborted(choice.finish_reason, raw_sent, raw_expected)
-    if not events or events[-1] != "[DONE]":
-        last = shorten(events[-1]) if events else "(no events)"
-        raise CheckFailed(
-            raw_sent,
-            raw_expected,
-            f"stream ended without data:[DONE] after {len(events)} events; last: {last}",
-        )
-    if len(events) < 2:
+    if not chunks:
         raise CheckFailed(raw_sent, raw_expected, "only data:[DONE], no chunk")
     return CheckOutcome(
-        f"{len(pieces)} content chunks (openai), {len(events) - 1} chunks + [DONE] (raw)",
+        f"{len(pieces)} content chunks (openai), {chunks} chunks + [DONE] (raw)",
         Measurements(latency_s=latency, ttft_s=ttft, tokens=len(pieces)),
     )
 
@@ -582,15 +600,8 @@ def check_hf_client_stream(ctx: TargetContext) -> CheckOutcome:
     ttft = None
     start = time.monotonic()
     try:
-        for out in client.text_generation(PROMPT, stream=True, details=True, **params):
-            now = time.monotonic() - start
-            if now > ctx.settings.timeout:
-                raise CheckFailed(
-                    sent,
-                    expected,
-                    f"timed out: stream still running after the --timeout deadline of "
-                    f"{ctx.settings.timeout:g}s",
-                )
+        stream = client.text_generation(PROMPT, stream=True, details=True, **params)
+        for now, out in _timed(stream, start, ctx.settings.timeout, sent, expected):
             if ttft is None:
                 ttft = now
             tok = out.token
@@ -880,20 +891,10 @@ def check_completions_stream(ctx: TargetContext) -> CheckOutcome:
     }
     sent = f"POST /v1/completions (raw SSE) {shorten(request)}"
     expected = "HTTP 200 SSE of Completion chunks with text, ending with data: [DONE]"
-    events: list[str] = []
     pieces: list[str] = []
     ttft = None
     elapsed = 0.0
-    for elapsed, data in _iter_sse(ctx, "/v1/completions", request, sent, expected):
-        if events and events[-1] == "[DONE]":
-            raise CheckFailed(sent, expected, f"event after [DONE]: {shorten(data)}")
-        events.append(data)
-        if data == "[DONE]":
-            continue
-        if _stream_error(data) is not None:
-            raise CheckFailed(
-                sent, expected, f"error event after {len(pieces)} chunks: {shorten(data)}"
-            )
+    for elapsed, data in _iter_openai_sse(ctx, "/v1/completions", request, sent, expected):
         chunk: models.Completion = _parse(models.Completion, data, sent, expected)
         for choice in chunk.choices:
             _fail_if_aborted(choice.finish_reason, sent, expected)
@@ -901,13 +902,6 @@ def check_completions_stream(ctx: TargetContext) -> CheckOutcome:
                 pieces.append(choice.text)
                 if ttft is None:
                     ttft = elapsed
-    if not events or events[-1] != "[DONE]":
-        last = shorten(events[-1]) if events else "(no events)"
-        raise CheckFailed(
-            sent,
-            expected,
-            f"stream ended without data: [DONE] after {len(events)} events; last: {last}",
-        )
     if len(pieces) < 2 or not "".join(pieces).strip():
         raise CheckFailed(sent, expected, f"{len(pieces)} text chunk(s): not incremental")
     if ctx.stream_sample is None:

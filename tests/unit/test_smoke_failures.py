@@ -273,3 +273,28 @@ def test_auth_check_fails_when_the_service_takes_requests_without_a_key(
     assert "got: HTTP 200" in failed["auth"], failed["auth"]
     assert f"FAILED {s.url} :: auth" in out
     assert "a-key-the-service-does-not-check" not in out + json.dumps(report)
+
+
+def test_a_stream_past_the_deadline_fails_even_while_items_keep_coming():
+    """The --timeout deadline holds over a whole stream (SSE, the openai client's chunks,
+    huggingface_hub's tokens), not just between items: a stream that trickles forever fails."""
+    from tgi_infra.smoke.checks import CheckFailed, _timed
+
+    def trickle():
+        n = 0
+        while True:
+            time.sleep(0.05)
+            n += 1
+            yield n
+
+    start = time.monotonic()
+    seen = []
+    with pytest.raises(CheckFailed) as failed:
+        for elapsed, item in _timed(trickle(), start, 0.3, "sent", "expected"):
+            seen.append((elapsed, item))
+    assert "timed out: stream still running after the --timeout deadline of 0.3s" in str(
+        failed.value
+    )
+    assert 3 <= len(seen) <= 7 and [item for _, item in seen] == list(range(1, len(seen) + 1))
+    assert all(a < b for (a, _), (b, _) in zip(seen, seen[1:], strict=False))  # elapsed grows
+    assert list(_timed(iter("ab"), time.monotonic(), 5, "s", "e"))[-1][1] == "b"
