@@ -9,6 +9,7 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 from tgi_infra.smoke.hostchecks import FAILED, LAYERS, PASSED, REPORT_LAYERS, SKIPPED, HostReport
+from tgi_infra.smoke.report import junit_case
 
 
 def host_targets(report: Any, host: str) -> list[Any]:
@@ -157,19 +158,15 @@ def hosts_junit(report: Any, root: ET.Element, timestamp: str) -> tuple[int, int
         first = h.first_failing_layer(http_status(host_targets(report, h.host)) == FAILED)
         ET.SubElement(props, "property", name="first_failing_layer", value=str(first))
         for c in h.checks:
-            case = ET.SubElement(
+            junit_case(
                 suite,
-                "testcase",
-                classname=f"{h.host}.{c.layer}",
-                name=c.label,
-                time=f"{c.duration_s:.3f}",
+                f"{h.host}.{c.layer}",
+                c.label,
+                c.duration_s,
+                c.status,
+                c.message,
+                "HostCheckFailed",
             )
-            if c.status == FAILED:
-                ET.SubElement(
-                    case, "failure", message=c.message, type="HostCheckFailed"
-                ).text = c.message
-            elif c.status == SKIPPED:
-                ET.SubElement(case, "skipped", message=c.message)
         totals[0] += len(h.checks)
         totals[1] += sum(c.status == FAILED for c in h.checks)
         totals[2] += sum(c.status == SKIPPED for c in h.checks)

@@ -13,6 +13,27 @@ SCHEMA_PATH = Path(__file__).with_name("report-schema.json")
 SCHEMA_VERSION = 1
 
 
+def junit_case(
+    suite: ET.Element,
+    classname: str,
+    name: str,
+    duration_s: float,
+    status: str,
+    message: str,
+    failure_type: str,
+) -> ET.Element:
+    """One JUnit ``testcase`` under ``suite``: a ``failure`` (of ``failure_type``) or a
+    ``skipped`` element with the check's message, as CI systems read them."""
+    case = ET.SubElement(
+        suite, "testcase", classname=classname, name=name, time=f"{duration_s:.3f}"
+    )
+    if status == FAILED:
+        ET.SubElement(case, "failure", message=message, type=failure_type).text = message
+    elif status == SKIPPED:
+        ET.SubElement(case, "skipped", message=message)
+    return case
+
+
 def _fmt_measurements(m: dict | None) -> str:
     if not m:
         return ""
@@ -196,15 +217,9 @@ def to_junit(report: RunReport) -> ET.Element:
         for key, value in (("url", t.url), ("via", t.target.via), ("engine", t.engine)):
             ET.SubElement(props, "property", name=key, value=str(value))
         for c in t.checks:
-            case = ET.SubElement(
-                suite, "testcase", classname=t.target.name, name=c.name, time=f"{c.duration_s:.3f}"
+            case = junit_case(
+                suite, t.target.name, c.name, c.duration_s, c.status, c.message, "CheckFailed"
             )
-            if c.status == FAILED:
-                ET.SubElement(
-                    case, "failure", message=c.message, type="CheckFailed"
-                ).text = c.message
-            elif c.status == SKIPPED:
-                ET.SubElement(case, "skipped", message=c.message)
             if c.measurements:
                 ET.SubElement(case, "system-out").text = json.dumps(c.measurements)
             if c.load is not None:
