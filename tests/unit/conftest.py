@@ -7,6 +7,7 @@ import httpcore  # noqa: F401 - see below
 import pytest
 
 from tests.helpers.locks import machine_lock
+from tests.helpers.recorded_host import RecordedHost
 from tests.helpers.smoke_standin import StandIn
 
 # pytester's in-process runs (the smoke suite's pytest front end) drop, at teardown, every module
@@ -47,3 +48,13 @@ def standins(tmp_path: Path) -> Iterator[list]:
         s.stop()
         # printed in teardown: pytest shows it only when the test failed
         print(f"--- stand-in {s.url} log ---\n{s.log_path.read_text(errors='replace')[-3000:]}")
+
+
+@pytest.fixture
+def recorded(monkeypatch) -> RecordedHost:
+    """A :class:`tests.helpers.recorded_host.RecordedHost`; no pyinfra operation runs: no
+    sudo/su settings to pass on."""
+    from tgi_infra.host import remote
+
+    monkeypatch.setattr(remote, "connector_arguments", lambda state, host: {})
+    return RecordedHost()

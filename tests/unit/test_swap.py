@@ -25,6 +25,8 @@ from tgi_infra.services.swap import (
     stop_command,
 )
 
+from tests.helpers.recorded_host import RecordedHost
+
 
 def spec(**kw) -> Swap:
     base = dict(name="tgi-a", unit="tgi-tgi-a.service", creation_script="/opt/tgi/tgi-a/c.sh",
@@ -123,33 +125,6 @@ def test_rollback_puts_the_env_file_back_before_the_previous_container_starts():
     assert cmd.index(restore) < cmd.index("systemctl start tgi-tgi-a.service")
 
 
-class _Output:
-    def __init__(self):
-        self.stdout_lines, self.stderr_lines = [], []
-
-
-class _RecordedHost:
-    """Records the commands the swap gives the host; every command succeeds."""
-
-    name, print_prefix, state = "gpu-1", "[gpu-1] ", None
-
-    def __init__(self):
-        self.commands: list[str] = []
-
-    def run_shell_command(self, cmd, **_kw):
-        self.commands.append(cmd)
-        return True, _Output()
-
-
-@pytest.fixture
-def recorded(monkeypatch):
-    from tgi_infra.host import remote
-
-    # no pyinfra operation runs here: no sudo/su settings to pass on
-    monkeypatch.setattr(remote, "connector_arguments", lambda state, host: {})
-    return _RecordedHost()
-
-
 def probe() -> WaitTarget:
     env = "/opt/tgi/tgi-a/service.env"
     return WaitTarget(
@@ -182,7 +157,7 @@ def test_ready_new_container_drops_the_kept_env_file(recorded, monkeypatch):
     assert any(drop_env_command(spec().env_file) in c for c in recorded.commands)
     assert not any(restore_env_command(spec().env_file) in c for c in recorded.commands)
     # a rollout keeps both until its smoke checks (swap_finish.py)
-    kept = _RecordedHost()
+    kept = RecordedHost()
     swap_mod.replace(None, kept, spec(keep_previous=True), probe())
     assert not any(drop_env_command(spec().env_file) in c for c in kept.commands)
 
@@ -191,7 +166,7 @@ def test_rollout_commit_drops_and_rollback_restores_the_env_file(recorded, monke
     monkeypatch.setattr(swap_mod, "wait_ready", lambda state, host, probe: None)
     swap_mod.finish(None, recorded, "commit", "tgi-a", "tgi-tgi-a.service", probe())
     assert any(drop_env_command(spec().env_file) in c for c in recorded.commands)
-    back = _RecordedHost()
+    back = RecordedHost()
     swap_mod.finish(None, back, "rollback", "tgi-a", "tgi-tgi-a.service", probe())
     assert any(restore_env_command(spec().env_file) in c for c in back.commands)
 
@@ -202,12 +177,7 @@ def test_failed_prefetch_restores_the_env_file(monkeypatch):
 
     monkeypatch.setattr(remote, "connector_arguments", lambda state, host: {})
 
-    class _DownloadFails(_RecordedHost):
-        def run_shell_command(self, cmd, **_kw):
-            self.commands.append(cmd)
-            return "download-weights" not in cmd, _Output()
-
-    host = _DownloadFails()
+    host = RecordedHost(fails_on="download-weights")
     with pytest.raises(OperationError, match="service.env and files were put back"):
         swap_mod.prefetch(None, host, spec())
     assert restore_env_command(spec().env_file) in host.commands[-1]

@@ -27,6 +27,8 @@ from tgi_infra.services.swap import (
     rollback_command,
 )
 
+from tests.helpers.recorded_host import RecordedHost
+
 ENV = "/opt/tgi/tgi-a/service.env"
 UNIT = "tgi-tgi-a.service"
 RUNNING = {"running": True, "status": "running", "labels": {"tgi-infra.config-hash": "new"}}
@@ -102,30 +104,6 @@ def test_kept_names_are_the_env_file_the_scripts_and_the_unit():
 # -- the commands: out -------------------------------------------------------------------------
 
 
-class _Output:
-    def __init__(self):
-        self.stdout_lines, self.stderr_lines = [], []
-
-
-class _RecordedHost:
-    name, print_prefix, state = "gpu-1", "[gpu-1] ", None
-
-    def __init__(self):
-        self.commands: list[str] = []
-
-    def run_shell_command(self, cmd, **_kw):
-        self.commands.append(cmd)
-        return True, _Output()
-
-
-@pytest.fixture
-def recorded(monkeypatch):
-    from tgi_infra.host import remote
-
-    monkeypatch.setattr(remote, "connector_arguments", lambda state, host: {})
-    return _RecordedHost()
-
-
 def probe() -> WaitTarget:
     return WaitTarget(
         name="tgi-a", url="http://127.0.0.1:8080", env_file=ENV, timeout=5, api_key=False
@@ -170,12 +148,7 @@ def test_rollback_puts_the_rendered_files_back_before_the_previous_container_sta
 def test_failed_prefetch_puts_the_rendered_files_back(recorded):
     from pyinfra.api.exceptions import OperationError
 
-    class _DownloadFails(_RecordedHost):
-        def run_shell_command(self, cmd, **_kw):
-            self.commands.append(cmd)
-            return "download-weights" not in cmd, _Output()
-
-    host = _DownloadFails()
+    host = RecordedHost(fails_on="download-weights")
     with pytest.raises(OperationError, match="service.env and files were put back"):
         swap_mod.prefetch(None, host, spec(image="img", volume="/v"))
     assert host.commands[-1] == restore_command(ENV, UNIT)
