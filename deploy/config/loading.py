@@ -26,6 +26,7 @@ from tgi_infra.config.rules import (
     _semantic_problems,
     _svc_where,
     unset_api_key_problems,
+    without_fields,
 )
 
 # ---------------------------------------------------------------------------------------
@@ -71,11 +72,6 @@ def _control_errors(where: str, raw: Mapping[str, Any], key_of=str) -> dict[str,
     return out
 
 
-def _without_fields(messages: list[str], where: str, names: Iterable[str]) -> list[str]:
-    prefixes = tuple(f"{where}field {n}: " for n in names)
-    return [m for m in messages if not prefixes or not m.startswith(prefixes)]
-
-
 def load_host_config(
     host_name: str,
     data: Mapping[str, Any],
@@ -103,7 +99,7 @@ def load_host_config(
         base = HostConfig.model_validate(host_raw)
     except ValidationError as exc:
         converted = _convert(exc, HostConfig, host_raw, where, key_of=host_key)
-        errors += _without_fields(converted, where, map(host_key, control))
+        errors += without_fields(converted, where, map(host_key, control))
 
     for key in data:
         if not isinstance(key, str):
@@ -153,7 +149,7 @@ def load_host_config(
         try:
             svc = TGIService.model_validate(dict(raw))
         except ValidationError as exc:
-            errors += _without_fields(_convert(exc, TGIService, raw, where_svc), where_svc, control)
+            errors += without_fields(_convert(exc, TGIService, raw, where_svc), where_svc, control)
             failed = {str(e["loc"][0]) for e in exc.errors() if e["loc"]} | set(control)
             svc = _partial_service(raw, failed)
         else:

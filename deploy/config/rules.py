@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from tgi_infra.config.errors import (
@@ -442,9 +442,9 @@ def unset_api_key_problems(
     return out
 
 
-def _without_failed(messages: list[str], where: str, failed: set[str]) -> list[str]:
-    """Messages not about a field that failed on its own (it has its error already)."""
-    prefixes = tuple(f"{where}field {f}: " for f in failed)
+def without_fields(messages: list[str], where: str, names: Iterable[str]) -> list[str]:
+    """Messages not about any of the fields ``names`` (each has its own error already)."""
+    prefixes = tuple(f"{where}field {n}: " for n in names)
     return [m for m in messages if not prefixes or not m.startswith(prefixes)]
 
 
@@ -487,13 +487,13 @@ def _semantic_problems(
         if svc.gpus is None:
             svc = svc.model_copy(update={"gpus": "none" if cpu_host else "all"})
         if "engine" in failed:  # which engine's rules apply is unknown: only the env rules
-            errors += _without_failed(
+            errors += without_fields(
                 _args_env_problems(where, svc.extra_args, svc.env, None), where, failed
             )
         else:
             e, w = _service_problems(host_name, svc, label)
-            errors += _without_failed(e, where, failed)
-            warnings += _without_failed(w, where, failed)
+            errors += without_fields(e, where, failed)
+            warnings += without_fields(w, where, failed)
         if "name" not in failed:
             if svc.name in by_name:
                 errors.append(
