@@ -11,6 +11,7 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -48,11 +49,14 @@ def lab_env(overrides: dict | None = None, **extra: str) -> dict[str, str]:
     return env
 
 
-def run_deploy(overrides: dict | None = None, timeout: int = 900, **extra: str) -> DeployRun:
-    """The real pyinfra CLI against inventories/lab.py, as a user runs it."""
+def run_deploy(
+    overrides: dict | None = None, timeout: int = 900, *, args: Sequence[str] = (), **extra: str
+) -> DeployRun:
+    """The real pyinfra CLI against inventories/lab.py, as a user runs it (``args`` before the
+    inventory: ``-vvv``, ``--limit HOST``)."""
     pyinfra = Path(sys.executable).with_name("pyinfra")
     proc = subprocess.run(
-        [str(pyinfra), "-y", "inventories/lab.py", "deploy/main.py"],
+        [str(pyinfra), "-y", *args, "inventories/lab.py", "deploy/main.py"],
         cwd=REPO,
         env=lab_env(overrides, **extra),
         capture_output=True,

@@ -7,15 +7,13 @@ Each test restores the lab with a deploy of the default inventory before it ends
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from lab import lab
-from lab.conftest import API_KEY, HF_TOKEN_CANARY, REPO, DeployRun, lab_env, run_deploy
+from lab.conftest import API_KEY, HF_TOKEN_CANARY, run_deploy
 from lab.fleet import assert_ok, lab_services
 
 HOST = "lab-linux-2"  # one service, with an API key
@@ -24,16 +22,7 @@ SVC_DIR = "/opt/tgi/tgi-service"
 
 def deploy(*args: str, overrides: dict | None = None, timeout: int = 900, **env: str):
     """The real pyinfra CLI (``args`` before the inventory: ``-vvv``, ``--limit HOST``)."""
-    pyinfra = Path(sys.executable).with_name("pyinfra")
-    proc = subprocess.run(
-        [str(pyinfra), "-y", *args, "inventories/lab.py", "deploy/main.py"],
-        cwd=REPO,
-        env=lab_env(overrides, **env),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-    return DeployRun(proc.returncode, proc.stdout + proc.stderr)
+    return run_deploy(overrides, timeout, args=args, **env)
 
 
 def sh(state, host: str, cmd: str, check: bool = True) -> str:

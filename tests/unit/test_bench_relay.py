@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import statistics
 import threading
 import time
 
@@ -15,7 +14,8 @@ import pytest
 from bench import relay
 
 # asyncio timers on a loaded 2-core machine fire late, never early: a small floor tolerance for
-# clock granularity, a generous ceiling for scheduling
+# clock granularity, and ceilings that hold under load: the fastest of several samples near the
+# delay, one sample under twice the delay (a delay paid twice would exceed it)
 EARLY_S = 0.003
 LATE_S = 0.060
 
@@ -65,18 +65,18 @@ def test_round_trip_over_an_open_connection_costs_the_configured_rtt(rtt_ms):
     _, times = asyncio.run(_round_trips(rtt_ms, 6))
     rtt = rtt_ms / 1000
     assert min(times) >= rtt - EARLY_S, times
-    assert statistics.median(times) <= rtt + LATE_S, times
+    assert min(times) <= rtt + LATE_S, times
 
 
 def test_opening_a_connection_costs_one_more_round_trip():
     first, times = asyncio.run(_round_trips(100, 3))
-    assert 0.2 - EARLY_S <= first <= 0.2 + LATE_S, first  # handshake + the first echo
-    assert statistics.median(times) <= 0.1 + LATE_S
+    assert 0.2 - EARLY_S <= first < 0.3, first  # handshake + the first echo: two round trips
+    assert min(times) <= 0.1 + LATE_S, times
 
 
 def test_zero_rtt_relays_without_delay():
     first, times = asyncio.run(_round_trips(0, 20))
-    assert statistics.median(times) < 0.02, times
+    assert min(times) < 0.02, times
 
 
 def test_each_direction_pays_half_the_round_trip():
@@ -112,7 +112,7 @@ def test_each_direction_pays_half_the_round_trip():
 
     to_client, to_server = asyncio.run(scenario())
     for one_way in (to_client, to_server):
-        assert 0.1 - EARLY_S <= one_way <= 0.1 + LATE_S, (to_client, to_server)
+        assert 0.1 - EARLY_S <= one_way < 0.2, (to_client, to_server)
 
 
 def test_order_is_kept_and_the_delay_does_not_limit_throughput():
@@ -140,7 +140,7 @@ def test_order_is_kept_and_the_delay_does_not_limit_throughput():
     chunks, data, sending, took = asyncio.run(scenario())
     assert data == b"".join(chunks)
     assert took >= 0.1 - EARLY_S
-    assert took <= sending + 0.1 + 2 * LATE_S, (took, sending)
+    assert took < sending + 0.2, (took, sending)
 
 
 def test_end_of_stream_reaches_the_other_side_after_the_data():
@@ -181,7 +181,7 @@ def test_relay_process_relays_to_a_real_server_with_the_delay():
                 times.append(time.monotonic() - t0)
     lsock.close()
     assert min(times) >= 0.08 - EARLY_S, times
-    assert statistics.median(times) <= 0.08 + LATE_S, times
+    assert min(times) <= 0.08 + LATE_S, times
 
 
 @pytest.mark.parametrize("bad", ["bench-1", "bench-1=10.0.0.2", "=1.2.3.4:22", "h=a:99999"])
