@@ -52,7 +52,8 @@ run_pytest "tests (unit, parallel)" tests -p no:cacheprovider -n "${TGI_TEST_WOR
 # the unit tests again at the runtime dependencies' declared floors (.venv-floor, built by
 # setup.sh with uv's lowest-direct resolution): a floor in pyproject.toml that does not work
 # fails here. The langchain extra's integrations need newer openai and huggingface_hub than the
-# package's floors: those tests run in the step above only. A floor can make a test hang (gevent
+# package's floors: those tests run in the step above only, as do the release checks (they build
+# and install a wheel at the newest dependencies, not at the floors). A floor can make a test hang (gevent
 # 24.10 did): --timeout fails that test instead of stalling CI
 echo "[test] floors: the runtime dependencies installed at exactly their declared floors"
 if .venv-floor/bin/python scripts/floors.py check; then
