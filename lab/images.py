@@ -17,8 +17,6 @@ Every image carries a label with a hash of its inputs; an image whose label diff
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import io
 import os
@@ -30,6 +28,8 @@ from pathlib import Path
 
 import docker
 import docker.errors
+
+from lab.locks import machine_lock
 
 LAB_DIR = Path(__file__).resolve().parent
 BASE_IMAGE = "tgi-lab/base:bookworm"
@@ -52,6 +52,10 @@ ENGINE_IMAGES = {
     "sglang": ("lmsysorg/sglang", "v0.5.23", f"tgi-lab/sglang-standin:0.5.23{_SUFFIX}"),
 }
 INPUT_LABEL = "tgi-lab.inputs"
+# one image build at a time on this machine: lab instances brought up side by side (one per
+# pytest-xdist worker) and the unit tests build the same images; the first builds, the others
+# then find them built (each builder checks the inputs again once it holds the lock)
+BUILD_LOCK = "lab-image-build"
 
 DEBIAN_MIRROR = os.environ.get("TGI_LAB_DEBIAN_MIRROR", "http://deb.debian.org/debian")
 BASE_PACKAGES = [
@@ -162,18 +166,6 @@ def _log(msg: str) -> None:
     print(f"[lab] {msg}", flush=True)
 
 
-@contextlib.contextmanager
-def _build_lock():
-    """One image build at a time on this machine: lab instances brought up side by side (one per
-    pytest-xdist worker) build the same images; the first builds, the others then find them."""
-    with open(Path(tempfile.gettempdir()) / "tgi-lab-image-build.lock", "a") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
-
-
 def base_image(release: str = "bookworm") -> str:
     return f"tgi-lab/base:{release}"
 
@@ -189,7 +181,7 @@ def ensure_base(client: docker.DockerClient | None = None, release: str = "bookw
     inputs = _digest(DEBIAN_MIRROR, *extra, *BASE_PACKAGES)
     if _image_inputs(client, tag) == inputs:
         return tag
-    with _build_lock():
+    with machine_lock(BUILD_LOCK):
         if _image_inputs(client, tag) != inputs:  # another lab may have built it meanwhile
             _debootstrap_import(release, tag, inputs)
     return tag
@@ -243,7 +235,7 @@ def _build(client: docker.DockerClient, tag: str, dockerfile: str, files: dict[s
     inputs = _digest(dockerfile, *(k.encode() + v for k, v in sorted(files.items())))
     if _image_inputs(client, tag) == inputs:
         return tag
-    with _build_lock():
+    with machine_lock(BUILD_LOCK):
         if _image_inputs(client, tag) != inputs:  # another lab may have built it meanwhile
             _build_image(client, tag, dockerfile, files, inputs)
     return tag

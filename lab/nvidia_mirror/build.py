@@ -15,15 +15,14 @@ the signing key changed. The private key lives OUTSIDE ``out_dir`` (default
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import shutil
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..locks import file_lock
 from .packages import ARCHES, PACKAGES, VERSIONS, build_deb, deb_filename, source_files
 from .repo_index import write_packages, write_release
 from .signing import agent_session, ensure_key, export_public_key, sign_release
@@ -104,15 +103,8 @@ def _write_stamp(root: Path, stamp: dict) -> None:
     (root / STAMP_NAME).write_text(json.dumps(stamp, indent=2, sort_keys=True) + "\n")
 
 
-@contextmanager
-def _locked(out_dir: Path) -> Iterator[None]:
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    with open(out_dir.parent / f".{out_dir.name}.lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+def _locked(out_dir: Path) -> AbstractContextManager[None]:
+    return file_lock(out_dir.parent / f".{out_dir.name}.lock")
 
 
 def _build_content(

@@ -6,7 +6,6 @@ from pathlib import Path
 import httpcore  # noqa: F401 - see below
 import pytest
 
-from tests.helpers.locks import machine_lock
 from tests.helpers.recorded_host import RecordedHost
 from tests.helpers.smoke_standin import StandIn
 
@@ -21,12 +20,12 @@ def lab_base_image() -> str:
     """``tgi-lab/base:bookworm`` (debootstrap + docker import), built here when missing.
 
     Tests that run real containers use it instead of skipping on a fresh machine: the suite
-    needs Docker Engine (scripts/setup.sh starts it). Built once when xdist workers ask at once.
+    needs Docker Engine (scripts/setup.sh starts it). Built once when xdist workers ask at once
+    (the image builders take a machine-wide lock, lab/images.py).
     """
     from lab.images import ensure_base
 
-    with machine_lock("lab-base-image"):
-        return ensure_base()
+    return ensure_base()
 
 
 @pytest.fixture

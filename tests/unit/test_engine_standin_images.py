@@ -14,7 +14,6 @@ import pytest
 
 from lab import images
 from tests.helpers.engine_standins import MODEL, free_port
-from tests.helpers.locks import machine_lock
 
 pytestmark = pytest.mark.usefixtures("lab_base_image")
 
@@ -27,8 +26,8 @@ def docker(*args: str, check: bool = False) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def built() -> dict[str, str]:
-    with machine_lock("engine-standin-images"):  # xdist workers build them once
-        return {engine: images.ensure_engine_image(engine) for engine in images.ENGINE_IMAGES}
+    # xdist workers build them once: the builders take a machine-wide lock (lab/images.py)
+    return {engine: images.ensure_engine_image(engine) for engine in images.ENGINE_IMAGES}
 
 
 def test_upstream_names_and_tags():

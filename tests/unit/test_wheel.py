@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.locks import machine_lock
+from lab.locks import machine_lock
 
 # a release check (about a minute): scripts/test.sh runs it; -m "not release" leaves it out
 pytestmark = pytest.mark.release
