@@ -158,7 +158,7 @@ def _iter_openai_sse(
 ) -> Iterator[tuple[float, str]]:
     """An OpenAI-style SSE stream's data events but its closing ``data: [DONE]``, as
     :func:`_iter_sse`; fails on an error event, an event after ``[DONE]`` and a stream that
-    ends without it. The events so far are in ``sent``'s message when it fails."""
+    ends without it, each failure counting the events read so far."""
     events: list[str] = []
     for elapsed, data in _iter_sse(ctx, path, body, sent, expected):
         if events and events[-1] == "[DONE]":
