@@ -69,8 +69,11 @@ def test_round_trip_over_an_open_connection_costs_the_configured_rtt(rtt_ms):
 
 
 def test_opening_a_connection_costs_one_more_round_trip():
-    first, times = asyncio.run(_round_trips(100, 3))
-    assert 0.2 - EARLY_S <= first < 0.3, first  # handshake + the first echo: two round trips
+    runs = [asyncio.run(_round_trips(100, 3)) for _ in range(3)]  # 3 connections: under load
+    firsts = [first for first, _ in runs]  # a single one can be scheduled late
+    times = [t for _, ts in runs for t in ts]
+    assert min(firsts) >= 0.2 - EARLY_S, firsts  # handshake + the first echo: two round trips
+    assert min(firsts) < 0.3, firsts
     assert min(times) <= 0.1 + LATE_S, times
 
 
