@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import subprocess
+import time
 from importlib.metadata import version
 
 
@@ -40,3 +41,34 @@ def describe() -> dict[str, str]:
         "pyinfra": version("pyinfra"),
         "ansible-core": version("ansible-core"),
     }
+
+
+def cpu_times(stat: str = "/proc/stat") -> tuple[int, int]:
+    """(busy, total) CPU ticks of the whole machine since boot (``/proc/stat``'s ``cpu`` line)."""
+    with open(stat) as f:
+        fields = [int(v) for v in f.readline().split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    total = sum(fields[:8])  # guest time is already in user
+    return total - idle, total
+
+
+def wait_until_idle(
+    busy_below: float = 0.10,
+    window_s: float = 1.0,
+    max_s: float = 60.0,
+    stat: str = "/proc/stat",
+    sleep=time.sleep,
+) -> float:
+    """Wait until the machine's CPUs were busy less than ``busy_below`` over ``window_s`` (the
+    previous run's services done starting, caches written back), at most ``max_s``; the
+    seconds waited. A deploy timed right after another would measure its tail as well."""
+    waited = 0.0
+    busy, total = cpu_times(stat)
+    while waited < max_s:
+        sleep(window_s)
+        waited += window_s
+        busy2, total2 = cpu_times(stat)
+        if total2 > total and (busy2 - busy) / (total2 - total) < busy_below:
+            break
+        busy, total = busy2, total2
+    return round(waited, 1)

@@ -5,7 +5,9 @@ hosts removed and started again bare (not timed), is timed on its first provisio
 ``noop_reps`` no-op re-runs. Every run records its wall time, exit code, change count and the
 peak memory of its whole process tree (``bench.timing.TreeSampler``: summed PSS, and the largest
 single process as GNU time reports it, the way the fleet section measures). The machine's load
-(``/proc/loadavg``) is recorded before and after each host count.
+(``/proc/loadavg``) is recorded before and after each host count, and each timed run starts on a
+quiet machine (``bench.machine.wait_until_idle``: the previous run's services done starting;
+the wait, not timed, is the sample's ``settled_s``).
 
 Tools: ``pyinfra`` (``pyinfra -y bench/inventory.py deploy/main.py``), ``peers`` (the published
 roles: ``ansible-playbook bench/peers/site.yml``), ``ansible`` (our own port, bench/ansible/).
@@ -29,7 +31,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from bench import relay, remote_commands
+from bench import machine, relay, remote_commands
 from bench.deploys import BIN, REPO, _env, ansible_changes, control_path_dir, pyinfra_changes
 from bench.timing import Timed, run_timed
 
@@ -99,6 +101,7 @@ def sample(
     changes: int | None,
     rtt_ms: float | None = None,
     remote: dict[str, dict[str, int]] | None = None,
+    settled_s: float | None = None,
 ) -> dict:
     valid = timed.returncode == 0 and changes is not None
     if kind == "noop":
@@ -110,6 +113,7 @@ def sample(
         "rep": rep,
         "rtt_ms": rtt_ms,
         "remote": remote,
+        "settled_s": settled_s,  # waited for a quiet machine first (bench/machine.py)
         "wall_s": round(timed.wall_s, 3),
         "max_rss_kb": timed.max_rss_kb,
         "tree_pss_kb": timed.tree_pss_kb,
@@ -197,6 +201,7 @@ def measure(
                         )
                         for k in range(0, noop_reps + 1):
                             kind = "first" if k == 0 else "noop"
+                            settled = machine.wait_until_idle()  # not timed
                             counter.start()
                             timed, changes = run_tool(tool, n)
                             remote = counter.stop()
@@ -206,7 +211,7 @@ def measure(
                             ).write_text(timed.output)
                             num = rep if k == 0 else (rep - 1) * noop_reps + k
                             run["samples"].append(
-                                sample(kind, tool, n, num, timed, changes, rtt, remote)
+                                sample(kind, tool, n, num, timed, changes, rtt, remote, settled)
                             )
                             log(run["samples"][-1])
                     raw_path.write_text(json.dumps(data, indent=1) + "\n")

@@ -38,6 +38,7 @@ from lab.runs import (  # noqa: E402
     run_deploy,
     run_smoke,
 )
+from lab.scheduling import pytest_xdist_make_scheduler  # noqa: E402,F401  (the hook)
 
 __all__ = ["API_KEY", "HF_TOKEN_CANARY", "REPO", "DeployRun", "lab_env", "run_deploy", "run_smoke"]
 
@@ -49,25 +50,27 @@ def _docker_usable() -> bool:
         return False
 
 
-# Seconds each lab test file took in a serial run (pytest --durations=0, 2 cores): the files
-# go to the labs longest first (`--dist loadfile --no-loadscope-reorder`), so the labs end
-# about together instead of one long file starting last. A file not listed goes first.
+# Seconds each lab test file took with 4 labs side by side on 2 cores (setup + call + teardown
+# from `pytest lab -n 4 --dist loadfile --durations=0`): the files go to the labs longest first
+# (`--no-loadscope-reorder`; a file not listed goes first), each lab taking its next file only
+# once it is idle (lab/scheduling.py), so the labs end about together instead
+# of one long file starting last.
 FILE_SECONDS = {
-    "test_fleet_changes.py": 160,
-    "test_secrets_paths.py": 158,
-    "test_faults.py": 156,
-    "test_profiles.py": 141,
-    "test_repo_changes_and_edge_configs.py": 124,
-    "test_lab.py": 117,
-    "test_host_checks.py": 112,
-    "test_engines_lab.py": 112,
-    "test_docker_restart.py": 60,
-    "test_apt_locks.py": 40,
-    "test_smoke_load.py": 12,
-    "test_local_lab.py": 9,
-    "test_package_use.py": 7,
-    "test_lab_down.py": 5,
-    "test_facts_on_hosts.py": 2,
+    "test_fleet_changes.py": 209,
+    "test_docker_restart.py": 205,
+    "test_secrets_paths.py": 189,
+    "test_faults.py": 188,
+    "test_profiles.py": 182,
+    "test_host_checks.py": 132,
+    "test_lab.py": 125,
+    "test_repo_changes_and_edge_configs.py": 122,
+    "test_engines_lab.py": 55,
+    "test_apt_locks.py": 43,
+    "test_package_use.py": 12,
+    "test_lab_down.py": 12,
+    "test_local_lab.py": 11,
+    "test_facts_on_hosts.py": 9,
+    "test_smoke_load.py": 4,
 }
 
 

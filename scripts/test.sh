@@ -24,10 +24,11 @@ echo "[test] bringing up ${lab_workers} labs in the background (log: ${lab_log})
 .venv/bin/python -m lab up --fresh --deploy --workers "${lab_workers}" >"${lab_log}" 2>&1 &
 lab_up=$!
 
-# pytest in two runs, both with the caller's arguments ("$@"; .ci/run passes -v --durations=15):
-# the unit tests in parallel (pytest-xdist; TGI_TEST_WORKERS, default 4: they mostly wait on
+# pytest in two runs with the caller's arguments ("$@"; .ci/run passes -v --durations=15): the
+# unit tests in parallel (pytest-xdist; TGI_TEST_WORKERS, default 4: they mostly wait on
 # subprocesses, so more workers than the CI's 2 cores pay off), then the lab tests (each test
-# file whole on one worker's lab: --dist loadfile). The release checks (-m release: wheel build
+# file whole on one worker's lab: --dist loadfile; lab/scheduling.py), with the floor run below
+# beside them. The release checks (-m release: wheel build
 # and install, golden-file update mode) run here; leave them out while developing with
 # -m "not release". A run that collects no tests is a failure.
 rc=0
@@ -49,26 +50,51 @@ run_pytest() {
 }
 run_pytest "tests (unit, parallel)" tests -p no:cacheprovider -n "${TGI_TEST_WORKERS:-4}" "$@"
 
-# the unit tests again at the runtime dependencies' declared floors (.venv-floor, built by
-# setup.sh with uv's lowest-direct resolution): a floor in pyproject.toml that does not work
-# fails here. The langchain extra's integrations need newer openai and huggingface_hub than the
-# package's floors: those tests run in the step above only, as do the release checks (they build
-# and install a wheel at the newest dependencies, not at the floors). A floor can make a test hang (gevent
-# 24.10 did): --timeout fails that test instead of stalling CI
-echo "[test] floors: the runtime dependencies installed at exactly their declared floors"
-if .venv-floor/bin/python scripts/floors.py check; then
-  PYTHON=.venv-floor/bin/python run_pytest "tests at the dependency floors (.venv-floor)" \
-    tests/unit -p no:cacheprovider -q -m "not langchain and not release" --timeout 900 \
-    -n "${TGI_TEST_WORKERS:-4}"
-else
-  echo "[test] a declared floor in pyproject.toml is not what installs (see above)" >&2
-  ((rc != 0)) || rc=1
-fi
-
 if ! wait "${lab_up}"; then
   cat "${lab_log}" >&2
   echo "[test] bringing the labs up failed (above); the lab tests run without them" >&2
 fi
+
+# the unit tests again at the runtime dependencies' declared floors (.venv-floor, built by
+# setup.sh with uv's lowest-direct resolution): a floor in pyproject.toml that does not work
+# fails here. The langchain extra's integrations need newer openai and huggingface_hub than the
+# package's floors: those tests run in the step above only, as do the release checks (they build
+# and install a wheel at the newest dependencies, not at the floors) and the tests of the lab's
+# and bench's own tools (-m tooling: the package is not what they test). A floor can make a test
+# hang (gevent 24.10 did): --timeout fails that test instead of stalling CI.
+# This run goes beside the lab tests, at a lower CPU priority (nice 10): the labs wait on their
+# hosts part of the time and the floor run takes those gaps. Its output follows the lab's.
+floors() {
+  echo "[test] floors: the runtime dependencies installed at exactly their declared floors"
+  if .venv-floor/bin/python scripts/floors.py check; then
+    PYTHON=.venv-floor/bin/python run_pytest "tests at the dependency floors (.venv-floor)" \
+      tests/unit -p no:cacheprovider -q -m "not langchain and not release and not tooling" \
+      --timeout 900 -n "${TGI_TEST_WORKERS:-4}"
+  else
+    echo "[test] a declared floor in pyproject.toml is not what installs (see above)" >&2
+    ((rc != 0)) || rc=1
+  fi
+  return "${rc}"
+}
+floor_log=build/floors.log
+mkdir -p build
+echo "[test] floors: running beside the lab tests (log: ${floor_log}, printed after them)"
+# shellcheck disable=SC2030,SC2031  # the subshell's own rc: the floor run's status alone
+(
+  renice -n 10 -p "${BASHPID}" >/dev/null
+  rc=0
+  floors
+) >"${floor_log}" 2>&1 &
+floor_run=$!
+
 TGI_LAB_REUSE=1 run_pytest "lab (${lab_workers} labs)" lab -p no:cacheprovider \
   -n "${lab_workers}" --dist loadfile --no-loadscope-reorder "$@"
+
+floor_rc=0
+wait "${floor_run}" || floor_rc=$?
+cat "${floor_log}"
+# shellcheck disable=SC2031  # this rc is the unit and lab runs' (the subshell's was its own)
+if ((floor_rc != 0 && rc == 0)); then
+  rc=${floor_rc}
+fi
 exit "${rc}"

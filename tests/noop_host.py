@@ -141,7 +141,6 @@ def deployed_host(
         f"{MARK}info",
         json.dumps(info),
     ]
-    r["timeout 60 docker info --format '{{json .}}' 2>/dev/null"] = [json.dumps(info)]
     r["nvidia-ctk --version"] = ["NVIDIA Container Toolkit CLI version 1.17.8"]
     daemon_text = json.dumps(daemon, indent=4, sort_keys=True)
     r[f"echo present; cat {DAEMON_JSON_PATH}"] = ["present", *daemon_text.splitlines()]

@@ -2,11 +2,12 @@
 
 dockerd reads daemon.json only when it starts. A deploy killed between "merge daemon.json" and
 "restart Docker" leaves a file that is right and a daemon that never read it; the next deploy
-sees an unchanged file and would not restart. :class:`RunningDockerSettings` reads what the
-daemon actually runs with (``docker info``, the Engine API's ``/info``: ``Runtimes``,
-``DefaultRuntime``, ``RegistryConfig``, ``LiveRestoreEnabled``, ``Debug``, ``DockerRootDir``);
-:func:`daemon_mismatches` names each daemon.json setting the daemon does not run with, and the
-deploy restarts Docker when there is any.
+sees an unchanged file and would not restart. The preflight's ``docker info`` (the Engine
+API's ``/info``; :class:`~tgi_infra.host.facts.DockerState`'s ``daemon_settings``) says what
+the daemon actually runs with: ``Runtimes``, ``DefaultRuntime``, ``RegistryConfig``,
+``LiveRestoreEnabled``, ``Debug``, ``DockerRootDir``; :func:`daemon_mismatches` names each
+daemon.json setting the daemon does not run with, and the deploy restarts Docker when there is
+any.
 
 Only settings that ``docker info`` reports are compared; the others (log options, ...) cannot be
 checked from outside and are left alone.
@@ -15,32 +16,15 @@ checked from outside and are left alone.
 from __future__ import annotations
 
 import ipaddress
-import json
 from typing import Any
 
 from pyinfra import host, logger
 from pyinfra.api import FactBase
+from tgi_infra.host.facts import parse_running_info  # noqa: F401  (tests use it from here)
 from tgi_infra.host.preflight import PreflightProblem, format_problems
 from tgi_infra.host.reading import DAEMON_JSON_PATH
 
 DAEMON_JSON = DAEMON_JSON_PATH
-
-
-class RunningDockerSettings(FactBase):
-    """``docker info`` of the running daemon as a dict; None when no daemon answers."""
-
-    def command(self) -> str:
-        return (
-            "if command -v docker >/dev/null 2>&1; then "
-            "timeout 60 docker info --format '{{json .}}' 2>/dev/null; fi; true"
-        )
-
-    @staticmethod
-    def default() -> None:
-        return None
-
-    def process(self, output: list[str]) -> dict[str, Any] | None:
-        return parse_running_info(output)
 
 
 class DaemonJsonText(FactBase):
@@ -88,17 +72,6 @@ def check_daemon_json() -> None:
         raise PreflightError(
             "preflight failed, no host was changed:\n" + format_problems([problem])
         )
-
-
-def parse_running_info(lines: list[str]) -> dict[str, Any] | None:
-    for line in lines:
-        if line.strip().startswith("{"):
-            try:
-                info = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            return info if info.get("ServerVersion") else None
-    return None
 
 
 def _norm_url(url: str) -> str:
@@ -176,24 +149,23 @@ def daemon_mismatches(
 
 def reads(cfg, plan) -> list:
     """What :func:`not_applied` reads (``host_state``)."""
-    from tgi_infra.host.facts import DaemonJson, DaemonJsonAdded
+    from tgi_infra.host.facts import DaemonJson, DaemonJsonAdded, DockerState
     from tgi_infra.host.host_state import Read
 
     if plan.skip_engine_and_toolkit:
         return []
-    return [Read(DaemonJsonAdded), Read(DaemonJson), Read(RunningDockerSettings)]
+    return [Read(DaemonJsonAdded), Read(DaemonJson), Read(DockerState)]
 
 
 def not_applied(plan) -> list[str]:
     """This host's daemon.json settings the running daemon lacks (logged; [] when it has all)."""
-    from tgi_infra.host.facts import DaemonJson, DaemonJsonAdded
+    from tgi_infra.host.facts import DaemonJson, DaemonJsonAdded, DockerState
 
     if plan.skip_engine_and_toolkit:
         return []
     recorded = (host.get_fact(DaemonJsonAdded).get("added") or {}).get("insecure-registries")
-    mismatches = daemon_mismatches(
-        host.get_fact(DaemonJson), host.get_fact(RunningDockerSettings), recorded
-    )
+    running = host.get_fact(DockerState)["daemon_settings"]  # the preflight's docker info
+    mismatches = daemon_mismatches(host.get_fact(DaemonJson), running, recorded)
     if mismatches:
         logger.warning(
             f"{host.print_prefix}the running Docker daemon does not match daemon.json ("

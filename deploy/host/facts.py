@@ -274,6 +274,37 @@ def parse_dpkg_status_lines(lines: list[str], sep: str | None = "\t") -> dict[st
     return result
 
 
+def parse_running_info(lines: list[str]) -> dict[str, Any] | None:
+    """``docker info --format '{{json .}}'`` output -> the running daemon's info document, as
+    the Engine API's ``/info`` gives it; None when no daemon answers (other lines: errors)."""
+    for line in lines:
+        if line.strip().startswith("{"):
+            try:
+                info = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            return info if info.get("ServerVersion") else None
+    return None
+
+
+# the settings of the running daemon that daemon.json sets (daemon_state.daemon_mismatches)
+RUNNING_SETTINGS = (
+    "Runtimes",
+    "DefaultRuntime",
+    "RegistryConfig",
+    "LiveRestoreEnabled",
+    "Debug",
+    "DockerRootDir",
+)
+
+
+def running_settings(info: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The :data:`RUNNING_SETTINGS` of a running daemon's info; None when none answers."""
+    if info is None:
+        return None
+    return {key: info[key] for key in RUNNING_SETTINGS if key in info}
+
+
 def parse_docker_info(lines: list[str] | str) -> dict[str, Any]:
     """Parse ``docker info --format '{{json .}}' 2>&1`` output.
 
@@ -380,6 +411,9 @@ def parse_docker_state(lines: list[str]) -> dict[str, Any]:
         "dockerd_path": dockerd_path,
         "dockerd_target": dockerd_target,
         "engine_package": engine_package,
+        # what the deploy compares with daemon.json (daemon_state.not_applied): one `docker
+        # info` per deploy
+        "daemon_settings": running_settings(parse_running_info(sections.get("info", []))),
         **info,
     }
 

@@ -305,9 +305,19 @@ def reads(cfg: HostConfig) -> list:
         out += [
             Read(VolumeState, svc.volume, volume_paths(svc)),
             Read(PortUsers, svc.port),
-            Read(EnvFileDigests, f"{cfg.service_dir(svc)}/service.env", ()),
+            Read(EnvFileDigests, *_env_file_digests_args(cfg, svc)),
         ]
     return out
+
+
+def _env_file_digests_args(cfg: HostConfig, svc: TGIService) -> tuple[str, tuple[str, ...]]:
+    """The service's ``EnvFileDigests`` read, with the same arguments as the deploy's own
+    (``operations.reads``: only the secret names are used here), so the host is read once."""
+    import os
+
+    from tgi_infra.services.secrets import missing_targets
+
+    return f"{cfg.service_dir(svc)}/service.env", tuple(missing_targets(svc, os.environ))
 
 
 def check_host(cfg: HostConfig) -> None:
@@ -323,7 +333,7 @@ def check_host(cfg: HostConfig) -> None:
     for svc in cfg.present_services():
         volume = host.get_fact(VolumeState, svc.volume, volume_paths(svc))
         ports = host.get_fact(PortUsers, svc.port)
-        on_host = host.get_fact(EnvFileDigests, f"{cfg.service_dir(svc)}/service.env", ())
+        on_host = host.get_fact(EnvFileDigests, *_env_file_digests_args(cfg, svc))
         has_token = bool(on_host and "HF_TOKEN" in on_host["secrets"])
         errs, notes = check_service(host.name, cfg, svc, volume, ports, os.environ, has_token)
         errors += errs

@@ -15,6 +15,31 @@ from tests.helpers.smoke_standin import StandIn
 # ConnectError classes httpx no longer knows, and a refused connection escapes as httpcore's).
 
 
+# Tests of the lab's and the bench's own tools (stand-ins, the NVIDIA mirror, the relay, the lab
+# scheduler, bench helpers): the package is not what they test, so scripts/test.sh runs them
+# once, not again at the runtime dependencies' floors (-m "not tooling" there).
+TOOLING_FILES = {
+    "test_bench.py",
+    "test_bench_relay.py",
+    "test_bench_remote_commands.py",
+    "test_bench_settle.py",
+    "test_engine_standin_images.py",
+    "test_engine_standins.py",
+    "test_lab_demo_note.py",
+    "test_lab_scheduling.py",
+    "test_nvidia_ctk_standin.py",
+    "test_nvidia_mirror.py",
+    "test_standin_weights.py",
+    "test_tgi_standin.py",
+}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if item.path.name in TOOLING_FILES:
+            item.add_marker(pytest.mark.tooling)
+
+
 @pytest.fixture(scope="session")
 def lab_base_image() -> str:
     """``tgi-lab/base:bookworm`` (debootstrap + docker import), built here when missing.
