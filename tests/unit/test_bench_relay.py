@@ -16,8 +16,8 @@ from bench import relay
 # asyncio timers on a loaded machine fire late, never early: the floors allow only clock
 # granularity (EARLY_S). The ceilings tell the relay from one that pays a delay twice (or per
 # chunk), and nothing finer: the unit tests run beside four labs coming up (load average 20+ on
-# 2 cores), where a process is scheduled 0.1-0.4 s late. So the delays are long enough that
-# "paid twice" is a whole delay above "paid once", and that delay is the tolerance.
+# 2 cores), where an event loop wakes up to 0.4 s late. So the delays are long (1 s), "paid
+# twice" is a whole delay above "paid once", and that delay is the tolerance.
 EARLY_S = 0.003
 
 
@@ -61,19 +61,19 @@ async def _round_trips(rtt_ms: float, n: int) -> tuple[float, list[float]]:
     return first, times
 
 
-@pytest.mark.parametrize("rtt_ms", [250, 400])
+@pytest.mark.parametrize("rtt_ms", [600, 1000])
 def test_round_trip_over_an_open_connection_costs_the_configured_rtt(rtt_ms):
-    _, times = asyncio.run(_round_trips(rtt_ms, 4))
+    _, times = asyncio.run(_round_trips(rtt_ms, 2))
     rtt = rtt_ms / 1000
     assert min(times) >= rtt - EARLY_S, times
     assert min(times) < 2 * rtt, times  # a delay paid each way twice: 2 x rtt
 
 
 def test_opening_a_connection_costs_one_more_round_trip():
-    first, times = asyncio.run(_round_trips(250, 2))
-    assert first >= 0.5 - EARLY_S, first  # handshake + the first echo: two round trips
-    assert first < 0.75, first  # three: the handshake paid twice
-    assert min(times) < 0.5, times  # then one round trip per echo
+    first, times = asyncio.run(_round_trips(1000, 1))
+    assert first >= 2.0 - EARLY_S, first  # handshake + the first echo: two round trips
+    assert first < 3.0, first  # three: the handshake paid twice
+    assert min(times) < 2.0, times  # then one round trip per echo
 
 
 def test_zero_rtt_relays_without_delay():
@@ -99,7 +99,7 @@ def test_each_direction_pays_half_the_round_trip():
 
         server = await asyncio.start_server(server_side, "127.0.0.1", 0)
         port = server.sockets[0].getsockname()[1]
-        ports, servers = await relay.serve({"s": ("127.0.0.1", port)}, 400)
+        ports, servers = await relay.serve({"s": ("127.0.0.1", port)}, 1000)
         r, w = await asyncio.open_connection("127.0.0.1", ports["s"])
         await r.readexactly(1)
         to_client = loop.time() - sent_at[0]
@@ -114,7 +114,7 @@ def test_each_direction_pays_half_the_round_trip():
 
     to_client, to_server = asyncio.run(scenario())
     for one_way in (to_client, to_server):
-        assert 0.2 - EARLY_S <= one_way < 0.4, (to_client, to_server)  # not the whole RTT
+        assert 0.5 - EARLY_S <= one_way < 1.0, (to_client, to_server)  # not the whole RTT
 
 
 def test_order_is_kept_and_the_delay_does_not_limit_throughput():
@@ -142,7 +142,7 @@ def test_order_is_kept_and_the_delay_does_not_limit_throughput():
     chunks, data, sending, took = asyncio.run(scenario())
     assert data == b"".join(chunks)
     assert took >= 0.1 - EARLY_S
-    assert took < sending + 1.0, (took, sending)  # 10 x rtt: far below 200 x rtt
+    assert took < sending + 2.0, (took, sending)  # 20 x rtt: far below 200 x rtt
 
 
 def test_end_of_stream_reaches_the_other_side_after_the_data():
@@ -171,19 +171,19 @@ def test_relay_process_relays_to_a_real_server_with_the_delay():
 
     t = threading.Thread(target=serve_one, daemon=True)
     t.start()
-    with relay.running({"h": ("127.0.0.1", port)}, 250) as ports:
+    with relay.running({"h": ("127.0.0.1", port)}, 1000) as ports:
         with socket.create_connection(("127.0.0.1", ports["h"])) as c:
             c.sendall(b"a")
             assert c.recv(1) == b"a"
             times = []
-            for _ in range(3):
+            for _ in range(2):
                 t0 = time.monotonic()
                 c.sendall(b"b")
                 assert c.recv(1) == b"b"
                 times.append(time.monotonic() - t0)
     lsock.close()
-    assert min(times) >= 0.25 - EARLY_S, times
-    assert min(times) < 0.5, times  # a delay paid each way twice: 2 x rtt
+    assert min(times) >= 1.0 - EARLY_S, times
+    assert min(times) < 2.0, times  # a delay paid each way twice: 2 x rtt
 
 
 @pytest.mark.parametrize("bad", ["bench-1", "bench-1=10.0.0.2", "=1.2.3.4:22", "h=a:99999"])
