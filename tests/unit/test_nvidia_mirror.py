@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import os
 import re
 import shutil
 import subprocess
@@ -30,7 +31,7 @@ from lab.nvidia_mirror import (
     rotate_key,
 )
 from lab.nvidia_mirror.build import STAMP_NAME
-from lab.nvidia_mirror.packages import render_template
+from lab.nvidia_mirror.packages import PACKAGES, build_deb, render_template
 
 REPO = Path(__file__).resolve().parents[2]
 TOOLS = ("gpg", "gpgv", "dpkg-deb", "dpkg-scanpackages")
@@ -230,7 +231,7 @@ def test_packaged_nvidia_ctk_reports_its_version(
 
 
 def test_rebuild_is_cached_reproducible_and_fast(
-    mirror: MirrorInfo, gnupg_home: Path, tmp_path: Path
+    mirror: MirrorInfo, gnupg_home: Path, tmp_path: Path, monkeypatch
 ) -> None:
     deb = mirror.arch_dir("amd64") / "nvidia-container-toolkit_1.17.8-1_amd64.deb"
     mtime = deb.stat().st_mtime_ns
@@ -239,6 +240,7 @@ def test_rebuild_is_cached_reproducible_and_fast(
     assert again.key_fingerprint == mirror.key_fingerprint
     assert deb.stat().st_mtime_ns == mtime
 
+    monkeypatch.setenv("TGI_LAB_DEB_CACHE", "off")  # every .deb built again by dpkg-deb
     other = build_mirror(tmp_path / "second", gnupg_home=gnupg_home)
     assert other.rebuilt and other.key_fingerprint == mirror.key_fingerprint
     for arch in ARCHES:
@@ -255,6 +257,36 @@ def test_rebuild_is_cached_reproducible_and_fast(
     (other.root / STAMP_NAME).write_text('{"inputs": "stale"}')
     assert build_mirror(other.root, gnupg_home=gnupg_home).rebuilt
     assert (other.arch_dir("arm64") / "libnvidia-container1_1.17.7-1_arm64.deb").is_file()
+
+
+def test_a_deb_is_built_once_per_machine_and_again_when_its_content_changes(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """The .deb cache (``TGI_LAB_DEB_CACHE``): the same package, version and arch built into
+    a second mirror is the cached file, byte for byte, without running dpkg-deb; another
+    version runs it. dpkg-deb's calls are counted by a wrapper ahead of it on PATH."""
+    real = shutil.which("dpkg-deb")
+    shim = tmp_path / "bin" / "dpkg-deb"
+    shim.parent.mkdir()
+    shim.write_text(f'#!/bin/sh\necho "$*" >> {tmp_path}/calls\nexec {real} "$@"\n')
+    shim.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{shim.parent}:{os.environ['PATH']}")
+    monkeypatch.setenv("TGI_LAB_DEB_CACHE", str(tmp_path / "cache"))
+    spec = PACKAGES[0]
+
+    def calls() -> int:
+        path = tmp_path / "calls"
+        lines = path.read_text().splitlines() if path.exists() else []
+        return sum("--build" in line for line in lines)
+
+    for out in ("a", "b"):
+        (tmp_path / out).mkdir()
+    first = build_deb(spec, VERSIONS[0], "amd64", tmp_path / "a")
+    assert calls() == 1
+    second = build_deb(spec, VERSIONS[0], "amd64", tmp_path / "b")
+    assert calls() == 1 and second.read_bytes() == first.read_bytes()
+    build_deb(spec, VERSIONS[1], "amd64", tmp_path / "b")
+    assert calls() == 2
 
 
 def test_wrong_key_then_right_key(
