@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -25,12 +26,16 @@ def _container(state, name: str):
     return docker.from_env().containers.get(state.host(name).container)
 
 
-def _start_deploy(overrides: dict | None = None) -> subprocess.Popen:
+def _start_deploy(overrides: dict | None = None, *, confirm: bool = False) -> subprocess.Popen:
+    """The real pyinfra CLI on the lab inventory; ``confirm``: without ``-y``, so it stops at
+    its own prompt after reading every host and planning, before the first operation, until a
+    newline arrives on its stdin."""
     pyinfra = os.path.join(os.path.dirname(sys.executable), "pyinfra")
     return subprocess.Popen(
-        [pyinfra, "-y", "inventories/lab.py", "deploy/main.py"],
+        [pyinfra, *([] if confirm else ["-y"]), "inventories/lab.py", "deploy/main.py"],
         cwd=REPO,
         env=lab_env(overrides, PYTHONUNBUFFERED="1"),
+        stdin=subprocess.PIPE if confirm else None,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -38,14 +43,20 @@ def _start_deploy(overrides: dict | None = None) -> subprocess.Popen:
 
 
 def _read_until(proc: subprocess.Popen, marker: str, timeout: float = 300) -> str:
+    """The output up to ``marker`` (and what came with it), read as it comes: a prompt has no
+    newline."""
     seen = ""
     deadline = time.monotonic() + timeout
     assert proc.stdout is not None
+    fd = proc.stdout.fileno()
     while marker not in seen:
-        line = proc.stdout.readline()
-        assert line, f"the deploy ended before {marker!r}:\n{seen[-4000:]}"
-        assert time.monotonic() < deadline, f"no {marker!r} in {timeout}s:\n{seen[-4000:]}"
-        seen += line
+        left = deadline - time.monotonic()
+        assert left > 0 and select.select([fd], [], [], left)[0], (
+            f"no {marker!r} in {timeout}s:\n{seen[-4000:]}"
+        )
+        chunk = os.read(fd, 65536)
+        assert chunk, f"the deploy ended before {marker!r}:\n{seen[-4000:]}"
+        seen += chunk.decode(errors="replace")
     return seen
 
 
@@ -54,13 +65,17 @@ def test_hung_host_fails_alone_within_the_bound_and_is_named(deployed_lab):
     hung = "lab-linux-2"
     for name in HOSTS:  # every host has one change to make: the others must make theirs
         lab.exec_on(deployed_lab, name, f"rm -f {MANAGED}")
-    proc = _start_deploy({name: {"tgi_host_timeout": timeout} for name in HOSTS})
+    proc = _start_deploy({name: {"tgi_host_timeout": timeout} for name in HOSTS}, confirm=True)
     paused = None
     try:
-        out = _read_until(proc, "--> Beginning operation run")
-        _container(deployed_lab, hung).pause()  # mid-deploy: connected, facts read
+        # mid-deploy: connected, facts read, nothing run yet (pyinfra waits at its prompt; a
+        # pause after "Beginning operation run" raced the host's first operation under load)
+        out = _read_until(proc, "Press enter to execute")
+        _container(deployed_lab, hung).pause()
         paused = time.monotonic()
-        rest, _ = proc.communicate(timeout=300)
+        # enter at that prompt, and at the one pyinfra shows without -y when a host failed
+        # ("continue?"): the run goes on with the other hosts, as with -y
+        rest, _ = proc.communicate("\n\n", timeout=300)
         took = time.monotonic() - paused
     finally:
         if proc.poll() is None:
