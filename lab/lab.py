@@ -532,12 +532,25 @@ class DownPlan:
         ]
 
 
+def _labelled_containers(client: docker.DockerClient) -> list:
+    """Every lab container of every instance, as ``client.containers.list(all=True, ...)``
+    gives them, less those removed between the list and their inspect: labs come and go side
+    by side (one per pytest-xdist worker), and docker-py's own list fails on such a one."""
+    found = []
+    for row in client.api.containers(all=True, filters={"label": LABEL}):
+        try:
+            found.append(client.containers.get(row["Id"]))
+        except docker.errors.NotFound:
+            continue
+    return found
+
+
 def plan_down(
     client: docker.DockerClient, purge: bool = False, keep_caches: bool = False
 ) -> DownPlan:
     """What ``down`` removes (see ``down``)."""
     sdir = state_dir()
-    every = client.containers.list(all=True, filters={"label": LABEL})
+    every = _labelled_containers(client)
     ours = [c for c in every if _instance_of(c) == INSTANCE]
     mine = [c for c in ours if c.labels.get(STATE_LABEL) == str(sdir)]
     rest = [c for c in ours if c not in mine]

@@ -249,3 +249,46 @@ def test_down_removes_its_own_instance_and_nothing_of_another(two_instances):
     # a plain down removes the rest
     out = b.down()
     assert b.gone(), out
+
+
+def test_a_container_another_lab_removes_meanwhile_does_not_fail_down(tmp_path):
+    """Labs come and go side by side (one per pytest-xdist worker): a lab container removed
+    between ``down``'s list and its inspect of that container is left out, not an error
+    (docker-py's own ``containers.list`` raises NotFound there; a suite run failed on it). The
+    container is really removed, by the Docker API, right after the list was taken."""
+    from lab import lab
+
+    client = docker.from_env()
+    stem = f"downrace{secrets.token_hex(3)}"
+    image = tiny_image(client, stem)
+    kept = client.containers.create(
+        image, command=["/none"], name=f"{stem}-kept", labels=lab.labels("host")
+    )
+    gone = client.containers.create(
+        image, command=["/none"], name=f"{stem}-gone", labels=lab.labels("host")
+    )
+    real_list = client.api.containers
+
+    def list_then_remove(*args, **kwargs):
+        rows = real_list(*args, **kwargs)
+        if any(r["Id"] == gone.id for r in rows):
+            client.api.remove_container(gone.id, force=True)  # another lab's down, meanwhile
+        return rows
+
+    try:
+        client.api.containers = list_then_remove
+        with pytest.raises(docker.errors.NotFound):  # what down used before
+            client.containers.list(all=True, filters={"label": lab.LABEL})
+        gone = client.containers.create(
+            image, command=["/none"], name=f"{stem}-gone", labels=lab.labels("host")
+        )
+        ids = {c.id for c in lab._labelled_containers(client)}
+        assert kept.id in ids and gone.id not in ids
+    finally:
+        client.api.containers = real_list
+        for name in (f"{stem}-kept", f"{stem}-gone"):
+            try:
+                client.containers.get(name).remove(force=True)
+            except docker.errors.NotFound:
+                pass
+        client.images.remove(image)
