@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from lab import lab
+from lab.runs import run_deploy
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -44,6 +45,19 @@ def container_ids(state) -> dict[tuple[str, str], str]:
 
 def assert_ok(run, what: str) -> None:
     assert run.returncode == 0, f"{what} failed ({run.returncode}):\n{run.output[-5000:]}"
+
+
+def only(*hosts: str) -> tuple[str, ...]:
+    """pyinfra's arguments that limit a deploy of the lab inventory to ``hosts``."""
+    return tuple(arg for host in hosts for arg in ("--limit", host))
+
+
+def restore(*hosts: str) -> None:
+    """The restoring deploy after a test: the lab inventory as written, on the hosts the test
+    changed (every lab host when none is named; the others are as the first deploy left them),
+    failing the test when it fails."""
+    where = ", ".join(hosts) or "every lab host"
+    assert_ok(run_deploy(args=only(*hosts)), f"restoring deploy ({where})")
 
 
 def lab_services(host: str) -> list[dict]:

@@ -15,7 +15,7 @@ import pytest
 
 from lab import lab
 from lab.conftest import run_deploy, run_smoke
-from lab.fleet import assert_ok, container_ids, lab_services
+from lab.fleet import assert_ok, container_ids, lab_services, only, restore
 from lab.inventory_data import ENGINE_CPU_IMAGES
 
 HOST, SERVICE = "lab-linux-2", "tgi-service"  # the TGI service with an API key
@@ -64,11 +64,11 @@ def test_tgi_to_vllm_by_changing_engine_replaces_one_container(deployed_lab, tmp
         assert checks.get("generate", "skipped") == "skipped"  # TGI's route: not vLLM's
         assert targets[f"{HOST}/sglang-service"]["engine"] == "sglang"
 
-        again = run_deploy(overrides)
+        again = run_deploy(overrides, args=only(HOST))
         assert_ok(again, "second deploy with engine vllm")
         assert again.totals()["changed"] == 0, again.output[-4000:]
     finally:
-        assert_ok(run_deploy(), "restoring deploy")
+        restore(HOST)
     restored = json.loads(lab.exec_on(deployed_lab, HOST, f"docker inspect {SERVICE}"))[0]
     assert restored["Config"]["Labels"]["tgi-infra.engine"] == "tgi"
 
@@ -91,7 +91,7 @@ def test_engine_crash_at_start_fails_naming_the_cause_and_rolls_back(
     services = lab_services(host)
     next(s for s in services if s["name"] == service)["env"] = env
     try:
-        run = run_deploy({host: {"tgi_services": services}})
+        run = run_deploy({host: {"tgi_services": services}}, args=only(host))
         assert run.returncode != 0, "a crashing service must fail the deploy"
         assert f"service {service} is not ready" in run.output, run.output[-4000:]
         assert "likely cause:" in run.output and cause in run.output, run.output[-4000:]
@@ -107,4 +107,4 @@ def test_engine_crash_at_start_fails_naming_the_cause_and_rolls_back(
         after = container_ids(deployed_lab)
         assert after == before, "the rollback must bring the previous container back"
     finally:
-        assert_ok(run_deploy(), "restoring deploy")
+        restore(host)

@@ -17,6 +17,7 @@ import pytest
 
 from lab import lab
 from lab.conftest import REPO, lab_env, run_deploy
+from lab.fleet import only, restore
 
 HOSTS = ("lab-linux-1", "lab-linux-2", "lab-wsl-1")
 MANAGED = "/opt/tgi/tgi-service/tgi-service-stop.sh"  # a file every host's deploy writes
@@ -109,20 +110,19 @@ def test_daemon_json_changed_behind_dockers_back_is_applied_by_a_restart(deploye
     info = "docker info --format '{{json .RegistryConfig.IndexConfigs}}'"
     try:
         assert extra not in lab.exec_on(deployed_lab, host, info)
-        run = run_deploy()
+        run = run_deploy(args=only(host))
         assert run.returncode == 0, run.output[-5000:]
         assert "the running Docker daemon does not match daemon.json" in run.output
         assert f"insecure registry '{extra}' not applied" in run.output
         assert extra in lab.exec_on(deployed_lab, host, info), "Docker was not restarted"
-        again = run_deploy()
+        again = run_deploy(args=only(host))
         assert again.returncode == 0, again.output[-5000:]
         assert again.totals()["changed"] == 0, again.output[-5000:]
     finally:
         lab.exec_on(deployed_lab, host, f"cat > {path} <<'EOF'\n{original}\nEOF")
         # several restarts within a minute: docker.service's start limit would refuse this one
         lab.exec_on(deployed_lab, host, "systemctl reset-failed docker; systemctl restart docker")
-        restored = run_deploy()
-        assert restored.returncode == 0, restored.output[-5000:]
+        restore(host)
 
 
 @pytest.mark.parametrize(
@@ -178,8 +178,7 @@ def test_invalid_daemon_json_fails_preflight_once_before_any_change(deployed_lab
         assert lab.exec_on(deployed_lab, host, f"cat {path}") == broken, "the file was changed"
     finally:
         lab.exec_on(deployed_lab, host, f"cat > {path} <<'EOF'\n{original}\nEOF")
-    restored = run_deploy()
-    assert restored.returncode == 0, restored.output[-5000:]
+    restore(host)
 
 
 def test_dockerd_killed_while_a_container_starts_is_named_as_the_cause(deployed_lab):
@@ -203,8 +202,7 @@ def test_dockerd_killed_while_a_container_starts_is_named_as_the_cause(deployed_
     assert "service tgi-service is not ready" in out, out[-4000:]
     assert "likely cause: Docker daemon stopped" in out, out[-4000:]
     assert "likely cause: unknown" not in out
-    restored = run_deploy()
-    assert restored.returncode == 0, restored.output[-5000:]
+    restore(host)
 
 
 def test_mirror_down_install_failure_names_the_unreachable_mirror(deployed_lab):
@@ -220,7 +218,7 @@ def test_mirror_down_install_failure_names_the_unreachable_mirror(deployed_lab):
         "rm -rf /var/lib/apt/lists/* && apt-get remove -y gnupg >/dev/null",
     )
     try:
-        run = run_deploy()
+        run = run_deploy(args=only(host))
         assert run.returncode != 0, run.output[-5000:]
         assert "apt-get install ca-certificates curl gnupg failed" in run.output, run.output[-5000:]
         # what apt says without lists: the package is unknown or has no candidate
@@ -232,8 +230,7 @@ def test_mirror_down_install_failure_names_the_unreachable_mirror(deployed_lab):
         assert "Could not resolve 'mirror-down.lab'" in run.output, run.output[-5000:]
     finally:
         lab.exec_on(deployed_lab, host, f"cat > {proxy} <<'EOF'\n{original}\nEOF")
-    restored = run_deploy()
-    assert restored.returncode == 0, restored.output[-5000:]
+    restore(host)
     assert lab.exec_on(deployed_lab, host, "dpkg -s gnupg | grep -c 'ok installed'").strip() == "1"
 
 

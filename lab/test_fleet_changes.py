@@ -17,14 +17,15 @@ from tgi_infra.services import swap
 
 from lab import lab
 from lab.conftest import HF_TOKEN_CANARY, REPO, lab_env, run_deploy
-from lab.fleet import SERVICES, assert_ok, container_ids, lab_services
+from lab.fleet import SERVICES, assert_ok, container_ids, lab_services, only, restore
 
 NEW_MODEL = "HuggingFaceTB/SmolLM2-1.7B-Instruct"
 UNCACHED = f"lab/prefetch-{uuid.uuid4().hex[:8]}"  # never in the volume: the prefetch downloads
 
 
 def info(state, host: str, port: int) -> dict:
-    return json.loads(lab.exec_on(state, host, f"curl -s localhost:{port}/info"))
+    # -f: an HTTP error fails here with its status, not as JSON that does not parse
+    return json.loads(lab.exec_on(state, host, f"curl -fsS localhost:{port}/info"))
 
 
 def cid(state, host: str, name: str) -> str:
@@ -42,7 +43,7 @@ def test_model_change_prefetches_while_serving_then_swaps_without_daemon_reload(
     services[1]["model_id"] = UNCACHED
     reloads_before = reloads(deployed_lab, "lab-linux-1")
     try:
-        run = run_deploy({"lab-linux-1": {"tgi_services": services}})
+        run = run_deploy({"lab-linux-1": {"tgi_services": services}}, args=only("lab-linux-1"))
         assert_ok(run, "deploy with a model change")
         out = run.output
         assert f"prefetching {UNCACHED}" in out, out[-4000:]
@@ -52,10 +53,10 @@ def test_model_change_prefetches_while_serving_then_swaps_without_daemon_reload(
         names = lab.exec_on(deployed_lab, "lab-linux-1", "docker ps -a --format '{{.Names}}'")
         assert "tgi-small-previous" not in names and "prefetch" not in names, names
         assert reloads(deployed_lab, "lab-linux-1") == reloads_before, "daemon-reload happened"
-        again = run_deploy({"lab-linux-1": {"tgi_services": services}})
+        again = run_deploy({"lab-linux-1": {"tgi_services": services}}, args=only("lab-linux-1"))
         assert again.totals()["changed"] == 0, again.output[-3000:]
     finally:
-        assert_ok(run_deploy(), "restoring deploy")
+        restore("lab-linux-1")
 
 
 def test_crash_of_the_new_config_restores_the_previous_container(deployed_lab):
@@ -69,7 +70,7 @@ def test_crash_of_the_new_config_restores_the_previous_container(deployed_lab):
         old_env = lab.exec_on(deployed_lab, host, f"sha256sum {env_file}").split()[0]
         services[idx]["model_id"] = NEW_MODEL
         services[idx]["env"] = {"TGI_STANDIN_FAULT": "crash_at_start"}
-        run = run_deploy({host: {"tgi_services": services}})
+        run = run_deploy({host: {"tgi_services": services}}, args=only(host))
         assert run.returncode != 0, f"{host}: a crashing new config must fail the deploy"
         out = run.output
         assert f"service {name}: change not applied" in out, out[-4000:]
@@ -86,7 +87,7 @@ def test_crash_of_the_new_config_restores_the_previous_container(deployed_lab):
         assert mode == "600 root", mode
         left = lab.exec_on(deployed_lab, host, f"ls -A /opt/tgi/{name}")
         assert ".service.env.previous" not in left, left
-        assert_ok(run_deploy(), "restoring deploy")
+        restore(host)
 
 
 def test_next_deploy_restores_a_swap_interrupted_after_setting_the_old_container_aside(
@@ -132,7 +133,7 @@ def test_next_deploy_restores_a_swap_interrupted_after_setting_the_old_container
         assert "interrupted swap" not in again.output
     finally:
         if not restored:
-            assert_ok(run_deploy(), "restoring deploy")
+            restore(host)
 
 
 def test_deploy_without_the_token_keeps_it_and_a_new_token_restarts_once(deployed_lab):
@@ -153,7 +154,7 @@ def test_deploy_without_the_token_keeps_it_and_a_new_token_restarts_once(deploye
         assert all(after[k] != before[k] for k in before), "every service must restart once"
         assert run_deploy(HF_TOKEN="hf_AnotherLabToken9876543210").totals()["changed"] == 0
     finally:
-        assert_ok(run_deploy(), "restoring deploy")
+        restore()  # every host had the new token
 
 
 def run_rollout(overrides: dict, *args: str) -> subprocess.CompletedProcess:
@@ -196,7 +197,7 @@ def test_rollout_stops_at_the_first_failing_host_and_rolls_it_back(deployed_lab)
             names = lab.exec_on(deployed_lab, host, "docker ps -a --format '{{.Names}}'")
             assert "-previous" not in names, (host, names)
     finally:
-        assert_ok(run_deploy(), "restoring deploy")
+        restore("lab-linux-1", "lab-linux-2")  # lab-wsl-1 was left untouched
 
 
 LAB_MODELS = {
@@ -254,12 +255,13 @@ def test_preflight_against_hub_disk_and_ports_stops_before_any_change(deployed_l
         assert "service tgi-huge: the weights of org/huge need 50000.0 GB" in out
         assert HF_TOKEN_CANARY not in out
         assert container_ids(deployed_lab) == before, "a host changed although preflight failed"
-        air = run_deploy({"lab-linux-1": {"tgi_services": services[:1]}})  # hub_check false
+        # hub_check false
+        air = run_deploy({"lab-linux-1": {"tgi_services": services[:1]}}, args=only("lab-linux-1"))
         assert "Hub check skipped (tgi_hub_check: false, air-gapped)" in air.output
     finally:
         httpd.shutdown()
         lab.exec_on(deployed_lab, "lab-linux-1", "kill $(cat /tmp/http8090.pid)", check=False)
-        assert_ok(run_deploy(), "restoring deploy")
+        restore("lab-linux-1")
 
 
 def test_adding_a_service_next_to_running_ones_does_no_daemon_reload(deployed_lab):
@@ -268,7 +270,7 @@ def test_adding_a_service_next_to_running_ones_does_no_daemon_reload(deployed_la
                      "port": 8093, "bind": "0.0.0.0"})  # fmt: skip
     before = reloads(deployed_lab, "lab-linux-1")
     try:
-        run = run_deploy({"lab-linux-1": {"tgi_services": services}})
+        run = run_deploy({"lab-linux-1": {"tgi_services": services}}, args=only("lab-linux-1"))
         assert_ok(run, "deploy adding a service")
         assert reloads(deployed_lab, "lab-linux-1") == before, "daemon-reload happened"
         unit = "tgi-tgi-extra"
@@ -279,7 +281,8 @@ def test_adding_a_service_next_to_running_ones_does_no_daemon_reload(deployed_la
         assert info(deployed_lab, "lab-linux-1", 8093)["model_id"].endswith("135M-Instruct")
     finally:
         services[-1]["present"] = False
-        assert_ok(run_deploy({"lab-linux-1": {"tgi_services": services}}), "removing tgi-extra")
+        removed = run_deploy({"lab-linux-1": {"tgi_services": services}}, args=only("lab-linux-1"))
+        assert_ok(removed, "removing tgi-extra")
 
 
 def test_rendered_config_hash_equals_the_deployed_label(deployed_lab, tmp_path):

@@ -16,7 +16,16 @@ import testinfra
 
 from lab import lab
 from lab.conftest import API_KEY, HF_TOKEN_CANARY, run_deploy, run_smoke
-from lab.fleet import SERVICES, TOOLKIT, assert_ok, container_ids, engine_of, lab_services
+from lab.fleet import (
+    SERVICES,
+    TOOLKIT,
+    assert_ok,
+    container_ids,
+    engine_of,
+    lab_services,
+    only,
+    restore,
+)
 
 
 def ssh_host(state, name: str):
@@ -140,10 +149,10 @@ def test_changing_one_model_recreates_only_that_container(deployed_lab):
         after = container_ids(deployed_lab)
         moved = {k for k in before if before[k] != after[k]}
         assert moved == {("lab-linux-1", "tgi-small")}, moved
-        info = lab.exec_on(deployed_lab, "lab-linux-1", "curl -s localhost:8081/info")
+        info = lab.exec_on(deployed_lab, "lab-linux-1", "curl -fsS localhost:8081/info")
         assert json.loads(info)["model_id"] == "HuggingFaceTB/SmolLM2-1.7B-Instruct"
     finally:
-        assert_ok(run_deploy(), "restoring deploy")
+        restore("lab-linux-1")
 
 
 def test_present_false_removes_service_and_keeps_cache(deployed_lab):
@@ -152,7 +161,7 @@ def test_present_false_removes_service_and_keeps_cache(deployed_lab):
     services = lab_services("lab-linux-1")
     services[1]["present"] = False
     try:
-        run = run_deploy({"lab-linux-1": {"tgi_services": services}})
+        run = run_deploy({"lab-linux-1": {"tgi_services": services}}, args=only("lab-linux-1"))
         assert_ok(run, "deploy with present: false")
         h = ssh_host(deployed_lab, "lab-linux-1")
         assert h.run("docker inspect tgi-small").rc != 0, "container still there"
@@ -161,7 +170,7 @@ def test_present_false_removes_service_and_keeps_cache(deployed_lab):
         assert h.file(marker).exists, "the model cache was not kept"
         assert json.loads(h.check_output("docker inspect tgi-service"))[0]["State"]["Running"]
     finally:
-        assert_ok(run_deploy(), "restoring deploy")
+        restore("lab-linux-1")
 
 
 # -- failures ------------------------------------------------------------------------------------
@@ -171,13 +180,13 @@ def test_crashing_service_fails_the_deploy_with_its_log_tail(deployed_lab):
     services = lab_services("lab-wsl-1")
     services[0]["env"] = {"TGI_STANDIN_FAULT": "crash_at_start"}
     try:
-        run = run_deploy({"lab-wsl-1": {"tgi_services": services}})
+        run = run_deploy({"lab-wsl-1": {"tgi_services": services}}, args=only("lab-wsl-1"))
         assert run.returncode != 0, "a crashing service must fail the deploy"
         assert "service tgi-service is not ready" in run.output
         assert "likely cause: the GPU ran out of memory" in run.output, run.output[-4000:]
         assert "last log lines" in run.output and "OutOfMemory" in run.output
     finally:
-        assert_ok(run_deploy(), "restoring deploy")
+        restore("lab-wsl-1")
 
 
 def test_mirror_with_a_wrong_key_fails_with_apt_signature_error(deployed_lab):
@@ -191,7 +200,9 @@ def test_mirror_with_a_wrong_key_fails_with_apt_signature_error(deployed_lab):
     resign_with_other_key(bad)
     bad_url = f"http://{lab.MIRROR_HOST}:8000/badkey"
     try:
-        run = run_deploy({"lab-linux-2": {"tgi_nvidia_toolkit_repo_url": bad_url}})
+        run = run_deploy(
+            {"lab-linux-2": {"tgi_nvidia_toolkit_repo_url": bad_url}}, args=only("lab-linux-2")
+        )
         assert run.returncode != 0
         assert "could not verify the NVIDIA Container Toolkit repository" in run.output
         assert "NO_PUBKEY" in run.output or "not signed" in run.output, run.output[-3000:]
@@ -199,7 +210,7 @@ def test_mirror_with_a_wrong_key_fails_with_apt_signature_error(deployed_lab):
         assert h.run("apt-get update -qq").rc == 0, "apt left broken by the bad source"
         assert not h.file("/etc/apt/sources.list.d/nvidia-container-toolkit.list").exists
     finally:
-        assert_ok(run_deploy(), "restoring deploy")
+        restore("lab-linux-2")
 
 
 def _fake_deb(tmp_path: Path, name: str) -> Path:
@@ -251,12 +262,15 @@ def test_gpu_host_without_driver_fails_preflight_naming_the_fix(deployed_lab):
 def test_docker_users_join_the_docker_group_and_unknown_users_are_refused(deployed_lab):
     lab.exec_on(deployed_lab, "lab-linux-2", "id mlops >/dev/null 2>&1 || useradd -m mlops")
     try:
-        run = run_deploy({"lab-linux-2": {"tgi_docker_users": ["mlops"]}})
+        users = {"lab-linux-2": {"tgi_docker_users": ["mlops"]}}
+        run = run_deploy(users, args=only("lab-linux-2"))
         assert_ok(run, "deploy with docker_users")
         assert "docker" in ssh_host(deployed_lab, "lab-linux-2").user("mlops").groups
-        again = run_deploy({"lab-linux-2": {"tgi_docker_users": ["mlops"]}})
+        again = run_deploy(users, args=only("lab-linux-2"))
         assert again.totals()["changed"] == 0, again.output[-3000:]
-        bad = run_deploy({"lab-linux-2": {"tgi_docker_users": ["nobody-here"]}})
+        bad = run_deploy(
+            {"lab-linux-2": {"tgi_docker_users": ["nobody-here"]}}, args=only("lab-linux-2")
+        )
         assert bad.returncode != 0
         assert "field docker_users: value 'nobody-here'" in bad.output
     finally:

@@ -18,7 +18,7 @@ import pytest
 
 from lab import lab
 from lab.conftest import run_deploy
-from lab.fleet import SERVICES, TOOLKIT, assert_ok, engine_of, lab_services
+from lab.fleet import SERVICES, TOOLKIT, assert_ok, engine_of, lab_services, only, restore
 from lab.nvidia_mirror import VERSIONS, build_mirror, publish_version, rotate_key
 
 NEW = "1.18.0-1"
@@ -37,7 +37,7 @@ def _mirror_args(state) -> tuple[Path, dict]:
 def _restore(state) -> None:
     root, kw = _mirror_args(state)
     build_mirror(root, **kw)
-    assert_ok(run_deploy(), "restoring deploy")
+    restore()  # the toolkit of every host
 
 
 def _toolkit_versions(state, host: str) -> set[str]:
@@ -119,13 +119,13 @@ def test_blank_daemon_json_gets_the_nvidia_runtime(deployed_lab):
     overrides = {host: {"tgi_docker_insecure_registries": []}}
     try:
         lab.exec_on(deployed_lab, host, ": > /etc/docker/daemon.json")
-        run = run_deploy(overrides)
+        run = run_deploy(overrides, args=only(host))
         assert_ok(run, "deploy on a blank daemon.json")
         daemon = json.loads(lab.exec_on(deployed_lab, host, "cat /etc/docker/daemon.json"))
         assert daemon == {"runtimes": {"nvidia": {"args": [], "path": "nvidia-container-runtime"}}}
         runtimes = lab.exec_on(deployed_lab, host, "docker info --format '{{json .Runtimes}}'")
         assert "nvidia" in json.loads(runtimes)
-        again = run_deploy(overrides)
+        again = run_deploy(overrides, args=only(host))
         assert_ok(again, "second deploy")
         assert again.totals()["changed"] == 0, again.output[-4000:]
     finally:
@@ -135,7 +135,7 @@ def test_blank_daemon_json_gets_the_nvidia_runtime(deployed_lab):
             f"printf %s {shlex.quote(saved)} > /etc/docker/daemon.json"
             " && systemctl reset-failed docker; systemctl restart docker",
         )
-        assert_ok(run_deploy(), "restoring deploy")
+        restore(host)
 
 
 # -- an API key with shell metacharacters ----------------------------------------------------------
@@ -143,13 +143,14 @@ def test_blank_daemon_json_gets_the_nvidia_runtime(deployed_lab):
 
 def test_api_key_with_shell_metacharacters_passes_the_ready_wait(deployed_lab):
     key = "k$y&(z)'q\"`w` \\x"
+    host = "lab-linux-2"  # its two services read the API key
     try:
-        run = run_deploy(TGI_LAB_API_KEY=key)
+        run = run_deploy(TGI_LAB_API_KEY=key, args=only(host))
         assert_ok(run, "deploy with an API key holding $ & ( ' \" ` \\")
         assert key not in run.output
         code = lab.exec_on(
             deployed_lab,
-            "lab-linux-2",
+            host,
             "curl -s -o /dev/null -w '%{http_code}' -X POST localhost:8080/generate "
             "-H 'Content-Type: application/json' -d '{\"inputs\":\"x\"}' "
             "-H @<(printf 'Authorization: Bearer '; sed -n 's/^API_KEY=//p' "
@@ -157,7 +158,7 @@ def test_api_key_with_shell_metacharacters_passes_the_ready_wait(deployed_lab):
         )
         assert code == "200"
     finally:
-        assert_ok(run_deploy(), "restoring deploy")
+        restore(host)
 
 
 # -- configs TGI 3.3.7 accepts ---------------------------------------------------------------------
@@ -168,14 +169,14 @@ def test_tgi_legal_configs_deploy(deployed_lab):
     services[0]["max_batch_prefill_tokens"] = 512  # < max_input_tokens 1024: chunked prefill
     services[1].update(quantize="bitsandbytes-nf4", dtype="bfloat16")
     try:
-        run = run_deploy({"lab-linux-1": {"tgi_services": services}})
+        run = run_deploy({"lab-linux-1": {"tgi_services": services}}, args=only("lab-linux-1"))
         assert_ok(run, "deploy of TGI-legal configs")
         assert "is below max_input_tokens" in run.output  # the warning
         for name in ("tgi-service", "tgi-small"):
             c = json.loads(lab.exec_on(deployed_lab, "lab-linux-1", f"docker inspect {name}"))
             assert c[0]["State"]["Running"], name
     finally:
-        assert_ok(run_deploy(), "restoring deploy")
+        restore("lab-linux-1")
 
 
 # -- CPU mode --------------------------------------------------------------------------------------

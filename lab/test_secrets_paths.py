@@ -14,7 +14,7 @@ import pytest
 
 from lab import lab
 from lab.conftest import API_KEY, HF_TOKEN_CANARY, run_deploy
-from lab.fleet import assert_ok, lab_services
+from lab.fleet import assert_ok, lab_services, only, restore
 
 HOST = "lab-linux-2"  # one service, with an API key
 SVC_DIR = "/opt/tgi/tgi-service"
@@ -104,7 +104,7 @@ def test_env_file_is_never_readable_by_another_user(deployed_lab, sudo_deployer,
     stat = sh(deployed_lab, host, f"stat -c '%a %U %G' {SVC_DIR}/service.env").strip()
     assert stat == "600 root root"
     assert "tgi-tmp" not in sh(deployed_lab, host, f"ls -A {SVC_DIR}")
-    assert_ok(run_deploy(), "restoring deploy")
+    restore(host)
 
 
 def test_no_verbosity_prints_a_secret(deployed_lab):
@@ -126,7 +126,7 @@ def test_no_verbosity_prints_a_secret(deployed_lab):
         assert_ok(noop, "second deploy at -vvv")
         assert token not in noop.output and key not in noop.output
     finally:
-        assert_ok(run_deploy(), "restoring deploy")
+        restore(HOST)
 
 
 # -- atomic writes --------------------------------------------------------------------------------
@@ -175,7 +175,7 @@ def test_failed_write_keeps_the_old_file_and_names_the_cause(deployed_lab, fault
     finally:
         sh(deployed_lab, host, "umount /opt/tgi/tgi-small", check=False)
         sh(deployed_lab, host, "rm -f /opt/tgi/tgi-small/filler; rm -rf /root/keep", check=False)
-    assert_ok(run_deploy(), "restoring deploy")
+    restore(host)
     assert "# old" not in sh(deployed_lab, host, f"cat {STOP}")
     assert sh(deployed_lab, host, f"test -s {LOGS} && echo ok").strip() == "ok"
 
@@ -191,25 +191,26 @@ def test_present_false_removes_only_what_the_deploy_wrote(deployed_lab):
     services[1]["present"] = False
     services.append({"name": "ghost", "model_id": "org/model", "port": 8090, "present": False})
     try:
-        run = run_deploy({host: {"tgi_services": services}})
+        run = run_deploy({host: {"tgi_services": services}}, args=only(host))
         assert_ok(run, "deploy with present: false")
         left = sh(deployed_lab, host, "ls -A /opt/tgi/tgi-small").split()
         assert left == ["notes.txt"], left
         assert "keeping /opt/tgi/tgi-small: it holds files tgi-infra did not write" in run.output
         assert sh(deployed_lab, host, "cat /opt/tgi/ghost/tgi-service.sh").strip() == "mine"
         assert "keeping /opt/tgi/ghost: it has no .tgi-infra-managed marker" in run.output
-        again = run_deploy({host: {"tgi_services": services}})
+        again = run_deploy({host: {"tgi_services": services}}, args=only(host))
         assert_ok(again, "second deploy with present: false")
         assert again.totals()["changed"] == 0, again.output[-3000:]
         # nothing else in it: the directory goes too
         sh(deployed_lab, host, "rm /opt/tgi/tgi-small/notes.txt")
-        assert_ok(run_deploy(), "deploy with tgi-small present again")
+        assert_ok(run_deploy(args=only(host)), "deploy with tgi-small present again")
         assert ".tgi-infra-managed" in sh(deployed_lab, host, "ls -A /opt/tgi/tgi-small")
-        assert_ok(run_deploy({host: {"tgi_services": services}}), "present: false again")
+        again = run_deploy({host: {"tgi_services": services}}, args=only(host))
+        assert_ok(again, "present: false again")
         assert sh(deployed_lab, host, "test -e /opt/tgi/tgi-small || echo gone").strip() == "gone"
     finally:
         sh(deployed_lab, host, "rm -rf /opt/tgi/ghost", check=False)
-        assert_ok(run_deploy(), "restoring deploy")
+        restore(host)
 
 
 @pytest.mark.parametrize(
@@ -231,7 +232,7 @@ def test_system_paths_are_refused_before_any_host_is_touched(deployed_lab, overr
     svc.update({k: v for k, v in overrides.items() if k != "tgi_root"})
     services = [*lab_services(host), svc]
     try:
-        run = run_deploy({host: {**host_data, "tgi_services": services}})
+        run = run_deploy({host: {**host_data, "tgi_services": services}}, args=only(host))
         assert run.returncode != 0
         assert "no host was changed" in run.output
         assert f"field {field}: value {value} is not allowed" in run.output, run.output[-3000:]
