@@ -645,11 +645,31 @@ def down(purge: bool = False, keep_caches: bool = False, dry_run: bool = False) 
     return plan
 
 
+def exec_in(
+    container: str, cmd: str, env: dict[str, str] | None = None, split: bool = False
+) -> tuple[int, str]:
+    """``bash -c cmd`` in a container through the ``docker exec`` CLI: exit code and output
+    (stdout then stderr when ``split``, else both as they came).
+
+    Not docker-py's ``exec_run``: it reads the upgraded connection's raw socket past the
+    buffer that parsed the response headers, so output that arrives with the headers (a fast
+    command on a loaded machine) is lost and an empty string comes back with exit code 0
+    (docker/docker-py#2042; a lab run failed on it). ``env`` reaches the command through the
+    CLI's environment (``-e NAME``), never its argv."""
+    argv = ["docker", "exec", *(a for k in env or {} for a in ("-e", k)), container]
+    proc = subprocess.run(
+        [*argv, "bash", "-c", cmd],
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE if split else subprocess.STDOUT,
+    )
+    out = proc.stdout + (proc.stderr or b"")
+    return proc.returncode, out.decode(errors="replace")
+
+
 def exec_on(state: LabState, host: str, cmd: str, check: bool = True) -> str:
     """Run a shell command on a lab host through Docker (test helper, not the deploy path)."""
-    container = docker.from_env().containers.get(state.host(host).container)
-    code, out = container.exec_run(["bash", "-c", cmd])
-    text = out.decode(errors="replace")
+    code, text = exec_in(state.host(host).container, cmd)
     if check and code != 0:
         raise RuntimeError(f"{host}: `{cmd}` exited {code}:\n{text}")
     return text

@@ -166,7 +166,6 @@ def test_container_breakages(deployed_lab) -> None:
 
 def test_local_backend_inside_a_lab_host(deployed_lab) -> None:
     """WSL users run the checks on the host itself: ``local://``, same checks, same verdicts."""
-    import docker
 
     loaded = subprocess.run(
         [sys.executable, "-m", "tgi_infra.smoke.inventory_loader", INVENTORY],
@@ -182,18 +181,13 @@ def test_local_backend_inside_a_lab_host(deployed_lab) -> None:
         prefix = install_local_runner(deployed_lab, host, loaded.stdout, docker_py=host == LINUX)
         # the secrets the deploy used (the expected config hash covers them), by env, not argv
         env = {k: v for k, v in lab_env().items() if k in ("HF_TOKEN", "TGI_LAB_API_KEY")}
-        container = docker.from_env().containers.get(deployed_lab.host(host).container)
-        code, raw = container.exec_run(
-            [
-                "bash",
-                "-c",
-                f"{prefix} python3 -m tgi_infra.smoke.hostchecks "
-                "--inventory /opt/tgi-smoke/hosts.json "
-                f"--local --host {host} --min-free-gb 0.01 --restart-window 1 --json -",
-            ],
-            environment=env,
+        code, out = lab.exec_in(
+            deployed_lab.host(host).container,
+            f"{prefix} python3 -m tgi_infra.smoke.hostchecks "
+            "--inventory /opt/tgi-smoke/hosts.json "
+            f"--local --host {host} --min-free-gb 0.01 --restart-window 1 --json -",
+            env=env,
         )
-        out = raw.decode(errors="replace")
         assert "[\n" in out, f"{host}: exit {code}:\n{out}"
         results[host] = json.loads(out[out.index("[\n") :])[0]
     for r in results.values():

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import shlex
 
-import docker
 import pytest
 
 from lab import lab
@@ -37,16 +36,10 @@ class Runner:
     def __init__(self, state, host: str):
         self.state, self.host = state, host
         self.prefix = install_local_runner(state, host, "[]", docker_py=True)
-        self.container = docker.from_env().containers.get(state.host(host).container)
 
     def cli(self, *args: str) -> tuple[int, str]:
         cmd = f"{self.prefix} python3 -m tgi_infra {' '.join(map(shlex.quote, args))}"
-        code, raw = self.container.exec_run(["bash", "-c", cmd], demux=True)
-        out, err = (
-            (raw[0] or b"").decode(errors="replace"),
-            (raw[1] or b"").decode(errors="replace"),
-        )
-        return code, out + err
+        return lab.exec_in(self.state.host(self.host).container, cmd, split=True)
 
     def sh(self, cmd: str) -> str:
         return lab.exec_on(self.state, self.host, cmd, check=False).strip()

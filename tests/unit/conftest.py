@@ -26,6 +26,7 @@ TOOLING_FILES = {
     "test_engine_standin_images.py",
     "test_engine_standins.py",
     "test_lab_demo_note.py",
+    "test_lab_exec.py",
     "test_lab_scheduling.py",
     "test_nvidia_ctk_standin.py",
     "test_nvidia_mirror.py",
