@@ -576,12 +576,19 @@ def test_overloaded_429_when_over_max_concurrent_requests():
     server = Standin("--max-concurrent-requests", "1", env={"TGI_STANDIN_TOKEN_DELAY_S": "0.3"})
     try:
         url = server.url
-        holder = threading.Thread(
-            target=post,
-            args=(url, "/generate", {"inputs": "x", "parameters": {"max_new_tokens": 4}}),
-        )
+        streaming = threading.Event()
+
+        def hold() -> None:  # the one request allowed, in flight for 10 tokens (3 s)
+            body = {"inputs": "x", "parameters": {"max_new_tokens": 10}}
+            with httpx.stream("POST", url + "/generate_stream", json=body, timeout=60) as r:
+                for line in r.iter_lines():
+                    if line.startswith("data:"):
+                        streaming.set()
+
+        holder = threading.Thread(target=hold)
         holder.start()
-        time.sleep(0.3)
+        # in flight once its first token came: a fixed sleep raced the request on a loaded machine
+        assert streaming.wait(60), "the first request never streamed a token"
         resp = post(url, "/generate", {"inputs": "y", "parameters": {"max_new_tokens": 1}})
         assert resp.status_code == 429
         assert resp.json() == {"error": "Model is overloaded", "error_type": "overloaded"}
