@@ -14,19 +14,23 @@ echo "[test] ruff"
 echo "[test] shellcheck"
 shellcheck scripts/*.sh .ci/run
 
-# pytest runs with the caller's arguments ("$@"; .ci/run passes -v --durations=15), three of them
-# side by side so that the two cores never wait on one run's slowest test:
-# - the unit tests in parallel (pytest-xdist; TGI_TEST_WORKERS, default 4: they mostly wait on
-#   subprocesses, so more workers than the CI's 2 cores pay off), printed as they run;
-# - the lab tests on TGI_LAB_WORKERS labs side by side (default 4; lab/instances.py), one per
-#   pytest-xdist worker, each test file whole on one worker's lab (--dist loadfile;
-#   lab/scheduling.py). The labs come up first, each with the lab tests' first deploy (image
-#   builds, infra, hosts, apt installs: mostly waiting on apt and Docker), while the unit tests
-#   use the CPU; the lab tests start as soon as the labs are up and reuse them (TGI_LAB_REUSE=1);
-# - the unit tests again at the dependency floors (below), once the first unit run is done.
-# The release checks (-m release: wheel build and install, golden-file update mode) run here;
-# leave them out while developing with -m "not release". A run that collects no tests is a
-# failure. The lab's and the floor run's output follow the unit run's.
+# The lab tests run on TGI_LAB_WORKERS labs side by side (default 4; lab/instances.py), one per
+# pytest-xdist worker. They come up in the background now, each with the lab tests' first
+# deploy (image builds, infra, hosts, apt installs: mostly waiting on apt and Docker), while
+# the unit tests use the CPU; the lab tests then reuse them (TGI_LAB_REUSE=1).
+lab_workers=${TGI_LAB_WORKERS:-4}
+lab_log=lab/.up-workers.log
+echo "[test] bringing up ${lab_workers} labs in the background (log: ${lab_log})"
+.venv/bin/python -m lab up --fresh --deploy --workers "${lab_workers}" >"${lab_log}" 2>&1 &
+lab_up=$!
+
+# pytest in two runs with the caller's arguments ("$@"; .ci/run passes -v --durations=15): the
+# unit tests in parallel (pytest-xdist; TGI_TEST_WORKERS, default 4: they mostly wait on
+# subprocesses, so more workers than the CI's 2 cores pay off), then the lab tests (each test
+# file whole on one worker's lab: --dist loadfile; lab/scheduling.py), with the floor run below
+# beside them. The release checks (-m release: wheel build
+# and install, golden-file update mode) run here; leave them out while developing with
+# -m "not release". A run that collects no tests is a failure.
 rc=0
 run_pytest() {
   local what=$1 code
@@ -44,25 +48,12 @@ run_pytest() {
     rc=${code}
   fi
 }
-mkdir -p build
-
-lab_workers=${TGI_LAB_WORKERS:-4}
-lab_log=build/lab.log
-echo "[test] lab: ${lab_workers} labs come up, then the lab tests run (log: ${lab_log}, printed after the unit tests)"
-# shellcheck disable=SC2030,SC2031  # the subshell's own rc: the lab run's status alone
-(
-  rc=0
-  echo "[test] bringing up ${lab_workers} labs"
-  if ! .venv/bin/python -m lab up --fresh --deploy --workers "${lab_workers}"; then
-    echo "[test] bringing the labs up failed (above); the lab tests run without them" >&2
-  fi
-  TGI_LAB_REUSE=1 run_pytest "lab (${lab_workers} labs)" lab -p no:cacheprovider \
-    -n "${lab_workers}" --dist loadfile --no-loadscope-reorder "$@"
-  exit "${rc}"
-) >"${lab_log}" 2>&1 &
-lab_run=$!
-
 run_pytest "tests (unit, parallel)" tests -p no:cacheprovider -n "${TGI_TEST_WORKERS:-4}" "$@"
+
+if ! wait "${lab_up}"; then
+  cat "${lab_log}" >&2
+  echo "[test] bringing the labs up failed (above); the lab tests run without them" >&2
+fi
 
 # the unit tests again at the runtime dependencies' declared floors (.venv-floor, built by
 # setup.sh with uv's lowest-direct resolution): a floor in pyproject.toml that does not work
@@ -72,37 +63,38 @@ run_pytest "tests (unit, parallel)" tests -p no:cacheprovider -n "${TGI_TEST_WOR
 # and bench's own tools (-m tooling: the package is not what they test). A floor can make a test
 # hang (gevent 24.10 did): --timeout fails that test instead of stalling CI.
 # This run goes beside the lab tests, at a lower CPU priority (nice 10): the labs wait on their
-# hosts part of the time and the floor run takes those gaps.
+# hosts part of the time and the floor run takes those gaps. Its output follows the lab's.
 floors() {
   echo "[test] floors: the runtime dependencies installed at exactly their declared floors"
-  if ! .venv-floor/bin/python scripts/floors.py check; then
+  if .venv-floor/bin/python scripts/floors.py check; then
+    PYTHON=.venv-floor/bin/python run_pytest "tests at the dependency floors (.venv-floor)" \
+      tests/unit -p no:cacheprovider -q -m "not langchain and not release and not tooling" \
+      --timeout 900 -n "${TGI_TEST_WORKERS:-4}"
+  else
     echo "[test] a declared floor in pyproject.toml is not what installs (see above)" >&2
-    return 1
+    ((rc != 0)) || rc=1
   fi
-  PYTHON=.venv-floor/bin/python run_pytest "tests at the dependency floors (.venv-floor)" \
-    tests/unit -p no:cacheprovider -q -m "not langchain and not release and not tooling" \
-    --timeout 900 -n "${TGI_TEST_WORKERS:-4}"
+  return "${rc}"
 }
 floor_log=build/floors.log
-echo "[test] floors: running beside the lab tests (log: ${floor_log}, printed after the lab's)"
+mkdir -p build
+echo "[test] floors: running beside the lab tests (log: ${floor_log}, printed after them)"
 # shellcheck disable=SC2030,SC2031  # the subshell's own rc: the floor run's status alone
 (
   renice -n 10 -p "${BASHPID}" >/dev/null
   rc=0
-  floors && exit "${rc}"
+  floors
 ) >"${floor_log}" 2>&1 &
 floor_run=$!
 
-# shellcheck disable=SC2031  # this rc is the unit run's (the subshells' were their own)
-status() { # the exit status of a background run, folded into rc
-  local code=0
-  wait "$1" || code=$?
-  if ((code != 0 && rc == 0)); then
-    rc=${code}
-  fi
-}
-status "${lab_run}"
-cat "${lab_log}"
-status "${floor_run}"
+TGI_LAB_REUSE=1 run_pytest "lab (${lab_workers} labs)" lab -p no:cacheprovider \
+  -n "${lab_workers}" --dist loadfile --no-loadscope-reorder "$@"
+
+floor_rc=0
+wait "${floor_run}" || floor_rc=$?
 cat "${floor_log}"
+# shellcheck disable=SC2031  # this rc is the unit and lab runs' (the subshell's was its own)
+if ((floor_rc != 0 && rc == 0)); then
+  rc=${floor_rc}
+fi
 exit "${rc}"

@@ -284,16 +284,22 @@ def test_peers_daemon_json_carries_the_runtime_the_toolkit_role_checks_for():
 
 def test_run_timed_tree_memory_sums_every_process_of_the_tree():
     # three children, each holding 60 MiB of its own: the largest single process holds ~70 MiB,
-    # the tree ~3 x 60 MiB
+    # the tree ~3 x 60 MiB. The children hold it together for 2 s once all three have it (a
+    # fixed hold per child did not overlap on a loaded machine)
     code = (
         "import os, time, sys\n"
+        "ready_r, ready_w = os.pipe(); go_r, go_w = os.pipe()\n"
         "kids = []\n"
         "for _ in range(3):\n"
         "    pid = os.fork()\n"
         "    if pid == 0:\n"
         "        b = bytearray(60 * 1024 * 1024); b[::4096] = b'x' * len(b[::4096])\n"
-        "        time.sleep(1.5); os._exit(0)\n"
+        "        os.write(ready_w, b'.'); os.read(go_r, 1); os._exit(0)\n"
         "    kids.append(pid)\n"
+        "got = b''\n"
+        "while len(got) < 3: got += os.read(ready_r, 3)\n"
+        "time.sleep(2)\n"
+        "os.write(go_w, b'...')\n"
         "for pid in kids: os.waitpid(pid, 0)\n"
     )
     t = run_timed([sys.executable, "-c", code], tree_memory=True)

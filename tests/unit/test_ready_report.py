@@ -15,7 +15,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -63,7 +62,6 @@ def _deploy(tmp_path: Path, entry: str, name: str, port: int, start: bool = Fals
     env["TEST_TIMEOUT"] = str(TIMEOUT_S)
     if start:
         env["TEST_START"] = "1"
-    began = time.monotonic()
     proc = subprocess.run(
         [*ENTRIES[entry], "-y", "@local", "deploy.py"],
         cwd=tmp_path,
@@ -72,7 +70,7 @@ def _deploy(tmp_path: Path, entry: str, name: str, port: int, start: bool = Fals
         text=True,
         timeout=300,
     )
-    return proc.returncode, proc.stdout + proc.stderr, time.monotonic() - began
+    return proc.returncode, proc.stdout + proc.stderr
 
 
 def _block(out: str, name: str) -> list[str]:
@@ -107,7 +105,7 @@ def test_a_crashed_service_is_one_block_naming_its_cause_once(
     )  # fmt: skip
     assert run.returncode == 0, run.stderr
     assert _docker("wait", service).stdout.strip() == "1"
-    rc, out, _ = _deploy(tmp_path, entry, service, port=18080)
+    rc, out = _deploy(tmp_path, entry, service, port=18080)
     assert rc != 0, out
     block = _assert_one_clean_block(out, service)
     text = "\n".join(block)
@@ -132,10 +130,12 @@ def test_a_container_docker_cannot_start_fails_at_once_naming_the_taken_port(
             "sleep", "60",
         )  # fmt: skip
         assert create.returncode == 0, create.stderr
-        rc, out, took = _deploy(tmp_path, "wrapper", service, port, start=True)
+        rc, out = _deploy(tmp_path, "wrapper", service, port, start=True)
     assert rc != 0, out
     block = _assert_one_clean_block(out, service)
     assert "Docker could not start the container:" in block[0], block
     assert f"127.0.0.1:{port}: bind: address already in use" in block[0], block
     assert "likely cause: the service's port is taken on the host" in "\n".join(block), block
-    assert took < TIMEOUT_S, f"waited {took:.0f}s: the wait ran into its timeout"
+    # at once: the wait's first look ended it (no progress line, printed from 15 s of waiting
+    # on, and no timeout); the run's own wall time says nothing on a loaded machine
+    assert f"waiting for {service}:" not in out and "timed out" not in out, out[-3000:]
