@@ -24,6 +24,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shlex
 import socket
 import subprocess
 import tarfile
@@ -182,16 +183,31 @@ def _on_network(client: docker.DockerClient, alias: str) -> dict:
 
 def _running(client: docker.DockerClient, name: str, mount: tuple[str, Path] | None = None):
     """The running container ``name``, or None (a stopped one, or one that mounts another
-    checkout's state, as ``mount=(destination, source)`` tells, is removed)."""
+    checkout's state, as ``mount=(destination, source)`` tells, is removed).
+
+    Another checkout's state can sit at the same path: a checkout deleted and cloned again
+    there while its lab ran. The bind mount still holds the deleted file or folder (the old
+    SSH key: every login refused), so the inode seen inside must be the one on disk."""
     try:
         c = client.containers.get(name)
     except docker.errors.NotFound:
         return None
     sources = {m["Destination"]: m.get("Source") for m in c.attrs.get("Mounts", [])}
-    if c.status != "running" or (mount and sources.get(mount[0]) != str(mount[1])):
+    if c.status != "running" or (
+        mount and (sources.get(mount[0]) != str(mount[1]) or not _mounts_what_is_on_disk(c, *mount))
+    ):
         c.remove(force=True, v=True)
         return None
     return c
+
+
+def _mounts_what_is_on_disk(container, destination: str, source: Path) -> bool:
+    try:
+        inode = os.stat(source).st_ino
+    except FileNotFoundError:
+        return False
+    code, out = exec_in(container.name, f"stat -L -c %i {shlex.quote(destination)}")
+    return code == 0 and out.strip() == str(inode)
 
 
 def _address(container) -> str:

@@ -28,6 +28,7 @@ TOOLING_FILES = {
     "test_lab_demo_note.py",
     "test_lab_exec.py",
     "test_lab_scheduling.py",
+    "test_lab_up_reuse.py",
     "test_nvidia_ctk_standin.py",
     "test_nvidia_mirror.py",
     "test_standin_weights.py",
