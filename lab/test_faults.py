@@ -94,8 +94,7 @@ def test_hung_host_fails_alone_within_the_bound_and_is_named(deployed_lab):
         present = lab.exec_on(deployed_lab, name, f"test -x {MANAGED} && echo yes", check=False)
         assert (present.strip() == "yes") == (name != hung), (name, out)
     print(f"hung host dropped; run ended {took:.1f}s after the pause (tgi_host_timeout={timeout})")
-    restored = run_deploy()
-    assert restored.returncode == 0, restored.output[-5000:]
+    restore()  # every host had a change
 
 
 def test_daemon_json_changed_behind_dockers_back_is_applied_by_a_restart(deployed_lab):
@@ -156,8 +155,7 @@ def test_interrupted_deploy_exits_non_zero(deployed_lab, entry):
     out += rest
     assert proc.returncode == 130, out[-4000:]
     assert "interrupted: the deploy (pyinfra) stopped before it finished" in out
-    restored = run_deploy()
-    assert restored.returncode == 0, restored.output[-5000:]
+    restore()  # every host had a change
 
 
 def test_invalid_daemon_json_fails_preflight_once_before_any_change(deployed_lab):
