@@ -100,14 +100,23 @@ def tiny_image(client: docker.DockerClient, instance: str) -> str:
     return f"tgi-lab-test/tiny:{instance}"
 
 
+def _has_image(client: docker.DockerClient, tag: str) -> bool:
+    try:
+        client.images.get(tag)
+    except docker.errors.ImageNotFound:
+        return False
+    return True
+
+
 class Instance:
     def __init__(self, client: docker.DockerClient, name: str, sdir: Path) -> None:
         self.client, self.name, self.sdir = client, name, sdir
         self.image = tiny_image(client, name)
         port = free_port()
-        for tag in (f"127.0.0.1:{port}/huggingface/text-generation-inference:3.3.7",):
-            with pytest.raises(docker.errors.ImageNotFound):
-                client.images.get(tag)  # no real lab's registry tag is reused
+        # no real lab's registry tag is reused: a port free now may be one an earlier lab's
+        # registry had, its tags still on this machine (a run failed on that); take another
+        while _has_image(client, f"127.0.0.1:{port}/huggingface/text-generation-inference:3.3.7"):
+            port = free_port()
         out = run_lab(name, sdir, "-c", MAKE_INSTANCE, self.image, port).stdout
         self.parts = json.loads(out)
 
