@@ -8,6 +8,8 @@
 - ``tgi-lab/host-linux``: base + sshd, systemd as PID 1, no Docker.
 - ``tgi-lab/host-wsl``: base + sshd started by ``/init`` (no systemd), with the markers a real
   WSL2 distro has (``/run/WSL/``, ``/usr/lib/wsl/lib/``, ``/etc/wsl.conf``).
+- ``tgi-lab/standin-base``: base without docs, man pages and translations, flattened: the
+  stand-in images' base (every lab host pulls it, every lab's registry receives it).
 - ``tgi-lab/tgi-standin``: the TGI stand-in (``lab/tgi_standin``) behind the real image's
   entrypoint ``text-generation-launcher``; pushed to the lab registry under the upstream
   repository path ``huggingface/text-generation-inference``.
@@ -37,6 +39,10 @@ BASE_IMAGE = "tgi-lab/base:bookworm"
 # the default lab's, the others serve the host profiles (lab/profiles.py).
 RELEASES = {"bullseye": "11", "bookworm": "12", "trixie": "13"}
 INFRA_IMAGE = "tgi-lab/infra:1"
+STANDIN_BASE = "tgi-lab/standin-base:bookworm"
+# what no stand-in reads: 72 of the base's 228 MB, pushed to each lab's registry and pulled by
+# each lab host with the stand-ins
+STANDIN_BASE_DROPS = ("/usr/share/doc", "/usr/share/locale", "/usr/share/man", "/usr/share/info")
 # A lab instance (``TGI_LAB_INSTANCE``, see lab/lab.py) builds its own host and stand-in images,
 # so that two worktrees with different stand-ins do not rebuild each other's.
 _SUFFIX = f"-{os.environ['TGI_LAB_INSTANCE']}" if os.environ.get("TGI_LAB_INSTANCE") else ""
@@ -230,6 +236,38 @@ def _debootstrap_import(release: str, tag: str, inputs: str) -> None:
             raise RuntimeError("tar of the debootstrap root failed")
 
 
+def ensure_standin_base(client: docker.DockerClient | None = None) -> str:
+    """The stand-ins' base: the base image without ``STANDIN_BASE_DROPS``, flattened to one
+    layer (a deletion in a layer of its own would make the image bigger, not smaller)."""
+    client = client or _client()
+    base = client.images.get(ensure_base(client))
+    inputs = _digest(base.id, *STANDIN_BASE_DROPS)
+    if _image_inputs(client, STANDIN_BASE) == inputs:
+        return STANDIN_BASE
+    with machine_lock(BUILD_LOCK):
+        if _image_inputs(client, STANDIN_BASE) != inputs:
+            _log(f"building {STANDIN_BASE}")
+            trimmed = client.containers.run(
+                base.id, ["rm", "-rf", *STANDIN_BASE_DROPS], detach=True
+            )
+            try:
+                if trimmed.wait()["StatusCode"] != 0:
+                    raise RuntimeError(f"trimming {STANDIN_BASE}: {trimmed.logs()!r}")
+                export = subprocess.Popen(["docker", "export", trimmed.id], stdout=subprocess.PIPE)
+                subprocess.run(
+                    ["docker", "import", "--change", f"LABEL {INPUT_LABEL}={inputs}"]
+                    + ["--change", 'CMD ["/bin/bash"]', "-", STANDIN_BASE],
+                    stdin=export.stdout,
+                    check=True,
+                    stdout=subprocess.DEVNULL,
+                )
+                if export.wait() != 0:
+                    raise RuntimeError(f"docker export for {STANDIN_BASE} failed")
+            finally:
+                trimmed.remove(force=True)
+    return STANDIN_BASE
+
+
 def _build(client: docker.DockerClient, tag: str, dockerfile: str, files: dict[str, bytes]) -> str:
     """Build ``tag`` from an in-memory context unless its inputs are unchanged."""
     inputs = _digest(dockerfile, *(k.encode() + v for k, v in sorted(files.items())))
@@ -353,7 +391,7 @@ CMD ["/init"]
 def ensure_standin_image(client: docker.DockerClient | None = None) -> str:
     """The TGI stand-in behind TGI's real entrypoint name, ``text-generation-launcher``."""
     client = client or _client()
-    base = ensure_base(client)
+    base = ensure_standin_base(client)
     pkg = LAB_DIR / "tgi_standin"
     files: dict[str, bytes] = {}
     for path in sorted([*pkg.rglob("*.py"), pkg / "launcher-args.json"]):
@@ -370,6 +408,7 @@ def ensure_standin_image(client: docker.DockerClient | None = None) -> str:
     )
     dockerfile = f"""\
 FROM {base}
+# {base}: {_image_inputs(client, base)}
 COPY tgi_standin /opt/tgi_standin/tgi_standin
 COPY text-generation-launcher /usr/local/bin/text-generation-launcher
 COPY text-generation-server /usr/local/bin/text-generation-server
@@ -444,8 +483,9 @@ LABEL org.opencontainers.image.title="SGLang stand-in (tgi-lab)"
 
 
 def ensure_engine_image(engine: str, client: docker.DockerClient | None = None) -> str:
-    """The ``engine`` (vllm, sglang) stand-in image, built from the lab's base image."""
+    """The ``engine`` (vllm, sglang) stand-in image, built from the stand-ins' base."""
     client = client or _client()
-    base = ensure_base(client)
+    base = ensure_standin_base(client)
     files, body = engine_image_files(engine)
-    return _build(client, ENGINE_IMAGES[engine][2], f"FROM {base}\n{body}", files)
+    dockerfile = f"FROM {base}\n# {base}: {_image_inputs(client, base)}\n{body}"
+    return _build(client, ENGINE_IMAGES[engine][2], dockerfile, files)

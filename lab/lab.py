@@ -467,8 +467,9 @@ def instance_image_tags() -> list[str]:
 
 
 def shared_image_tags() -> list[str]:
-    """The images every instance builds on (Debian bases, the infra image)."""
-    return [*(images.base_image(release) for release in images.RELEASES), images.INFRA_IMAGE]
+    """The images every instance builds on (Debian bases, the infra image, the stand-ins' base)."""
+    bases = [images.base_image(release) for release in images.RELEASES]
+    return [*bases, images.INFRA_IMAGE, images.STANDIN_BASE]
 
 
 def registry_tags(registry_local: str) -> list[str]:

@@ -1,10 +1,12 @@
 """The vLLM and SGLang stand-in images (lab/images.py ``ensure_engine_image``): built from the
-lab's base image, with the real images' entry points (``vllm serve`` as ENTRYPOINT;
-``python3 -m sglang.launch_server``). Building is a COPY on the base image (seconds); the base
-image itself is built by the ``lab_base_image`` fixture when missing (minutes)."""
+stand-ins' base (the lab's base image without docs, man pages and translations), with the real
+images' entry points (``vllm serve`` as ENTRYPOINT; ``python3 -m sglang.launch_server``).
+Building is a COPY on that base (seconds); the base image itself is built by the
+``lab_base_image`` fixture when missing (minutes)."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
 import uuid
@@ -28,6 +30,24 @@ def docker(*args: str, check: bool = False) -> subprocess.CompletedProcess:
 def built() -> dict[str, str]:
     # xdist workers build them once: the builders take a machine-wide lock (lab/images.py)
     return {engine: images.ensure_engine_image(engine) for engine in images.ENGINE_IMAGES}
+
+
+def test_standin_base_is_the_base_without_docs_in_one_layer(built):
+    """Every lab host pulls the stand-ins' base and every lab's registry receives it: what it
+    drops is gone (a deletion in a layer of its own would leave it in the image), python3 and
+    the rest of the base stay."""
+    base = docker("image", "inspect", images.ensure_base(), check=True)
+    slim = docker("image", "inspect", images.STANDIN_BASE, check=True)
+    (base_info,), (slim_info,) = json.loads(base.stdout), json.loads(slim.stdout)
+    assert len(slim_info["RootFS"]["Layers"]) == 1
+    sizes = (slim_info["Size"], base_info["Size"])
+    assert sizes[0] < sizes[1] - 50_000_000, sizes
+    for image in (images.STANDIN_BASE, built["vllm"]):
+        left = docker(
+            "run", "--rm", "--entrypoint", "sh", image, "-c",
+            f"ls -d {' '.join(images.STANDIN_BASE_DROPS)} 2>/dev/null; python3 -c 'print(1)'",
+        )  # fmt: skip
+        assert (left.returncode, left.stdout) == (0, "1\n"), left.stdout + left.stderr
 
 
 def test_upstream_names_and_tags():
