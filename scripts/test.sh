@@ -8,6 +8,14 @@ if [[ ${EUID} -ne 0 ]]; then  # apt-get and the Docker Engine need root
 fi
 bash scripts/setup.sh
 
+# The suite starts hundreds of Python processes (pytest workers, pyinfra and CLI runs): with
+# bytecode caching off (PYTHONDONTWRITEBYTECODE, set in some CI images) each one compiles the
+# package again and pytest rewrites every test module again (about 2.6 CPU-s per pytest process
+# here). The suite caches bytecode under build/pycache instead, whatever the caller's setting:
+# nothing is written into the source tree.
+unset PYTHONDONTWRITEBYTECODE
+export PYTHONPYCACHEPREFIX="${PWD}/build/pycache"
+
 echo "[test] ruff"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
@@ -28,9 +36,9 @@ lab_up=$!
 # unit tests in parallel (pytest-xdist; TGI_TEST_WORKERS, default 4: they mostly wait on
 # subprocesses, so more workers than the CI's 2 cores pay off), then the lab tests (each test
 # file whole on one worker's lab: --dist loadfile; lab/scheduling.py), with the floor run below
-# beside them. The release checks (-m release: wheel build
-# and install, golden-file update mode) run here; leave them out while developing with
-# -m "not release". A run that collects no tests is a failure.
+# beside both. The release checks (-m release: wheel build and install, golden-file update
+# mode) run here; leave them out while developing with -m "not release". A run that collects no
+# tests is a failure.
 rc=0
 run_pytest() {
   local what=$1 code
@@ -48,22 +56,18 @@ run_pytest() {
     rc=${code}
   fi
 }
-run_pytest "tests (unit, parallel)" tests -p no:cacheprovider -n "${TGI_TEST_WORKERS:-4}" "$@"
-
-if ! wait "${lab_up}"; then
-  cat "${lab_log}" >&2
-  echo "[test] bringing the labs up failed (above); the lab tests run without them" >&2
-fi
-
 # the unit tests again at the runtime dependencies' declared floors (.venv-floor, built by
 # setup.sh with uv's lowest-direct resolution): a floor in pyproject.toml that does not work
 # fails here. The langchain extra's integrations need newer openai and huggingface_hub than the
-# package's floors: those tests run in the step above only, as do the release checks (they build
+# package's floors: those tests run in the unit run only, as do the release checks (they build
 # and install a wheel at the newest dependencies, not at the floors) and the tests of the lab's
 # and bench's own tools (-m tooling: the package is not what they test). A floor can make a test
 # hang (gevent 24.10 did): --timeout fails that test instead of stalling CI.
-# This run goes beside the lab tests, at a lower CPU priority (nice 10): the labs wait on their
-# hosts part of the time and the floor run takes those gaps. Its output follows the lab's.
+# This run starts once the labs are up and goes beside the rest of the unit run and the lab run,
+# at a lower CPU priority (nice 10): it takes the CPU they leave (the unit run ends on a few
+# long tests, the labs wait on their hosts part of the time). Started earlier, beside the labs
+# coming up, it was starved (load 30) until its subprocess timeouts failed. Its output follows
+# the lab's.
 floors() {
   echo "[test] floors: the runtime dependencies installed at exactly their declared floors"
   if .venv-floor/bin/python scripts/floors.py check; then
@@ -78,14 +82,22 @@ floors() {
 }
 floor_log=build/floors.log
 mkdir -p build
-echo "[test] floors: running beside the lab tests (log: ${floor_log}, printed after them)"
+echo "[test] floors: running once the labs are up (log: ${floor_log}, printed at the end)"
 # shellcheck disable=SC2030,SC2031  # the subshell's own rc: the floor run's status alone
 (
+  while kill -0 "${lab_up}" 2>/dev/null; do sleep 2; done
   renice -n 10 -p "${BASHPID}" >/dev/null
   rc=0
   floors
 ) >"${floor_log}" 2>&1 &
 floor_run=$!
+
+run_pytest "tests (unit, parallel)" tests -p no:cacheprovider -n "${TGI_TEST_WORKERS:-4}" "$@"
+
+if ! wait "${lab_up}"; then
+  cat "${lab_log}" >&2
+  echo "[test] bringing the labs up failed (above); the lab tests run without them" >&2
+fi
 
 TGI_LAB_REUSE=1 run_pytest "lab (${lab_workers} labs)" lab -p no:cacheprovider \
   -n "${lab_workers}" --dist loadfile --no-loadscope-reorder "$@"
