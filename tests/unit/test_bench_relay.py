@@ -82,7 +82,9 @@ def test_zero_rtt_relays_without_delay():
 
 
 def test_each_direction_pays_half_the_round_trip():
-    """One-way times, on one clock (client and server in the same event loop)."""
+    """One-way times, on one clock (client and server in the same event loop). A 2 s round trip:
+    half of it each way is 1 s, the whole of it 2 s, and a loaded machine's scheduling delay
+    (0.5 s seen at load 30) stays inside the difference."""
 
     async def scenario():
         loop = asyncio.get_running_loop()
@@ -99,7 +101,7 @@ def test_each_direction_pays_half_the_round_trip():
 
         server = await asyncio.start_server(server_side, "127.0.0.1", 0)
         port = server.sockets[0].getsockname()[1]
-        ports, servers = await relay.serve({"s": ("127.0.0.1", port)}, 1000)
+        ports, servers = await relay.serve({"s": ("127.0.0.1", port)}, 2000)
         r, w = await asyncio.open_connection("127.0.0.1", ports["s"])
         await r.readexactly(1)
         to_client = loop.time() - sent_at[0]
@@ -114,7 +116,7 @@ def test_each_direction_pays_half_the_round_trip():
 
     to_client, to_server = asyncio.run(scenario())
     for one_way in (to_client, to_server):
-        assert 0.5 - EARLY_S <= one_way < 1.0, (to_client, to_server)  # not the whole RTT
+        assert 1.0 - EARLY_S <= one_way < 2.0, (to_client, to_server)  # not the whole RTT
 
 
 def test_order_is_kept_and_the_delay_does_not_limit_throughput():
