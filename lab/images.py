@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import shlex
 import shutil
 import subprocess
 import tarfile
@@ -216,24 +217,22 @@ def _debootstrap_import(release: str, tag: str, inputs: str) -> None:
         for key in rootfs.glob("etc/ssh/ssh_host_*"):
             key.unlink()
         (rootfs / "etc/machine-id").write_text("")
-        tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
-        subprocess.run(
-            [
-                "docker",
-                "import",
-                "--change",
-                f"LABEL {INPUT_LABEL}={inputs}",
-                "--change",
-                'CMD ["/bin/bash"]',
-                "-",
-                tag,
-            ],
-            stdin=tar.stdout,
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
-        if tar.wait() != 0:
-            raise RuntimeError("tar of the debootstrap root failed")
+        _import_tar(["tar", "-C", str(rootfs), "-c", "."], tag, inputs)
+
+
+def _import_tar(tar_command: list[str], tag: str, inputs: str) -> None:
+    """``docker import`` the root file system ``tar_command`` writes as ``tag`` (one layer,
+    labelled with its ``inputs``)."""
+    tar = subprocess.Popen(tar_command, stdout=subprocess.PIPE)
+    subprocess.run(
+        ["docker", "import", "--change", f"LABEL {INPUT_LABEL}={inputs}"]
+        + ["--change", 'CMD ["/bin/bash"]', "-", tag],
+        stdin=tar.stdout,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    if tar.wait() != 0:
+        raise RuntimeError(f"importing {tag}: {shlex.join(tar_command)} failed")
 
 
 def ensure_standin_base(client: docker.DockerClient | None = None) -> str:
@@ -253,19 +252,17 @@ def ensure_standin_base(client: docker.DockerClient | None = None) -> str:
             try:
                 if trimmed.wait()["StatusCode"] != 0:
                     raise RuntimeError(f"trimming {STANDIN_BASE}: {trimmed.logs()!r}")
-                export = subprocess.Popen(["docker", "export", trimmed.id], stdout=subprocess.PIPE)
-                subprocess.run(
-                    ["docker", "import", "--change", f"LABEL {INPUT_LABEL}={inputs}"]
-                    + ["--change", 'CMD ["/bin/bash"]', "-", STANDIN_BASE],
-                    stdin=export.stdout,
-                    check=True,
-                    stdout=subprocess.DEVNULL,
-                )
-                if export.wait() != 0:
-                    raise RuntimeError(f"docker export for {STANDIN_BASE} failed")
+                _import_tar(["docker", "export", trimmed.id], STANDIN_BASE, inputs)
             finally:
                 trimmed.remove(force=True)
     return STANDIN_BASE
+
+
+def _from_standin_base(client: docker.DockerClient) -> str:
+    """The stand-in images' ``FROM`` line, with the base's inputs in a comment: a rebuilt base
+    changes the Dockerfile, so the stand-ins are built again on it."""
+    base = ensure_standin_base(client)
+    return f"FROM {base}\n# {base}: {_image_inputs(client, base)}\n"
 
 
 def _build(client: docker.DockerClient, tag: str, dockerfile: str, files: dict[str, bytes]) -> str:
@@ -391,7 +388,6 @@ CMD ["/init"]
 def ensure_standin_image(client: docker.DockerClient | None = None) -> str:
     """The TGI stand-in behind TGI's real entrypoint name, ``text-generation-launcher``."""
     client = client or _client()
-    base = ensure_standin_base(client)
     pkg = LAB_DIR / "tgi_standin"
     files: dict[str, bytes] = {}
     for path in sorted([*pkg.rglob("*.py"), pkg / "launcher-args.json"]):
@@ -406,9 +402,7 @@ def ensure_standin_image(client: docker.DockerClient | None = None) -> str:
         b"'import sys; from tgi_standin.weights import server_main; sys.exit(server_main())' "
         b'"$@"\n'
     )
-    dockerfile = f"""\
-FROM {base}
-# {base}: {_image_inputs(client, base)}
+    body = """\
 COPY tgi_standin /opt/tgi_standin/tgi_standin
 COPY text-generation-launcher /usr/local/bin/text-generation-launcher
 COPY text-generation-server /usr/local/bin/text-generation-server
@@ -416,7 +410,7 @@ ENV PORT=80 HUGGINGFACE_HUB_CACHE=/data PYTHONUNBUFFERED=1
 LABEL org.opencontainers.image.title="TGI stand-in (tgi-lab)"
 ENTRYPOINT ["text-generation-launcher"]
 """
-    return _build(client, STANDIN_IMAGE, dockerfile, files)
+    return _build(client, STANDIN_IMAGE, _from_standin_base(client) + body, files)
 
 
 STANDINS_ROOT = "/opt/standins"
@@ -485,7 +479,5 @@ LABEL org.opencontainers.image.title="SGLang stand-in (tgi-lab)"
 def ensure_engine_image(engine: str, client: docker.DockerClient | None = None) -> str:
     """The ``engine`` (vllm, sglang) stand-in image, built from the stand-ins' base."""
     client = client or _client()
-    base = ensure_standin_base(client)
     files, body = engine_image_files(engine)
-    dockerfile = f"FROM {base}\n# {base}: {_image_inputs(client, base)}\n{body}"
-    return _build(client, ENGINE_IMAGES[engine][2], dockerfile, files)
+    return _build(client, ENGINE_IMAGES[engine][2], _from_standin_base(client) + body, files)

@@ -26,6 +26,8 @@ import docker
 import docker.errors
 import pytest
 
+from lab import lab
+
 REPO = Path(__file__).resolve().parents[1]
 
 # run with TGI_LAB_INSTANCE / TGI_LAB_STATE_DIR of one instance: creates its parts as up does
@@ -100,14 +102,6 @@ def tiny_image(client: docker.DockerClient, instance: str) -> str:
     return f"tgi-lab-test/tiny:{instance}"
 
 
-def _has_image(client: docker.DockerClient, tag: str) -> bool:
-    try:
-        client.images.get(tag)
-    except docker.errors.ImageNotFound:
-        return False
-    return True
-
-
 class Instance:
     def __init__(self, client: docker.DockerClient, name: str, sdir: Path) -> None:
         self.client, self.name, self.sdir = client, name, sdir
@@ -115,7 +109,8 @@ class Instance:
         port = free_port()
         # no real lab's registry tag is reused: a port free now may be one an earlier lab's
         # registry had, its tags still on this machine (a run failed on that); take another
-        while _has_image(client, f"127.0.0.1:{port}/huggingface/text-generation-inference:3.3.7"):
+        pushed = f"{lab.TGI_REPOSITORY}:{lab.TGI_TAG}"
+        while lab._exists(client.images.get, f"127.0.0.1:{port}/{pushed}"):
             port = free_port()
         out = run_lab(name, sdir, "-c", MAKE_INSTANCE, self.image, port).stdout
         self.parts = json.loads(out)

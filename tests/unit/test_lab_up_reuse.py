@@ -32,17 +32,13 @@ def host(lab_base_image, tmp_path):
     subprocess.run(["docker", "rm", "-f", name], capture_output=True)
 
 
-def _exists(name: str) -> bool:
-    return subprocess.run(["docker", "inspect", name], capture_output=True).returncode == 0
-
-
 def test_a_host_mounting_the_state_on_disk_is_kept(host):
     name, keys, www = host
     client = docker.from_env()
     kept = lab._running(client, name, mount=("/root/.ssh/authorized_keys", keys))
     assert kept is not None and kept.name == name
     assert lab._running(client, name, mount=("/srv/www", www)) is not None
-    assert _exists(name)
+    assert lab._exists(docker.from_env().containers.get, name)
 
 
 @pytest.mark.parametrize("what", ["key file", "folder"])
@@ -57,7 +53,7 @@ def test_a_host_holding_a_deleted_file_at_the_same_path_is_started_again(host, w
         www.mkdir()
         mount = ("/srv/www", www)
     assert lab._running(docker.from_env(), name, mount=mount) is None
-    assert not _exists(name), "the stale host was not removed"
+    assert not lab._exists(docker.from_env().containers.get, name), "the stale host was not removed"
 
 
 def test_a_mount_whose_source_is_gone_is_not_kept(host):
