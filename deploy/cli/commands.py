@@ -16,7 +16,7 @@ unlike
 plain `pyinfra`, it exits non-zero (130) when interrupted with Ctrl-C.
 
 Nothing connects to a host (``validate`` asks the Hub, which is not a host, whether each
-model can be read: ``tgi_infra.services.live_checks.hub_findings``): the inventory is loaded with
+model can be read: ``tgi_infra.services.hub.hub_findings``): the inventory is loaded with
 pyinfra's own loader (pyinfra_cli.inventory, which also reads group_data/), hosts are
 selected as pyinfra's ``--limit`` does (host names, group names, globs; comma-separated or
 repeated), and every selected host is validated before any file is written; the other hosts'
@@ -110,7 +110,7 @@ def _add_inventory(p: argparse.ArgumentParser) -> None:
     _add_inventory,
 )
 def cmd_validate(args: argparse.Namespace) -> int:
-    from tgi_infra.services.live_checks import hub_findings
+    from tgi_infra.services.hub import hub_findings
 
     loaded = load(args.inventory)
     selected = loaded.select(args.limit)

@@ -10,7 +10,8 @@ import pytest
 from huggingface_hub import HfApi
 from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError, RevisionNotFoundError
 from tgi_infra.config import load_host_config
-from tgi_infra.services.live_checks import PortUsers, VolumeState, check_service, hub_check
+from tgi_infra.services.hub import hub_check
+from tgi_infra.services.live_checks import PortUsers, VolumeState, check_service
 
 from lab.hub_standin.server import Catalog, serve
 
