@@ -90,6 +90,11 @@ class Deployed:
         env_file.write_text(self.rendered.env_file({})[0])
         env_file.chmod(0o600)
         _docker(*self.rendered.docker_argv)
+        # the deploy ends when the service is ready, and so does this: a launcher stopped before
+        # it set its signal handler (TGI's sets it after parsing its arguments and reading the
+        # model's config: launcher/src/main.rs) ignores SIGTERM as the container's PID 1, and
+        # `docker stop` then waits out the stop timeout (120 s here) before SIGKILL
+        local.wait_ready(self.name, timeout=120)
 
     def inspect(self) -> dict:
         return json.loads(_docker("container", "inspect", self.name).stdout)[0]
