@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import math
 import os
 import re
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -588,6 +590,18 @@ def test_rotated_key_publishes_and_signs_with_a_new_key(mirror_root, own_gnupg_h
     assert back.key_fingerprint == first.key_fingerprint
 
 
+def _wait_for_a_later_last_modified(root: Path) -> None:
+    """Until a file written now gets a later ``Last-Modified`` than every file under ``root``.
+
+    The server's ``Last-Modified`` has whole seconds, and apt asks for an index it holds with
+    ``If-Modified-Since``: an InRelease rewritten within the same second as the one apt fetched
+    is answered 304 Not Modified (``SimpleHTTPRequestHandler.send_head``), and apt keeps the old
+    lists. A real publish comes hours after a host's last update; here it came within the
+    second on an idle machine (the old and the new InRelease 0.7 s apart)."""
+    newest = max(path.stat().st_mtime for path in root.rglob("*") if path.is_file())
+    time.sleep(max(0.0, math.floor(newest) + 1 - time.time()))
+
+
 @needs_apt
 def test_apt_finds_a_new_release_only_after_an_update(mirror_root, own_gnupg_home, serve, tmp_path):
     """The host's lists predate the release its new pin names."""
@@ -595,6 +609,7 @@ def test_apt_finds_a_new_release_only_after_an_update(mirror_root, own_gnupg_hom
     keyring = _dearmor(info.root, tmp_path / "k.gpg")
     apt = apt_for(serve(info.root), keyring, tmp_path / "apt", "amd64")
     assert apt("apt-get", "update").returncode == 0
+    _wait_for_a_later_last_modified(info.root)
     publish_version(mirror_root, NEW, own_gnupg_home)
     pinned = [
         f"{n}={NEW}"
