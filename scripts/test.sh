@@ -11,8 +11,9 @@ bash scripts/setup.sh
 # The suite starts hundreds of Python processes (pytest workers, pyinfra and CLI runs): with
 # bytecode caching off (PYTHONDONTWRITEBYTECODE, set in some CI images) each one compiles the
 # package again and pytest rewrites every test module again (about 2.6 CPU-s per pytest process
-# here). The suite caches bytecode under build/pycache instead, whatever the caller's setting:
-# nothing is written into the source tree.
+# here). The suite caches bytecode under build/pycache instead, whatever the caller's setting.
+# The tests that run the CLI with a clean environment (as a user's shell has it) do not inherit
+# this: Python caches their bytecode beside the sources, in the __pycache__ folders git ignores.
 unset PYTHONDONTWRITEBYTECODE
 export PYTHONPYCACHEPREFIX="${PWD}/build/pycache"
 
